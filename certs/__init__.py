@@ -1,0 +1,1 @@
+"""Certificate tooling for the webhook: CA, serving certificates, renewal decisions, caBundle injection."""

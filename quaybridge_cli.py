@@ -1,0 +1,48 @@
+"""The one command-line dispatcher behind ``quay-bridge``.
+
+It exists so that each package keeps its own entry point and the packages never import one another
+just to be started: the dispatcher imports the chosen sub-command's module lazily, and nothing imports
+this module.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from collections.abc import Callable, Sequence
+
+#: sub-command -> (module, function, one-line help). Each function takes the remaining argv.
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "run": ("bridge.commands", "main", "run the operator (kopf controller, admission webhook, metrics)"),
+    "certs": ("certs.commands", "main", "make webhook certificates and inject the caBundle"),
+    "sim": ("sim.commands", "main", "run the OpenShift simulator (an in-memory API server)"),
+    "demo": ("demo.commands", "main", "run the embedded end-to-end demo"),
+    "registry": ("registry.commands", "main", "run the bundled registry core (same as quay-registry)"),
+}
+
+
+def usage() -> str:
+    """Return the top-level help text."""
+    lines = ["usage: quay-bridge <command> [options]", "", "commands:"]
+    lines += [f"  {name:<10} {help_}" for name, (_, _, help_) in COMMANDS.items()]
+    lines += ["", "Run 'quay-bridge <command> --help' for a command's options."]
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Dispatch to a sub-command and return its exit code."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] in {"-h", "--help", "help"}:
+        print(usage())
+        return 0
+    name, rest = args[0], args[1:]
+    if name not in COMMANDS:
+        print(f"quay-bridge: unknown command {name!r}\n\n{usage()}", file=sys.stderr)
+        return 2
+    module_name, func_name, _ = COMMANDS[name]
+    func: Callable[[list[str]], int] = getattr(importlib.import_module(module_name), func_name)
+    return func(rest)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

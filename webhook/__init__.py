@@ -1,0 +1,1 @@
+"""The admission webhook: AdmissionReview models, the pure Build mutation, and the HTTPS server."""
