@@ -11,5 +11,5 @@ DIRECTORY = Path(__file__).resolve().parent
 
 
 def crd_files() -> list[Path]:
-    """Return the CRD manifests in this directory, sorted by name."""
-    return sorted(DIRECTORY.glob("*.yaml"))
+    """Return the CRD manifests in this directory, sorted by name (the kustomization is not one)."""
+    return sorted(p for p in DIRECTORY.glob("*.yaml") if p.name != "kustomization.yaml")
