@@ -1,1 +1,1 @@
-"""The controller: QuayIntegration settings, naming, planning, the Quay client, cluster writes, kopf handlers."""
+"""The controller: settings, naming, planning, the Quay client, cluster writes, kopf handlers."""

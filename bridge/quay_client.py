@@ -1,0 +1,410 @@
+"""The bridge's one asynchronous client for the Quay REST API.
+
+Every Quay call the controller makes goes through :class:`QuayClient`: one shared aiohttp session
+per integration, a bound on concurrent requests, retries with exponential backoff and jitter on 429,
+5xx and connection failures (honouring ``Retry-After``), and typed errors from
+:mod:`bridge.quay_errors`. TLS is verified by default, against an optional CA bundle;
+``insecure=True`` (the CR's ``insecureRegistry``) is the only way to turn verification off. Paths
+follow Quay's trailing-slash rules exactly, so no call relies on a 308 redirect. Each finished call
+is reported to an optional recorder for ``/metrics``. The bearer token never appears in a message or
+a log line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json as jsonlib
+import logging
+import random
+import ssl
+import time
+from collections.abc import Callable, Mapping
+from typing import Any, Literal, TypedDict, cast
+from urllib.parse import quote
+
+import aiohttp
+
+from bridge.quay_errors import QuayError, TLSFailure, Unavailable, error_from_response, shorten
+
+log = logging.getLogger(__name__)
+
+Role = Literal["read", "write", "admin"]
+
+#: Called after every request with (endpoint template, HTTP method, outcome, seconds).
+CallRecorder = Callable[[str, str, str, float], None]
+
+
+class Robot(TypedDict, total=False):
+    """A robot account as Quay returns it (``token`` only for org admins)."""
+
+    name: str
+    token: str
+    description: str
+
+
+class PrototypeDelegate(TypedDict, total=False):
+    """The user, robot or team a prototype grants its role to."""
+
+    name: str
+    kind: str
+    is_robot: bool
+
+
+class Prototype(TypedDict, total=False):
+    """A default permission of an organization."""
+
+    id: str
+    role: str
+    delegate: PrototypeDelegate
+    activating_user: dict[str, Any] | None
+
+
+def _segment(value: str) -> str:
+    return quote(value, safe="")
+
+
+class QuayClient:
+    """Async Quay API client; create one per integration and ``await close()`` when done."""
+
+    def __init__(
+        self,
+        base_url: str,
+        token: str,
+        *,
+        ca_pem: str | None = None,
+        insecure: bool = False,
+        concurrency: int = 16,
+        attempts: int = 4,
+        backoff_seconds: float = 0.2,
+        max_backoff_seconds: float = 5.0,
+        timeout_seconds: float = 15.0,
+        recorder: CallRecorder | None = None,
+    ) -> None:
+        """Prepare a client for ``base_url`` (scheme and host, e.g. ``https://quay.example.com``).
+
+        Args:
+            base_url: Quay's URL; a trailing slash is ignored.
+            token: OAuth bearer token; replace it later with :meth:`set_token`.
+            ca_pem: PEM CA bundle trusted for Quay's certificate, in addition to nothing else.
+            insecure: skip TLS verification (only from the CR's ``insecureRegistry``).
+            concurrency: most requests in flight at once.
+            attempts: tries per call for retryable failures (429, 5xx, connection errors).
+            backoff_seconds: first retry delay; doubles each time, with jitter.
+            max_backoff_seconds: cap on one delay, also on a ``Retry-After``.
+            timeout_seconds: total time for one try.
+            recorder: called after each try for metrics.
+        """
+        self.base_url = base_url.rstrip("/")
+        self._token = token
+        self._insecure = insecure
+        self._ssl: ssl.SSLContext | bool = self._ssl_context(ca_pem, insecure)
+        self._semaphore = asyncio.Semaphore(concurrency)
+        self._attempts = max(1, attempts)
+        self._backoff = backoff_seconds
+        self._max_backoff = max_backoff_seconds
+        self._timeout = aiohttp.ClientTimeout(total=timeout_seconds)
+        self._recorder = recorder
+        self._session: aiohttp.ClientSession | None = None
+
+    @staticmethod
+    def _ssl_context(ca_pem: str | None, insecure: bool) -> ssl.SSLContext | bool:
+        if insecure:
+            return False
+        if ca_pem:
+            try:
+                return ssl.create_default_context(cadata=ca_pem)
+            except (ssl.SSLError, ValueError) as exc:
+                raise TLSFailure(f"the CA bundle is not valid PEM: {exc}") from exc
+        return True
+
+    def set_token(self, token: str) -> None:
+        """Use a new bearer token from now on (credentials Secret changed)."""
+        self._token = token
+
+    async def close(self) -> None:
+        """Close the shared session."""
+        if self._session is not None and not self._session.closed:
+            await self._session.close()
+        self._session = None
+
+    async def __aenter__(self) -> QuayClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    def _get_session(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            connector = aiohttp.TCPConnector(ssl=self._ssl, limit=0)
+            self._session = aiohttp.ClientSession(connector=connector, timeout=self._timeout)
+        return self._session
+
+    def _record(self, endpoint: str, method: str, outcome: str, started: float) -> None:
+        if self._recorder is not None:
+            self._recorder(endpoint, method, outcome, time.monotonic() - started)
+
+    def _delay(self, attempt: int, retry_after: str | None) -> float:
+        if retry_after:
+            try:
+                return min(max(float(retry_after), 0.0), self._max_backoff)
+            except ValueError:
+                pass
+        base = min(self._backoff * (2**attempt), self._max_backoff)
+        return float(base / 2 + random.uniform(0, base / 2))
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        endpoint: str,
+        json: Any = None,
+        params: Mapping[str, str] | None = None,
+        expect: tuple[int, ...] = (200,),
+    ) -> Any:
+        """Send one call with retries; return its decoded JSON (None for an empty body).
+
+        Raises:
+            QuayError: a subclass per meaningful case, see :mod:`bridge.quay_errors`.
+        """
+        headers = {"Authorization": f"Bearer {self._token}", "Accept": "application/json"}
+        if json is not None:
+            headers["Content-Type"] = "application/json"
+        url = self.base_url + path
+        idempotent = method in {"GET", "PUT", "DELETE", "HEAD"}
+        last: QuayError | None = None
+        for attempt in range(self._attempts):
+            started = time.monotonic()
+            retry_after: str | None = None
+            try:
+                async with self._semaphore:
+                    session = self._get_session()
+                    async with session.request(
+                        method,
+                        url,
+                        json=json,
+                        params=params,
+                        headers=headers,
+                        allow_redirects=False,
+                    ) as response:
+                        body = await response.text()
+                        status = response.status
+                        retry_after = response.headers.get("Retry-After")
+            except aiohttp.ClientConnectorCertificateError as exc:
+                self._record(endpoint, method, "tls_error", started)
+                reason = shorten(str(exc.certificate_error))
+                raise TLSFailure(
+                    f"Quay's TLS certificate was not accepted: {reason}",
+                    endpoint=endpoint,
+                ) from exc
+            except aiohttp.ClientSSLError as exc:
+                self._record(endpoint, method, "tls_error", started)
+                raise TLSFailure(
+                    f"TLS failure talking to Quay: {shorten(str(exc))}", endpoint=endpoint
+                ) from exc
+            except (TimeoutError, aiohttp.ClientConnectionError) as exc:
+                self._record(endpoint, method, "connection_error", started)
+                reason = shorten(str(exc)) or type(exc).__name__
+                last = Unavailable(
+                    f"cannot reach Quay at {self.base_url}: {reason}",
+                    endpoint=endpoint,
+                )
+                sent = not isinstance(exc, aiohttp.ClientConnectorError)
+                if sent and not idempotent:
+                    raise last from exc
+            else:
+                if status in expect:
+                    self._record(endpoint, method, str(status), started)
+                    if not body:
+                        return None
+                    try:
+                        return jsonlib.loads(body)
+                    except ValueError:
+                        return body
+                self._record(endpoint, method, str(status), started)
+                error = error_from_response(status, body, endpoint=endpoint)
+                retryable = status == 429 or (status >= 500 and idempotent)
+                if not retryable:
+                    raise error
+                last = error
+            if attempt + 1 < self._attempts:
+                delay = self._delay(attempt, retry_after)
+                log.debug("retrying %s %s in %.2fs after: %s", method, endpoint, delay, last)
+                await asyncio.sleep(delay)
+        assert last is not None
+        raise last
+
+    # --- user -------------------------------------------------------------------------------
+
+    async def get_user(self) -> dict[str, Any]:
+        """``GET /api/v1/user/``: who the token belongs to (checks the credentials)."""
+        return cast(dict[str, Any], await self.request("GET", "/api/v1/user/", endpoint="user/"))
+
+    # --- organizations ----------------------------------------------------------------------
+
+    async def get_organization(self, org: str) -> dict[str, Any]:
+        """``GET /api/v1/organization/{org}``; raises NotFound when there is none."""
+        path = f"/api/v1/organization/{_segment(org)}"
+        return cast(dict[str, Any], await self.request("GET", path, endpoint="organization/{org}"))
+
+    async def create_organization(self, org: str, email: str | None = None) -> None:
+        """``POST /api/v1/organization/`` (201)."""
+        body: dict[str, str] = {"name": org}
+        if email:
+            body["email"] = email
+        await self.request(
+            "POST", "/api/v1/organization/", endpoint="organization/", json=body, expect=(201,)
+        )
+
+    async def delete_organization(self, org: str) -> None:
+        """``DELETE /api/v1/organization/{org}`` (204)."""
+        path = f"/api/v1/organization/{_segment(org)}"
+        await self.request("DELETE", path, endpoint="organization/{org}", expect=(204,))
+
+    # --- robots -----------------------------------------------------------------------------
+
+    def _robot_path(self, org: str, short: str) -> str:
+        return f"/api/v1/organization/{_segment(org)}/robots/{_segment(short)}"
+
+    async def list_robots(self, org: str, *, with_tokens: bool = True) -> list[Robot]:
+        """``GET .../robots?token=true``: the org's robots (with tokens for an org admin)."""
+        path = f"/api/v1/organization/{_segment(org)}/robots"
+        params = {"token": "true" if with_tokens else "false"}
+        data = await self.request("GET", path, endpoint="organization/{org}/robots", params=params)
+        return cast(list[Robot], data.get("robots", []))
+
+    async def get_robot(self, org: str, short: str) -> Robot:
+        """``GET .../robots/{short}``; raises RobotMissing (Quay's 400) when absent."""
+        return cast(
+            Robot,
+            await self.request(
+                "GET", self._robot_path(org, short), endpoint="organization/{org}/robots/{robot}"
+            ),
+        )
+
+    async def create_robot(self, org: str, short: str, description: str = "") -> Robot:
+        """``PUT .../robots/{short}`` (201); the answer carries the token."""
+        return cast(
+            Robot,
+            await self.request(
+                "PUT",
+                self._robot_path(org, short),
+                endpoint="organization/{org}/robots/{robot}",
+                json={"description": description},
+                expect=(201,),
+            ),
+        )
+
+    async def delete_robot(self, org: str, short: str) -> None:
+        """``DELETE .../robots/{short}`` (204)."""
+        await self.request(
+            "DELETE",
+            self._robot_path(org, short),
+            endpoint="organization/{org}/robots/{robot}",
+            expect=(204,),
+        )
+
+    async def regenerate_robot(self, org: str, short: str) -> Robot:
+        """``POST .../robots/{short}/regenerate`` (200): a new token; the old one stops working."""
+        return cast(
+            Robot,
+            await self.request(
+                "POST",
+                self._robot_path(org, short) + "/regenerate",
+                endpoint="organization/{org}/robots/{robot}/regenerate",
+            ),
+        )
+
+    # --- prototypes -------------------------------------------------------------------------
+
+    async def list_prototypes(self, org: str) -> list[Prototype]:
+        """``GET .../prototypes``."""
+        path = f"/api/v1/organization/{_segment(org)}/prototypes"
+        data = await self.request("GET", path, endpoint="organization/{org}/prototypes")
+        return cast(list[Prototype], data.get("prototypes", []))
+
+    async def create_prototype(self, org: str, robot_full_name: str, role: Role) -> Prototype:
+        """``POST .../prototypes`` (200). Quay stores duplicates: read before you write."""
+        path = f"/api/v1/organization/{_segment(org)}/prototypes"
+        body = {"role": role, "delegate": {"kind": "user", "name": robot_full_name}}
+        return cast(
+            Prototype,
+            await self.request("POST", path, endpoint="organization/{org}/prototypes", json=body),
+        )
+
+    async def update_prototype(self, org: str, prototype_id: str, role: Role) -> Prototype:
+        """``PUT .../prototypes/{id}`` (200)."""
+        path = f"/api/v1/organization/{_segment(org)}/prototypes/{_segment(prototype_id)}"
+        return cast(
+            Prototype,
+            await self.request(
+                "PUT", path, endpoint="organization/{org}/prototypes/{id}", json={"role": role}
+            ),
+        )
+
+    async def delete_prototype(self, org: str, prototype_id: str) -> None:
+        """``DELETE .../prototypes/{id}`` (204)."""
+        path = f"/api/v1/organization/{_segment(org)}/prototypes/{_segment(prototype_id)}"
+        await self.request(
+            "DELETE", path, endpoint="organization/{org}/prototypes/{id}", expect=(204,)
+        )
+
+    # --- repositories -----------------------------------------------------------------------
+
+    def _repo_path(self, org: str, repo: str) -> str:
+        return f"/api/v1/repository/{_segment(org)}/{_segment(repo)}"
+
+    async def get_repository(self, org: str, repo: str) -> dict[str, Any]:
+        """``GET /api/v1/repository/{ns}/{repo}``; NotFound (404) or Forbidden (403) when absent."""
+        return cast(
+            dict[str, Any],
+            await self.request(
+                "GET",
+                self._repo_path(org, repo),
+                endpoint="repository/{ns}/{repo}",
+                params={"includeTags": "false"},
+            ),
+        )
+
+    async def create_repository(self, org: str, repo: str, description: str = "") -> None:
+        """``POST /api/v1/repository`` (201), private, kind image."""
+        body = {
+            "repository": repo,
+            "namespace": org,
+            "visibility": "private",
+            "description": description,
+            "repo_kind": "image",
+        }
+        await self.request(
+            "POST", "/api/v1/repository", endpoint="repository", json=body, expect=(201,)
+        )
+
+    async def delete_repository(self, org: str, repo: str) -> None:
+        """``DELETE /api/v1/repository/{ns}/{repo}`` (204; also for a missing repo)."""
+        await self.request(
+            "DELETE", self._repo_path(org, repo), endpoint="repository/{ns}/{repo}", expect=(204,)
+        )
+
+    async def list_repositories(self, org: str) -> list[str]:
+        """``GET /api/v1/repository?namespace=`` following ``next_page``; the repository names."""
+        names: list[str] = []
+        params = {"namespace": org}
+        while True:
+            data = await self.request(
+                "GET", "/api/v1/repository", endpoint="repository", params=params
+            )
+            names += [str(item["name"]) for item in data.get("repositories", [])]
+            next_page = data.get("next_page")
+            if not next_page:
+                return names
+            params = {"namespace": org, "next_page": str(next_page)}
+
+    async def set_user_permission(self, org: str, repo: str, user: str, role: Role) -> None:
+        """``PUT .../permissions/user/{user}`` (200): an explicit role, e.g. for a robot."""
+        path = f"{self._repo_path(org, repo)}/permissions/user/{_segment(user)}"
+        await self.request(
+            "PUT",
+            path,
+            endpoint="repository/{ns}/{repo}/permissions/user/{user}",
+            json={"role": role},
+        )

@@ -1,0 +1,164 @@
+"""Names Quay accepts, and which integration selects which namespace."""
+
+from __future__ import annotations
+
+import pytest
+
+from bridge import naming, selection
+from bridge.settings import parse_spec
+
+
+class TestOrganizationNames:
+    @pytest.mark.parametrize(
+        ("prefix", "namespace", "org"),
+        [
+            ("openshift", "e2e-demo", "openshift_e2e-demo"),
+            ("OpenShift", "E2E", "openshift_e2e"),
+            ("c1.prod", "team-a", "c1.prod_team-a"),
+        ],
+    )
+    def test_org_is_prefix_underscore_namespace_lower_cased(
+        self, prefix: str, namespace: str, org: str
+    ) -> None:
+        assert naming.organization_name(prefix, namespace) == org
+
+    @pytest.mark.parametrize("namespace", ["a--b", "x-", "-x", "a._b", "a" * 300])
+    def test_names_quay_rejects_raise_a_clear_error(self, namespace: str) -> None:
+        with pytest.raises(naming.InvalidQuayName, match=r"not valid in Quay|characters long"):
+            naming.organization_name("openshift", namespace)
+
+    @pytest.mark.parametrize("name", ["a", "A1", "a--b", "ab.", "a" * 256])
+    def test_quay_namespace_rule_rejects_edge_cases(self, name: str) -> None:
+        with pytest.raises(naming.InvalidQuayName):
+            naming.check_quay_namespace(name)
+
+    @pytest.mark.parametrize("name", ["ab", "a.b-c_d", "a" * 255])
+    def test_quay_namespace_rule_accepts_valid_names(self, name: str) -> None:
+        assert naming.check_quay_namespace(name) == name
+
+    def test_robot_full_name_joins_org_and_short_name_with_plus(self) -> None:
+        assert (
+            naming.robot_full_name("openshift_e2e-demo", "builder") == "openshift_e2e-demo+builder"
+        )
+
+    def test_robot_full_name_longer_than_255_is_refused(self) -> None:
+        with pytest.raises(naming.InvalidQuayName, match="longer than 255"):
+            naming.robot_full_name("o" * 250, "builder")
+
+    def test_secret_name_is_sa_quay_cluster_id(self) -> None:
+        assert naming.secret_name("builder", "openshift") == "builder-quay-openshift"
+
+    @pytest.mark.parametrize(("stream", "ok"), [("httpd-example", True), ("Bad", False)])
+    def test_repository_names_follow_quay_rule(self, stream: str, ok: bool) -> None:
+        if ok:
+            assert naming.repository_name(stream) == stream
+        else:
+            with pytest.raises(naming.InvalidQuayName):
+                naming.repository_name(stream)
+
+
+def spec(**extra: object) -> object:
+    base: dict[str, object] = {
+        "clusterID": "openshift",
+        "credentialsSecret": {"name": "quay", "namespace": "ops"},
+        "quayHostname": "https://quay.example.com",
+    }
+    base.update(extra)
+    return parse_spec(base)
+
+
+class TestNamespaceSelection:
+    @pytest.mark.parametrize(
+        ("namespace", "selected"),
+        [
+            ("e2e-demo", True),
+            ("default", False),
+            ("openshift", False),
+            ("management-infra", False),
+            ("openshift-monitoring", False),
+            ("kube-system", False),
+            ("kubernetes-x", True),
+        ],
+    )
+    def test_built_in_exclusions_apply_without_lists(self, namespace: str, selected: bool) -> None:
+        assert selection.selects(spec(), namespace, {}) is selected  # type: ignore[arg-type]
+
+    def test_allowlist_overrides_built_in_exclusions_and_limits_selection(self) -> None:
+        s = spec(allowlistNamespaces=["kube-public", "a"])
+        assert selection.selects(s, "kube-public", {})  # type: ignore[arg-type]
+        assert selection.selects(s, "a", {})  # type: ignore[arg-type]
+        assert not selection.selects(s, "b", {})  # type: ignore[arg-type]
+
+    def test_denylist_wins_over_allowlist(self) -> None:
+        s = spec(allowlistNamespaces=["a"], denylistNamespaces=["a"])
+        assert not selection.selects(s, "a", {})  # type: ignore[arg-type]
+
+    @pytest.mark.parametrize(
+        ("selector", "labels", "selected"),
+        [
+            ({"matchLabels": {"team": "a"}}, {"team": "a"}, True),
+            ({"matchLabels": {"team": "a"}}, {"team": "b"}, False),
+            (
+                {"matchExpressions": [{"key": "t", "operator": "In", "values": ["x"]}]},
+                {"t": "x"},
+                True,
+            ),
+            ({"matchExpressions": [{"key": "t", "operator": "In", "values": ["x"]}]}, {}, False),
+            ({"matchExpressions": [{"key": "t", "operator": "NotIn", "values": ["x"]}]}, {}, True),
+            ({"matchExpressions": [{"key": "t", "operator": "Exists"}]}, {"t": ""}, True),
+            ({"matchExpressions": [{"key": "t", "operator": "DoesNotExist"}]}, {"t": ""}, False),
+        ],
+    )
+    def test_label_selector_must_match(
+        self, selector: dict[str, object], labels: dict[str, str], selected: bool
+    ) -> None:
+        s = spec(namespaceSelector=selector)
+        assert selection.selects(s, "ns", labels) is selected  # type: ignore[arg-type]
+
+    def test_overlapping_integrations_are_both_claimants(self) -> None:
+        specs = {"b": spec(), "a": spec(allowlistNamespaces=["ns"])}
+        assert selection.claimants(specs, "ns", {}) == ["a", "b"]  # type: ignore[arg-type]
+        assert selection.claimants(specs, "other", {}) == ["b"]  # type: ignore[arg-type]
+
+
+class TestSpecParsing:
+    def test_defaults_follow_the_architecture_table(self) -> None:
+        s = parse_spec(
+            {
+                "clusterID": "OpenShift",
+                "credentialsSecret": {"name": "q", "namespace": "ops"},
+                "quayHostname": "https://quay.example.com:8443/",
+            }
+        )
+        assert s.credentials_secret.key == "token"
+        assert [(a.name, a.role) for a in s.service_accounts] == [
+            ("builder", "write"),
+            ("default", "read"),
+            ("deployer", "read"),
+        ]
+        assert s.organization_deletion_policy == "Delete"
+        assert s.repository_deletion_policy == "Retain"
+        assert s.resync_period_seconds == 600
+        assert s.namespace_deletion_deadline_seconds == 300
+        assert s.prefix == "openshift"
+        assert s.registry_host == "quay.example.com:8443"
+        assert s.base_url == "https://quay.example.com:8443"
+
+    def test_organization_prefix_wins_over_cluster_id(self) -> None:
+        s = spec(organizationPrefix="Team1")
+        assert s.prefix == "team1"  # type: ignore[attr-defined]
+
+    @pytest.mark.parametrize(
+        ("patch", "message"),
+        [
+            ({"quayHostname": "quay.example.com"}, "quayHostname must be a URL"),
+            ({"clusterID": "bad id"}, "spec.clusterID"),
+            ({"resyncPeriodSeconds": 5}, "spec.resyncPeriodSeconds"),
+            ({"credentialsSecret": {"name": "x"}}, "spec.credentialsSecret.namespace"),
+        ],
+    )
+    def test_bad_specs_give_one_readable_line_per_problem(
+        self, patch: dict[str, object], message: str
+    ) -> None:
+        with pytest.raises(ValueError, match=message):
+            spec(**patch)
