@@ -1,0 +1,126 @@
+"""``quay-bridge sim``: run the OpenShift simulator from the command line.
+
+It prints where it listens (one line, ``listening on http://HOST:PORT``) and writes a kubeconfig,
+then serves until interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+
+from aiohttp import web
+
+from sim.assembly import build
+from sim.kubeconfig import write_kubeconfig
+from sim.settings import BuildTiming, ProjectTiming, Settings
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="quay-bridge sim", description="Run the OpenShift simulator (plain HTTP on loopback)."
+    )
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=0, help="port (default: a free one, printed)")
+    p.add_argument(
+        "--registry", default=None, help="URL of the OCI registry builds push to by default"
+    )
+    p.add_argument(
+        "--kubeconfig-out", default=None, help="write a kubeconfig for the simulator here"
+    )
+    p.add_argument(
+        "--request-log", default=None, help="append one JSON line per API request to this file"
+    )
+    p.add_argument(
+        "--service-address",
+        action="append",
+        default=[],
+        metavar="SVC.NS:PORT=HOST:PORT",
+        help="where a webhook service reference really listens (repeatable)",
+    )
+    p.add_argument(
+        "--insecure-registry",
+        action="append",
+        default=[],
+        metavar="HOST:PORT",
+        help="talk plain HTTP to this registry host (repeatable)",
+    )
+    p.add_argument(
+        "--immediate", action="store_true", help="run OpenShift behaviours with no delays"
+    )
+    p.add_argument(
+        "--history-limit", type=int, default=10_000, help="watch events kept per resource"
+    )
+    return p
+
+
+def settings_from_args(argv: list[str]) -> Settings:
+    """Return the Settings that a command line asks for; exit 2 on bad input."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    addresses = {}
+    for item in args.service_address:
+        svc, sep, addr = item.partition("=")
+        if not sep or not svc or not addr:
+            parser.error(f"--service-address wants SVC.NS:PORT=HOST:PORT, got {item!r}")
+        addresses[svc] = addr
+    settings = Settings(
+        host=args.host,
+        port=args.port,
+        registry_url=args.registry,
+        service_addresses=addresses,
+        request_log=args.request_log,
+        insecure_registries=tuple(args.insecure_registry),
+        history_limit=args.history_limit,
+    )
+    if args.immediate:
+        settings.projects = ProjectTiming(0, 0, 0, 0)
+        settings.builds = BuildTiming(0, 0, 0)
+    settings.kubeconfig_out = args.kubeconfig_out  # type: ignore[attr-defined]
+    return settings
+
+
+async def serve(settings: Settings, kubeconfig_out: str | None) -> None:
+    """Serve until SIGINT/SIGTERM."""
+    _, app = build(settings)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, settings.host, settings.port)
+    await site.start()
+    server = site._server
+    sockets = getattr(server, "sockets", None) or []
+    port = sockets[0].getsockname()[1] if sockets else settings.port
+    url = f"http://{settings.host}:{port}"
+    if kubeconfig_out:
+        write_kubeconfig(kubeconfig_out, url)
+    print(f"listening on {url}", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    await runner.cleanup()
+
+
+def main(argv: list[str]) -> int:
+    """Run ``quay-bridge sim`` and return the exit code."""
+    settings = settings_from_args(argv)
+    logging.basicConfig(
+        level=logging.INFO,
+        format="%(asctime)s %(name)s %(levelname)s %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        asyncio.run(serve(settings, getattr(settings, "kubeconfig_out", None)))
+    except OSError as exc:
+        print(
+            f"quay-bridge sim: cannot listen on {settings.host}:{settings.port}: {exc}",
+            file=sys.stderr,
+        )
+        return 1
+    return 0

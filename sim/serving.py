@@ -1,0 +1,338 @@
+"""The HTTP face of the simulator: Kubernetes REST paths mapped onto the machinery (aiohttp).
+
+One catch-all route parses ``/api/v1/...`` and ``/apis/<group>/<version>/...`` into (type,
+namespace, name, subresource) and dispatches by method; errors become ``Status`` bodies; watches
+stream one JSON event per line. A request log (one JSON line per request with the Kubernetes verb)
+is written when asked for, so RBAC rules can be derived from what a client really did.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import IO, Any
+
+from aiohttp import web
+
+from sim import discovery
+from sim.errors import ApiError, bad_request, method_not_allowed
+from sim.machinery import Machinery, Request
+from sim.patching import APPLY_PATCH
+from sim.resources import ResourceType
+from sim.selectors import field_matcher, label_matcher
+
+log = logging.getLogger("sim.serving")
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+MACHINERY: web.AppKey[Machinery] = web.AppKey("machinery", Machinery)
+
+
+@dataclass
+class Target:
+    """A parsed resource path."""
+
+    rt: ResourceType
+    namespace: str
+    name: str
+    sub: str
+
+
+def _json(obj: Any, status: int = 200) -> web.Response:
+    return web.Response(
+        body=json.dumps(obj).encode(), status=status, content_type="application/json"
+    )
+
+
+def _error(exc: ApiError) -> web.Response:
+    return _json(exc.status(), exc.code)
+
+
+def parse_path(m: Machinery, path: str) -> Target | None | dict[str, Any]:
+    """Return the Target of a resource path, a discovery document, or None when nothing is there."""
+    parts = [p for p in path.split("/") if p]
+    if not parts:
+        return None
+    if parts[0] == "api":
+        if len(parts) == 1:
+            return discovery.api_versions()
+        group, version, rest = "", parts[1], parts[2:]
+    elif parts[0] == "apis":
+        if len(parts) == 1:
+            return discovery.api_group_list(m.catalogue)
+        if len(parts) == 2:
+            return discovery.api_group(m.catalogue, parts[1])
+        group, version, rest = parts[1], parts[2], parts[3:]
+    else:
+        return None
+    if not rest:
+        return discovery.api_resource_list(m.catalogue, group, version)
+    namespace = ""
+    if (
+        rest[0] == "namespaces"
+        and len(rest) >= 3
+        and not (group == "" and rest[2] in ("status", "finalize"))
+    ):
+        namespace, rest = rest[1], rest[2:]
+    if len(rest) > 3:
+        return None
+    rt = m.catalogue.get(group, version, rest[0])
+    if rt is None:
+        return None
+    name = rest[1] if len(rest) > 1 else ""
+    sub = rest[2] if len(rest) > 2 else ""
+    if sub and sub not in rt.subresources:
+        return None
+    if rt.namespaced and not namespace and name:
+        return None
+    return Target(rt, namespace, name, sub)
+
+
+def kube_verb(method: str, target: Target, query: dict[str, str]) -> str:
+    """Return the Kubernetes verb of a request (as RBAC rules name it)."""
+    if method == "GET":
+        if target.name:
+            return "get"
+        return "watch" if query.get("watch") in ("true", "1") else "list"
+    return {
+        "POST": "create",
+        "PUT": "update",
+        "PATCH": "patch",
+        "DELETE": "delete" if target.name else "deletecollection",
+    }.get(method, method.lower())
+
+
+class RequestLog:
+    """Appends one JSON line per API request to a file."""
+
+    def __init__(self, path: str) -> None:
+        self._file: IO[str] = open(path, "a", encoding="utf-8")  # noqa: SIM115 - kept open while serving
+
+    def write(self, entry: dict[str, Any]) -> None:
+        """Append one entry."""
+        self._file.write(json.dumps(entry) + "\n")
+        self._file.flush()
+
+    def close(self) -> None:
+        """Close the file."""
+        self._file.close()
+
+
+async def _body(request: web.Request) -> Any:
+    ctype = request.content_type
+    if "protobuf" in ctype:
+        raise ApiError(
+            415,
+            "UnsupportedMediaType",
+            f"the body of the request was in an unknown format - accepted media types include: application/json (got {ctype})",
+        )
+    raw = await request.read()
+    if not raw:
+        return None
+    try:
+        return json.loads(raw)
+    except ValueError as exc:
+        if ctype in ("application/yaml", APPLY_PATCH):
+            import yaml
+
+            try:
+                return yaml.safe_load(raw)
+            except yaml.YAMLError:
+                pass
+        raise bad_request(f"the request body is not valid JSON: {exc}") from exc
+
+
+def _user(request: web.Request, m: Machinery) -> Request:
+    return Request(
+        user=request.headers.get("Impersonate-User") or m.settings.username,
+        dry_run=request.query.get("dryRun") == "All",
+    )
+
+
+async def _watch(request: web.Request, m: Machinery, target: Target) -> web.StreamResponse:
+    q = request.query
+    matchers = [
+        x
+        for x in (label_matcher(q.get("labelSelector")), field_matcher(q.get("fieldSelector")))
+        if x
+    ]
+    rv_text = q.get("resourceVersion") or ""
+    since: int | None = None
+    if rv_text and rv_text != "0":
+        try:
+            since = int(rv_text)
+        except ValueError as exc:
+            raise bad_request(f"invalid resourceVersion {rv_text!r}") from exc
+    namespace = target.namespace if target.rt.namespaced and target.namespace else None
+    if target.name:
+        name = target.name
+        matchers.append(lambda o: o["metadata"]["name"] == name)
+    timeout = float(q.get("timeoutSeconds") or 0) or None
+    response = web.StreamResponse(headers={"Content-Type": "application/json"})
+    response.enable_chunked_encoding()
+    await response.prepare(request)
+    try:
+        watcher, first = m.store.watch(target.rt.key, namespace, since, matchers)
+    except ApiError as exc:
+        await response.write(json.dumps({"type": "ERROR", "object": exc.status()}).encode() + b"\n")
+        return response
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout if timeout else None
+    try:
+        for event in first:
+            await response.write(_versioned_line(target.rt, event))
+        while True:
+            remaining = None if deadline is None else deadline - loop.time()
+            if remaining is not None and remaining <= 0:
+                break
+            try:
+                event = await asyncio.wait_for(watcher.queue.get(), remaining)
+            except TimeoutError:
+                break
+            if event is None:
+                break
+            await response.write(_versioned_line(target.rt, event))
+    except (ConnectionResetError, ConnectionError):
+        pass
+    finally:
+        m.store.unwatch(target.rt.key, watcher)
+    return response
+
+
+def _versioned_line(rt: ResourceType, event: Any) -> bytes:
+    line: bytes = event.line()
+    if event.obj.get("apiVersion") == rt.api_version:
+        return line
+    return (
+        json.dumps(
+            {"type": event.type, "object": {**event.obj, "apiVersion": rt.api_version}}
+        ).encode()
+        + b"\n"
+    )
+
+
+async def _dispatch(request: web.Request, m: Machinery, target: Target) -> web.StreamResponse:
+    rt, ns, name, sub = target.rt, target.namespace, target.name, target.sub
+    q = request.query
+    method = request.method
+    req = _user(request, m)
+    handler = m.hooks.subresources.get((rt.key, sub)) if sub else None
+    if handler is not None:
+        code, body = await handler(method, ns, name, await _body(request), req)
+        return _json(body, code)
+    if method == "GET":
+        if name:
+            if "get" not in rt.verbs:
+                raise method_not_allowed()
+            obj = m.get(rt, ns, name)
+            if sub == "status":
+                pass
+            return _json(obj)
+        if "list" not in rt.verbs:
+            raise method_not_allowed()
+        if rt.namespaced and ns:
+            m.check_namespace(rt, ns, for_create=False)
+        if q.get("watch") in ("true", "1"):
+            return await _watch(request, m, target)
+        return _json(
+            m.list(
+                rt,
+                ns if rt.namespaced and ns else None,
+                q.get("labelSelector"),
+                q.get("fieldSelector"),
+            )
+        )
+    if method == "POST":
+        if name:
+            raise method_not_allowed()
+        code, obj = await m.create(rt, ns, await _body(request), req)
+        return _json(obj, code)
+    if method == "PUT":
+        if not name:
+            raise method_not_allowed()
+        return _json(await m.replace(rt, ns, name, await _body(request), sub, req))
+    if method == "PATCH":
+        if not name:
+            raise method_not_allowed()
+        if request.content_type == APPLY_PATCH:
+            raise ApiError(
+                415,
+                "UnsupportedMediaType",
+                "server-side apply is not supported by this simulator; use client-side apply",
+            )
+        return _json(
+            await m.patch(rt, ns, name, request.content_type, await _body(request), sub, req)
+        )
+    if method == "DELETE":
+        if name:
+            options = await _body(request)
+            return _json(
+                await m.delete(rt, ns, name, options if isinstance(options, dict) else None, req)
+            )
+        if "deletecollection" not in rt.verbs:
+            raise method_not_allowed()
+        return _json(
+            await m.delete_collection(
+                rt, ns or None, q.get("labelSelector"), q.get("fieldSelector")
+            )
+        )
+    raise method_not_allowed()
+
+
+async def handle(request: web.Request) -> web.StreamResponse:
+    """Serve any API path."""
+    m = request.app[MACHINERY]
+    path = request.path
+    if path == "/version":
+        return _json(discovery.version_info())
+    if path in ("/healthz", "/readyz", "/livez"):
+        return web.Response(text="ok")
+    parsed = parse_path(m, path)
+    if parsed is None:
+        return _error(ApiError(404, "NotFound", "the server could not find the requested resource"))
+    if isinstance(parsed, dict):
+        if request.method != "GET":
+            return _error(method_not_allowed())
+        return _json(parsed)
+    request["target"] = parsed
+    try:
+        return await _dispatch(request, m, parsed)
+    except ApiError as exc:
+        return _error(exc)
+
+
+def make_app(m: Machinery, request_log: RequestLog | None = None) -> web.Application:
+    """Return the aiohttp application serving the machinery."""
+
+    @web.middleware
+    async def logging_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        response = await handler(request)
+        target = request.get("target")
+        if request_log is not None and isinstance(target, Target):
+            request_log.write(
+                {
+                    "verb": kube_verb(request.method, target, dict(request.query)),
+                    "group": target.rt.group,
+                    "version": target.rt.version,
+                    "resource": target.rt.plural,
+                    "subresource": target.sub,
+                    "namespace": target.namespace,
+                    "name": target.name,
+                    "user_agent": request.headers.get("User-Agent", ""),
+                    "code": response.status,
+                }
+            )
+        return response
+
+    app = web.Application(middlewares=[logging_middleware], client_max_size=32 * 1024 * 1024)
+    app[MACHINERY] = m
+    app.router.add_route("*", "/{tail:.*}", handle)
+
+    async def on_shutdown(app: web.Application) -> None:
+        await m.shutdown()
+        if request_log is not None:
+            request_log.close()
+
+    app.on_shutdown.append(on_shutdown)
+    return app

@@ -1,0 +1,170 @@
+"""The in-memory object store: indexed objects, one resourceVersion counter, bounded watch history.
+
+Objects live in ``objects[(group, plural)][namespace][name]`` (cluster-scoped objects under
+namespace ``""``), so a get is a dictionary lookup and a namespaced list reads one namespace only.
+Every write takes the next value of one global counter as its resourceVersion and appends an event
+to that resource's history; a watch from resourceVersion N replays the history after N and then
+receives live events, with no await in between, so nothing falls into a gap. When N is older than
+the kept history the watch is refused with 410 Gone, as etcd compaction does.
+
+Stored objects are never mutated in place: writers pass a fresh dict, readers may share it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from sim.errors import gone
+from sim.selectors import Matcher
+
+Key = tuple[str, str]
+
+
+@dataclass
+class Event:
+    """One change: ADDED, MODIFIED or DELETED, with the object as it is after the change."""
+
+    type: str
+    rv: int
+    obj: dict[str, Any]
+    old: dict[str, Any] | None = None
+    _line: bytes | None = None
+
+    def line(self) -> bytes:
+        """Return the watch-stream line for this event (serialized once, shared by watchers)."""
+        if self._line is None:
+            self._line = json.dumps({"type": self.type, "object": self.obj}).encode() + b"\n"
+        return self._line
+
+
+@dataclass(eq=False)
+class Watcher:
+    """A live subscription: events that pass its filters are put on its queue (None ends it)."""
+
+    namespace: str | None
+    matchers: list[Matcher]
+    queue: asyncio.Queue[Event | None] = field(default_factory=asyncio.Queue)
+
+    def wants(self, obj: dict[str, Any]) -> bool:
+        """Return whether an object passes this watcher's namespace and selectors."""
+        if (
+            self.namespace is not None
+            and (obj.get("metadata") or {}).get("namespace", "") != self.namespace
+        ):
+            return False
+        return all(m(obj) for m in self.matchers)
+
+
+Listener = Callable[[Key, Event], None]
+
+
+class Store:
+    """Objects, the resourceVersion counter, per-resource history and watchers."""
+
+    def __init__(self, history_limit: int = 10_000) -> None:
+        self.rv = 0
+        self.history_limit = history_limit
+        self._objects: dict[Key, dict[str, dict[str, dict[str, Any]]]] = {}
+        self._history: dict[Key, deque[Event]] = {}
+        self._floor: dict[Key, int] = {}
+        self._watchers: dict[Key, set[Watcher]] = {}
+        self.listeners: list[Listener] = []
+
+    def next_rv(self) -> int:
+        """Take the next resourceVersion."""
+        self.rv += 1
+        return self.rv
+
+    def get(self, key: Key, namespace: str, name: str) -> dict[str, Any] | None:
+        """Return the stored object (do not modify it), or None."""
+        return self._objects.get(key, {}).get(namespace, {}).get(name)
+
+    def iter(self, key: Key, namespace: str | None) -> Iterator[dict[str, Any]]:
+        """Yield stored objects of a resource, in one namespace or (None) in all."""
+        by_ns = self._objects.get(key, {})
+        if namespace is not None:
+            yield from list(by_ns.get(namespace, {}).values())
+            return
+        for objs in list(by_ns.values()):
+            yield from list(objs.values())
+
+    def count(self, key: Key) -> int:
+        """Return how many objects of a resource are stored."""
+        return sum(len(v) for v in self._objects.get(key, {}).values())
+
+    def keys_in_namespace(self, namespace: str) -> list[Key]:
+        """Return the resources that have objects in a namespace."""
+        return [k for k, by_ns in self._objects.items() if by_ns.get(namespace)]
+
+    def put(self, key: Key, obj: dict[str, Any], old: dict[str, Any] | None) -> dict[str, Any]:
+        """Store ``obj`` with a new resourceVersion (ADDED if ``old`` is None) and emit the event."""
+        rv = self.next_rv()
+        obj["metadata"]["resourceVersion"] = str(rv)
+        meta = obj["metadata"]
+        self._objects.setdefault(key, {}).setdefault(meta.get("namespace", ""), {})[
+            meta["name"]
+        ] = obj
+        self._emit(key, Event("ADDED" if old is None else "MODIFIED", rv, obj, old))
+        return obj
+
+    def remove(self, key: Key, namespace: str, name: str) -> dict[str, Any] | None:
+        """Remove an object, emit DELETED with a new resourceVersion and return its last state."""
+        by_ns = self._objects.get(key, {})
+        old = by_ns.get(namespace, {}).pop(name, None)
+        if old is None:
+            return None
+        if not by_ns[namespace]:
+            del by_ns[namespace]
+        rv = self.next_rv()
+        last = {**old, "metadata": {**old["metadata"], "resourceVersion": str(rv)}}
+        self._emit(key, Event("DELETED", rv, last, old))
+        return last
+
+    def _emit(self, key: Key, event: Event) -> None:
+        history = self._history.setdefault(key, deque())
+        history.append(event)
+        while len(history) > self.history_limit:
+            self._floor[key] = history.popleft().rv
+        for watcher in self._watchers.get(key, ()):
+            if watcher.wants(event.obj):
+                watcher.queue.put_nowait(event)
+        for listener in list(self.listeners):
+            listener(key, event)
+
+    def watch(
+        self, key: Key, namespace: str | None, since: int | None, matchers: list[Matcher]
+    ) -> tuple[Watcher, list[Event]]:
+        """Subscribe to a resource and return the watcher with the events to send first.
+
+        ``since`` None means "from now, starting with the current objects as ADDED"; otherwise the
+        history after ``since`` is replayed, or 410 Gone raised when it is no longer kept.
+        """
+        watcher = Watcher(namespace, matchers)
+        if since is None:
+            first = [
+                Event("ADDED", int(o["metadata"]["resourceVersion"]), o)
+                for o in self.iter(key, namespace)
+                if watcher.wants(o)
+            ]
+        else:
+            if since < self._floor.get(key, 0):
+                raise gone(f"too old resource version: {since} ({self._floor[key]})")
+            first = [e for e in self._history.get(key, ()) if e.rv > since and watcher.wants(e.obj)]
+        self._watchers.setdefault(key, set()).add(watcher)
+        return watcher, first
+
+    def unwatch(self, key: Key, watcher: Watcher) -> None:
+        """End a subscription."""
+        self._watchers.get(key, set()).discard(watcher)
+
+    def close_all(self) -> None:
+        """End every watch (on shutdown)."""
+        for watchers in self._watchers.values():
+            for w in watchers:
+                w.queue.put_nowait(None)
+        self._watchers.clear()
