@@ -1,1 +1,1 @@
-"""Certificate tooling for the webhook: CA, serving certificates, renewal decisions, caBundle injection."""
+"""Certificate tooling for the webhook: CA, serving certificates, renewal, caBundle injection."""
