@@ -1,0 +1,175 @@
+"""The image: the Dockerfile's shape (no container engine here) and its install step, run for real.
+
+The install step is what the Dockerfile's first stage does: build the project's wheel, install it
+into a fresh virtual environment, and run both console scripts. Dependencies come from PyPI through
+pip's cache, as in the image build.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import venv
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from tools import dockerfile_lint
+
+ROOT = Path(__file__).resolve().parents[2]
+DOCKERFILE = (ROOT / "Dockerfile").read_text()
+
+
+class TestTheDockerfilePassesItsLint:
+    def test_the_committed_dockerfile_has_no_lint_problem(self) -> None:
+        assert dockerfile_lint.lint(DOCKERFILE) == []
+
+    def test_the_image_runs_the_operator_by_default(self) -> None:
+        assert dockerfile_lint.final_stage_value(DOCKERFILE, "ENTRYPOINT") == ["quay-bridge"]
+        assert dockerfile_lint.final_stage_value(DOCKERFILE, "CMD") == ["run"]
+
+    def test_the_base_image_is_the_pinned_python_3_11_slim_in_every_stage(self) -> None:
+        bases = [
+            i.arguments.split()[0] for i in dockerfile_lint.parse(DOCKERFILE) if i.keyword == "FROM"
+        ]
+        assert len(bases) == 2
+        for base in bases:
+            assert base.split(":")[-1].startswith("3.11.")
+            assert base.endswith("-slim-bookworm")
+
+    def test_the_final_stage_runs_as_uid_1001(self) -> None:
+        users = [i.arguments for i in dockerfile_lint.parse(DOCKERFILE) if i.keyword == "USER"]
+        assert users[-1].split(":")[0] == "1001"
+
+    def test_every_copied_path_exists_and_is_in_the_build_context(self) -> None:
+        ignore = (ROOT / ".dockerignore").read_text()
+        sources = dockerfile_lint.copy_sources(DOCKERFILE)
+        assert sources
+        for source in sources:
+            assert (ROOT / source).exists(), source
+            assert not dockerfile_lint.dockerignored(source, ignore), source
+
+    @pytest.mark.parametrize(
+        "path",
+        [".venv/bin/python", ".git/HEAD", "tests/packaging/test_image.py", "bench/x.py",
+         "bridge/__pycache__/x.pyc", "bundle/manifests/x.yaml"],
+    )  # fmt: skip
+    def test_the_build_context_leaves_out_what_the_image_does_not_need(self, path: str) -> None:
+        assert dockerfile_lint.dockerignored(path, (ROOT / ".dockerignore").read_text())
+
+
+GOOD = """\
+FROM python:3.11.14-slim-bookworm AS build
+RUN pip install --no-cache-dir build && python -m build --wheel
+FROM python:3.11.14-slim-bookworm
+COPY --from=build /dist /dist
+USER 1001
+ENTRYPOINT ["quay-bridge"]
+CMD ["run"]
+"""
+
+
+class TestTheLintCatchesWhatItPromises:
+    def test_a_good_dockerfile_passes(self) -> None:
+        assert dockerfile_lint.lint(GOOD) == []
+
+    @pytest.mark.parametrize(
+        ("change", "expected"),
+        [
+            (("FROM python:3.11.14-slim-bookworm AS build", "FROM python AS build"), "not pinned"),
+            (("FROM python:3.11.14-slim-bookworm\n", "FROM python:latest\n"), "latest"),
+            (("FROM python:3.11.14-slim-bookworm\n", "FROM python:slim\n"), "not pinned"),
+            (("USER 1001", "USER app"), "not numeric"),
+            (("USER 1001", "USER 0:0"), "root"),
+            (("USER 1001\n", ""), "no USER"),
+            (('ENTRYPOINT ["quay-bridge"]', "ENTRYPOINT quay-bridge"), "exec"),
+            (('CMD ["run"]', "CMD run"), "exec"),
+            (('ENTRYPOINT ["quay-bridge"]\n', ""), "no ENTRYPOINT"),
+            (("pip install --no-cache-dir build", "pip install build"), "--no-cache-dir"),
+            (("COPY --from=build /dist /dist", "COPY dist /dist"), "copies nothing"),
+            (
+                ("USER 1001", "RUN apt-get update && apt-get install -y gcc\nUSER 1001"),
+                "--no-install-recommends",
+            ),
+            (
+                ("USER 1001", "RUN apt-get install -y --no-install-recommends gcc\nUSER 1001"),
+                "/var/lib/apt/lists",
+            ),
+            (
+                (
+                    "USER 1001",
+                    "RUN apt-get install -y --no-install-recommends build-essential \\\n"
+                    "    && rm -rf /var/lib/apt/lists/*\nUSER 1001",
+                ),
+                "compiler",
+            ),
+            (("USER 1001", "RUN pip wheel --no-cache-dir .\nUSER 1001"), "builds wheels"),
+            (("USER 1001", "ADD https://example.com/x /x\nUSER 1001"), "ADD of a URL"),
+        ],
+    )
+    def test_a_broken_dockerfile_is_reported(self, change: tuple[str, str], expected: str) -> None:
+        old, new = change
+        assert old in GOOD
+        problems = dockerfile_lint.lint(GOOD.replace(old, new, 1))
+        assert any(expected in p for p in problems), problems
+
+    def test_a_single_stage_is_reported(self) -> None:
+        single = 'FROM python:3.11.14-slim\nUSER 1001\nENTRYPOINT ["x"]\n'
+        assert any("single stage" in p for p in dockerfile_lint.lint(single))
+
+    def test_continued_lines_and_comments_make_one_instruction(self) -> None:
+        parsed = dockerfile_lint.parse("FROM a:1\nRUN one \\\n# note\n    two\n")
+        assert [(i.keyword, i.arguments) for i in parsed] == [("FROM", "a:1"), ("RUN", "one two")]
+
+
+def _run(*args: str | Path, cwd: Path | None = None, timeout: float = 240) -> str:
+    result = subprocess.run(
+        [str(a) for a in args], cwd=cwd, capture_output=True, text=True, timeout=timeout
+    )
+    assert result.returncode == 0, f"{args} failed:\n{result.stdout}\n{result.stderr}"
+    return result.stdout
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("wheel")
+    _run(sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "--wheel-dir", out, ROOT)
+    (built,) = out.glob("quay_bridge-*.whl")
+    return built
+
+
+@pytest.fixture(scope="module")
+def installed(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A fresh virtual environment (no pip of its own) with the wheel and its dependencies."""
+    env = tmp_path_factory.mktemp("venv")
+    venv.EnvBuilder(with_pip=False).create(env)
+    pip = [sys.executable, "-m", "pip", "--python", env / "bin" / "python"]
+    _run(*pip, "install", "--quiet", "--only-binary=:all:", wheel, timeout=280)
+    return env / "bin"
+
+
+class TestTheImageInstallStep:
+    def test_the_wheel_carries_every_package_the_crd_and_the_dispatcher(self, wheel: Path) -> None:
+        names = set(zipfile.ZipFile(wheel).namelist())
+        assert "quaybridge_cli.py" in names
+        assert "crds/quayintegration.yaml" in names
+        for package in ("bridge", "webhook", "certs", "registry", "sim", "demo", "crds"):
+            assert f"{package}/__init__.py" in names, package
+        assert not any(n.startswith(("tests/", "tools/", "deploy/", "bundle/")) for n in names)
+
+    def test_quay_bridge_help_runs_from_the_fresh_environment(self, installed: Path) -> None:
+        out = _run(installed / "quay-bridge", "--help")
+        assert "usage: quay-bridge" in out
+        for command in ("run", "certs", "sim", "demo", "registry"):
+            assert f"  {command}" in out
+
+    def test_quay_registry_help_runs_from_the_fresh_environment(self, installed: Path) -> None:
+        out = _run(installed / "quay-registry", "--help")
+        assert "serve" in out
+
+    def test_the_installed_package_finds_the_crd(self, installed: Path) -> None:
+        code = "import crds; print(*[p.name for p in crds.crd_files()])"
+        assert _run(installed / "python", "-c", code, cwd=Path("/")).split() == [
+            "quayintegration.yaml"
+        ]
