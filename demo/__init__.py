@@ -1,1 +1,1 @@
-"""The embedded end-to-end demo: starts every component on loopback and plays what an OpenShift user does."""
+"""The embedded end-to-end demo: starts every component on loopback, plays an OpenShift user."""

@@ -1,0 +1,118 @@
+"""``quay-bridge demo``: the whole story on one machine, with every component really running.
+
+It starts the registry core, the OpenShift simulator and the operator (with its webhook) as
+processes on 127.0.0.1 under a temporary work directory, plays what an OpenShift user does
+(``demo.scenario``), reports each step as it happens, and stops everything it started, also on
+failure or Ctrl-C. ``--keep`` leaves the stack up after the story and prints how to reach it.
+Exit status: 0 when every step held, 1 when one failed, 130 when interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import signal
+import sys
+import tempfile
+import threading
+from pathlib import Path
+from types import FrameType
+
+from demo.reporting import Reporter, reporter_for
+from demo.scenario import DemoConfig, Scenario
+from demo.stack import Stack
+
+
+def parser() -> argparse.ArgumentParser:
+    """Return the command line parser of ``quay-bridge demo``."""
+    result = argparse.ArgumentParser(
+        prog="quay-bridge demo",
+        description="Start the registry core, the OpenShift simulator and the operator on "
+        "loopback, then play oc new-project, oc new-app --template=httpd-example, the build "
+        "pushing to Quay, and oc delete project.",
+    )
+    result.add_argument("--json", action="store_true", help="one JSON object per line")
+    result.add_argument(
+        "--keep",
+        action="store_true",
+        help="leave the stack running after the story (until Ctrl-C) and print how to use it",
+    )
+    result.add_argument("--workdir", type=Path, help="keep logs and data here (default: temp)")
+    result.add_argument("--namespace", default="e2e-demo", help="project to create")
+    return result
+
+
+def instructions(stack: Stack, config: DemoConfig) -> list[str]:
+    """Return how to point kubectl, skopeo and a browser at a kept stack."""
+    host = stack.registry_url.split("://", 1)[1]
+    org, repo = config.organization, config.template
+    return [
+        "The stack keeps running; press Ctrl-C to stop it and remove its files.",
+        f"  kubectl:  export KUBECONFIG={stack.kubeconfig}",
+        "            kubectl get quayintegrations,namespaces",
+        f"            kubectl get builds,imagestreams -n {config.namespace} -o wide",
+        f"  skopeo:   skopeo inspect --tls-verify=false --creds '{org}+builder:<token>' "
+        f"docker://{host}/{org}/{repo}:latest",
+        f"            (the robot token is in Secret builder-quay-{config.cluster_id}: "
+        f"kubectl get secret -n {config.namespace} builder-quay-{config.cluster_id} -o json)",
+        f"  browser:  {stack.registry_url}/api/v1/organization/{org}  (the Quay API)",
+        f"            {stack.metrics_url}/metrics  (the operator's metrics)",
+        f"  logs:     {stack.workdir}/*.log",
+    ]
+
+
+def _wait_for_interrupt() -> None:
+    stop = threading.Event()
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, handler)
+    try:
+        while not stop.wait(1.0):
+            pass
+    except KeyboardInterrupt:
+        pass
+
+
+def run(args: argparse.Namespace, reporter: Reporter) -> int:
+    """Run the demo with parsed arguments; return the exit status."""
+    owned = args.workdir is None
+    workdir = Path(tempfile.mkdtemp(prefix="quay-bridge-demo-")) if owned else args.workdir
+    workdir.mkdir(parents=True, exist_ok=True)
+    stack = Stack(workdir)
+    config = DemoConfig(namespace=args.namespace)
+    scenario = Scenario(stack, reporter, config)
+    ok = False
+    try:
+        # With --keep the project stays, so kubectl and skopeo have something to show.
+        steps = {name for name, _, _ in scenario.steps()}
+        ok = scenario.run(steps - {"delete-project"} if args.keep else None)
+        if not ok:
+            for component in stack.components.values():
+                reporter.note(f"--- last lines of {component.log} ---\n{component.log_tail()}")
+        reporter.summary(ok, scenario.records)
+        if args.keep:
+            reporter.note(f"--keep: project {config.namespace} was left in place")
+            for line in instructions(stack, config):
+                reporter.note(line)
+            _wait_for_interrupt()
+        return 0 if ok else 1
+    except KeyboardInterrupt:
+        reporter.note("interrupted: stopping everything the demo started")
+        return 130
+    finally:
+        scenario.close()
+        stack.close()
+        reporter.close()
+        if owned and (ok or args.keep):
+            shutil.rmtree(workdir, ignore_errors=True)
+        elif owned:
+            print(f"logs kept in {workdir}", file=sys.stderr)
+
+
+def main(argv: list[str]) -> int:
+    """Entry point of ``quay-bridge demo``."""
+    args = parser().parse_args(argv)
+    reporter = reporter_for(sys.stdout, json_output=args.json)
+    return run(args, reporter)
