@@ -127,6 +127,8 @@ def _validate(schema: Mapping[str, Json], value: Json, path: str) -> list[Violat
     if expected is not None and actual != expected and (expected, actual) != ("number", "integer"):
         return [Violation(path, f"must be of type {expected}, not {actual}")]
     out = _check_scalar(schema, value, path)
+    if path == "metadata":
+        return out  # ObjectMeta is the API server's own, validated apart from the CRD's schema
     if isinstance(value, dict):
         out += _validate_object(schema, value, path)
     elif isinstance(value, list):

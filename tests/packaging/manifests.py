@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import shutil
 import subprocess
 import sys
@@ -46,8 +47,9 @@ def kustomize(directory: str) -> list[Any]:
     return [d for d in yaml.safe_load_all(result.stdout) if d is not None]
 
 
+@functools.cache
 def crd() -> dict[str, Any]:
-    """The QuayIntegration CRD."""
+    """The QuayIntegration CRD (parsed once; callers must not change it)."""
     (document,) = load_documents(ROOT / "crds" / "quayintegration.yaml")
     assert isinstance(document, dict)
     return document

@@ -144,7 +144,7 @@ def installed(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A fresh virtual environment (no pip of its own) with the wheel and its dependencies."""
     env = tmp_path_factory.mktemp("venv")
     venv.EnvBuilder(with_pip=False).create(env)
-    pip = [sys.executable, "-m", "pip", "--python", env / "bin" / "python"]
+    pip: list[str | Path] = [sys.executable, "-m", "pip", "--python", env / "bin" / "python"]
     _run(*pip, "install", "--quiet", "--only-binary=:all:", wheel, timeout=280)
     return env / "bin"
 

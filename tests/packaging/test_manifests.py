@@ -52,7 +52,7 @@ class TestTheKustomizeBuilds:
 
 
 def _base(kind: str, name: str | None = None) -> dict[str, Any]:
-    documents = [
+    documents: list[dict[str, Any]] = [
         d
         for path in sorted((ROOT / "deploy/base").glob("*.yaml"))
         if path.name not in {"kustomization.yaml", "mutatingwebhookconfiguration.yaml"}
