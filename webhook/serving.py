@@ -1,0 +1,272 @@
+"""The admission webhook's HTTPS server: ``POST /admissionwebhook``, ``/healthz``, ``/readyz``.
+
+This is the I/O half of the webhook; the decision itself is ``webhook.mutation.decide`` (pure).
+Every answer comes from the state view in memory, so an admission makes no API-server call. When a
+managed namespace's builder secret is not there yet (the first build of a fresh project), the server
+asks the view to provision it now and waits a bounded time, shorter than the API server's webhook
+timeout, before it would deny; the denial carries HTTP 503 so a BuildConfig's instantiate is retried
+rather than treated as fatal (a plain denial is a 400, which the build controller never retries).
+The serving certificate is re-read when its files change, because service-ca, OLM and cert-manager
+rotate it under a running pod.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import ssl
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from aiohttp import web
+
+from webhook.mutation import Rewrite, decide
+from webhook.reviews import MalformedReview, allow, deny, parse_review
+from webhook.views import StateView
+
+log = logging.getLogger(__name__)
+
+ADMISSION_PATH = "/admissionwebhook"
+TLS_CERT = "tls.crt"
+TLS_KEY = "tls.key"
+
+#: The code of a "not ready yet" denial: 503 is transient to the build controller (400 is fatal).
+NOT_READY_CODE = 503
+NOT_READY_REASON = "ServiceUnavailable"
+
+
+@dataclass(frozen=True)
+class WebhookSettings:
+    """How the webhook server behaves.
+
+    Attributes:
+        provision_timeout: seconds an admission waits for just-in-time provisioning of a namespace
+            whose builder secret is missing, before denying. Default 8 s: below the
+            MutatingWebhookConfiguration's ``timeoutSeconds: 10``, so the API server gets an
+            answer (and a clear message) instead of a timeout.
+        provision_poll_interval: seconds between readiness checks while waiting, for views whose
+            ``ensure_now`` returns before the secret is in place. Default 0.1 s.
+        reload_interval: seconds between checks of the certificate files for a change. Default 2 s.
+        max_body_bytes: largest accepted request body. Default 4 MiB: a Build is far below the
+            API server's 1.5 MiB object limit, whatever its environment and labels.
+    """
+
+    provision_timeout: float = 8.0
+    provision_poll_interval: float = 0.1
+    reload_interval: float = 2.0
+    max_body_bytes: int = 4 * 1024 * 1024
+
+
+class CertificateFiles:
+    """The serving certificate and key in a directory, swapped into new handshakes on change.
+
+    Each load goes into a fresh ``SSLContext``; the listening context's SNI callback hands every
+    new handshake the latest good one (the callback runs with or without SNI). Loading into the
+    live context instead would leave it holding a new certificate with the old key when a load
+    fails half-way. Connections already open keep their certificate. A pair that does not load
+    (say a new certificate next to the old key, between two renames) leaves the old one in
+    service, and the next check tries again.
+    """
+
+    def __init__(self, cert_dir: Path) -> None:
+        self.cert = cert_dir / TLS_CERT
+        self.key = cert_dir / TLS_KEY
+        self.current = self._load()
+        self._loaded = self._fingerprint()
+        self.reloads = 0
+        self.context = self._load()
+        self.context.sni_callback = self._select
+
+    def reload_if_changed(self) -> bool:
+        """Load the files again when they changed; return whether a new pair is now in service."""
+        try:
+            current = self._fingerprint()
+        except OSError as exc:
+            log.warning("cannot read the webhook certificate files: %s", exc)
+            return False
+        if current == self._loaded:
+            return False
+        try:
+            self.current = self._load()
+        except (ssl.SSLError, OSError) as exc:
+            log.warning("webhook certificate files changed but do not load yet: %s", exc)
+            return False
+        self._loaded = current
+        self.reloads += 1
+        log.info("webhook serving certificate reloaded from %s", self.cert)
+        return True
+
+    def _load(self) -> ssl.SSLContext:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
+        context.load_cert_chain(self.cert, self.key)
+        return context
+
+    def _select(self, connection: ssl.SSLObject, _name: str | None, _: ssl.SSLContext) -> None:
+        connection.context = self.current
+
+    def _fingerprint(self) -> tuple[object, ...]:
+        cert, key = self.cert.stat(), self.key.stat()
+        return (cert.st_ino, cert.st_mtime_ns, cert.st_size, key.st_ino, key.st_mtime_ns)
+
+
+class WebhookServer:
+    """A running webhook server; ``await stop()`` to shut it down."""
+
+    def __init__(self, view: StateView, cert_dir: Path, settings: WebhookSettings) -> None:
+        self.view = view
+        self.settings = settings
+        self.certificates = CertificateFiles(cert_dir)
+        self.host = ""
+        self.port = 0
+        self._runner: web.AppRunner | None = None
+        self._watcher: asyncio.Task[None] | None = None
+        self._provisioning: dict[str, asyncio.Task[None]] = {}
+
+    @property
+    def url(self) -> str:
+        """The admission URL, e.g. ``https://127.0.0.1:9443/admissionwebhook``."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"https://{host}:{self.port}{ADMISSION_PATH}"
+
+    def make_app(self) -> web.Application:
+        """Return the aiohttp application (routes only; TLS is the site's)."""
+        app = web.Application(client_max_size=self.settings.max_body_bytes)
+        app.router.add_post(ADMISSION_PATH, self._admit)
+        app.router.add_get("/healthz", self._healthz)
+        app.router.add_get("/readyz", self._readyz)
+        return app
+
+    async def start(self, host: str, port: int) -> None:
+        """Listen on ``host:port`` (port 0 picks a free one) and start watching the certificate."""
+        self._runner = web.AppRunner(self.make_app(), access_log=None, handle_signals=False)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, host, port, ssl_context=self.certificates.context)
+        await site.start()
+        bound = self._runner.addresses[0]
+        self.host, self.port = host, int(bound[1])
+        self._watcher = asyncio.create_task(self._watch_certificates(), name="webhook-cert-watch")
+        log.info("admission webhook listening on %s", self.url)
+
+    async def stop(self) -> None:
+        """Stop serving, the certificate watch and any provisioning still under way."""
+        tasks = [task for task in (self._watcher, *self._provisioning.values()) if task]
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._provisioning.clear()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def _watch_certificates(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.reload_interval)
+            self.certificates.reload_if_changed()
+
+    async def _healthz(self, _: web.Request) -> web.Response:
+        return web.Response(text="ok")
+
+    async def _readyz(self, _: web.Request) -> web.Response:
+        return web.Response(text="ok")
+
+    async def _admit(self, request: web.Request) -> web.Response:
+        started = time.monotonic()
+        body = await request.read()
+        try:
+            review = parse_review(body)
+        except MalformedReview as exc:
+            log.warning("refused a malformed admission request from %s: %s", request.remote, exc)
+            return web.json_response({"message": str(exc)}, status=400)
+        admission = review.request
+        decision = decide(admission, self.view.destination_for)
+        if not isinstance(decision, Rewrite):
+            log.debug("admission %s %s/%s: %s", admission.uid, admission.namespace,
+                      admission.name, decision.reason)  # fmt: skip
+            return self._reply(allow(admission.uid))
+        namespace = decision.namespace
+        if not self.view.builder_ready(namespace):
+            if admission.dry_run:
+                warning = f"namespace {namespace} has no Quay push secret for builds yet"
+                return self._reply(allow(admission.uid, decision.patch, warnings=[warning]))
+            budget = self.settings.provision_timeout - (time.monotonic() - started)
+            if not await self._provision(namespace, budget):
+                message = (
+                    f"namespace {namespace!r} is not ready for builds: the builder service "
+                    f"account has no Quay push secret yet and provisioning did not finish within "
+                    f"{self.settings.provision_timeout:g} s; retry the build shortly"
+                )
+                log.warning("denied build %s/%s: %s", namespace, admission.name, message)
+                return self._reply(
+                    deny(admission.uid, message, code=NOT_READY_CODE, reason=NOT_READY_REASON)
+                )
+        log.info("build %s/%s now pushes to %s", namespace, admission.name, decision.image)
+        return self._reply(allow(admission.uid, decision.patch))
+
+    async def _provision(self, namespace: str, budget: float) -> bool:
+        """Ask the view to provision ``namespace`` and wait at most ``budget`` seconds for it.
+
+        Concurrent admissions for one namespace share one ``ensure_now`` call; it keeps running
+        after a timeout, so a retried build finds the namespace ready.
+        """
+        deadline = time.monotonic() + max(budget, 0.0)
+        task = self._provisioning.get(namespace)
+        if task is None:
+            task = asyncio.create_task(self._ensure(namespace), name=f"ensure-{namespace}")
+            self._provisioning[namespace] = task
+            task.add_done_callback(lambda done: self._forget(namespace, done))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(task), timeout=max(budget, 0.0))
+        while not self.view.builder_ready(namespace):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            await asyncio.sleep(min(self.settings.provision_poll_interval, remaining))
+        return True
+
+    async def _ensure(self, namespace: str) -> None:
+        try:
+            await self.view.ensure_now(namespace)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # the view's failure must not fail the admission handler
+            log.warning(
+                "provisioning %s for a build failed: %s: %.200s", namespace, type(exc).__name__, exc
+            )
+
+    def _forget(self, namespace: str, done: asyncio.Task[None]) -> None:
+        if self._provisioning.get(namespace) is done:
+            del self._provisioning[namespace]
+
+    @staticmethod
+    def _reply(body: bytes) -> web.Response:
+        return web.Response(body=body, content_type="application/json")
+
+
+async def start_webhook(
+    view: StateView,
+    host: str,
+    port: int,
+    cert_dir: Path,
+    settings: WebhookSettings | None = None,
+) -> WebhookServer:
+    """Start the admission webhook over HTTPS and return the running server.
+
+    Args:
+        view: the controller's state, answered from memory.
+        host: address to listen on (``0.0.0.0`` in a pod, ``127.0.0.1`` in tests).
+        port: port to listen on; 0 picks a free one (see ``WebhookServer.port``).
+        cert_dir: directory holding ``tls.crt`` and ``tls.key``; watched for rotation.
+        settings: timeouts and limits (defaults suit ``timeoutSeconds: 10``).
+
+    Raises:
+        OSError: when the certificate files are missing or the address is in use.
+        ssl.SSLError: when the certificate and key do not load.
+    """
+    server = WebhookServer(view, cert_dir, settings or WebhookSettings())
+    await server.start(host, port)
+    return server
