@@ -1,0 +1,56 @@
+"""Blobs: `GET`/`HEAD /v2/<name>/blobs/<digest>` (end-2) and `DELETE` (end-10).
+
+A repository serves a blob only when the blob is linked to it (pushed there or mounted). Content is
+sent from the content-addressed file with `sendfile`, with `Range` support (206, or 416 when out of
+bounds) from aiohttp's file response; nothing is read into memory.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from registry.oci import errors, metadata
+from registry.oci.context import authorize, context_of
+from registry.oci.digests import Digest, DigestError
+
+
+def parse_digest(text: str) -> Digest:
+    """A digest from a path or query (400 `DIGEST_INVALID` otherwise)."""
+    try:
+        return Digest.parse(text)
+    except DigestError as exc:
+        raise errors.RegistryError(errors.DIGEST_INVALID, str(exc)) from exc
+
+
+async def get_blob(request: web.Request) -> web.StreamResponse:
+    """End-2: the blob's bytes (GET) or its size and digest (HEAD)."""
+    ctx = context_of(request)
+    allowed = await authorize(request, "pull")
+    assert allowed.repository is not None
+    digest = parse_digest(request.match_info["digest"])
+    async with ctx.store.read() as conn:
+        size = await metadata.linked_blob_size(conn, allowed.repository.id, digest)
+    path = ctx.blobs.path_for(digest)
+    if size is None or not path.exists():
+        raise errors.RegistryError(errors.BLOB_UNKNOWN, detail={"digest": str(digest)})
+    headers = {
+        "Docker-Content-Digest": str(digest),
+        "Content-Type": "application/octet-stream",
+        "Docker-Distribution-API-Version": "registry/2.0",
+        "Accept-Ranges": "bytes",
+        "Cache-Control": "max-age=31536000",
+    }
+    return web.FileResponse(path, chunk_size=1024 * 1024, headers=headers)
+
+
+async def delete_blob(request: web.Request) -> web.Response:
+    """End-10: stop serving the blob from this repository (202); the shared file stays."""
+    ctx = context_of(request)
+    allowed = await authorize(request, "push")
+    assert allowed.repository is not None
+    digest = parse_digest(request.match_info["digest"])
+    async with ctx.store.write() as conn:
+        removed = await metadata.unlink_blob(conn, allowed.repository.id, digest)
+    if not removed:
+        raise errors.RegistryError(errors.BLOB_UNKNOWN, detail={"digest": str(digest)})
+    return web.Response(status=202, headers={"Docker-Distribution-API-Version": "registry/2.0"})

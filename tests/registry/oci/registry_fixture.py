@@ -1,0 +1,116 @@
+"""A real registry core serving `/v2` on loopback, seeded with an org, robots and repositories.
+
+The metadata store is the real one (SQLite in a temp dir), the server a real aiohttp site on
+127.0.0.1; accounts are seeded through the store's own functions so the OCI tests do not depend on
+the REST API's state. Seed:
+
+- user `quayadmin` (password `adminpass`), owner of org `acme`;
+- robots `acme+writer` (write on `acme/app`), `acme+reader` (read on `acme/app`), `acme+nobody`;
+- repositories `acme/app` (private) and `acme/public` (public).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import aiohttp
+from aiohttp import web
+
+from registry import credentials
+from registry.oci.routing import add_routes, attach_context
+from registry.settings import Settings
+from registry.store import accounts, repositories
+from registry.store.database import Store
+from tests.support.ports import free_port
+
+ADMIN, ADMIN_PASSWORD = "quayadmin", "adminpass"
+
+
+@dataclass
+class Registry:
+    """A running registry core and the seeded credentials."""
+
+    url: str
+    host: str
+    data_dir: Path
+    robots: dict[str, str] = field(default_factory=dict)
+    """Robot full name → token."""
+    http: aiohttp.ClientSession | None = None
+
+    def basic(self, username: str, password: str) -> str:
+        """A Basic Authorization header value."""
+        return "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode()
+
+    async def token(self, username: str | None, password: str | None, *scopes: str) -> str:
+        """A registry JWT from `/v2/auth` (anonymous when `username` is None)."""
+        assert self.http is not None
+        headers = (
+            {} if username is None else {"Authorization": self.basic(username, password or "")}
+        )
+        params = [("service", self.host)] + [("scope", s) for s in scopes]
+        async with self.http.get(f"{self.url}/v2/auth", params=params, headers=headers) as resp:
+            assert resp.status == 200, await resp.text()
+            return str((await resp.json())["token"])
+
+    async def bearer(self, robot: str, *scopes: str) -> dict[str, str]:
+        """Authorization headers for a seeded robot (or the admin) with `scopes`."""
+        password = ADMIN_PASSWORD if robot == ADMIN else self.robots[robot]
+        return {"Authorization": f"Bearer {await self.token(robot, password, *scopes)}"}
+
+
+async def _seed(store: Store) -> dict[str, str]:
+    tokens: dict[str, str] = {}
+    async with store.write() as conn:
+        admin = await accounts.create_user(
+            conn,
+            ADMIN,
+            "admin@example.com",
+            credentials.hash_password(ADMIN_PASSWORD),
+            superuser=True,
+        )
+        org = await accounts.create_organization(conn, "acme", None, admin.id)
+        app = await repositories.create_repository(conn, org, "app", "private", "", "image", admin)
+        await repositories.create_repository(conn, org, "public", "public", "", "image", admin)
+        for short, role in (("writer", "write"), ("reader", "read"), ("nobody", None)):
+            token = credentials.random_token(64)
+            robot = await accounts.create_robot(
+                conn, org, f"acme+{short}", "", None, store.keyring.seal(token)
+            )
+            tokens[robot.username] = token
+            if role is not None:
+                await repositories.set_user_permission(conn, app.id, robot.id, role)
+    return tokens
+
+
+@asynccontextmanager
+async def running_registry(data_dir: Path) -> AsyncIterator[Registry]:
+    """Start a seeded registry core on a free loopback port; stop it on exit."""
+    port = free_port()
+    host = f"127.0.0.1:{port}"
+    settings = Settings(data_dir=data_dir, server_hostname=host)
+    store = await Store.open(settings)
+    tokens = (
+        await _seed(store)
+        if not (data_dir / ".seeded").exists()
+        else json.loads((data_dir / ".seeded").read_text())
+    )
+    (data_dir / ".seeded").write_text(json.dumps(tokens))
+    app = web.Application()
+    add_routes(app)
+    attach_context(app, store, settings)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", port)
+    await site.start()
+    timeout = aiohttp.ClientTimeout(total=60)
+    try:
+        async with aiohttp.ClientSession(timeout=timeout) as http:
+            yield Registry(f"http://{host}", host, data_dir, tokens, http)
+    finally:
+        await runner.cleanup()
+        await store.close()
