@@ -211,7 +211,8 @@ class Scenario:
 
     def start_simulator(self) -> dict[str, Any]:
         """Start the simulator and apply the QuayIntegration CRD to it."""
-        kubeconfig = self.stack.start_sim(self.stack.registry_url)
+        extra = (self.registry_host,) if self.config.quay_url else ()
+        kubeconfig = self.stack.start_sim(self.stack.registry_url, insecure_hosts=extra)
         self.kube = Kube(kubeconfig)
         crd = crd_manifest()
         path = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"

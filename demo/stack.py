@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import requests
 
@@ -75,6 +76,15 @@ class Component:
         except OSError:
             return ""
         return "\n".join(text.splitlines()[-lines:])
+
+    def kill(self) -> None:
+        """Kill the process group at once (SIGKILL), as a crash would."""
+        if self.running():
+            try:
+                os.killpg(self.process.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                return
+            self.process.wait(timeout=STOP_TIMEOUT)
 
     def stop(self, timeout: float = STOP_TIMEOUT) -> None:
         """Stop the process group: SIGTERM, then SIGKILL after ``timeout`` seconds."""
@@ -187,28 +197,25 @@ class Stack:
         )
         return self.registry_url
 
-    def start_sim(self, registry_url: str) -> Path:
-        """Start the simulator, builds pushing to ``registry_url``; return its kubeconfig path."""
+    def start_sim(self, registry_url: str, insecure_hosts: tuple[str, ...] = ()) -> Path:
+        """Start the simulator, builds pushing to ``registry_url``; return its kubeconfig path.
+
+        The registry core speaks plain HTTP, so its host (and any proxy in front of it, in
+        ``insecure_hosts``) is declared insecure to the simulator's pushes and imports.
+        """
         port = free_port()
         kubeconfig = self.workdir / "kubeconfig"
-        argv = cli(
-            "sim",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--registry",
-            registry_url,
-            "--kubeconfig-out",
-            str(kubeconfig),
-        )
+        argv = cli("sim", "--host", "127.0.0.1", "--port", str(port), "--registry", registry_url,
+                   "--kubeconfig-out", str(kubeconfig))  # fmt: skip
+        for host in (urlsplit(registry_url).netloc, *insecure_hosts):
+            argv += ["--insecure-registry", host]
         component = self._spawn("sim", argv)
         self.sim_url = f"http://127.0.0.1:{port}"
         self.kubeconfig = kubeconfig
         self._await(
             component,
-            lambda: kubeconfig.exists() and _answers(f"{self.sim_url}/version"),
-            "the simulator answering /version",
+            lambda: kubeconfig.exists() and _answers(f"{self.sim_url}/readyz"),
+            "the simulator answering /readyz",
         )
         return kubeconfig
 
@@ -278,6 +285,12 @@ class Stack:
         component = self.components.pop(name, None)
         if component is not None:
             component.stop()
+
+    def kill(self, name: str) -> None:
+        """Kill one component at once (the crash-restart scenario)."""
+        component = self.components.pop(name, None)
+        if component is not None:
+            component.kill()
 
     def close(self) -> None:
         """Stop every component, the operator first (it needs the others to shut down cleanly)."""

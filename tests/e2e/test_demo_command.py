@@ -1,0 +1,85 @@
+"""``quay-bridge demo`` as a user runs it: a process, its output, its exit status, its clean-up."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+STEPS = [
+    "registry",
+    "token",
+    "simulator",
+    "operator",
+    "integration",
+    "new-project",
+    "new-app",
+    "build",
+    "imagestream",
+    "delete-project",
+]
+
+
+def demo(*args: str, timeout: float = 280) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "quaybridge_cli", "demo", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def events(stdout: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in stdout.splitlines() if line.strip()]
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie is not running; our children are reaped by the demo, so this is a real process.
+    status = Path(f"/proc/{pid}/status")
+    return not (status.exists() and "State:\tZ" in status.read_text())
+
+
+def started_pids(lines: list[dict[str, Any]]) -> list[int]:
+    return [line["facts"]["pid"] for line in lines if line.get("facts", {}).get("pid")]
+
+
+def test_the_demo_plays_every_step_reports_json_and_exits_zero() -> None:
+    done = demo("--json")
+    lines = events(done.stdout)
+    steps = [line for line in lines if line["event"] == "step"]
+    assert [step["name"] for step in steps] == STEPS, done.stderr[-3000:]
+    assert all(step["ok"] for step in steps), [s["error"] for s in steps if not s["ok"]]
+    assert lines[-1] == {**lines[-1], "event": "summary", "ok": True, "failed": []}
+    assert done.returncode == 0
+    build = next(step for step in steps if step["name"] == "build")
+    assert build["facts"]["digest"].startswith("sha256:")
+    assert "/openshift_e2e-demo/httpd-example:latest" in build["facts"]["output"]
+    token_step = next(step for step in steps if step["name"] == "token")
+    assert "not shown" in token_step["facts"]["token"]
+    assert not [pid for pid in started_pids(steps) if alive(pid)], "a component was left running"
+
+
+def test_a_failing_step_makes_the_demo_exit_non_zero_and_still_clean_up() -> None:
+    # OpenShift refuses projects named "openshift" (403): the new-project step must fail.
+    done = demo("--json", "--namespace", "openshift")
+    lines = events(done.stdout)
+    steps = [line for line in lines if line["event"] == "step"]
+    assert done.returncode == 1
+    assert steps[-1]["name"] == "new-project" and not steps[-1]["ok"]
+    assert "403" in steps[-1]["error"]
+    assert lines[-1]["event"] == "summary" and lines[-1]["failed"] == ["new-project"]
+    assert not [pid for pid in started_pids(steps) if alive(pid)], "a component was left running"
+
+
+def test_the_demo_rejects_an_unknown_option_with_usage() -> None:
+    done = demo("--frobnicate", timeout=30)
+    assert done.returncode == 2
+    assert "usage: quay-bridge demo" in done.stderr

@@ -1,0 +1,100 @@
+"""An operator restart in the middle of the procedure: nothing is done twice, nothing is lost.
+
+Two interruptions: a clean restart once the project is provisioned (the new process must find
+everything in place and make no Quay write, counted on the registry core's ``/metrics``), and a
+crash (SIGKILL) as soon as the first build exists, so the build completes while no operator runs;
+the restarted operator must still import it, exactly once, and Quay must hold each object once.
+"""
+
+from __future__ import annotations
+
+import time
+
+import requests
+
+from demo.scenario import IMPORTED, DemoConfig, Scenario, wait_for
+from demo.stack import Stack
+from tests.e2e.conftest import RecordingReporter, quay_writes
+from tests.e2e.test_seed_procedure import CHECKS
+
+NS = "e2e-demo"
+ORG = "openshift_e2e-demo"
+BUILD = f"/apis/build.openshift.io/v1/namespaces/{NS}/builds/httpd-example-1"
+
+
+def run(scenario: Scenario, *names: str) -> None:
+    steps = {name: (title, step) for name, title, step in scenario.steps()}
+    for name in names:
+        title, step = steps[name]
+        assert scenario.run_step(name, title, step), scenario.records[-1].error
+        if name in CHECKS:
+            CHECKS[name](scenario)
+
+
+def writes(stack: Stack) -> dict[tuple[str, str, str], float]:
+    text = requests.get(f"{stack.registry_url}/metrics", timeout=10).text
+    return quay_writes(text)
+
+
+def settle(stack: Stack, seconds: float = 3.0) -> dict[tuple[str, str, str], float]:
+    """Wait until the registry core has seen no Quay write for ``seconds``; return the counts."""
+    deadline = time.monotonic() + 60
+    last, since = writes(stack), time.monotonic()
+    while time.monotonic() - since < seconds:
+        assert time.monotonic() < deadline, "the operator never stopped writing to Quay"
+        time.sleep(0.5)
+        current = writes(stack)
+        if current != last:
+            last, since = current, time.monotonic()
+    return last
+
+
+def test_a_restarted_operator_does_nothing_twice_and_loses_nothing(stack: Stack) -> None:
+    scenario = Scenario(stack, RecordingReporter(), DemoConfig())
+    try:
+        run(scenario, "registry", "token", "simulator", "operator", "integration", "new-project")
+        assert scenario.kube is not None and scenario.quay is not None
+        provisioned = settle(stack)
+        assert provisioned, "the registry core's /metrics shows no Quay write at all"
+
+        stack.stop("operator")
+        stack.start_operator()
+        assert settle(stack) == provisioned, "the restarted operator wrote to Quay again"
+
+        # Crash as soon as the first build exists: it completes while no operator runs.
+        run(scenario, "new-app")
+        kube = scenario.kube
+        build = wait_for(lambda: kube.get(BUILD), 60, "the first build")
+        stack.kill("operator")
+        assert build["metadata"].get("annotations", {}).get(IMPORTED) != "true"
+        wait_for(
+            lambda: (kube.get(BUILD) or {}).get("status", {}).get("phase") == "Complete",
+            60,
+            "the build completing while the operator is down",
+        )
+        stack.start_operator()
+        run(scenario, "build", "imagestream")
+
+        stream = kube.get(f"/apis/image.openshift.io/v1/namespaces/{NS}/imagestreams/httpd-example")
+        assert stream is not None
+        assert [len(tag["items"]) for tag in stream["status"]["tags"]] == [1]
+        prototypes = requests.get(
+            f"{stack.registry_url}/api/v1/organization/{ORG}/prototypes",
+            headers={"Authorization": f"Bearer {scenario.facts['_token']}"},
+            timeout=10,
+        ).json()["prototypes"]
+        delegates = sorted(p["delegate"]["name"] for p in prototypes)
+        assert delegates == sorted(set(delegates)), "a prototype was created twice"
+        assert scenario.quay.robots(ORG) == [f"{ORG}+builder", f"{ORG}+default", f"{ORG}+deployer"]
+        assert scenario.quay.repositories(ORG) == ["httpd-example"]
+        final = settle(stack)
+        org_creates = sum(
+            value
+            for (method, route, _), value in final.items()
+            if method == "POST" and route.rstrip("/") == "/api/v1/organization"
+        )
+        assert org_creates == 1, final
+
+        run(scenario, "delete-project")
+    finally:
+        scenario.close()
