@@ -57,7 +57,7 @@ def build(
 
 
 def review(
-    obj: dict[str, Any] | None,
+    obj: Any,
     *,
     namespace: str = "p",
     operation: str = "CREATE",
@@ -92,8 +92,8 @@ def review(
     }
 
 
-def _name_of(obj: dict[str, Any] | None) -> str:
-    metadata = (obj or {}).get("metadata")
+def _name_of(obj: Any) -> str:
+    metadata = obj.get("metadata") if isinstance(obj, dict) else None
     name = metadata.get("name") if isinstance(metadata, dict) else None
     return name if isinstance(name, str) else ""
 
