@@ -12,6 +12,7 @@ the REST API's state. Seed:
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -26,6 +27,7 @@ from registry.oci.routing import add_routes, attach_context
 from registry.settings import Settings
 from registry.store import accounts, repositories
 from registry.store.database import Store
+from tests.registry.oci.images import OCI_MANIFEST, Image
 from tests.support.ports import free_port
 
 ADMIN, ADMIN_PASSWORD = "quayadmin", "adminpass"
@@ -114,3 +116,35 @@ async def running_registry(data_dir: Path) -> AsyncIterator[Registry]:
     finally:
         await runner.cleanup()
         await store.close()
+
+
+async def error_code(resp: aiohttp.ClientResponse) -> str:
+    """The first `errors[].code` of a `/v2` error body."""
+    body = await resp.json(content_type=None)
+    return str(body["errors"][0]["code"])
+
+
+async def push_blob(
+    registry: Registry, headers: dict[str, str], repo: str, data: bytes, digest: str | None = None
+) -> str:
+    """Push `data` with one monolithic POST (end-4b); return its digest."""
+    assert registry.http is not None
+    digest = digest or "sha256:" + hashlib.sha256(data).hexdigest()
+    url = f"{registry.url}/v2/{repo}/blobs/uploads/"
+    async with registry.http.post(url, params={"digest": digest}, data=data, headers=headers) as r:
+        assert r.status == 201, await r.text()
+    return digest
+
+
+async def push_image(
+    registry: Registry, headers: dict[str, str], repo: str, image: Image, tag: str
+) -> str:
+    """Push an image's blobs and its manifest under `tag`; return the manifest digest."""
+    assert registry.http is not None
+    for data in image.blobs().values():
+        await push_blob(registry, headers, repo, data)
+    url = f"{registry.url}/v2/{repo}/manifests/{tag}"
+    put_headers = headers | {"Content-Type": OCI_MANIFEST}
+    async with registry.http.put(url, data=image.manifest, headers=put_headers) as resp:
+        assert resp.status == 201, await resp.text()
+        return str(resp.headers["Docker-Content-Digest"])
