@@ -1,1 +1,1 @@
-"""The bundled registry core: a server that speaks the Quay REST API subset and the OCI /v2 API like Quay."""
+"""The bundled registry core: Quay REST API subset and OCI /v2 API, answering like Quay."""

@@ -1,0 +1,153 @@
+"""OAuth applications of an organization and the v3.18 token-minting API.
+
+``POST .../applications/{client_id}/tokens`` lets an org admin mint a long-lived token for the
+bridge without a browser: the scopes may not exceed the caller's own, comma-separated scopes are
+normalised to spaces, the default lifetime is 3652.5 days, and the secret is shown once.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from registry import schemas
+from registry.api.errors import ModelError, not_found, unauthorized
+from registry.api.organizations import require_org_admin
+from registry.api.requests import json_body, no_content, reader, store_of, writer
+from registry.api.views import application_view, token_view
+from registry.scopes import InvalidScopeError, format_scopes, is_subset, parse_scopes
+from registry.settings import MINTED_TOKEN_DEFAULT_SECONDS
+from registry.store import oauth
+
+_APP_FIELDS = ("description", "application_uri", "redirect_uri", "avatar_email")
+
+
+async def create_application(request: web.Request) -> web.Response:
+    """``POST .../applications``: 200 with the client id and secret."""
+    entity = await writer(request)
+    body = await json_body(request, schemas.NEW_APPLICATION)
+    store = store_of(request)
+    async with store.write() as conn:
+        org = await require_org_admin(conn, entity, request.match_info["orgname"])
+        app = await oauth.create_application(
+            conn,
+            store.keyring,
+            org.id,
+            body["name"],
+            description=body.get("description", ""),
+            application_uri=body.get("application_uri", ""),
+            redirect_uri=body.get("redirect_uri", ""),
+            avatar_email=body.get("avatar_email"),
+        )
+    return web.json_response(application_view(app, store.keyring.unseal(app.client_secret_sealed)))
+
+
+async def list_applications(request: web.Request) -> web.Response:
+    """``GET .../applications``."""
+    entity = await reader(request)
+    store = store_of(request)
+    async with store.read() as conn:
+        org = await require_org_admin(conn, entity, request.match_info["orgname"])
+        apps = await oauth.list_applications(conn, org.id)
+    views = [application_view(app, store.keyring.unseal(app.client_secret_sealed)) for app in apps]
+    return web.json_response({"applications": views})
+
+
+async def get_application(request: web.Request) -> web.Response:
+    """``GET .../applications/{client_id}``: 404 when unknown."""
+    entity = await reader(request)
+    store = store_of(request)
+    async with store.read() as conn:
+        org = await require_org_admin(conn, entity, request.match_info["orgname"])
+        app = await oauth.get_application(conn, org.id, request.match_info["client_id"])
+    if app is None:
+        raise not_found()
+    return web.json_response(application_view(app, store.keyring.unseal(app.client_secret_sealed)))
+
+
+async def update_application(request: web.Request) -> web.Response:
+    """``PUT .../applications/{client_id}``: 200 with the changed application."""
+    entity = await writer(request)
+    body = await json_body(request, schemas.NEW_APPLICATION)
+    store = store_of(request)
+    async with store.write() as conn:
+        org = await require_org_admin(conn, entity, request.match_info["orgname"])
+        app = await oauth.get_application(conn, org.id, request.match_info["client_id"])
+        if app is None:
+            raise not_found()
+        changes = {key: body[key] for key in _APP_FIELDS if key in body}
+        await oauth.update_application(conn, app, name=body["name"], **changes)
+        app = await oauth.get_application(conn, org.id, app.client_id)
+    assert app is not None
+    return web.json_response(application_view(app, store.keyring.unseal(app.client_secret_sealed)))
+
+
+async def delete_application(request: web.Request) -> web.Response:
+    """``DELETE .../applications/{client_id}``: 204, revoking its tokens."""
+    entity = await writer(request)
+    store = store_of(request)
+    async with store.write() as conn:
+        org = await require_org_admin(conn, entity, request.match_info["orgname"])
+        app = await oauth.get_application(conn, org.id, request.match_info["client_id"])
+        if app is None:
+            raise not_found()
+        await oauth.delete_application(conn, app)
+    return no_content()
+
+
+async def create_token(request: web.Request) -> web.Response:
+    """``POST .../applications/{client_id}/tokens``: mint a token for the caller."""
+    entity = await writer(request)
+    store = store_of(request)
+    async with store.read() as conn:
+        org = await require_org_admin(conn, entity, request.match_info["orgname"])
+        app = await oauth.get_application(conn, org.id, request.match_info["client_id"])
+    if app is None:
+        raise not_found()
+    body = await json_body(request, schemas.NEW_APP_TOKEN)
+    try:
+        wanted = parse_scopes(body["scope"])
+    except InvalidScopeError as error:
+        raise ModelError(str(error)) from error
+    if not is_subset(wanted, entity.scopes):
+        raise unauthorized(True)
+    expiration = body.get("expiration")
+    if expiration is not None and expiration <= 0:
+        raise ModelError("Invalid expiration: must be a positive number of seconds")
+    lifetime = MINTED_TOKEN_DEFAULT_SECONDS if expiration is None else expiration
+    async with store.write() as conn:
+        token, secret = await oauth.create_token(
+            conn,
+            store.keyring,
+            app,
+            entity.account_id,
+            format_scopes(wanted),
+            name=body["name"],
+            lifetime_seconds=lifetime,
+            created_by=entity.name,
+        )
+    return web.json_response(token_view(token, secret))
+
+
+async def list_tokens(request: web.Request) -> web.Response:
+    """``GET .../applications/{client_id}/tokens``: newest first, never the secret."""
+    entity = await reader(request)
+    store = store_of(request)
+    async with store.read() as conn:
+        org = await require_org_admin(conn, entity, request.match_info["orgname"])
+        app = await oauth.get_application(conn, org.id, request.match_info["client_id"])
+        if app is None:
+            raise not_found()
+        tokens = await oauth.list_tokens(conn, app)
+    return web.json_response({"tokens": [token_view(token) for token in tokens]})
+
+
+async def delete_token(request: web.Request) -> web.Response:
+    """``DELETE .../applications/{client_id}/tokens/{token_uuid}``: 204; 404 when unknown."""
+    entity = await writer(request)
+    store = store_of(request)
+    async with store.write() as conn:
+        org = await require_org_admin(conn, entity, request.match_info["orgname"])
+        app = await oauth.get_application(conn, org.id, request.match_info["client_id"])
+        if app is None or not await oauth.delete_token(conn, app, request.match_info["token_uuid"]):
+            raise not_found()
+    return no_content()

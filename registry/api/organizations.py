@@ -1,0 +1,114 @@
+"""Organizations: create, view (anonymous view included) and delete (name reserved until GC).
+
+Creating an org needs ``user:admin`` (not org:admin); the creator lands in an ``owners`` team with
+role admin. Deleting needs org admin and succeeds on non-empty orgs; the name answers "Username is
+not available" until the namespace GC pass purges it.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from registry import names, schemas
+from registry.access import Entity, organization_role_in
+from registry.api.errors import invalid_request, not_found, unauthorized
+from registry.api.requests import caller, json_body, no_content, store_of, writer
+from registry.api.users import EMAIL_RE
+from registry.api.views import TAG_EXPIRATION_S, Json, org_avatar, team_view
+from registry.store import accounts
+from registry.store.database import Store
+
+
+async def require_org_admin(
+    conn: AsyncConnection, entity: Entity | None, orgname: str
+) -> accounts.Account:
+    """The org ``orgname`` if the caller administers it (org:admin capped); else 401/403.
+
+    A missing org is a 403 too: Quay's permission check runs before the lookup.
+    """
+    if await organization_role_in(conn, entity, orgname) != "admin":
+        raise unauthorized(entity is not None)
+    org = await accounts.get_organization(conn, orgname)
+    if org is None:
+        raise unauthorized(entity is not None)
+    return org
+
+
+async def create_organization(request: web.Request) -> web.Response:
+    """``POST /api/v1/organization/``: 201 ``"Created"``."""
+    entity = await writer(request)
+    if entity.is_robot or not entity.has_scope("user:admin"):
+        raise unauthorized(True)
+    body = await json_body(request, schemas.NEW_ORG)
+    name: str = body["name"]
+    email = body.get("email")
+    store: Store = store_of(request)
+    async with store.read() as conn:
+        if await accounts.get_by_name(conn, name) is not None:
+            raise invalid_request("A user or organization with this name already exists")
+    problem = names.namespace_error(name)
+    if problem is not None:
+        raise invalid_request(problem)
+    if email is not None and not EMAIL_RE.match(email):
+        raise invalid_request("Invalid email address")
+    try:
+        async with store.write() as conn:
+            if await accounts.is_reserved(conn, name):
+                raise accounts.NameReservedError(name)
+            if email is not None and await accounts.email_used_by_user(conn, email):
+                raise invalid_request(f"Email has already been used: {email}")
+            await accounts.create_organization(conn, name, email, entity.account_id)
+    except accounts.NameReservedError as error:
+        raise invalid_request("Username is not available") from error
+    except accounts.NameTakenError as error:
+        raise invalid_request("A user or organization with this name already exists") from error
+    return web.json_response("Created", status=201)
+
+
+async def get_organization(request: web.Request) -> web.Response:
+    """``GET /api/v1/organization/{orgname}``: 404 unless an org; anonymous callers see a view."""
+    orgname = request.match_info["orgname"]
+    entity = await caller(request)
+    store = store_of(request)
+    async with store.read() as conn:
+        org = await accounts.get_organization(conn, orgname)
+        if org is None:
+            raise not_found()
+        role = await organization_role_in(conn, entity, orgname)
+        member = (
+            entity is not None
+            and await accounts.team_role(conn, org.id, entity.account_id) is not None
+        )
+        teams = await accounts.list_teams(conn, org.id) if member else []
+    is_admin = role == "admin"
+    view: Json = {
+        "name": org.username,
+        "email": accounts.org_email_visible(org) if is_admin else "",
+        "avatar": org_avatar(org),
+        "is_admin": is_admin,
+        "is_member": member,
+    }
+    if member:
+        view["teams"] = {info.name: team_view(info) for info in teams}
+        view["ordered_teams"] = [info.name for info in teams]
+    if is_admin:
+        view.update(
+            {
+                "invoice_email": False,
+                "invoice_email_address": None,
+                "tag_expiration_s": TAG_EXPIRATION_S,
+                "is_free_account": True,
+            }
+        )
+    return web.json_response(view)
+
+
+async def delete_organization(request: web.Request) -> web.Response:
+    """``DELETE /api/v1/organization/{orgname}``: 204, even when the org holds repos and robots."""
+    entity = await writer(request)
+    store = store_of(request)
+    async with store.write() as conn:
+        org = await require_org_admin(conn, entity, request.match_info["orgname"])
+        await accounts.mark_organization_deleted(conn, org)
+    return no_content()

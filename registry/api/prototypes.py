@@ -1,0 +1,137 @@
+"""Default permissions (prototypes) of an organization: list, create, change role, delete.
+
+POST answers 200 (not 201) and never checks for duplicates; extra fields the Go bridge sends
+(``id``, ``is_robot``, ``is_org_member``) are ignored. A team delegate that does not exist answers
+Quay's unformatted-tuple message (a Quay bug kept on purpose, section 9).
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from registry import schemas
+from registry.api.errors import ModelError, invalid_request, not_found
+from registry.api.organizations import require_org_admin
+from registry.api.requests import json_body, no_content, reader, store_of, writer
+from registry.api.views import Json, delegate_team_view, delegate_user_view
+from registry.store import accounts, prototypes
+from registry.store.schema import team
+
+
+async def _user_view(conn: AsyncConnection, org: accounts.Account, account_id: int) -> Json | None:
+    entry = await accounts.get_by_id(conn, account_id)
+    if entry is None:
+        return None
+    member = await accounts.team_role(conn, org.id, entry.id) is not None
+    return delegate_user_view(entry, member)
+
+
+async def prototype_view(
+    conn: AsyncConnection, org: accounts.Account, proto: prototypes.Prototype
+) -> Json:
+    """A prototype as Quay's ``prototype_view`` renders it."""
+    activating = (
+        await _user_view(conn, org, proto.activating_account_id)
+        if proto.activating_account_id is not None
+        else None
+    )
+    delegate: Json | None = None
+    if proto.delegate_account_id is not None:
+        delegate = await _user_view(conn, org, proto.delegate_account_id)
+    elif proto.delegate_team_id is not None:
+        name = (
+            await conn.execute(select(team.c.name).where(team.c.id == proto.delegate_team_id))
+        ).scalar_one_or_none()
+        delegate = delegate_team_view(name or "")
+    return {
+        "activating_user": activating,
+        "delegate": delegate,
+        "role": proto.role,
+        "id": proto.uuid,
+    }
+
+
+async def list_prototypes(request: web.Request) -> web.Response:
+    """``GET .../prototypes``: org admins only (a missing org is 403)."""
+    entity = await reader(request)
+    store = store_of(request)
+    async with store.read() as conn:
+        org = await require_org_admin(conn, entity, request.match_info["orgname"])
+        found = await prototypes.list_prototypes(conn, org.id)
+        views = [await prototype_view(conn, org, proto) for proto in found]
+    return web.json_response({"prototypes": views})
+
+
+async def create_prototype(request: web.Request) -> web.Response:
+    """``POST .../prototypes``: 200 with the new prototype."""
+    entity = await writer(request)
+    body = await json_body(request, schemas.NEW_PROTOTYPE)
+    orgname = request.match_info["orgname"]
+    store = store_of(request)
+    async with store.write() as conn:
+        org = await require_org_admin(conn, entity, orgname)
+        activating_id: int | None = None
+        if body.get("activating_user"):
+            activating = await accounts.get_by_name(conn, body["activating_user"]["name"])
+            if activating is None or activating.is_org:
+                raise invalid_request("Unknown activating user")
+            activating_id = activating.id
+        delegate = body["delegate"]
+        if delegate["kind"] == "user":
+            user = await accounts.get_by_name(conn, delegate["name"])
+            if user is None or user.is_org:
+                raise invalid_request("Missing delegate user or team")
+            proto = await prototypes.create_prototype(
+                conn,
+                org.id,
+                body["role"],
+                delegate_account_id=user.id,
+                activating_account_id=activating_id,
+            )
+        else:
+            found_team = await accounts.get_team(conn, org.id, delegate["name"])
+            if found_team is None:
+                raise ModelError(
+                    f"('Team does not exist: %s/%s', {orgname!r}, {delegate['name']!r})"
+                )
+            proto = await prototypes.create_prototype(
+                conn,
+                org.id,
+                body["role"],
+                delegate_team_id=found_team.id,
+                activating_account_id=activating_id,
+            )
+        view = await prototype_view(conn, org, proto)
+    return web.json_response(view)
+
+
+async def update_prototype(request: web.Request) -> web.Response:
+    """``PUT .../prototypes/{prototypeid}`` ``{role}``: 200; 404 for an unknown id."""
+    entity = await writer(request)
+    body = await json_body(request, schemas.PROTOTYPE_UPDATE)
+    store = store_of(request)
+    async with store.write() as conn:
+        org = await require_org_admin(conn, entity, request.match_info["orgname"])
+        proto = await prototypes.get_prototype(conn, org.id, request.match_info["prototypeid"])
+        if proto is None:
+            raise not_found()
+        await prototypes.set_role(conn, proto, body["role"])
+        updated = await prototypes.get_prototype(conn, org.id, proto.uuid)
+        assert updated is not None
+        view = await prototype_view(conn, org, updated)
+    return web.json_response(view)
+
+
+async def delete_prototype(request: web.Request) -> web.Response:
+    """``DELETE .../prototypes/{prototypeid}``: 204; 404 for an unknown id."""
+    entity = await writer(request)
+    store = store_of(request)
+    async with store.write() as conn:
+        org = await require_org_admin(conn, entity, request.match_info["orgname"])
+        proto = await prototypes.get_prototype(conn, org.id, request.match_info["prototypeid"])
+        if proto is None:
+            raise not_found()
+        await prototypes.delete_prototype(conn, proto)
+    return no_content()

@@ -1,0 +1,323 @@
+"""Repositories, their user permissions and the REST tag list.
+
+"Missing" depends on who asks, as in Quay: an org admin whose token has a repo scope gets 404 for a
+missing repository, anyone else 403 (401 when anonymous). Deleting is idempotent for admins (204).
+"""
+
+from __future__ import annotations
+
+import json
+
+from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from registry import names, schemas
+from registry.access import Entity, can_create_repository_in, repository_role_in
+from registry.api.errors import ApiError, ModelError, invalid_request, not_found, unauthorized
+from registry.api.requests import caller, json_body, no_content, store_of, truthy, writer
+from registry.api.views import (
+    permission_view,
+    repository_list_item,
+    repository_view,
+    tag_view,
+)
+from registry.scopes import RepoRole, repo_role_at_least, repo_role_cap
+from registry.store import accounts, repositories
+from registry.store.database import Store
+
+PAGE_SIZE = 100
+NO_PERMISSION = "User does not have permission for repo."
+
+
+async def _admin_of_namespace_with_repo_scope(
+    conn: AsyncConnection, entity: Entity | None, namespace: str
+) -> bool:
+    if entity is None or repo_role_cap(entity.scopes) is None:
+        return False
+    ns = await accounts.get_by_name(conn, namespace)
+    if ns is None:
+        return False
+    if ns.is_org:
+        return await accounts.team_role(conn, ns.id, entity.account_id) == "admin"
+    return ns.id == entity.account_id
+
+
+async def _resolve(
+    conn: AsyncConnection, entity: Entity | None, namespace: str, name: str, wanted: RepoRole
+) -> tuple[accounts.Account, repositories.Repository, RepoRole]:
+    """The namespace, repository and role, or the 401/403/404 Quay answers."""
+    role = await repository_role_in(conn, entity, namespace, name)
+    if role is not None and repo_role_at_least(role, wanted):
+        ns = await accounts.get_by_name(conn, namespace)
+        repo = await repositories.get_repository(conn, ns.id, name) if ns else None
+        if ns is not None and repo is not None:
+            return ns, repo, role
+    ns = await accounts.get_by_name(conn, namespace)
+    missing = ns is None or await repositories.get_repository(conn, ns.id, name) is None
+    if missing and await _admin_of_namespace_with_repo_scope(conn, entity, namespace):
+        raise not_found()
+    raise unauthorized(entity is not None)
+
+
+def _seal_page(store: Store, offset: int) -> str:
+    return store.keyring.seal(json.dumps({"offset": offset}))
+
+
+def _unseal_page(store: Store, token: str | None) -> int:
+    if not token:
+        return 0
+    try:
+        offset = json.loads(store.keyring.unseal(token)).get("offset", 0)
+    except (ValueError, AttributeError) as error:
+        raise invalid_request("Invalid next page token") from error
+    return int(offset) if isinstance(offset, int) and offset >= 0 else 0
+
+
+async def create_repository(request: web.Request) -> web.Response:
+    """``POST /api/v1/repository``: 201 ``{namespace, name, kind}``; prototypes apply."""
+    entity = await writer(request)
+    body = await json_body(request, schemas.NEW_REPO)
+    namespace = body.get("namespace") or entity.name
+    name: str = body["repository"]
+    store = store_of(request)
+    try:
+        async with store.write() as conn:
+            if not await can_create_repository_in(conn, entity, namespace):
+                raise unauthorized(True)
+            ns = await accounts.get_by_name(conn, namespace)
+            assert ns is not None
+            if await repositories.get_repository(conn, ns.id, name) is not None:
+                raise repositories.RepositoryExistsError(name)
+            if not names.is_valid_repository_name(name):
+                raise invalid_request("Invalid repository name")
+            creator = await accounts.get_by_id(conn, entity.account_id)
+            repo = await repositories.create_repository(
+                conn,
+                ns,
+                name,
+                body["visibility"],
+                body["description"],
+                body.get("repo_kind") or "image",
+                creator,
+            )
+    except repositories.RepositoryExistsError as error:
+        raise invalid_request("Repository already exists") from error
+    return web.json_response(
+        {"namespace": repo.namespace, "name": repo.name, "kind": repo.kind}, status=201
+    )
+
+
+async def list_repositories(request: web.Request) -> web.Response:
+    """``GET /api/v1/repository?namespace=|starred=|public=``, 100 per page with ``next_page``."""
+    entity = await caller(request)
+    namespace = request.query.get("namespace")
+    starred = truthy(request.query.get("starred"), False)
+    public = truthy(request.query.get("public"), False)
+    if not namespace and not starred and not public:
+        raise invalid_request("namespace, starred or public are required for this API call")
+    store = store_of(request)
+    offset = _unseal_page(store, request.query.get("next_page"))
+    if starred and not namespace:
+        return web.json_response({"repositories": []})
+    visible: list[repositories.Repository] = []
+    more = False
+    async with store.read() as conn:
+        ns = await accounts.get_by_name(conn, namespace) if namespace else None
+        if ns is not None:
+            batch = await repositories.list_repositories(conn, ns.id, offset, PAGE_SIZE + 1)
+            more = len(batch) > PAGE_SIZE
+            for repo in batch[:PAGE_SIZE]:
+                role = await repository_role_in(conn, entity, repo.namespace, repo.name)
+                if role is not None and (not public or repo.is_public):
+                    visible.append(repo)
+    body: dict[str, object] = {"repositories": [repository_list_item(r) for r in visible]}
+    if more:
+        body["next_page"] = _seal_page(store, offset + PAGE_SIZE)
+    return web.json_response(body)
+
+
+async def get_repository(request: web.Request) -> web.Response:
+    """``GET /api/v1/repository/{namespace}/{repository}``."""
+    entity = await caller(request)
+    store = store_of(request)
+    async with store.read() as conn:
+        ns, repo, role = await _resolve(
+            conn,
+            entity,
+            request.match_info["namespace"],
+            request.match_info["repository"],
+            "read",
+        )
+        tags = await repositories.list_tags(conn, repo.id, only_active=True, limit=500)
+    view = repository_view(
+        repo,
+        is_organization=ns.is_org,
+        can_write=repo_role_at_least(role, "write"),
+        can_admin=repo_role_at_least(role, "admin"),
+        tags=tags,
+    )
+    return web.json_response(view)
+
+
+async def delete_repository(request: web.Request) -> web.Response:
+    """``DELETE /api/v1/repository/{namespace}/{repository}``: 204, also when already gone."""
+    entity = await writer(request)
+    namespace, name = request.match_info["namespace"], request.match_info["repository"]
+    store = store_of(request)
+    async with store.write() as conn:
+        try:
+            _, repo, _ = await _resolve(conn, entity, namespace, name, "admin")
+        except ApiError as error:
+            if error.status == 404:  # an admin deleting a missing repo: Quay answers 204
+                return no_content()
+            raise
+        await repositories.mark_repository_deleted(conn, repo)
+    return no_content()
+
+
+async def list_user_permissions(request: web.Request) -> web.Response:
+    """``GET .../permissions/user/``: repo admins only."""
+    entity = await caller(request)
+    store = store_of(request)
+    async with store.read() as conn:
+        ns, repo, _ = await _resolve(
+            conn,
+            entity,
+            request.match_info["namespace"],
+            request.match_info["repository"],
+            "admin",
+        )
+        entries = await repositories.user_permissions(conn, repo.id)
+        body = {}
+        for entry in entries:
+            member = (
+                await accounts.team_role(conn, ns.id, entry.account.id) is not None
+                if ns.is_org
+                else None
+            )
+            body[entry.account.username] = permission_view(entry.account, entry.role, member)
+    return web.json_response({"permissions": body})
+
+
+async def get_user_permission(request: web.Request) -> web.Response:
+    """``GET .../permissions/user/{username}``: 400 when the user holds no permission."""
+    entity = await caller(request)
+    store = store_of(request)
+    async with store.read() as conn:
+        ns, repo, _ = await _resolve(
+            conn,
+            entity,
+            request.match_info["namespace"],
+            request.match_info["repository"],
+            "admin",
+        )
+        username = request.match_info["username"]
+        for entry in await repositories.user_permissions(conn, repo.id):
+            if entry.account.username == username:
+                member = (
+                    await accounts.team_role(conn, ns.id, entry.account.id) is not None
+                    if ns.is_org
+                    else None
+                )
+                return web.json_response(permission_view(entry.account, entry.role, member))
+    raise ModelError(NO_PERMISSION)
+
+
+async def set_user_permission(request: web.Request) -> web.Response:
+    """``PUT .../permissions/user/{username}`` ``{role}``: 200 with the permission."""
+    entity = await writer(request)
+    body = await json_body(request, schemas.USER_PERMISSION)
+    username = request.match_info["username"]
+    store = store_of(request)
+    async with store.write() as conn:
+        ns, repo, _ = await _resolve(
+            conn,
+            entity,
+            request.match_info["namespace"],
+            request.match_info["repository"],
+            "admin",
+        )
+        target = await accounts.get_by_name(conn, username)
+        if target is None or target.is_org:
+            raise invalid_request(f"Invalid username: {username}")
+        if target.is_robot and target.organization_id != ns.id:
+            raise invalid_request(f"Invalid username: {username}")
+        await repositories.set_user_permission(conn, repo.id, target.id, body["role"])
+        member = await accounts.team_role(conn, ns.id, target.id) is not None if ns.is_org else None
+    return web.json_response(permission_view(target, body["role"], member))
+
+
+async def delete_user_permission(request: web.Request) -> web.Response:
+    """``DELETE .../permissions/user/{username}``: 204."""
+    entity = await writer(request)
+    username = request.match_info["username"]
+    store = store_of(request)
+    async with store.write() as conn:
+        _, repo, _ = await _resolve(
+            conn,
+            entity,
+            request.match_info["namespace"],
+            request.match_info["repository"],
+            "admin",
+        )
+        target = await accounts.get_by_name(conn, username)
+        if target is None or not await repositories.delete_user_permission(
+            conn, repo.id, target.id
+        ):
+            raise ModelError(NO_PERMISSION)
+    return no_content()
+
+
+def _int_param(request: web.Request, name: str, default: int) -> int:
+    raw = request.query.get(name)
+    if raw is None:
+        return default
+    try:
+        return int(raw)
+    except ValueError as error:
+        raise invalid_request(f"Invalid value for {name}: {raw}") from error
+
+
+async def list_tags(request: web.Request) -> web.Response:
+    """``GET .../tag/``: paged with ``page``/``limit`` (≤100); history included by default."""
+    entity = await caller(request)
+    page = max(1, _int_param(request, "page", 1))
+    limit = min(100, max(1, _int_param(request, "limit", 50)))
+    only_active = truthy(request.query.get("onlyActiveTags"), False)
+    specific = request.query.get("specificTag")
+    name_filter = request.query.get("filter_tag_name")
+    like: str | None = None
+    equals: str | None = specific
+    if name_filter:
+        op, _, value = name_filter.partition(":")
+        if op == "like":
+            like = value
+        elif op == "eq":
+            equals = value
+        else:
+            raise invalid_request("Invalid filter_tag_name: use like:<text> or eq:<name>")
+    store = store_of(request)
+    async with store.read() as conn:
+        _, repo, _ = await _resolve(
+            conn,
+            entity,
+            request.match_info["namespace"],
+            request.match_info["repository"],
+            "read",
+        )
+        found = await repositories.list_tags(
+            conn,
+            repo.id,
+            only_active=only_active,
+            name_equals=equals,
+            name_like=like,
+            offset=(page - 1) * limit,
+            limit=limit + 1,
+        )
+    return web.json_response(
+        {
+            "tags": [tag_view(entry) for entry in found[:limit]],
+            "page": page,
+            "has_additional": len(found) > limit,
+        }
+    )

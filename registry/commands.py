@@ -1,0 +1,83 @@
+"""``quay-registry`` (also ``quay-bridge registry``): run the registry core.
+
+``serve --host --port --data-dir --database --server-hostname`` is a contract that tests, benchmarks
+and users call. ``--namespace-gc-seconds`` (or ``QUAY_REGISTRY_NAMESPACE_GC_SECONDS``) sets how long
+a deleted organization's name stays reserved.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+from aiohttp import web
+
+from registry.settings import DEFAULT_NAMESPACE_GC_SECONDS, Settings
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="quay-registry", description="The bundled registry core.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="serve the Quay REST API subset and the OCI /v2 API")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    serve.add_argument("--port", type=int, default=8080, help="port to listen on")
+    serve.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help="directory for the SQLite database, keys and blobs (default: a new temp dir)",
+    )
+    serve.add_argument(
+        "--database",
+        default=None,
+        help="metadata database URL, e.g. postgresql://user@host:5432/db (default: SQLite)",
+    )
+    serve.add_argument(
+        "--server-hostname",
+        default=None,
+        help="host:port clients use to reach this server (default: --host:--port)",
+    )
+    serve.add_argument(
+        "--namespace-gc-seconds",
+        type=float,
+        default=float(
+            os.environ.get("QUAY_REGISTRY_NAMESPACE_GC_SECONDS", DEFAULT_NAMESPACE_GC_SECONDS)
+        ),
+        help="seconds a deleted organization's name stays reserved (default 60, like Quay)",
+    )
+    serve.add_argument("--log-level", default="INFO", help="logging level (default INFO)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse ``argv`` and run the chosen command; return the exit code."""
+    args = _parser().parse_args(sys.argv[1:] if argv is None else argv)
+    logging.basicConfig(
+        level=getattr(logging, str(args.log_level).upper(), logging.INFO),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    if args.namespace_gc_seconds < 0:
+        print("quay-registry: --namespace-gc-seconds must be >= 0", file=sys.stderr)
+        return 2
+    data_dir = args.data_dir or Path(tempfile.mkdtemp(prefix="quay-registry-"))
+    settings = Settings(
+        data_dir=data_dir,
+        database_url=args.database,
+        server_hostname=args.server_hostname or f"{args.host}:{args.port}",
+        namespace_gc_seconds=args.namespace_gc_seconds,
+    )
+    from registry.app import make_app  # imported late so --help stays fast
+
+    logging.getLogger(__name__).info(
+        "registry core on %s:%d, data in %s", args.host, args.port, data_dir
+    )
+    web.run_app(make_app(settings), host=args.host, port=args.port, access_log=None, print=None)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

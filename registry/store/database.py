@@ -1,0 +1,86 @@
+"""The ``Store`` handle: one async engine, the server keys, and read/write transactions.
+
+SQLite needs care to be safe under concurrent requests: WAL mode lets readers run beside the writer,
+a busy timeout makes writers wait instead of failing, and write transactions start with ``BEGIN
+IMMEDIATE`` so two writers never both hold a read snapshot and then collide on upgrade. PostgreSQL
+needs none of this; uniqueness is always enforced by constraints, never by locks in Python.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from registry.credentials import Keyring
+from registry.settings import Settings
+from registry.store.migrating import migrate
+
+
+def _sqlite_hooks(engine: AsyncEngine) -> None:
+    @event.listens_for(engine.sync_engine, "connect")
+    def _connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # we emit BEGIN ourselves
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _begin(conn: Any) -> None:
+        immediate = conn.get_execution_options().get("immediate", False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+@dataclass
+class Store:
+    """The metadata database and the keys that seal and digest secrets in it.
+
+    Attributes:
+        engine: the SQLAlchemy async engine.
+        keyring: server secrets (see ``registry.credentials``).
+        dialect: ``sqlite`` or ``postgresql``.
+    """
+
+    engine: AsyncEngine
+    keyring: Keyring
+    dialect: str
+
+    @classmethod
+    async def open(cls, settings: Settings) -> Store:
+        """Connect to the configured database, run pending migrations and load the keys."""
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        url = settings.resolved_database_url()
+        if url.startswith("sqlite"):
+            engine = create_async_engine(url, pool_size=8, max_overflow=8)
+            _sqlite_hooks(engine)
+        else:
+            engine = create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=False)
+        await migrate(engine)
+        keyring = Keyring.load_or_create(settings.data_dir)
+        return cls(engine=engine, keyring=keyring, dialect=engine.dialect.name)
+
+    async def close(self) -> None:
+        """Release every pooled connection."""
+        await self.engine.dispose()
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncConnection]:
+        """A connection for reads; its transaction is rolled back at the end."""
+        async with self.engine.connect() as conn:
+            yield conn
+
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[AsyncConnection]:
+        """A write transaction, committed when the block exits normally."""
+        async with self.engine.connect() as conn:
+            if self.dialect == "sqlite":
+                conn = await conn.execution_options(immediate=True)
+            async with conn.begin():
+                yield conn

@@ -1,0 +1,104 @@
+"""Default permissions (prototypes) of an organization.
+
+Quay keeps no duplicate check: posting the same prototype twice stores it twice, and the REST API
+shows both. Delegates are a user/robot account or a team; an optional activating user narrows when
+the prototype applies (see ``repositories.create_repository``).
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from registry.store.schema import prototype
+
+
+@dataclass(frozen=True)
+class Prototype:
+    """One prototype row."""
+
+    id: int
+    uuid: str
+    organization_id: int
+    activating_account_id: int | None
+    delegate_account_id: int | None
+    delegate_team_id: int | None
+    role: str
+
+
+async def create_prototype(
+    conn: AsyncConnection,
+    org_id: int,
+    role: str,
+    *,
+    delegate_account_id: int | None = None,
+    delegate_team_id: int | None = None,
+    activating_account_id: int | None = None,
+) -> Prototype:
+    """Insert a prototype (no duplicate check, as Quay)."""
+    new_uuid = str(uuid.uuid4())
+    await conn.execute(
+        prototype.insert().values(
+            uuid=new_uuid,
+            organization_id=org_id,
+            activating_account_id=activating_account_id,
+            delegate_account_id=delegate_account_id,
+            delegate_team_id=delegate_team_id,
+            role=role,
+            created=time.time(),
+        )
+    )
+    found = await get_prototype(conn, org_id, new_uuid)
+    assert found is not None
+    return found
+
+
+async def list_prototypes(conn: AsyncConnection, org_id: int) -> list[Prototype]:
+    """The org's prototypes in creation order."""
+    rows = await conn.execute(
+        select(prototype).where(prototype.c.organization_id == org_id).order_by(prototype.c.id)
+    )
+    return [_to_prototype(row._mapping) for row in rows]
+
+
+async def get_prototype(
+    conn: AsyncConnection, org_id: int, prototype_uuid: str
+) -> Prototype | None:
+    """The org's prototype with ``prototype_uuid``, or None."""
+    row = (
+        await conn.execute(
+            select(prototype).where(
+                prototype.c.organization_id == org_id, prototype.c.uuid == prototype_uuid
+            )
+        )
+    ).first()
+    return _to_prototype(row._mapping) if row else None
+
+
+async def set_role(conn: AsyncConnection, proto: Prototype, role: str) -> None:
+    """Change a prototype's role."""
+    await conn.execute(update(prototype).where(prototype.c.id == proto.id).values(role=role))
+
+
+async def delete_prototype(conn: AsyncConnection, proto: Prototype) -> None:
+    """Delete a prototype; permissions it granted stay (Quay never back-fills or revokes)."""
+    await conn.execute(delete(prototype).where(prototype.c.id == proto.id))
+
+
+def _to_prototype(m: object) -> Prototype:
+    from collections.abc import Mapping
+
+    assert isinstance(m, Mapping)
+    return Prototype(
+        id=m["id"],
+        uuid=m["uuid"],
+        organization_id=m["organization_id"],
+        activating_account_id=m["activating_account_id"],
+        delegate_account_id=m["delegate_account_id"],
+        delegate_team_id=m["delegate_team_id"],
+        role=m["role"],
+    )

@@ -1,0 +1,409 @@
+"""Repositories, their permissions, prototypes' effect at creation, and the REST tag views.
+
+Deleting a repository frees its name at once, as Quay does: the row is renamed to its status token
+and marked ``MARKED_FOR_DELETION``, its permissions dropped; ``purge_repository`` removes it with
+its OCI rows later (the namespace GC pass does both).
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Row, delete, func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from registry.scopes import RepoRole, max_repo_role
+from registry.store.accounts import Account
+from registry.store.schema import (
+    account,
+    blob,
+    manifest,
+    manifest_reference,
+    prototype,
+    repository,
+    repository_blob,
+    repository_permission,
+    tag,
+    team,
+    team_member,
+    upload,
+)
+
+
+class RepositoryExistsError(Exception):
+    """A repository with that name already exists in the namespace."""
+
+
+@dataclass(frozen=True)
+class Repository:
+    """A repository row."""
+
+    id: int
+    namespace_id: int
+    namespace: str
+    name: str
+    visibility: str
+    description: str
+    kind: str
+    state: str
+    status_token: str
+    created: float
+
+    @property
+    def is_public(self) -> bool:
+        """Whether anyone may pull."""
+        return self.visibility == "public"
+
+
+_COLUMNS = (
+    repository.c.id,
+    repository.c.namespace_id,
+    account.c.username.label("namespace"),
+    repository.c.name,
+    repository.c.visibility,
+    repository.c.description,
+    repository.c.kind,
+    repository.c.state,
+    repository.c.status_token,
+    repository.c.created,
+)
+
+
+def _to_repository(row: Row[Any]) -> Repository:
+    return Repository(**dict(row._mapping))
+
+
+def _select() -> Any:
+    return select(*_COLUMNS).select_from(
+        repository.join(account, account.c.id == repository.c.namespace_id)
+    )
+
+
+async def get_repository(conn: AsyncConnection, namespace_id: int, name: str) -> Repository | None:
+    """The live repository ``name`` in ``namespace_id``, or None."""
+    row = (
+        await conn.execute(
+            _select().where(
+                repository.c.namespace_id == namespace_id,
+                repository.c.name == name,
+                repository.c.state == "NORMAL",
+            )
+        )
+    ).first()
+    return _to_repository(row) if row else None
+
+
+async def list_repositories(
+    conn: AsyncConnection, namespace_id: int, offset: int, limit: int
+) -> list[Repository]:
+    """Live repositories of a namespace by name, ``limit`` from ``offset``."""
+    rows = await conn.execute(
+        _select()
+        .where(repository.c.namespace_id == namespace_id, repository.c.state == "NORMAL")
+        .order_by(repository.c.name)
+        .offset(offset)
+        .limit(limit)
+    )
+    return [_to_repository(row) for row in rows]
+
+
+async def create_repository(
+    conn: AsyncConnection,
+    namespace: Account,
+    name: str,
+    visibility: str,
+    description: str,
+    kind: str,
+    creator: Account | None,
+) -> Repository:
+    """Create a repository; give the creator admin and apply the org's prototypes (section 5).
+
+    Prototypes apply only in organizations and only when the creator is a user or robot other than
+    the namespace; one with an activating user beats a generic one per delegate; the creator is
+    skipped as a delegate.
+
+    Raises:
+        RepositoryExistsError: the name is taken in this namespace.
+    """
+    try:
+        result = await conn.execute(
+            repository.insert().values(
+                namespace_id=namespace.id,
+                name=name,
+                visibility=visibility,
+                description=description,
+                kind=kind,
+                state="NORMAL",
+                status_token=str(uuid.uuid4()),
+                created=time.time(),
+            )
+        )
+    except IntegrityError as error:
+        raise RepositoryExistsError(name) from error
+    repo_id = int(result.inserted_primary_key[0]) if result.inserted_primary_key else 0
+    if creator is not None and creator.id != namespace.id:
+        await conn.execute(
+            repository_permission.insert().values(
+                repository_id=repo_id, account_id=creator.id, role="admin"
+            )
+        )
+        if namespace.is_org:
+            await _apply_prototypes(conn, namespace, repo_id, creator)
+    created = await get_repository(conn, namespace.id, name)
+    assert created is not None
+    return created
+
+
+async def _apply_prototypes(
+    conn: AsyncConnection, org: Account, repo_id: int, creator: Account
+) -> None:
+    rows = (
+        await conn.execute(
+            select(prototype)
+            .where(prototype.c.organization_id == org.id)
+            .where(
+                prototype.c.activating_account_id.is_(None)
+                | (prototype.c.activating_account_id == creator.id)
+            )
+            .order_by(prototype.c.id)
+        )
+    ).all()
+    chosen: dict[tuple[str, int], tuple[bool, str]] = {}
+    for row in rows:
+        m = row._mapping
+        if m["delegate_account_id"] is not None:
+            key = ("user", int(m["delegate_account_id"]))
+        elif m["delegate_team_id"] is not None:
+            key = ("team", int(m["delegate_team_id"]))
+        else:
+            continue
+        specific = m["activating_account_id"] is not None
+        if key not in chosen or (specific and not chosen[key][0]):
+            chosen[key] = (specific, m["role"])
+    for (kind, delegate_id), (_, role) in chosen.items():
+        if kind == "user":
+            if delegate_id == creator.id:
+                continue
+            await conn.execute(
+                repository_permission.insert().values(
+                    repository_id=repo_id, account_id=delegate_id, role=role
+                )
+            )
+        else:
+            await conn.execute(
+                repository_permission.insert().values(
+                    repository_id=repo_id, team_id=delegate_id, role=role
+                )
+            )
+
+
+async def mark_repository_deleted(conn: AsyncConnection, repo: Repository) -> None:
+    """Free the name at once and drop the permissions; the rows wait for ``purge_repository``."""
+    await conn.execute(
+        delete(repository_permission).where(repository_permission.c.repository_id == repo.id)
+    )
+    await conn.execute(
+        update(repository)
+        .where(repository.c.id == repo.id)
+        .values(name=f"deleted-{repo.status_token}", state="MARKED_FOR_DELETION")
+    )
+
+
+async def repositories_marked_deleted(conn: AsyncConnection) -> list[int]:
+    """Ids of repositories waiting to be purged."""
+    rows = await conn.execute(
+        select(repository.c.id).where(repository.c.state == "MARKED_FOR_DELETION")
+    )
+    return [int(value) for value in rows.scalars()]
+
+
+async def purge_repository(conn: AsyncConnection, repo_id: int) -> None:
+    """Delete a repository row with its permissions and OCI rows (blobs themselves are shared)."""
+    manifest_ids = select(manifest.c.id).where(manifest.c.repository_id == repo_id)
+    await conn.execute(delete(tag).where(tag.c.repository_id == repo_id))
+    await conn.execute(
+        delete(manifest_reference).where(manifest_reference.c.manifest_id.in_(manifest_ids))
+    )
+    await conn.execute(delete(manifest).where(manifest.c.repository_id == repo_id))
+    await conn.execute(delete(repository_blob).where(repository_blob.c.repository_id == repo_id))
+    await conn.execute(delete(upload).where(upload.c.repository_id == repo_id))
+    await conn.execute(
+        delete(repository_permission).where(repository_permission.c.repository_id == repo_id)
+    )
+    await conn.execute(delete(repository).where(repository.c.id == repo_id))
+
+
+# --- permissions ---
+
+
+@dataclass(frozen=True)
+class UserPermission:
+    """A user's or robot's direct role on a repository."""
+
+    account: Account
+    role: RepoRole
+
+
+async def user_permissions(conn: AsyncConnection, repo_id: int) -> list[UserPermission]:
+    """Direct user and robot permissions on a repository, by account name."""
+    from registry.store.accounts import to_account
+
+    rows = await conn.execute(
+        select(account, repository_permission.c.role.label("perm_role"))
+        .select_from(
+            repository_permission.join(account, account.c.id == repository_permission.c.account_id)
+        )
+        .where(repository_permission.c.repository_id == repo_id)
+        .order_by(account.c.username)
+    )
+    return [UserPermission(to_account(row), row._mapping["perm_role"]) for row in rows]
+
+
+async def set_user_permission(
+    conn: AsyncConnection, repo_id: int, account_id: int, role: RepoRole
+) -> None:
+    """Grant or change a direct permission."""
+    updated = await conn.execute(
+        update(repository_permission)
+        .where(
+            repository_permission.c.repository_id == repo_id,
+            repository_permission.c.account_id == account_id,
+        )
+        .values(role=role)
+    )
+    if updated.rowcount == 0:
+        await conn.execute(
+            repository_permission.insert().values(
+                repository_id=repo_id, account_id=account_id, role=role
+            )
+        )
+
+
+async def delete_user_permission(conn: AsyncConnection, repo_id: int, account_id: int) -> bool:
+    """Remove a direct permission; False when there was none."""
+    result = await conn.execute(
+        delete(repository_permission).where(
+            repository_permission.c.repository_id == repo_id,
+            repository_permission.c.account_id == account_id,
+        )
+    )
+    return bool(result.rowcount)
+
+
+async def held_role(conn: AsyncConnection, repo_id: int, account_id: int) -> RepoRole | None:
+    """The best role ``account_id`` holds on a repository, directly or through a team."""
+    direct = (
+        await conn.execute(
+            select(repository_permission.c.role).where(
+                repository_permission.c.repository_id == repo_id,
+                repository_permission.c.account_id == account_id,
+            )
+        )
+    ).scalar_one_or_none()
+    via_team = (
+        await conn.execute(
+            select(repository_permission.c.role)
+            .select_from(
+                repository_permission.join(
+                    team_member, team_member.c.team_id == repository_permission.c.team_id
+                )
+            )
+            .where(
+                repository_permission.c.repository_id == repo_id,
+                team_member.c.account_id == account_id,
+            )
+        )
+    ).scalars()
+    return max_repo_role(direct, *via_team)
+
+
+async def team_exists(conn: AsyncConnection, team_id: int) -> bool:
+    """Whether a team id exists."""
+    return (await conn.execute(select(team.c.id).where(team.c.id == team_id))).first() is not None
+
+
+# --- tags (read by the REST API; written by the /v2 API) ---
+
+
+@dataclass(frozen=True)
+class TagView:
+    """One tag row joined with its manifest."""
+
+    name: str
+    start_ts: int
+    end_ts: int | None
+    manifest_digest: str
+    media_type: str
+    size: int
+
+
+_LIST_TYPES = {
+    "application/vnd.oci.image.index.v1+json",
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+}
+
+
+def is_manifest_list(media_type: str) -> bool:
+    """Whether a manifest media type is an index / manifest list."""
+    return media_type in _LIST_TYPES
+
+
+async def list_tags(
+    conn: AsyncConnection,
+    repo_id: int,
+    *,
+    only_active: bool,
+    name_equals: str | None = None,
+    name_like: str | None = None,
+    offset: int = 0,
+    limit: int | None = None,
+) -> list[TagView]:
+    """Tags of a repository, newest first; history rows too unless ``only_active``."""
+    layer_size = (
+        select(func.coalesce(func.sum(blob.c.size), 0))
+        .select_from(manifest_reference.join(blob, blob.c.digest == manifest_reference.c.digest))
+        .where(
+            manifest_reference.c.manifest_id == manifest.c.id, manifest_reference.c.kind == "blob"
+        )
+        .correlate(manifest)
+        .scalar_subquery()
+    )
+    query = (
+        select(
+            tag.c.name,
+            tag.c.start_ts,
+            tag.c.end_ts,
+            manifest.c.digest,
+            manifest.c.media_type,
+            layer_size.label("layers"),
+        )
+        .select_from(tag.join(manifest, manifest.c.id == tag.c.manifest_id))
+        .where(tag.c.repository_id == repo_id)
+        .order_by(tag.c.start_ts.desc(), tag.c.id.desc())
+    )
+    if only_active:
+        query = query.where(tag.c.end_ts.is_(None))
+    if name_equals is not None:
+        query = query.where(tag.c.name == name_equals)
+    if name_like is not None:
+        query = query.where(tag.c.name.contains(name_like, autoescape=True))
+    if offset:
+        query = query.offset(offset)
+    if limit is not None:
+        query = query.limit(limit)
+    rows = await conn.execute(query)
+    return [
+        TagView(
+            name=r.name,
+            start_ts=int(r.start_ts),
+            end_ts=None if r.end_ts is None else int(r.end_ts),
+            manifest_digest=r.digest,
+            media_type=r.media_type,
+            size=int(r.layers or 0),
+        )
+        for r in rows
+    ]
