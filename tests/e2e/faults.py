@@ -66,6 +66,8 @@ class FaultProxy:
     injected: int = 0
     forwarded: int = 0
     fault: Fault | None = None
+    #: called with (method, path) before a request is forwarded (tests play races with it)
+    hook: Callable[[str, str], None] | None = None
     _loop: asyncio.AbstractEventLoop | None = None
     _thread: threading.Thread | None = None
     _stopped: threading.Event = field(default_factory=threading.Event)
@@ -99,6 +101,8 @@ class FaultProxy:
                 status=fault.status,
             )
         self.forwarded += 1
+        if self.hook is not None:
+            await asyncio.to_thread(self.hook, request.method, request.path)
         headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP}
         body = await request.read()
         session: aiohttp.ClientSession = request.app["session"]

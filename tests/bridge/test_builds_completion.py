@@ -1,0 +1,291 @@
+"""Build completion against real parts: the simulator's builds and imports, the registry core.
+
+Each test starts the registry core and the OpenShift simulator as processes, lets the simulator's
+build controller really push an image into the registry core, and drives
+``bridge.builds.BuildImporter`` against the simulator with the official client. Only the bridge's
+state view is a stand-in (a fixed :class:`Destination`), since the controller is not under test.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import kubernetes.client
+import pytest
+import requests
+
+from bridge.builds import BuildImporter, ImportSettings
+from bridge.imports import DESTINATION_ANNOTATION, IMPORTED_ANNOTATION, MANAGED_ANNOTATION, Verdict
+from demo.kube import Kube
+from demo.quay import Quay
+from demo.scenario import wait_for
+from demo.stack import Stack
+from tests.e2e.faults import FaultProxy
+from webhook.views import Destination
+
+NS = "builds"
+ORG = "openshift_builds"
+REPO = "app"
+BUILDS = f"/apis/build.openshift.io/v1/namespaces/{NS}/builds"
+STREAM = f"/apis/image.openshift.io/v1/namespaces/{NS}/imagestreams/{REPO}"
+
+
+@dataclass
+class Parts:
+    stack: Stack
+    kube: Kube
+    quay: Quay
+    token: str
+
+    @property
+    def host(self) -> str:
+        return self.stack.registry_url.split("://", 1)[1]
+
+    def image(self, tag: str = "latest") -> str:
+        return f"{self.host}/{ORG}/{REPO}:{tag}"
+
+    def api_client(self, url: str | None = None) -> kubernetes.client.ApiClient:
+        configuration = kubernetes.client.Configuration()
+        configuration.host = url or self.stack.sim_url
+        configuration.api_key = {"authorization": "sim-token"}
+        configuration.api_key_prefix = {"authorization": "Bearer"}
+        return kubernetes.client.ApiClient(configuration)
+
+
+class Fixed:
+    """The bridge's state view for one namespace, as the controller would hold it."""
+
+    def __init__(self, destination: Destination | None) -> None:
+        self.destination = destination
+
+    def destination_for(self, namespace: str) -> Destination | None:
+        return self.destination if namespace == NS else None
+
+
+@pytest.fixture
+def parts(tmp_path: Path) -> Iterator[Parts]:
+    stack = Stack(tmp_path)
+    try:
+        stack.start_registry()
+        quay = Quay(stack.registry_url)
+        token = quay.initialize("admin", "password-for-tests", "admin@example.com")
+        auth = {"Authorization": f"Bearer {token}"}
+        for path, body in (
+            ("/api/v1/organization/", {"name": ORG, "email": "org@example.com"}),
+            ("/api/v1/repository",
+             {"namespace": ORG, "repository": REPO, "visibility": "private", "description": ""}),
+        ):  # fmt: skip
+            answer = requests.post(stack.registry_url + path, json=body, headers=auth, timeout=10)
+            assert answer.status_code == 201, answer.text
+        stack.start_sim(stack.registry_url)
+        assert stack.kubeconfig is not None
+        kube = Kube(stack.kubeconfig)
+        kube.create(
+            "/api/v1/namespaces",
+            {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}},
+        )
+        config = {"auths": {stack.registry_url.split("://")[1]: {
+            "auth": base64.b64encode(f"$oauthtoken:{token}".encode()).decode()}}}  # fmt: skip
+        kube.create(
+            f"/api/v1/namespaces/{NS}/secrets",
+            {
+                "apiVersion": "v1",
+                "kind": "Secret",
+                "metadata": {"name": "push"},
+                "type": "kubernetes.io/dockerconfigjson",
+                "data": {
+                    ".dockerconfigjson": base64.b64encode(json.dumps(config).encode()).decode()
+                },
+            },
+        )
+        kube.create(
+            f"/apis/image.openshift.io/v1/namespaces/{NS}/imagestreams",
+            {
+                "apiVersion": "image.openshift.io/v1",
+                "kind": "ImageStream",
+                "metadata": {"name": REPO},
+                "spec": {},
+            },
+        )
+        wait_for(lambda: kube.get(f"/api/v1/namespaces/{NS}/serviceaccounts/builder"), 20,
+                 "the builder ServiceAccount")  # fmt: skip
+        yield Parts(stack, kube, quay, token)
+    finally:
+        stack.close()
+
+
+def create_build(parts: Parts, name: str, *, managed: bool = True, image: str = "") -> None:
+    annotations = (
+        {MANAGED_ANNOTATION: "true", DESTINATION_ANNOTATION: f"{NS}/{REPO}:latest"}
+        if managed
+        else {}
+    )
+    parts.kube.create(
+        BUILDS,
+        {
+            "apiVersion": "build.openshift.io/v1",
+            "kind": "Build",
+            "metadata": {"name": name, "annotations": annotations},
+            "spec": {
+                "serviceAccount": "builder",
+                "source": {"type": "Git", "git": {"uri": "https://github.com/sclorg/httpd-ex.git"}},
+                "strategy": {"type": "Docker", "dockerStrategy": {}},
+                "output": {
+                    "to": {"kind": "DockerImage", "name": image or parts.image()},
+                    "pushSecret": {"name": "push"},
+                },
+            },
+        },
+    )
+
+
+def finished(parts: Parts, name: str) -> dict[str, Any]:
+    def done() -> dict[str, Any] | None:
+        build = parts.kube.get(f"{BUILDS}/{name}") or {}
+        phase = (build.get("status") or {}).get("phase")
+        return build if phase in {"Complete", "Failed", "Error", "Cancelled"} else None
+
+    return wait_for(done, 30, f"build {name} finishing")
+
+
+def events_for(parts: Parts, name: str) -> list[dict[str, Any]]:
+    return [
+        event
+        for event in parts.kube.items(f"/api/v1/namespaces/{NS}/events")
+        if event.get("involvedObject", {}).get("name") == name
+    ]
+
+
+FAST = ImportSettings(attempts=3, first_delay=0.05, max_delay=0.1)
+DESTINATION = Destination(registry_host="unused", organization=ORG, insecure_registry=True)
+
+
+class TestACompletedBuild:
+    async def test_its_image_lands_in_the_destination_tag_and_the_build_is_marked(
+        self, parts: Parts
+    ) -> None:
+        create_build(parts, "app-1")
+        build = finished(parts, "app-1")
+        assert build["status"]["phase"] == "Complete"
+        digest = build["status"]["output"]["to"]["imageDigest"]
+        with parts.api_client() as api:
+            outcome = await BuildImporter(api, Fixed(DESTINATION), FAST).on_build(build)
+        assert outcome.imported, outcome.reason
+        stream = parts.kube.get(STREAM)
+        assert stream is not None
+        item = stream["status"]["tags"][0]["items"][0]
+        assert item["dockerImageReference"] == f"{parts.host}/{ORG}/{REPO}@{digest}"
+        spec_tag = stream["spec"]["tags"][0]
+        assert spec_tag["importPolicy"].get("insecure") is True
+        assert spec_tag["referencePolicy"]["type"] == "Source"
+        marked = parts.kube.get(f"{BUILDS}/app-1")
+        assert marked is not None
+        assert marked["metadata"]["annotations"][IMPORTED_ANNOTATION] == "true"
+        assert any(event["reason"] == "Imported" for event in events_for(parts, "app-1"))
+
+    async def test_a_marked_build_is_never_imported_again_even_by_a_new_importer(
+        self, parts: Parts
+    ) -> None:
+        create_build(parts, "app-1")
+        build = finished(parts, "app-1")
+        with parts.api_client() as api:
+            first = await BuildImporter(api, Fixed(DESTINATION), FAST).on_build(build)
+            version = (parts.kube.get(STREAM) or {})["metadata"]["resourceVersion"]
+            # A restarted operator sees the same (stale, unmarked) event again.
+            again = await BuildImporter(api, Fixed(DESTINATION), FAST).on_build(build)
+        assert first.imported
+        assert not again.imported and again.verdict is Verdict.ALREADY_IMPORTED
+        assert (parts.kube.get(STREAM) or {})["metadata"]["resourceVersion"] == version
+
+    async def test_a_stream_changed_under_the_import_is_retried_with_its_fresh_version(
+        self, parts: Parts
+    ) -> None:
+        create_build(parts, "app-1")
+        build = finished(parts, "app-1")
+        proxy = FaultProxy(parts.stack.sim_url)
+        conflicts: list[str] = []
+
+        def change_the_stream_first(method: str, path: str) -> None:
+            if method == "POST" and path.endswith("/imagestreamimports") and not conflicts:
+                conflicts.append(path)
+                parts.kube.merge_patch(STREAM, {"metadata": {"annotations": {"touched": "1"}}})
+
+        proxy.hook = change_the_stream_first
+        proxy.start()
+        try:
+            with parts.api_client(proxy.url) as api:
+                outcome = await BuildImporter(api, Fixed(DESTINATION), FAST).on_build(build)
+        finally:
+            proxy.stop()
+        assert conflicts, "the race was not played"
+        assert outcome.imported, outcome.reason
+
+
+class TestAnImportThatFails:
+    async def test_a_missing_image_gives_warning_events_and_bounded_retries_without_a_mark(
+        self, parts: Parts
+    ) -> None:
+        create_build(parts, "app-1")
+        build = finished(parts, "app-1")
+        auth = {"Authorization": f"Bearer {parts.token}"}
+        gone = requests.delete(f"{parts.stack.registry_url}/api/v1/repository/{ORG}/{REPO}",
+                               headers=auth, timeout=10)  # fmt: skip
+        assert gone.status_code == 204
+        waits: list[float] = []
+
+        async def record(seconds: float) -> None:
+            waits.append(seconds)
+
+        with parts.api_client() as api:
+            importer = BuildImporter(api, Fixed(DESTINATION), FAST, sleep=record)
+            outcome = await importer.on_build(build)
+        assert not outcome.imported
+        assert outcome.result is not None and outcome.result.reason in {"NotFound", "Unauthorized"}
+        assert waits == [0.05, 0.1]
+        reasons = [event["reason"] for event in events_for(parts, "app-1")]
+        assert reasons.count("ImportFailed") == FAST.attempts
+        assert reasons.count("ImportGaveUp") == 1
+        assert all(event["type"] == "Warning" for event in events_for(parts, "app-1"))
+        unmarked = parts.kube.get(f"{BUILDS}/app-1") or {}
+        assert IMPORTED_ANNOTATION not in unmarked["metadata"]["annotations"]
+
+    async def test_an_unknown_namespace_is_retried_then_given_up_with_a_warning(
+        self, parts: Parts
+    ) -> None:
+        create_build(parts, "app-1")
+        build = finished(parts, "app-1")
+        with parts.api_client() as api:
+            importer = BuildImporter(api, Fixed(None), FAST, sleep=lambda s: asyncio.sleep(0))
+            outcome = await importer.on_build(build)
+        assert not outcome.imported
+        assert "no QuayIntegration manages namespace builds" in outcome.reason
+        assert [e["reason"] for e in events_for(parts, "app-1")] == ["ImportGaveUp"]
+
+
+class TestBuildsThatImportNothing:
+    @pytest.mark.parametrize("managed", [True, False])
+    async def test_a_failed_or_unmanaged_build_leaves_the_stream_alone(
+        self, parts: Parts, managed: bool
+    ) -> None:
+        # Nothing listens on port 9 of loopback: the push fails, the build ends Failed.
+        create_build(parts, "app-1", managed=managed, image=f"127.0.0.1:9/{ORG}/{REPO}:latest")
+        build = finished(parts, "app-1")
+        if managed:
+            assert build["status"]["phase"] == "Failed"
+        else:
+            create_build(parts, "app-2", managed=False)
+            build = finished(parts, "app-2")
+            assert build["status"]["phase"] == "Complete"
+        version = (parts.kube.get(STREAM) or {})["metadata"]["resourceVersion"]
+        with parts.api_client() as api:
+            outcome = await BuildImporter(api, Fixed(DESTINATION), FAST).on_build(build)
+        expected = Verdict.UNSUCCESSFUL if managed else Verdict.UNMANAGED
+        assert outcome.verdict is expected and not outcome.imported
+        assert (parts.kube.get(STREAM) or {})["metadata"]["resourceVersion"] == version
+        assert events_for(parts, build["metadata"]["name"]) == []
