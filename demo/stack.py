@@ -270,6 +270,8 @@ class Stack:
             webhook_port_,
             "--cert-dir",
             str(self.cert_dir),
+            "--metrics-host",
+            "127.0.0.1",
             "--metrics-port",
             metrics_port,
         )
