@@ -167,8 +167,11 @@ _KIND_CHECKS: dict[str, Callable[[Manifest], list[str]]] = {
 }
 
 
-def document_problems(doc: Any) -> list[str]:
-    """Return what is wrong with one manifest on its own (empty when it is fine)."""
+def document_problems(doc: Any, *, require_namespace: bool = True) -> list[str]:
+    """Return what is wrong with one manifest on its own (empty when it is fine).
+
+    ``require_namespace=False`` for OLM bundles, whose objects OLM puts in the install namespace.
+    """
     if not isinstance(doc, Mapping):
         return [f"a manifest must be a mapping, not {type(doc).__name__}"]
     out = _need(doc, "apiVersion", "kind", "metadata.name")
@@ -176,7 +179,7 @@ def document_problems(doc: Any) -> list[str]:
     if isinstance(name, str) and not _DNS_SUBDOMAIN.match(name):
         out.append(f"{describe(doc)}: metadata.name {name!r} is not a DNS subdomain")
     namespace = _get(doc, "metadata.namespace")
-    if doc.get("kind") in NAMESPACED_KINDS and not namespace:
+    if require_namespace and doc.get("kind") in NAMESPACED_KINDS and not namespace:
         out.append(f"{describe(doc)}: a {doc.get('kind')} needs metadata.namespace")
     if namespace is not None and not _DNS_LABEL.match(str(namespace)):
         out.append(f"{describe(doc)}: metadata.namespace {namespace!r} is not a DNS label")
