@@ -399,6 +399,13 @@ class QuayClient:
                 return names
             params = {"namespace": org, "next_page": str(next_page)}
 
+    async def list_user_permissions(self, org: str, repo: str) -> dict[str, str]:
+        """``GET .../permissions/user/``: ``{user or robot: role}`` of a repository."""
+        path = f"{self._repo_path(org, repo)}/permissions/user/"
+        data = await self.request("GET", path, endpoint="repository/{ns}/{repo}/permissions/user/")
+        permissions = data.get("permissions", {}) if isinstance(data, dict) else {}
+        return {str(name): str(item.get("role")) for name, item in permissions.items()}
+
     async def set_user_permission(self, org: str, repo: str, user: str, role: Role) -> None:
         """``PUT .../permissions/user/{user}`` (200): an explicit role, e.g. for a robot."""
         path = f"{self._repo_path(org, repo)}/permissions/user/{_segment(user)}"

@@ -1,0 +1,104 @@
+"""kopf handlers: thin adapters from watch events to :class:`bridge.controller.Controller`.
+
+``on.event`` handlers only: they see the initial listing and every change, and, unlike kopf's
+create/update handlers, they store no progress annotations on the objects, so the bridge makes no
+Kubernetes write kopf would add. Importing this module registers the handlers in kopf's default
+registry; it also imports ``bridge.builds`` so its Build handlers are registered with them.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import kopf
+
+import bridge.builds  # noqa: F401  (registers the Build completion handlers)
+from bridge.controller import Controller
+
+log = logging.getLogger(__name__)
+
+MEMO_KEY = "controller"
+
+
+def _controller(memo: Any) -> Controller:
+    controller = memo.get(MEMO_KEY) if hasattr(memo, "get") else None
+    if not isinstance(controller, Controller):
+        raise kopf.PermanentError("the operator was started without a controller in its memo")
+    return controller
+
+
+def _event_type(event: Any) -> str:
+    kind = event.get("type") if isinstance(event, dict) else None
+    return str(kind or "ADDED")
+
+
+@kopf.on.login()
+def login(memo: Any, **_: Any) -> kopf.ConnectionInfo:
+    """Log kopf in with the same credentials as the official client (``--kubeconfig``)."""
+    configuration = _controller(memo).cluster.api_client.configuration
+    header = ""
+    for auth in configuration.auth_settings().values():
+        if auth.get("key") == "authorization" and auth.get("value"):
+            header = str(auth["value"])
+    scheme, _sep, token = header.partition(" ")
+    return kopf.ConnectionInfo(
+        server=configuration.host,
+        ca_path=configuration.ssl_ca_cert,
+        insecure=not configuration.verify_ssl,
+        scheme=scheme or None,
+        token=token or None,
+        certificate_path=configuration.cert_file,
+        private_key_path=configuration.key_file,
+    )
+
+
+@kopf.on.startup()
+async def startup(memo: Any, settings: kopf.OperatorSettings, **_: Any) -> None:
+    """Load existing integrations before the watches start, then start the controller's loops."""
+    settings.posting.level = logging.WARNING
+    settings.watching.server_timeout = 300
+    settings.networking.request_timeout = 330
+    await _controller(memo).start()
+
+
+@kopf.on.cleanup()
+async def cleanup(memo: Any, **_: Any) -> None:
+    """Stop the controller's loops and close its Quay clients."""
+    await _controller(memo).stop()
+
+
+@kopf.on.event("quay.redhat.com", "v1", "quayintegrations")
+async def integration_event(event: Any, body: kopf.Body, memo: Any, **_: Any) -> None:
+    """A QuayIntegration changed."""
+    await _controller(memo).on_integration(_event_type(event), dict(body))
+
+
+@kopf.on.event("", "v1", "namespaces")
+async def namespace_event(event: Any, body: kopf.Body, memo: Any, **_: Any) -> None:
+    """A Namespace changed."""
+    await _controller(memo).on_namespace(_event_type(event), dict(body))
+
+
+@kopf.on.event("", "v1", "serviceaccounts")
+async def service_account_event(event: Any, body: kopf.Body, memo: Any, **_: Any) -> None:
+    """A ServiceAccount changed."""
+    await _controller(memo).on_service_account(_event_type(event), dict(body))
+
+
+@kopf.on.event("", "v1", "secrets")
+async def secret_event(event: Any, body: kopf.Body, memo: Any, **_: Any) -> None:
+    """A Secret changed (credentials, CA bundle, or one of the bridge's pull Secrets)."""
+    await _controller(memo).on_secret(_event_type(event), dict(body))
+
+
+@kopf.on.event("", "v1", "configmaps")
+async def configmap_event(event: Any, body: kopf.Body, memo: Any, **_: Any) -> None:
+    """A ConfigMap changed (maybe an integration's CA bundle)."""
+    await _controller(memo).on_configmap(_event_type(event), dict(body))
+
+
+@kopf.on.event("image.openshift.io", "v1", "imagestreams")
+async def image_stream_event(event: Any, body: kopf.Body, memo: Any, **_: Any) -> None:
+    """An ImageStream changed."""
+    await _controller(memo).on_image_stream(_event_type(event), dict(body))

@@ -1,0 +1,316 @@
+"""One QuayIntegration at run time: its parsed spec, its Quay client, its health and its status.
+
+The controller keeps one :class:`Integration` per CR. ``refresh`` re-reads the credentials Secret
+and the CA bundle (so a changed token is picked up without a restart), rebuilds the Quay client when
+they changed, and probes Quay once, which turns every way a CR can be wrong (missing Secret, wrong
+key, bad URL, unknown CA, expired token, Quay down) into a condition a human can act on.
+``status_body`` renders the status subresource; transition times are kept while a condition's status
+stays the same.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from bridge import quay_errors as qe
+from bridge.cluster import Cluster, KubeError
+from bridge.metrics import Metrics
+from bridge.quay_client import QuayClient
+from bridge.settings import IntegrationSpec, parse_spec
+from bridge.state import NamespaceRecord
+
+log = logging.getLogger(__name__)
+
+
+def now_iso() -> str:
+    """The current UTC time as RFC 3339 with seconds."""
+    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass
+class Check:
+    """The outcome of one health check, ready to become a condition."""
+
+    ok: bool | None
+    reason: str
+    message: str
+
+
+UNKNOWN = Check(None, "Pending", "not checked yet")
+
+
+class Integration:
+    """The run-time state of one QuayIntegration."""
+
+    def __init__(self, name: str, metrics: Metrics) -> None:
+        self.name = name
+        self.metrics = metrics
+        self.body: dict[str, Any] = {}
+        self.generation = 0
+        self.spec: IntegrationSpec | None = None
+        self.spec_error: str | None = None
+        self.client: QuayClient | None = None
+        self._client_key = ""
+        self.credentials = UNKNOWN
+        self.reachable = UNKNOWN
+        self.conflicts: dict[str, list[str]] = {}
+        self.invalid_names: dict[str, str] = {}
+        self.last_sync: str | None = None
+        self._transitions: dict[str, tuple[str, str]] = {}
+        self.written_status: dict[str, Any] | None = None
+
+    # --- spec -------------------------------------------------------------------------------
+
+    def update_body(self, body: dict[str, Any]) -> bool:
+        """Take a new CR body; return whether the spec changed."""
+        self.body = body
+        generation = int((body.get("metadata") or {}).get("generation") or 0)
+        try:
+            spec = parse_spec(body.get("spec"))
+        except ValueError as exc:
+            changed = self.spec is not None or self.spec_error != str(exc)
+            self.spec, self.spec_error = None, str(exc)
+            self.generation = generation
+            return changed
+        changed = spec != self.spec
+        self.spec, self.spec_error, self.generation = spec, None, generation
+        return changed
+
+    @property
+    def annotations(self) -> dict[str, str]:
+        """The CR's annotations."""
+        return dict((self.body.get("metadata") or {}).get("annotations") or {})
+
+    @property
+    def usable(self) -> bool:
+        """True when the spec is valid and Quay accepted the credentials."""
+        return (
+            self.spec is not None
+            and self.client is not None
+            and self.credentials.ok is True
+            and self.reachable.ok is True
+        )
+
+    def watches_object(self, kind: str, namespace: str, name: str) -> bool:
+        """Return whether a Secret/ConfigMap is this integration's credentials or CA bundle."""
+        spec = self.spec
+        if spec is None:
+            return False
+        ref = spec.credentials_secret
+        if kind == "Secret" and (ref.namespace, ref.name) == (namespace, name):
+            return True
+        ca = spec.ca_bundle
+        return ca is not None and (ca.kind, ca.namespace, ca.name) == (kind, namespace, name)
+
+    # --- credentials, CA bundle, probe -----------------------------------------------------
+
+    async def _read_token(self, cluster: Cluster, spec: IntegrationSpec) -> str | None:
+        ref = spec.credentials_secret
+        try:
+            token = await cluster.read_secret_key(ref.namespace, ref.name, ref.key)
+        except KubeError as exc:
+            if exc.status == 404:
+                self.credentials = Check(
+                    False,
+                    "SecretNotFound",
+                    f"credentials Secret {ref.namespace}/{ref.name} does not exist",
+                )
+            else:
+                self.credentials = Check(
+                    False,
+                    "SecretUnreadable",
+                    f"cannot read Secret {ref.namespace}/{ref.name}: {exc}",
+                )
+            return None
+        if token is None or not token.strip():
+            keys = await cluster.secret_keys(ref.namespace, ref.name)
+            self.credentials = Check(
+                False,
+                "KeyNotFound",
+                f"Secret {ref.namespace}/{ref.name} has no key {ref.key!r}"
+                f" (it has: {', '.join(keys) or 'no keys'}); set credentialsSecret.key",
+            )
+            return None
+        return token.strip()
+
+    async def _read_ca(self, cluster: Cluster, spec: IntegrationSpec) -> tuple[bool, str | None]:
+        ca = spec.ca_bundle
+        if ca is None:
+            return True, None
+        where = f"{ca.kind} {ca.namespace}/{ca.name}"
+        try:
+            if ca.kind == "Secret":
+                pem = await cluster.read_secret_key(ca.namespace, ca.name, ca.key)
+            else:
+                pem = await cluster.read_configmap_key(ca.namespace, ca.name, ca.key)
+        except KubeError as exc:
+            reason = "does not exist" if exc.status == 404 else f"cannot be read: {exc}"
+            self.reachable = Check(False, "CABundleNotFound", f"CA bundle {where} {reason}")
+            return False, None
+        if not pem:
+            self.reachable = Check(False, "CABundleNotFound", f"{where} has no key {ca.key!r}")
+            return False, None
+        return True, pem
+
+    async def refresh(self, cluster: Cluster) -> None:
+        """Re-read credentials and CA bundle, rebuild the client if needed, and probe Quay."""
+        spec = self.spec
+        if spec is None:
+            self.credentials = Check(False, "InvalidSpec", self.spec_error or "invalid spec")
+            self.reachable = UNKNOWN
+            await self.close()
+            return
+        token = await self._read_token(cluster, spec)
+        if token is None:
+            self.reachable = UNKNOWN
+            await self.close()
+            return
+        ok, pem = await self._read_ca(cluster, spec)
+        if not ok:
+            self.credentials = UNKNOWN
+            await self.close()
+            return
+        key = hashlib.sha256(
+            f"{spec.base_url}\0{spec.insecure_registry}\0{pem or ''}".encode()
+        ).hexdigest()
+        if self.client is None or key != self._client_key:
+            await self.close()
+            try:
+                self.client = QuayClient(
+                    spec.base_url,
+                    token,
+                    ca_pem=pem,
+                    insecure=spec.insecure_registry,
+                    attempts=3,
+                    recorder=self.metrics.quay_call,
+                )
+            except qe.TLSFailure as exc:
+                self.reachable = Check(False, "CABundleInvalid", str(exc))
+                self.credentials = UNKNOWN
+                return
+            self._client_key = key
+        else:
+            self.client.set_token(token)
+        await self.probe()
+
+    async def probe(self) -> None:
+        """Call ``GET /api/v1/user/`` and set the credentials and reachability checks."""
+        if self.client is None:
+            return
+        try:
+            user = await self.client.get_user()
+        except qe.Unauthenticated as exc:
+            self.reachable = Check(True, "Reachable", "Quay answered")
+            self.credentials = Check(
+                False,
+                "TokenRejected",
+                f"Quay refused the token from the credentials Secret (expired or invalid): {exc}",
+            )
+        except qe.Forbidden as exc:
+            self.reachable = Check(True, "Reachable", "Quay answered")
+            self.credentials = Check(False, "InsufficientScope", str(exc))
+        except qe.TLSFailure as exc:
+            self.reachable = Check(
+                False, "TLSFailure", f"{exc}; set caBundle to the CA that signed Quay's certificate"
+            )
+            self.credentials = UNKNOWN
+        except qe.QuayError as exc:
+            self.reachable = Check(False, "QuayUnavailable", str(exc))
+            self.credentials = UNKNOWN
+        else:
+            name = user.get("username", "?") if isinstance(user, dict) else "?"
+            self.reachable = Check(True, "Reachable", "Quay answered")
+            self.credentials = Check(True, "TokenAccepted", f"the token acts as Quay user {name}")
+
+    def note_quay_error(self, exc: qe.QuayError) -> None:
+        """Fold an error seen while reconciling into the health checks."""
+        if isinstance(exc, qe.Unauthenticated):
+            self.credentials = Check(False, "TokenRejected", f"Quay refused the token: {exc}")
+        elif isinstance(exc, qe.TLSFailure):
+            self.reachable = Check(False, "TLSFailure", str(exc))
+        elif isinstance(exc, qe.Unavailable):
+            self.reachable = Check(False, "QuayUnavailable", str(exc))
+
+    async def close(self) -> None:
+        """Close the Quay client."""
+        if self.client is not None:
+            await self.client.close()
+        self.client = None
+        self._client_key = ""
+
+    # --- status -----------------------------------------------------------------------------
+
+    def _condition(self, kind: str, ok: bool | None, reason: str, message: str) -> dict[str, Any]:
+        status = "Unknown" if ok is None else ("True" if ok else "False")
+        previous = self._transitions.get(kind)
+        when = previous[1] if previous and previous[0] == status else now_iso()
+        self._transitions[kind] = (status, when)
+        return {
+            "type": kind,
+            "status": status,
+            "reason": reason,
+            "message": message,
+            "lastTransitionTime": when,
+            "observedGeneration": self.generation,
+        }
+
+    def status_body(self, records: list[NamespaceRecord]) -> dict[str, Any]:
+        """Render the status subresource from the checks and the namespace records."""
+        managed = sum(1 for r in records if r.quay_ready)
+        failed = sum(1 for r in records if r.error) + len(self.invalid_names)
+        self.metrics.managed_namespaces.labels(self.name).set(managed)
+        self.metrics.failed_namespaces.labels(self.name).set(failed)
+        if self.conflicts:
+            shown = sorted(self.conflicts.items())[:10]
+            text = "; ".join(f"{ns} (also {', '.join(others)})" for ns, others in shown)
+            conflict = (
+                True,
+                "OverlappingSelection",
+                f"namespaces selected by several integrations are managed by none: {text}",
+            )
+        else:
+            conflict = (False, "NoOverlap", "no namespace is selected by another integration")
+        ready = self.usable
+        if self.spec is None:
+            message = f"invalid spec: {self.spec_error}"
+        elif self.credentials.ok is False:
+            message = self.credentials.message
+        elif self.reachable.ok is False:
+            message = self.reachable.message
+        elif not ready:
+            message = "checking Quay"
+        else:
+            message = f"{managed} namespaces managed, {failed} failed"
+            errors = [f"{r.namespace}: {r.error}" for r in records if r.error][:3]
+            errors += [f"{ns}: {why}" for ns, why in sorted(self.invalid_names.items())][:3]
+            if errors:
+                message += "; " + "; ".join(errors)
+        conditions = [
+            self._condition(
+                "Ready", ready, "Ready" if ready else "NotReady", message if not ready else "ready"
+            ),
+            self._condition(
+                "CredentialsValid",
+                self.credentials.ok,
+                self.credentials.reason,
+                self.credentials.message,
+            ),
+            self._condition(
+                "QuayReachable", self.reachable.ok, self.reachable.reason, self.reachable.message
+            ),
+            self._condition("Conflict", *conflict),
+        ]
+        body: dict[str, Any] = {
+            "conditions": conditions,
+            "managedNamespaces": managed,
+            "failedNamespaces": failed,
+            "observedGeneration": self.generation,
+            "message": message[:2000],
+        }
+        if self.last_sync:
+            body["lastSync"] = self.last_sync
+        return body

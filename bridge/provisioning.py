@@ -1,0 +1,297 @@
+"""The Quay and Kubernetes work for one namespace: org, robots, prototypes, Secrets, links, repos.
+
+Each step reads first and writes only what the plans in :mod:`bridge.planning` ask for, so running
+it again on a namespace that is in place costs reads only. A brand-new organization is known to be
+empty, so it is filled without reading it back: org, then per service account a robot and its
+prototype, then the repositories (after the prototypes, because Quay applies prototypes only when a
+repository is created). An existing organization is observed (robots with tokens, prototypes) and
+repaired; adopted repositories get explicit robot permissions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from bridge import naming, planning
+from bridge import quay_errors as qe
+from bridge.cluster import Cluster, KubeError
+from bridge.integrations import Integration
+from bridge.quay_client import QuayClient
+from bridge.settings import IntegrationSpec, Role
+from bridge.state import NamespaceRecord
+
+log = logging.getLogger(__name__)
+
+ROBOT_DESCRIPTION = "quay-bridge: pull secret of service account {sa} in namespace {ns}"
+LINK_ATTEMPTS = 6
+
+
+def _parts(integration: Integration) -> tuple[IntegrationSpec, QuayClient]:
+    if integration.spec is None or integration.client is None:
+        raise qe.QuayError(f"integration {integration.name} is not ready")
+    return integration.spec, integration.client
+
+
+class Provisioner:
+    """Runs the per-namespace steps against Quay and the cluster."""
+
+    def __init__(self, cluster: Cluster) -> None:
+        self.cluster = cluster
+
+    # --- Quay: organization, robots, prototypes --------------------------------------------
+
+    async def ensure_quay(
+        self, integration: Integration, record: NamespaceRecord, *, observe: bool
+    ) -> bool:
+        """Put org, robots and prototypes in place; fill ``record.tokens``.
+
+        Returns True when the organization was created by this call (it is then known empty).
+        Raises NameReserved while Quay still holds a deleted org's name.
+        """
+        spec, client = _parts(integration)
+        org = record.organization
+        created = False
+        if not observe:
+            try:
+                await client.create_organization(org)
+                created = True
+            except qe.AlreadyExists:
+                created = False
+        if created:
+            await asyncio.gather(
+                *(self._new_robot(client, record, sa.name, sa.role) for sa in spec.service_accounts)
+            )
+        else:
+            try:
+                robots, prototypes = await asyncio.gather(
+                    client.list_robots(org), client.list_prototypes(org)
+                )
+            except (qe.Forbidden, qe.NotFound):
+                # Quay answers 403 on a missing org's robots: the org was deleted behind our back.
+                await client.get_organization(org)  # raises NotFound if really gone
+                raise
+            await self._repair(client, spec, record, robots, prototypes)
+        record.quay_ready = True
+        return created
+
+    async def _new_robot(
+        self, client: QuayClient, record: NamespaceRecord, sa: str, role: Role
+    ) -> None:
+        short = naming.robot_short_name(sa)
+        full = naming.robot_full_name(record.organization, short)
+        description = ROBOT_DESCRIPTION.format(sa=sa, ns=record.namespace)
+        robot = await client.create_robot(record.organization, short, description)
+        record.tokens[sa] = robot.get("token", "")
+        await client.create_prototype(record.organization, full, role)
+
+    async def _repair(
+        self,
+        client: QuayClient,
+        spec: IntegrationSpec,
+        record: NamespaceRecord,
+        robots: list[Any],
+        prototypes: list[Any],
+    ) -> None:
+        org = record.organization
+        full_names = {
+            sa.name: naming.robot_full_name(org, naming.robot_short_name(sa.name))
+            for sa in spec.service_accounts
+        }
+        tokens = planning.tokens_of(robots)
+        missing = set(planning.missing_robots(full_names.values(), robots))
+
+        async def robot(sa: str) -> None:
+            full = full_names[sa]
+            short = naming.robot_short_name(sa)
+            if full in missing:
+                description = ROBOT_DESCRIPTION.format(sa=sa, ns=record.namespace)
+                created = await client.create_robot(org, short, description)
+                record.tokens[sa] = created.get("token", "")
+            elif full in tokens:
+                record.tokens[sa] = tokens[full]
+            else:
+                record.tokens[sa] = (await client.get_robot(org, short)).get("token", "")
+
+        await asyncio.gather(*(robot(sa.name) for sa in spec.service_accounts))
+        desired: dict[str, Role] = {full_names[sa.name]: sa.role for sa in spec.service_accounts}
+        plan = planning.plan_prototypes(desired, prototypes)
+        await asyncio.gather(
+            *(client.create_prototype(org, name, role) for name, role in plan.create),
+            *(client.update_prototype(org, pid, role) for pid, role in plan.update),
+            *(client.delete_prototype(org, pid) for pid in plan.delete),
+        )
+
+    async def rotate(self, integration: Integration, record: NamespaceRecord) -> None:
+        """Regenerate every robot token of the namespace (the old tokens stop working)."""
+        spec, client = _parts(integration)
+
+        async def one(sa: str) -> None:
+            robot = await client.regenerate_robot(record.organization, naming.robot_short_name(sa))
+            record.tokens[sa] = robot.get("token", "")
+
+        await asyncio.gather(*(one(sa.name) for sa in spec.service_accounts))
+        record.secrets.clear()
+
+    async def delete_organization(self, integration: Integration, org: str) -> None:
+        """Delete the org; an org that is already gone counts as deleted."""
+        _, client = _parts(integration)
+        try:
+            await client.delete_organization(org)
+        except qe.Forbidden:
+            try:
+                await client.get_organization(org)
+            except qe.NotFound:
+                return
+            raise
+
+    # --- repositories -----------------------------------------------------------------------
+
+    async def ensure_repositories(
+        self, integration: Integration, record: NamespaceRecord, streams: list[str], *, fresh: bool
+    ) -> None:
+        """Create (or adopt) a repository per ImageStream not yet known to be in place.
+
+        ``fresh`` means the org was just created, so no repository can exist yet.
+        """
+        wanted = [s for s in streams if s not in record.repositories]
+        if not wanted:
+            return
+        existing: set[str] = set()
+        if not fresh:
+            _, client = _parts(integration)
+            existing = set(await client.list_repositories(record.organization))
+        await asyncio.gather(
+            *(self.ensure_repository(integration, record, s, exists=s in existing) for s in wanted)
+        )
+
+    async def ensure_repository(
+        self,
+        integration: Integration,
+        record: NamespaceRecord,
+        stream: str,
+        *,
+        exists: bool | None = None,
+    ) -> None:
+        """Create the repository of one ImageStream, or give robots rights on an existing one."""
+        spec, client = _parts(integration)
+        repo = naming.repository_name(stream)
+        org = record.organization
+        adopted = bool(exists)
+        if not exists:
+            try:
+                await client.create_repository(
+                    org, repo, f"ImageStream {record.namespace}/{stream}"
+                )
+            except qe.AlreadyExists:
+                adopted = True
+        if adopted:
+            await self._grant(client, spec, org, repo)
+        record.repositories.add(stream)
+
+    async def _grant(self, client: QuayClient, spec: IntegrationSpec, org: str, repo: str) -> None:
+        current = await client.list_user_permissions(org, repo)
+        calls = []
+        for sa in spec.service_accounts:
+            full = naming.robot_full_name(org, naming.robot_short_name(sa.name))
+            if current.get(full) != sa.role:
+                calls.append(client.set_user_permission(org, repo, full, sa.role))
+        await asyncio.gather(*calls)
+
+    async def delete_repository(
+        self, integration: Integration, record: NamespaceRecord, stream: str
+    ) -> None:
+        """Delete one repository (Quay answers 204 even when it is already gone)."""
+        _, client = _parts(integration)
+        await client.delete_repository(record.organization, naming.repository_name(stream))
+        record.repositories.discard(stream)
+
+    # --- Kubernetes: pull Secrets and ServiceAccount links ---------------------------------
+
+    async def ensure_kube(self, integration: Integration, record: NamespaceRecord) -> None:
+        """Create or fix each pull Secret and link it into its ServiceAccount when it exists."""
+        spec, _ = _parts(integration)
+        ns = record.namespace
+        secrets, accounts = await asyncio.gather(
+            self.cluster.list_secrets(ns, f"{planning.INTEGRATION_LABEL}={integration.name}"),
+            self.cluster.list_service_accounts(ns),
+        )
+        by_name = {s["metadata"]["name"]: s for s in secrets}
+        sa_by_name = {a["metadata"]["name"]: a for a in accounts}
+
+        async def one(sa: str) -> None:
+            secret = naming.secret_name(sa, spec.cluster_id)
+            await self.ensure_secret(integration, record, sa, by_name.get(secret))
+            account = sa_by_name.get(sa)
+            if account is None:
+                record.linked.discard(sa)
+            else:
+                await self.link(record, account, secret)
+                record.linked.add(sa)
+
+        await asyncio.gather(*(one(sa.name) for sa in spec.service_accounts))
+
+    async def ensure_secret(
+        self,
+        integration: Integration,
+        record: NamespaceRecord,
+        sa: str,
+        observed: Mapping[str, Any] | None,
+    ) -> None:
+        """Write the pull Secret of ``sa`` unless ``observed`` already carries the same login."""
+        spec, _ = _parts(integration)
+        name = naming.secret_name(sa, spec.cluster_id)
+        robot = naming.robot_full_name(record.organization, naming.robot_short_name(sa))
+        token = record.tokens.get(sa, "")
+        if planning.secret_up_to_date(observed, spec.registry_host, robot, token):
+            record.secrets.add(name)
+            return
+        body = planning.desired_secret(
+            name, record.namespace, spec.registry_host, robot, token, integration.name
+        )
+        if observed is None:
+            try:
+                await self.cluster.create_secret(record.namespace, body)
+                record.secrets.add(name)
+                return
+            except KubeError as exc:
+                if exc.status != 409:
+                    raise
+            observed = await self._read_secret(record.namespace, name)
+        body["metadata"]["resourceVersion"] = (
+            (observed or {}).get("metadata", {}).get("resourceVersion")
+        )
+        await self.cluster.replace_secret(record.namespace, name, body)
+        record.secrets.add(name)
+
+    async def _read_secret(self, namespace: str, name: str) -> dict[str, Any] | None:
+        secrets = await self.cluster.list_secrets(namespace, f"{planning.MANAGED_LABEL}")
+        found = [s for s in secrets if s["metadata"]["name"] == name]
+        if found:
+            return found[0]
+        core = self.cluster.core
+        return dict(await self.cluster._call(core.read_namespaced_secret, name, namespace))
+
+    async def link(self, record: NamespaceRecord, account: Mapping[str, Any], secret: str) -> None:
+        """Append ``secret`` to the SA's ``secrets`` and ``imagePullSecrets`` if missing.
+
+        A JSON Patch guarded by a ``test`` on resourceVersion; on a conflict (someone, e.g.
+        OpenShift adding its dockercfg Secret, wrote in between) the SA is read again and the patch
+        planned again, so nobody's entries are lost.
+        """
+        name = account["metadata"]["name"]
+        current: Mapping[str, Any] = account
+        for _ in range(LINK_ATTEMPTS):
+            ops = planning.link_patch(current, secret)
+            if ops is None:
+                return
+            try:
+                await self.cluster.patch_service_account(record.namespace, name, ops)
+                return
+            except KubeError as exc:
+                if exc.status not in (409, 422):
+                    raise
+            current = await self.cluster.get_service_account(record.namespace, name)
+        raise KubeError(409, f"could not link {secret} into {record.namespace}/{name}")
