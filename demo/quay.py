@@ -26,11 +26,13 @@ class Quay:
     Args:
         url: Quay's base URL, e.g. ``http://127.0.0.1:8080``.
         token: an OAuth access token; set later by :meth:`initialize` when ``None``.
+        verify: TLS verification: True, a CA bundle path, or False (never by default).
     """
 
-    def __init__(self, url: str, token: str | None = None) -> None:
+    def __init__(self, url: str, token: str | None = None, verify: bool | str = True) -> None:
         self.url = url.rstrip("/")
         self._session = requests.Session()
+        self._session.verify = verify
         if token:
             self._session.headers["Authorization"] = f"Bearer {token}"
 

@@ -47,6 +47,7 @@ class DemoConfig:
         operator_namespace: where the credentials Secret lives.
         quay_url: the ``quayHostname`` the integration names; the registry core's URL when empty
             (tests put a fault-injecting proxy there).
+        organization_prefix: the integration's ``organizationPrefix`` (``cluster_id`` if empty).
         provision_timeout: organization, robots, Secrets and links after ``new-project``.
         build_timeout: the build running and pushing, the ImageStream following it.
         delete_timeout: the namespace and the organization gone after ``delete project``.
@@ -57,6 +58,7 @@ class DemoConfig:
     template: str = "httpd-example"
     operator_namespace: str = "quay-bridge"
     quay_url: str = ""
+    organization_prefix: str = ""
     provision_timeout: float = 60.0
     build_timeout: float = 120.0
     delete_timeout: float = 60.0
@@ -64,7 +66,7 @@ class DemoConfig:
     @property
     def organization(self) -> str:
         """The Quay organization of the namespace."""
-        return f"{self.cluster_id.lower()}_{self.namespace}"
+        return f"{(self.organization_prefix or self.cluster_id).lower()}_{self.namespace}"
 
 
 class StepFailedError(RuntimeError):
