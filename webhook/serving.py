@@ -17,8 +17,10 @@ import contextlib
 import logging
 import ssl
 import time
+from collections.abc import Coroutine
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 
@@ -124,6 +126,7 @@ class WebhookServer:
         self._runner: web.AppRunner | None = None
         self._watcher: asyncio.Task[None] | None = None
         self._provisioning: dict[str, asyncio.Task[None]] = {}
+        self._companions: list[asyncio.Task[None]] = []
 
     @property
     def url(self) -> str:
@@ -150,15 +153,21 @@ class WebhookServer:
         self._watcher = asyncio.create_task(self._watch_certificates(), name="webhook-cert-watch")
         log.info("admission webhook listening on %s", self.url)
 
+    def run_alongside(self, coroutine: Coroutine[Any, Any, None], name: str) -> None:
+        """Run ``coroutine`` as a task for as long as the server runs (cancelled by ``stop``)."""
+        self._companions.append(asyncio.create_task(coroutine, name=name))
+
     async def stop(self) -> None:
         """Stop serving, the certificate watch and any provisioning still under way."""
-        tasks = [task for task in (self._watcher, *self._provisioning.values()) if task]
+        candidates = [self._watcher, *self._companions, *self._provisioning.values()]
+        tasks = [task for task in candidates if task is not None]
         for task in tasks:
             task.cancel()
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._provisioning.clear()
+        self._companions.clear()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None

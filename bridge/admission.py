@@ -1,0 +1,207 @@
+"""Starting the admission webhook inside ``quay-bridge run``, with its certificate.
+
+The bridge owns the state the webhook reads, so the webhook runs in the operator's process; this
+module is the one place the bridge touches the webhook. Two certificate modes:
+
+- mounted: ``--cert-dir`` holds ``tls.crt`` and ``tls.key`` (OpenShift's service CA, OLM,
+  cert-manager or ``quay-bridge certs generate``); they are served and re-read when rotated, and
+  whoever issued them keeps the ``caBundle``;
+- self-managed: no certificate there. The operator makes a CA and serving certificate, shares them
+  with the other replicas through a Secret in its namespace (``certs.sharing``), sets the
+  MutatingWebhookConfiguration's ``caBundle`` through the kubernetes client, and renews the
+  certificate while it runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from kubernetes.client.exceptions import ApiException
+
+from certs.cabundles import InjectionError
+from certs.cluster import patch_live_ca_bundle
+from certs.issuing import make_ca, make_serving_cert
+from certs.sharing import SharedCertificates, ensure_shared_certificates
+from certs.storing import ServingFiles, write_serving_files
+from webhook.serving import WebhookServer, WebhookSettings
+from webhook.serving import start_webhook as start_server
+from webhook.views import StateView
+
+log = logging.getLogger(__name__)
+
+SERVICE_ACCOUNT_NAMESPACE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
+
+
+def _own_namespace() -> str:
+    """The operator's namespace: ``POD_NAMESPACE``, else the pod's service account, else default."""
+    if os.environ.get("POD_NAMESPACE"):
+        return os.environ["POD_NAMESPACE"]
+    try:
+        return SERVICE_ACCOUNT_NAMESPACE.read_text().strip() or "quay-bridge"
+    except OSError:
+        return "quay-bridge"
+
+
+@dataclass(frozen=True)
+class SelfManagedSettings:
+    """Names used in self-managed certificate mode (defaults match ``deploy/base``).
+
+    Attributes:
+        service: the webhook's Service (``QUAY_BRIDGE_WEBHOOK_SERVICE``); its cluster names are
+            the certificate's SANs.
+        namespace: the operator's namespace (``POD_NAMESPACE``), where the Service and the
+            shared Secret live.
+        configuration: the MutatingWebhookConfiguration whose ``caBundle`` is set
+            (``QUAY_BRIDGE_WEBHOOK_CONFIGURATION``).
+        secret: the Secret the replicas share the CA and certificate through
+            (``QUAY_BRIDGE_WEBHOOK_SECRET``).
+        renewal_check_seconds: how often a running replica checks whether the certificate is due
+            for renewal (less than a third of its lifetime left). Default one hour.
+        dns_names: extra DNS names in the certificate.
+        ip_addresses: extra IP addresses in the certificate (``127.0.0.1`` for local callers).
+    """
+
+    service: str = field(
+        default_factory=lambda: os.environ.get("QUAY_BRIDGE_WEBHOOK_SERVICE", "quay-bridge-webhook")
+    )
+    namespace: str = field(default_factory=_own_namespace)
+    configuration: str = field(
+        default_factory=lambda: os.environ.get(
+            "QUAY_BRIDGE_WEBHOOK_CONFIGURATION", "quay-bridge-webhook"
+        )
+    )
+    secret: str = field(
+        default_factory=lambda: os.environ.get(
+            "QUAY_BRIDGE_WEBHOOK_SECRET", "quay-bridge-webhook-selfmanaged"
+        )
+    )
+    renewal_check_seconds: float = 3600.0
+    dns_names: tuple[str, ...] = ("localhost",)
+    ip_addresses: tuple[str, ...] = ("127.0.0.1",)
+
+
+async def start_webhook(
+    view: StateView,
+    *,
+    host: str = "0.0.0.0",
+    port: int = 9443,
+    cert_dir: str | Path | None = None,
+    api_client: Any = None,
+    settings: WebhookSettings | None = None,
+    self_managed: SelfManagedSettings | None = None,
+) -> WebhookServer:
+    """Start the admission webhook for ``quay-bridge run``; ``await server.stop()`` ends it.
+
+    Args:
+        view: the bridge's in-memory state (``webhook.views.StateView``).
+        host: listen address (``--webhook-host``).
+        port: listen port (``--webhook-port``); 0 picks a free one, see ``server.port``.
+        cert_dir: ``--cert-dir``. With ``tls.crt`` and ``tls.key`` in it they are served
+            (mounted mode); otherwise the operator manages its own certificate (self-managed
+            mode), written into this directory when it is writable, else into a private
+            temporary one.
+        api_client: a ``kubernetes.client.ApiClient``; needed in self-managed mode only.
+        settings: the webhook's timeouts and limits.
+        self_managed: names for self-managed mode (defaults from the environment).
+
+    Raises:
+        ValueError: self-managed mode without an ``api_client``.
+        OSError, ssl.SSLError: the certificate does not load or the port is taken.
+    """
+    directory = Path(cert_dir) if cert_dir else None
+    if directory is not None and ServingFiles(directory).exist():
+        log.info("webhook serving the certificate mounted in %s", directory)
+        return await start_server(view, host, port, directory, settings)
+    if api_client is None:
+        raise ValueError("self-managed webhook certificates need a kubernetes api_client")
+    options = self_managed or SelfManagedSettings()
+    local = _writable_directory(directory)
+    shared = await _obtain(api_client, options)
+    write_serving_files(local, shared.ca.cert_pem, shared.serving)
+    await _inject_ca_bundle(api_client, options, shared.ca.cert_pem)
+    server = await start_server(view, host, port, local, settings)
+    server.run_alongside(_keep_renewed(api_client, options, local, shared), "webhook-renewal")
+    log.info("webhook serving a self-managed certificate from %s", local)
+    return server
+
+
+async def _obtain(api_client: Any, options: SelfManagedSettings) -> SharedCertificates:
+    """Get the shared pair from the Secret; a local one if the Secret cannot be used."""
+    try:
+        return await asyncio.to_thread(
+            ensure_shared_certificates,
+            api_client,
+            options.namespace,
+            options.secret,
+            options.service,
+            dns_names=options.dns_names,
+            ip_addresses=options.ip_addresses,
+        )
+    except ApiException as exc:
+        log.warning(
+            "cannot keep the webhook certificate in Secret %s/%s (HTTP %s); using one made for "
+            "this replica only, so several replicas would not share a caBundle",
+            options.namespace,
+            options.secret,
+            exc.status,
+        )
+    ca = make_ca()
+    serving = make_serving_cert(
+        ca,
+        options.service,
+        options.namespace,
+        dns_names=options.dns_names,
+        ip_addresses=options.ip_addresses,
+    )
+    return SharedCertificates(ca, serving)
+
+
+async def _inject_ca_bundle(api_client: Any, options: SelfManagedSettings, ca_pem: bytes) -> None:
+    """Set the caBundle; a failure is logged, the webhook still serves (and is retried later)."""
+    try:
+        await asyncio.to_thread(patch_live_ca_bundle, api_client, options.configuration, ca_pem)
+    except ApiException as exc:
+        log.warning(
+            "cannot set the caBundle of MutatingWebhookConfiguration %s (HTTP %s)",
+            options.configuration,
+            exc.status,
+        )
+    except InjectionError as exc:
+        log.warning("cannot set the caBundle of %s: %s", options.configuration, exc)
+
+
+async def _keep_renewed(
+    api_client: Any, options: SelfManagedSettings, local: Path, current: SharedCertificates
+) -> None:
+    """Check the shared certificate periodically; write a renewed one for the server to reload."""
+    while True:
+        await asyncio.sleep(options.renewal_check_seconds)
+        try:
+            latest = await _obtain(api_client, options)
+        except Exception as exc:  # a failed check must not end the renewal loop
+            log.warning("webhook certificate renewal check failed: %s", type(exc).__name__)
+            continue
+        if latest.serving.cert_pem == current.serving.cert_pem:
+            continue
+        write_serving_files(local, latest.ca.cert_pem, latest.serving)
+        if latest.ca.cert_pem != current.ca.cert_pem:
+            await _inject_ca_bundle(api_client, options, latest.ca.cert_pem)
+        current = latest
+        log.info("webhook certificate renewed")
+
+
+def _writable_directory(directory: Path | None) -> Path:
+    if directory is not None:
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+            if os.access(directory, os.W_OK):
+                return directory
+        except OSError:
+            pass
+    return Path(tempfile.mkdtemp(prefix="quay-bridge-webhook-"))
