@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
+from registry.appkeys import SETTINGS_KEY, STORE_KEY
 from registry.oci import errors
 from registry.oci.context import OCI_CONTEXT, OciContext, context_of
 from registry.oci.handlers import auth, base, blobs, manifests, referrers, tags, uploads
@@ -86,27 +87,17 @@ def attach_context(app: web.Application, store: Store, settings: Settings) -> Oc
     return context
 
 
-def _find(app: web.Application, kind: type[object]) -> object | None:
-    for value in app.values():
-        if isinstance(value, kind):
-            return value
-    return None
-
-
 async def _attach_on_startup(app: web.Application) -> None:
-    if OCI_CONTEXT in app:
-        return
-    store, settings = _find(app, Store), _find(app, Settings)
-    if not isinstance(store, Store) or not isinstance(settings, Settings):
-        raise RuntimeError("the /v2 API needs the application's Store and Settings")
-    attach_context(app, store, settings)
+    if OCI_CONTEXT not in app:
+        attach_context(app, app[STORE_KEY], app[SETTINGS_KEY])
 
 
 def add_routes(app: web.Application) -> None:
     """Register every `/v2` route on `app`.
 
     The context is taken from `attach_context` when the application builder called it, or else
-    built at start-up from the `Store` and `Settings` the application holds.
+    built at start-up from the application's `STORE_KEY` and `SETTINGS_KEY` (the store is opened by
+    a cleanup context, which aiohttp runs before later start-up hooks).
     """
     for route in ROUTES:
         app.router.add_route(route.method, route.path, _guarded(route.handler))
