@@ -21,7 +21,7 @@ NAMESPACED_KINDS = frozenset(
     {
         "ServiceAccount", "Secret", "ConfigMap", "Service", "Deployment", "StatefulSet",
         "NetworkPolicy", "PodDisruptionBudget", "Role", "RoleBinding", "ClusterServiceVersion",
-        "PersistentVolumeClaim", "Job",
+        "PersistentVolumeClaim", "Job", "Route", "Ingress",
     }
 )  # fmt: skip
 
