@@ -161,7 +161,7 @@ class BuildImporter:
         decision = decide(build)
         uid = str(build.get("metadata", {}).get("uid") or "")
         if decision.verdict is Verdict.INVALID:
-            if uid not in self._warned_invalid:
+            if not uid or uid not in self._warned_invalid:
                 self._warned_invalid.add(uid)
                 await self._event(build, "Warning", "ImportSkipped", decision.reason)
             return Outcome(decision.verdict, False, decision.reason)
@@ -183,17 +183,29 @@ class BuildImporter:
         try:
             fresh: Mapping[str, Any] = await self._call(
                 self._objects.get_namespaced_custom_object,
-                BUILD_GROUP, VERSION, meta["namespace"], "builds", meta["name"],
-            )  # fmt: skip
+                BUILD_GROUP,
+                VERSION,
+                meta["namespace"],
+                "builds",
+                meta["name"],
+            )
         except ApiException as error:
             if error.status == 404:
                 return None
-            logger.warning("reading build %s/%s failed: %s", meta.get("namespace"),
-                           meta.get("name"), _short(error.reason))  # fmt: skip
+            logger.warning(
+                "reading build %s/%s failed: %s",
+                meta.get("namespace"),
+                meta.get("name"),
+                _short(error.reason),
+            )
             return build  # decide on what the event showed
         except NETWORK_ERRORS as error:
-            logger.warning("reading build %s/%s failed: %s", meta.get("namespace"),
-                           meta.get("name"), _short(error))  # fmt: skip
+            logger.warning(
+                "reading build %s/%s failed: %s",
+                meta.get("namespace"),
+                meta.get("name"),
+                _short(error),
+            )
             return build
         return fresh
 
@@ -212,12 +224,18 @@ class BuildImporter:
                 return Outcome(Verdict.INVALID, False, message)
             except _Temporary as error:
                 last_problem = str(error)
-                logger.info("build %s/%s: try %d: %s", meta["namespace"], meta["name"],
-                            attempt, last_problem)  # fmt: skip
+                logger.info(
+                    "build %s/%s: try %d: %s",
+                    meta["namespace"],
+                    meta["name"],
+                    attempt,
+                    last_problem,
+                )
             else:
                 if result.succeeded:
                     await self._mark(build)
-                    self._imported.add(str(meta.get("uid") or ""))
+                    if meta.get("uid"):
+                        self._imported.add(str(meta["uid"]))
                     message = (
                         f"imported {decision.image} into {decision.target}: {result.reference}"
                     )
@@ -266,8 +284,12 @@ class BuildImporter:
             try:
                 reply: Mapping[str, Any] = await self._call(
                     self._objects.create_namespaced_custom_object,
-                    IMAGE_GROUP, VERSION, target.namespace, "imagestreamimports", body,
-                )  # fmt: skip
+                    IMAGE_GROUP,
+                    VERSION,
+                    target.namespace,
+                    "imagestreamimports",
+                    body,
+                )
             except ApiException as error:
                 if error.status == 409 or (error.status == 404 and version is not None):
                     continue  # the stream changed or vanished since we read it: read it again
@@ -283,8 +305,12 @@ class BuildImporter:
         try:
             stream: Mapping[str, Any] = await self._call(
                 self._objects.get_namespaced_custom_object,
-                IMAGE_GROUP, VERSION, target.namespace, "imagestreams", target.stream,
-            )  # fmt: skip
+                IMAGE_GROUP,
+                VERSION,
+                target.namespace,
+                "imagestreams",
+                target.stream,
+            )
         except ApiException as error:
             if error.status == 404:
                 return None
@@ -308,9 +334,13 @@ class BuildImporter:
             try:
                 await self._call(
                     self._objects.patch_namespaced_custom_object,
-                    BUILD_GROUP, VERSION, meta["namespace"], "builds", meta["name"],
+                    BUILD_GROUP,
+                    VERSION,
+                    meta["namespace"],
+                    "builds",
+                    meta["name"],
                     imported_patch(),
-                )  # fmt: skip
+                )
                 return
             except ApiException as error:
                 if error.status == 404:
@@ -318,8 +348,13 @@ class BuildImporter:
                 problem = f"HTTP {error.status} {error.reason}"
             except NETWORK_ERRORS as error:
                 problem = _short(error)
-            logger.warning("marking build %s/%s failed (try %d): %s", meta["namespace"],
-                           meta["name"], attempt, problem)  # fmt: skip
+            logger.warning(
+                "marking build %s/%s failed (try %d): %s",
+                meta["namespace"],
+                meta["name"],
+                attempt,
+                problem,
+            )
             if attempt < self.settings.attempts:
                 await self._sleep(self.settings.delay(attempt))
         # The image is imported; an unmarked Build is imported again (harmlessly) on a later pass.
@@ -354,8 +389,13 @@ class BuildImporter:
         try:
             await self._call(self._core.create_namespaced_event, namespace, event)
         except (ApiException, *NETWORK_ERRORS) as error:
-            logger.warning("posting event %s on build %s/%s failed: %s", reason, namespace, name,
-                           _short(getattr(error, "reason", error)))  # fmt: skip
+            logger.warning(
+                "posting event %s on build %s/%s failed: %s",
+                reason,
+                namespace,
+                name,
+                _short(getattr(error, "reason", error)),
+            )
 
 
 @kopf.on.event(BUILD_GROUP, VERSION, "builds", annotations={MANAGED_ANNOTATION: "true"})
@@ -367,7 +407,11 @@ async def build_event(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     """
     importer = memo.get(MEMO_KEY)
     if not isinstance(importer, BuildImporter):
-        logger.error("no %s in the operator's memo: build %s/%s not handled", MEMO_KEY,
-                     body.metadata.namespace, body.metadata.name)  # fmt: skip
+        logger.error(
+            "no %s in the operator's memo: build %s/%s not handled",
+            MEMO_KEY,
+            body.metadata.namespace,
+            body.metadata.name,
+        )
         return
     await importer.on_build(dict(body))
