@@ -8,10 +8,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import kubernetes.client
 import yaml
 
 from certs.issuing import service_dns_names, subject_alternative_names
 from certs.renewal import renewal_time
+from tests.support.sim_server import sim_server
 
 DEPLOYED = Path(__file__).parents[2] / "deploy" / "base" / "mutatingwebhookconfiguration.yaml"
 QUAY_BRIDGE = Path(sys.executable).parent / "quay-bridge"
@@ -100,3 +102,32 @@ class TestInjectIntoFile:
         assert result.returncode == 1
         assert "No such file" in result.stderr
         assert "Traceback" not in result.stderr
+
+
+class TestInjectIntoLiveObject:
+    def test_the_bundle_is_set_on_the_live_configuration_through_a_kubeconfig(
+        self, tmp_path: Path
+    ) -> None:
+        run("generate", "--service", "s", "--namespace", "n", "--out", str(tmp_path))
+        with sim_server() as sim:
+            api = sim.api_client()
+            admission = kubernetes.client.AdmissionregistrationV1Api(api)
+            admission.create_mutating_webhook_configuration(yaml.safe_load(DEPLOYED.read_text()))
+
+            result = run(
+                "inject-cabundle", "--ca", str(tmp_path / "ca.crt"), "--name",
+                "quay-bridge-webhook", "--kubeconfig", sim.kubeconfig,
+            )  # fmt: skip
+            missing = run(
+                "inject-cabundle", "--ca", str(tmp_path / "ca.crt"), "--name", "absent",
+                "--kubeconfig", sim.kubeconfig,
+            )  # fmt: skip
+
+            live = api.sanitize_for_serialization(
+                admission.read_mutating_webhook_configuration("quay-bridge-webhook")
+            )
+        assert result.returncode == 0, result.stderr
+        bundle = live["webhooks"][0]["clientConfig"]["caBundle"]
+        assert base64.b64decode(bundle) == (tmp_path / "ca.crt").read_bytes()
+        assert missing.returncode == 1
+        assert "HTTP 404" in missing.stderr
