@@ -220,7 +220,7 @@ class Scenario:
         path = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
         if self._kube.get(f"{path}/{crd['metadata']['name']}") is None:
             self._kube.create(path, crd)
-        wait_for(lambda: self._kube.get("/apis/quay.redhat.com/v1"), 10, "the CRD being served")
+        wait_for(lambda: self._kube.get("/apis/quay.redhat.com/v1"), 30, "the CRD being served")
         return {
             "api": self.stack.sim_url,
             "kubeconfig": str(kubeconfig),
