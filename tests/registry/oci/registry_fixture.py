@@ -12,8 +12,10 @@ the REST API's state. Seed:
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import json
+import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -24,6 +26,7 @@ from aiohttp import web
 
 from registry import credentials
 from registry.oci.routing import add_routes, attach_context
+from registry.oci.signing import KEY_FILE, SigningKey
 from registry.settings import Settings
 from registry.store import accounts, repositories
 from registry.store.database import Store
@@ -65,15 +68,24 @@ class Registry:
         return {"Authorization": f"Bearer {await self.token(robot, password, *scopes)}"}
 
 
+@functools.cache
+def _admin_password_hash() -> str:
+    return credentials.hash_password(ADMIN_PASSWORD)
+
+
+@functools.cache
+def _signing_key_pem() -> bytes:
+    # RSA key generation is the slowest part of a start; one key serves every test's registry.
+    with tempfile.TemporaryDirectory() as scratch:
+        SigningKey.load_or_create(Path(scratch))
+        return (Path(scratch) / KEY_FILE).read_bytes()
+
+
 async def _seed(store: Store) -> dict[str, str]:
     tokens: dict[str, str] = {}
     async with store.write() as conn:
         admin = await accounts.create_user(
-            conn,
-            ADMIN,
-            "admin@example.com",
-            credentials.hash_password(ADMIN_PASSWORD),
-            superuser=True,
+            conn, ADMIN, "admin@example.com", _admin_password_hash(), superuser=True
         )
         org = await accounts.create_organization(conn, "acme", None, admin.id)
         app = await repositories.create_repository(conn, org, "app", "private", "", "image", admin)
@@ -96,6 +108,10 @@ async def running_registry(data_dir: Path) -> AsyncIterator[Registry]:
     host = f"127.0.0.1:{port}"
     settings = Settings(data_dir=data_dir, server_hostname=host)
     store = await Store.open(settings)
+    key_file = data_dir / KEY_FILE
+    if not key_file.exists():
+        key_file.write_bytes(_signing_key_pem())
+        key_file.chmod(0o600)
     tokens = (
         await _seed(store)
         if not (data_dir / ".seeded").exists()
