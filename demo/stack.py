@@ -205,8 +205,17 @@ class Stack:
         """
         port = free_port()
         kubeconfig = self.workdir / "kubeconfig"
-        argv = cli("sim", "--host", "127.0.0.1", "--port", str(port), "--registry", registry_url,
-                   "--kubeconfig-out", str(kubeconfig))  # fmt: skip
+        argv = cli(
+            "sim",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--registry",
+            registry_url,
+            "--kubeconfig-out",
+            str(kubeconfig),
+        )
         for host in (urlsplit(registry_url).netloc, *insecure_hosts):
             argv += ["--insecure-registry", host]
         component = self._spawn("sim", argv)

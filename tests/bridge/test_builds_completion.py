@@ -78,9 +78,11 @@ def parts(tmp_path: Path) -> Iterator[Parts]:
         auth = {"Authorization": f"Bearer {token}"}
         for path, body in (
             ("/api/v1/organization/", {"name": ORG, "email": "org@example.com"}),
-            ("/api/v1/repository",
-             {"namespace": ORG, "repository": REPO, "visibility": "private", "description": ""}),
-        ):  # fmt: skip
+            (
+                "/api/v1/repository",
+                {"namespace": ORG, "repository": REPO, "visibility": "private", "description": ""},
+            ),
+        ):
             answer = requests.post(stack.registry_url + path, json=body, headers=auth, timeout=10)
             assert answer.status_code == 201, answer.text
         stack.start_sim(stack.registry_url)
@@ -90,8 +92,13 @@ def parts(tmp_path: Path) -> Iterator[Parts]:
             "/api/v1/namespaces",
             {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}},
         )
-        config = {"auths": {stack.registry_url.split("://")[1]: {
-            "auth": base64.b64encode(f"$oauthtoken:{token}".encode()).decode()}}}  # fmt: skip
+        config = {
+            "auths": {
+                stack.registry_url.split("://")[1]: {
+                    "auth": base64.b64encode(f"$oauthtoken:{token}".encode()).decode()
+                }
+            }
+        }
         kube.create(
             f"/api/v1/namespaces/{NS}/secrets",
             {
@@ -113,8 +120,11 @@ def parts(tmp_path: Path) -> Iterator[Parts]:
                 "spec": {},
             },
         )
-        wait_for(lambda: kube.get(f"/api/v1/namespaces/{NS}/serviceaccounts/builder"), 20,
-                 "the builder ServiceAccount")  # fmt: skip
+        wait_for(
+            lambda: kube.get(f"/api/v1/namespaces/{NS}/serviceaccounts/builder"),
+            20,
+            "the builder ServiceAccount",
+        )
         yield Parts(stack, kube, quay, token)
     finally:
         stack.close()
@@ -234,8 +244,9 @@ class TestAnImportThatFails:
         create_build(parts, "app-1")
         build = finished(parts, "app-1")
         auth = {"Authorization": f"Bearer {parts.token}"}
-        gone = requests.delete(f"{parts.stack.registry_url}/api/v1/repository/{ORG}/{REPO}",
-                               headers=auth, timeout=10)  # fmt: skip
+        gone = requests.delete(
+            f"{parts.stack.registry_url}/api/v1/repository/{ORG}/{REPO}", headers=auth, timeout=10
+        )
         assert gone.status_code == 204
         waits: list[float] = []
 

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
+import queue
+import signal
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -83,3 +88,64 @@ def test_the_demo_rejects_an_unknown_option_with_usage() -> None:
     done = demo("--frobnicate", timeout=30)
     assert done.returncode == 2
     assert "usage: quay-bridge demo" in done.stderr
+
+
+def test_keep_leaves_a_stack_that_kubectl_and_skopeo_reach_until_it_is_stopped() -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "quaybridge_cli", "demo", "--json", "--keep"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(
+        target=lambda: [lines.put(line) for line in process.stdout or []], daemon=True
+    ).start()
+    seen: list[dict[str, Any]] = []
+    try:
+        deadline = time.monotonic() + 240
+        while not any("kubectl:" in o.get("text", "") for o in seen):
+            assert time.monotonic() < deadline, seen[-3:]
+            try:
+                seen.append(json.loads(lines.get(timeout=5)))
+            except queue.Empty:
+                assert process.poll() is None, f"the demo exited early: {seen[-3:]}"
+        summary = next(o for o in seen if o["event"] == "summary")
+        assert summary["ok"], summary
+        assert "delete-project" not in [o.get("name") for o in seen]
+        texts = [o["text"] for o in seen if o["event"] == "note"]
+        kubeconfig = next(t.split("KUBECONFIG=", 1)[1] for t in texts if "KUBECONFIG=" in t)
+        kubectl = [str(Path(sys.executable).parent / "kubectl"), "--kubeconfig", kubeconfig.strip()]
+        got = subprocess.run(
+            [*kubectl, "get", "secret", "-n", "e2e-demo", "builder-quay-openshift", "-o", "json"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=True,
+        )
+        secret = json.loads(got.stdout)
+        config = json.loads(base64.b64decode(secret["data"][".dockerconfigjson"]))
+        [(host, entry)] = config["auths"].items()
+        inspect = subprocess.run(
+            [
+                "skopeo",
+                "inspect",
+                "--tls-verify=false",
+                "--creds",
+                f"{entry['username']}:{entry['password']}",
+                f"docker://{host}/openshift_e2e-demo/httpd-example:latest",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert inspect.returncode == 0, inspect.stderr
+        build = next(o for o in seen if o.get("name") == "build")
+        assert json.loads(inspect.stdout)["Digest"] == build["facts"]["digest"]
+        pids = started_pids(seen)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=60)
+    assert process.returncode == 0
+    assert not [pid for pid in pids if alive(pid)], "a component was left running"

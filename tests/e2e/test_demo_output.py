@@ -61,8 +61,13 @@ class TestJsonLines:
         objects = [json.loads(line) for line in out.getvalue().splitlines()]
         assert [o["event"] for o in objects] == ["step-started", "step", "note", "summary"]
         assert objects[1]["facts"]["digest"] == HELD.facts["digest"]
-        assert objects[3] == {"event": "summary", "ok": True, "steps": 1, "failed": [],
-                              "seconds": 2.5}  # fmt: skip
+        assert objects[3] == {
+            "event": "summary",
+            "ok": True,
+            "steps": 1,
+            "failed": [],
+            "seconds": 2.5,
+        }
 
 
 class TestTheChoice:
