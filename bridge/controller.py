@@ -511,11 +511,15 @@ class Controller:
             self.integrations[name] = integration
         old_rotate = integration.annotations.get(ROTATE_ANNOTATION)
         changed = integration.update_body(body)
-        if fresh or changed:
+        if fresh:
             await integration.refresh(self.cluster)
             self._status_dirty.add(name)
             self._restart_loop(integration)
             self._kick_all()
+        elif changed:
+            # A changed spec re-observes everything (drift repair), as a resync does.
+            self._restart_loop(integration)
+            self._spawn(self.resync(integration))
         elif integration.annotations.get(ROTATE_ANNOTATION) != old_rotate:
             for record in self.state.for_integration(name):
                 self.kick(record.namespace)
