@@ -8,6 +8,7 @@ Reads then fall back to the anonymous view or answer 401; writes fail the CSRF c
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
@@ -25,7 +26,13 @@ from registry.api.errors import (
 from registry.appkeys import STORE_KEY
 from registry.store.database import Store
 
-_CALLER = "quay.caller"
+
+@dataclass(frozen=True)
+class _CallerSlot:
+    entity: Entity | None
+
+
+_CALLER = web.RequestKey("quay_caller", _CallerSlot)
 
 
 def store_of(request: web.Request) -> Store:
@@ -36,8 +43,7 @@ def store_of(request: web.Request) -> Store:
 async def caller(request: web.Request) -> Entity | None:
     """The validated OAuth caller, or None (no token, or an invalid or expired one)."""
     if _CALLER in request:
-        cached: Entity | None = request[_CALLER]
-        return cached
+        return request[_CALLER].entity
     found: Entity | None = None
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
@@ -45,7 +51,7 @@ async def caller(request: web.Request) -> Entity | None:
         store = store_of(request)
         async with store.read() as conn:
             found = await authenticate_bearer_in(conn, store, token.strip())
-    request[_CALLER] = found
+    request[_CALLER] = _CallerSlot(found)
     return found
 
 

@@ -1,0 +1,316 @@
+"""Quay REST behaviours beyond the golden exchanges: names, scopes, expiry, auth, paging, GC.
+
+These run against the real application in-process (real SQLite in a temp dir); the restart test
+runs the real ``quay-registry`` process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+import requests
+from sqlalchemy import select, update
+
+from registry.appkeys import STORE_KEY
+from registry.store import schema
+from tests.registry.quay.conftest import Quay
+from tests.support.registry_server import registry_server
+
+NAMESPACE_RULE = "Namespace must match expression ^([a-z0-9]+(?:[._-][a-z0-9]+)*)$"
+LENGTH_RULE = "Namespace must be between 2 and 255 characters in length"
+
+
+class TestNameValidation:
+    @pytest.mark.parametrize(
+        ("name", "problem"),
+        [
+            ("a", LENGTH_RULE),
+            ("a--b", NAMESPACE_RULE),
+            ("-x", NAMESPACE_RULE),
+            ("x-", NAMESPACE_RULE),
+            ("a._b", NAMESPACE_RULE),
+            ("Upper", NAMESPACE_RULE),
+            ("x" * 256, LENGTH_RULE),
+        ],
+    )
+    async def test_invalid_org_names_are_rejected_with_quays_message(
+        self, quay: Quay, name: str, problem: str
+    ) -> None:
+        response, body = await quay.call("POST", "/api/v1/organization/", {"name": name})
+        assert response.status == 400
+        assert body["error_message"] == f"Invalid namespace {name}: {problem}"
+
+    @pytest.mark.parametrize("name", ["ab", "my-org", "openshift_e2e-demo", "a.b", "x" * 255])
+    async def test_valid_org_names_are_created(self, quay: Quay, name: str) -> None:
+        response, body = await quay.call("POST", "/api/v1/organization/", {"name": name})
+        assert (response.status, body) == (201, "Created")
+
+    @pytest.mark.parametrize("short", ["a", "a--b", "-x", "Bad-Name", "x" * 256])
+    async def test_invalid_robot_names_are_rejected(self, quay: Quay, short: str) -> None:
+        await quay.call("POST", "/api/v1/organization/", {"name": "acme"})
+        response, body = await quay.call("PUT", f"/api/v1/organization/acme/robots/{short}")
+        assert response.status == 400
+        assert body["error_message"].startswith(f"The name for the robot '{short}' is invalid: ")
+
+    async def test_a_robot_description_over_255_characters_is_a_schema_error(
+        self, quay: Quay
+    ) -> None:
+        await quay.call("POST", "/api/v1/organization/", {"name": "acme"})
+        response, body = await quay.call(
+            "PUT", "/api/v1/organization/acme/robots/bot", {"description": "d" * 256}
+        )
+        assert response.status == 400
+        assert "is too long" in body["error_message"]
+
+
+class TestScopeCapping:
+    async def test_a_repo_read_token_cannot_create_an_org_or_read_the_user(
+        self, quay: Quay
+    ) -> None:
+        await quay.call("POST", "/api/v1/organization/", {"name": "acme"})
+        token = await quay.mint("acme", "repo:read")
+        response, body = await quay.call(
+            "POST", "/api/v1/organization/", {"name": "other"}, token=token
+        )
+        assert response.status == 403 and response.content_type == "application/json"
+        assert body["error_type"] == "insufficient_scope"
+        response, body = await quay.call("GET", "/api/v1/user/", token=token)
+        assert response.status == 401 and body["error_type"] == "invalid_token"
+
+    async def test_an_org_admin_token_creates_robots_but_not_organizations(
+        self, quay: Quay
+    ) -> None:
+        await quay.call("POST", "/api/v1/organization/", {"name": "acme"})
+        token = await quay.mint("acme", "org:admin,repo:admin")
+        response, _ = await quay.call("PUT", "/api/v1/organization/acme/robots/bot", token=token)
+        assert response.status == 201
+        response, _ = await quay.call("POST", "/api/v1/organization/", {"name": "x2"}, token=token)
+        assert response.status == 403
+
+    async def test_org_admin_alone_gives_no_repository_access(self, quay: Quay) -> None:
+        await quay.call("POST", "/api/v1/organization/", {"name": "acme"})
+        await quay.call(
+            "POST",
+            "/api/v1/repository",
+            {"namespace": "acme", "repository": "app", "visibility": "private", "description": ""},
+        )
+        token = await quay.mint("acme", "org:admin")
+        response, _ = await quay.call("GET", "/api/v1/repository/acme/app", token=token)
+        assert response.status == 403
+
+    async def test_a_token_cannot_mint_a_broader_one_and_scopes_are_normalised(
+        self, quay: Quay
+    ) -> None:
+        await quay.call("POST", "/api/v1/organization/", {"name": "acme"})
+        narrow = await quay.mint("acme", "org:admin")
+        _, app = await quay.call("POST", "/api/v1/organization/acme/applications", {"name": "b"})
+        path = f"/api/v1/organization/acme/applications/{app['client_id']}/tokens"
+        response, _ = await quay.call(
+            "POST", path, {"name": "wide", "scope": "org:admin repo:admin"}, token=narrow
+        )
+        assert response.status == 403
+        response, body = await quay.call("POST", path, {"name": "bad", "scope": "repo:bogus"})
+        assert response.status == 400 and body["message"].startswith("Invalid scope")
+        response, body = await quay.call(
+            "POST", path, {"name": "ok", "scope": "repo:read,repo:write"}
+        )
+        assert response.status == 200
+        assert body["scope"] == "repo:read repo:write" and len(body["token"]) == 40
+        response, listed = await quay.call("GET", path)
+        assert [t["name"] for t in listed["tokens"]] == ["ok"]
+        assert "token" not in listed["tokens"][0]
+
+
+class TestTokenExpiry:
+    async def test_the_initialize_token_expires_after_9000_seconds(self, quay: Quay) -> None:
+        store = quay.client.app[STORE_KEY]  # type: ignore[index]
+        async with store.read() as conn:
+            row = (
+                await conn.execute(
+                    select(schema.oauth_token.c.created, schema.oauth_token.c.expires_at)
+                )
+            ).one()
+        assert row.expires_at - row.created == pytest.approx(9000)
+
+    async def test_an_expired_token_reads_as_anonymous_and_writes_fail_the_csrf_check(
+        self, quay: Quay
+    ) -> None:
+        await quay.call("POST", "/api/v1/organization/", {"name": "acme"})
+        store = quay.client.app[STORE_KEY]  # type: ignore[index]
+        async with store.write() as conn:
+            await conn.execute(update(schema.oauth_token).values(expires_at=time.time() - 1))
+        response, body = await quay.call("GET", "/api/v1/user/")
+        assert response.status == 401 and body["session_required"] is False
+        response, body = await quay.call("GET", "/api/v1/organization/acme")
+        assert response.status == 200 and body["is_admin"] is False
+        response, body = await quay.call("POST", "/api/v1/organization/", {"name": "again"})
+        assert (response.status, response.content_type) == (403, "text/html")
+        assert body == {"error": "CSRF token was invalid or missing."}
+
+    async def test_a_minted_token_with_a_short_expiration_stops_working(self, quay: Quay) -> None:
+        await quay.call("POST", "/api/v1/organization/", {"name": "acme"})
+        token = await quay.mint("acme", "user:read", expiration=1)
+        response, _ = await quay.call("GET", "/api/v1/user/", token=token)
+        assert response.status == 200
+        await asyncio.sleep(1.1)
+        response, _ = await quay.call("GET", "/api/v1/user/", token=token)
+        assert response.status == 401
+
+
+class TestRequestBodies:
+    async def test_a_body_without_a_json_content_type_is_a_415(self, quay: Quay) -> None:
+        response, body = await quay.call(
+            "POST", "/api/v1/organization/", raw=b'{"name":"x1"}', content_type="text/plain"
+        )
+        assert response.status == 415
+        assert body["message"].startswith("Did not attempt to load JSON data")
+
+    async def test_a_robot_put_ignores_a_non_json_body(self, quay: Quay) -> None:
+        await quay.call("POST", "/api/v1/organization/", {"name": "acme"})
+        response, body = await quay.call(
+            "PUT", "/api/v1/organization/acme/robots/bot", raw=b"hello", content_type="text/plain"
+        )
+        assert response.status == 201 and len(body["token"]) == 64
+
+
+class TestConcurrency:
+    async def test_fifty_parallel_creates_of_one_org_give_exactly_one_201(self, quay: Quay) -> None:
+        results = await asyncio.gather(
+            *(quay.call("POST", "/api/v1/organization/", {"name": "racy"}) for _ in range(50))
+        )
+        statuses = sorted(response.status for response, _ in results)
+        assert statuses == [201] + [400] * 49
+
+
+class TestOrganizationDeletion:
+    async def test_the_name_is_reusable_after_the_namespace_gc_and_the_new_org_is_empty(
+        self, quay: Quay
+    ) -> None:
+        await quay.call("POST", "/api/v1/organization/", {"name": "acme"})
+        await quay.call("PUT", "/api/v1/organization/acme/robots/builder")
+        response, _ = await quay.call("DELETE", "/api/v1/organization/acme")
+        assert response.status == 204
+        response, body = await quay.call("POST", "/api/v1/organization/", {"name": "acme"})
+        assert body["error_message"] == "Username is not available"
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            response, body = await quay.call("POST", "/api/v1/organization/", {"name": "acme"})
+            if response.status == 201:
+                break
+            await asyncio.sleep(0.1)
+        assert response.status == 201
+        response, body = await quay.call("GET", "/api/v1/organization/acme/robots/builder")
+        assert response.status == 400
+        response, body = await quay.call("GET", "/api/v1/organization/acme/prototypes")
+        assert body == {"prototypes": []}
+
+
+class TestPermissionsAndPaging:
+    async def test_permission_errors_use_quays_messages(self, quay: Quay) -> None:
+        await quay.call("POST", "/api/v1/organization/", {"name": "acme"})
+        await quay.call(
+            "POST",
+            "/api/v1/repository",
+            {"namespace": "acme", "repository": "app", "visibility": "private", "description": ""},
+        )
+        base = "/api/v1/repository/acme/app/permissions/user/"
+        response, body = await quay.call("GET", base + "nobody")
+        assert (response.status, body) == (
+            400,
+            {"message": "User does not have permission for repo."},
+        )
+        response, body = await quay.call("PUT", base + "ghost", {"role": "read"})
+        assert response.status == 400 and body["error_message"] == "Invalid username: ghost"
+        await quay.call("PUT", "/api/v1/organization/acme/robots/bot")
+        response, body = await quay.call("PUT", base + "acme+bot", {"role": "read"})
+        assert response.status == 200 and body["role"] == "read" and body["is_robot"]
+        response, _ = await quay.call("DELETE", base + "acme+bot")
+        assert response.status == 204
+
+    async def test_repository_lists_page_by_100_with_next_page(self, quay: Quay) -> None:
+        await quay.call("POST", "/api/v1/organization/", {"name": "acme"})
+        for index in range(101):
+            response, _ = await quay.call(
+                "POST",
+                "/api/v1/repository",
+                {
+                    "namespace": "acme",
+                    "repository": f"r{index:03d}",
+                    "visibility": "private",
+                    "description": "",
+                },
+            )
+            assert response.status == 201
+        response, first = await quay.call("GET", "/api/v1/repository?namespace=acme")
+        assert len(first["repositories"]) == 100 and "next_page" in first
+        page = quote(first["next_page"], safe="")
+        response, second = await quay.call(
+            "GET", f"/api/v1/repository?namespace=acme&next_page={page}"
+        )
+        assert [repo["name"] for repo in second["repositories"]] == ["r100"]
+        assert "next_page" not in second
+
+
+class TestSuperuser:
+    async def test_a_superuser_lists_and_creates_users_and_others_are_refused(
+        self, quay: Quay
+    ) -> None:
+        response, body = await quay.call(
+            "POST", "/api/v1/superuser/users/", {"username": "bob", "email": "bob@example.com"}
+        )
+        assert response.status == 200 and len(body["password"]) == 32
+        response, body = await quay.call("GET", "/api/v1/superuser/users/")
+        assert sorted(user["username"] for user in body["users"]) == ["bob", "quayadmin"]
+        response, _ = await quay.call("GET", "/api/v1/superuser/users/?limit=101")
+        assert response.status == 400
+        await quay.call("POST", "/api/v1/organization/", {"name": "acme"})
+        token = await quay.mint("acme", "user:admin")
+        response, _ = await quay.call("GET", "/api/v1/superuser/users/", token=token)
+        assert response.status == 403
+
+
+class TestMetrics:
+    async def test_requests_are_counted_by_route_template_method_and_status(
+        self, quay: Quay
+    ) -> None:
+        await quay.call("GET", "/api/v1/organization/nosuch")
+        await quay.call("GET", "/api/v1/organization/other")
+        response = await quay.client.get("/metrics")
+        text = await response.text()
+        assert (
+            'quay_registry_requests_total{method="GET",route="/api/v1/organization/{orgname}",'
+            'status="404"} 2.0' in text
+        )
+
+
+class TestRestart:
+    def test_data_and_tokens_survive_a_restart_of_the_real_process(self, tmp_path: Path) -> None:
+        with registry_server(data_dir=tmp_path / "data") as first:
+            headers = first.headers()
+            requests.post(
+                f"{first.url}/api/v1/organization/",
+                json={"name": "acme"},
+                headers=headers,
+                timeout=10,
+            )
+            robot = requests.put(
+                f"{first.url}/api/v1/organization/acme/robots/builder", headers=headers, timeout=10
+            ).json()
+            token = first.token
+        with registry_server(data_dir=tmp_path / "data", initialize=False) as second:
+            headers = {"Authorization": f"Bearer {token}"}
+            again = requests.get(
+                f"{second.url}/api/v1/organization/acme/robots/builder", headers=headers, timeout=10
+            )
+            assert again.status_code == 200
+            assert again.json()["token"] == robot["token"]
+            response = requests.post(
+                f"{second.url}/api/v1/user/initialize",
+                json={"username": "someone", "password": "password-123"},
+                timeout=10,
+            )
+            assert response.json() == {"message": "Cannot initialize user in a non-empty database"}
