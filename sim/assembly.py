@@ -8,13 +8,27 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from sim.builds import Builds
+from sim.imagestreams import ImageStreams
 from sim.machinery import Machinery
+from sim.projects import Projects
 from sim.serving import RequestLog, make_app
 from sim.settings import Settings
+from sim.templates import Templates
 
 
 def build(settings: Settings) -> tuple[Machinery, web.Application]:
     """Return a wired machinery and the aiohttp application that serves it."""
     machinery = Machinery(settings)
+    Projects(machinery)
+    ImageStreams(machinery)
+    Builds(machinery)
+    templates = Templates(machinery)
     request_log = RequestLog(settings.request_log) if settings.request_log else None
-    return machinery, make_app(machinery, request_log)
+    app = make_app(machinery, request_log)
+
+    async def on_startup(_: web.Application) -> None:
+        await templates.preload()
+
+    app.on_startup.append(on_startup)
+    return machinery, app

@@ -20,6 +20,18 @@ from sim.kubeconfig import write_kubeconfig
 from sim.settings import BuildTiming, ProjectTiming, Settings
 
 
+#: --delay step names -> (settings group, field)
+DELAYS = {
+    "scc": ("projects", "scc_annotations"),
+    "origin": ("projects", "origin_finalizer"),
+    "service-accounts": ("projects", "service_accounts"),
+    "dockercfg": ("projects", "dockercfg_secrets"),
+    "build-pending": ("builds", "to_pending"),
+    "build-running": ("builds", "to_running"),
+    "build-complete": ("builds", "to_complete"),
+}
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="quay-bridge sim", description="Run the OpenShift simulator (plain HTTP on loopback)."
@@ -53,6 +65,14 @@ def _parser() -> argparse.ArgumentParser:
         "--immediate", action="store_true", help="run OpenShift behaviours with no delays"
     )
     p.add_argument(
+        "--delay",
+        action="append",
+        default=[],
+        metavar="STEP=SECONDS",
+        help=f"delay of one OpenShift step (applied after --immediate; repeatable): {', '.join(DELAYS)}",
+    )
+    p.add_argument("--no-build-controller", action="store_true", help="leave Builds in phase New")
+    p.add_argument(
         "--history-limit", type=int, default=10_000, help="watch events kept per resource"
     )
     return p
@@ -80,6 +100,19 @@ def settings_from_args(argv: list[str]) -> Settings:
     if args.immediate:
         settings.projects = ProjectTiming(0, 0, 0, 0)
         settings.builds = BuildTiming(0, 0, 0)
+    for item in args.delay:
+        step, sep, value = item.partition("=")
+        if not sep or step not in DELAYS:
+            parser.error(f"--delay wants STEP=SECONDS with STEP one of {', '.join(DELAYS)}, got {item!r}")
+        try:
+            seconds = float(value)
+        except ValueError:
+            parser.error(f"--delay {step}: {value!r} is not a number of seconds")
+        if seconds < 0:
+            parser.error(f"--delay {step}: must not be negative")
+        group, name = DELAYS[step]
+        setattr(getattr(settings, group), name, seconds)
+    settings.builds.enabled = not args.no_build_controller
     settings.kubeconfig_out = args.kubeconfig_out  # type: ignore[attr-defined]
     return settings
 

@@ -428,6 +428,24 @@ class Machinery:
                 self._unserve_crd(stored)
         return stored
 
+    def write_as_server(self, rt: ResourceType, new: Obj, old: Obj | None) -> Obj:
+        """Store a server-side change (no admission, no status separation), as OpenShift's own
+        registries do for writes such as an import's spec+status update; return the stored object."""
+        meta = new["metadata"]
+        if old is None:
+            meta.setdefault("uid", str(uuid.uuid4()))
+            meta.setdefault("creationTimestamp", now())
+            meta["generation"] = 1
+        else:
+            meta["generation"] = old["metadata"].get("generation", 1) + (
+                1 if _spec_part(new) != _spec_part(old) else 0
+            )
+        new["apiVersion"], new["kind"] = rt.api_version, rt.kind
+        self._run(self.hooks.prepare, rt, new, old)
+        if old is not None and _same_content(new, old):
+            return old
+        return self.store.put(rt.key, new, old)
+
     def _releasable(self, rt: ResourceType, obj: Obj) -> bool:
         return rt.key != NS_KEY or not (obj.get("spec") or {}).get("finalizers")
 

@@ -66,3 +66,19 @@ class Settings:
             projects=ProjectTiming(0, 0, 0, 0),
             builds=BuildTiming(0, 0, 0),
         )
+
+
+def registry_scheme(settings: Settings, host: str) -> str:
+    """Return ``http`` or ``https`` for a registry host.
+
+    The host of ``registry_url`` uses that URL's scheme; hosts in ``insecure_registries`` and
+    loopback hosts use plain HTTP; every other host uses HTTPS.
+    """
+    if settings.registry_url:
+        scheme, _, rest = settings.registry_url.partition("://")
+        if rest.split("/")[0] == host:
+            return scheme
+    if host in settings.insecure_registries:
+        return "http"
+    name = host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+    return "http" if name in ("127.0.0.1", "localhost", "[::1]") else "https"

@@ -38,6 +38,8 @@ class SimServer:
     url: str
     kubeconfig: str
     process: subprocess.Popen[str]
+    #: the simulator's output (its log), next to the kubeconfig
+    log_path: str
     _clients: list[kubernetes.client.ApiClient] = field(default_factory=list)
 
     def api_client(self) -> kubernetes.client.ApiClient:
@@ -62,8 +64,6 @@ class SimServer:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(timeout=5)
-        if self.process.stdout is not None:
-            self.process.stdout.close()
 
 
 def start_sim(*extra_args: str, immediate: bool = True, timeout: float = 20.0) -> SimServer:
@@ -83,13 +83,17 @@ def start_sim(*extra_args: str, immediate: bool = True, timeout: float = 20.0) -
     if immediate:
         args.append("--immediate")
     args.extend(extra_args)
-    process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    log_path = os.path.join(os.path.dirname(kubeconfig), "sim.log")
+    with open(log_path, "w", encoding="utf-8") as log:
+        process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, text=True)
     url = f"http://127.0.0.1:{port}"
-    server = SimServer(url, kubeconfig, process)
+    server = SimServer(url, kubeconfig, process, log_path)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"quay-bridge sim exited with {process.returncode}")
+            with open(log_path, encoding="utf-8") as log:
+                tail = log.read()[-3000:]
+            raise RuntimeError(f"quay-bridge sim exited with {process.returncode}:\n{tail}")
         try:
             if requests.get(f"{url}/readyz", timeout=1).ok and os.path.exists(kubeconfig):
                 return server
