@@ -1,0 +1,210 @@
+"""The operator over time: ImageStream deletion, drift repair, token rotation, namespace deletion.
+
+Real simulator, registry core and operator processes; every wait is bounded.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+import requests
+
+from tests.bridge.conftest import Cluster
+from tests.bridge.servers import Registry, wait_for
+
+SAS = ("builder", "default", "deployer")
+
+
+def all_linked(cluster: Cluster, namespace: str) -> bool:
+    return all(cluster.linked(namespace, sa, f"{sa}-quay-openshift") for sa in SAS)
+
+
+def configure(cluster: Cluster, registry: Registry, **spec: Any) -> None:
+    cluster.secret("openshift-operators", "quay-token", {"token": registry.token})
+    cluster.integration("quay", registry, **spec)
+
+
+def repo_exists(registry: Registry, org: str, repo: str) -> bool:
+    return registry.get(f"/api/v1/repository/{org}/{repo}").status_code == 200
+
+
+def registry_auth(registry: Registry, username: str, password: str) -> int:
+    reply = requests.get(
+        registry.url + "/v2/auth",
+        params={"service": registry.host, "scope": f"repository:{username.split('+')[0]}/app:pull"},
+        auth=(username, password),
+        timeout=10,
+    )
+    return reply.status_code
+
+
+class TestImageStreamDeletion:
+    @pytest.mark.parametrize(("policy", "kept"), [("Retain", True), ("Delete", False)])
+    def test_the_repository_follows_the_deletion_policy(
+        self,
+        cluster: Cluster,
+        registry: Registry,
+        operator_factory: Any,
+        policy: str,
+        kept: bool,
+    ) -> None:
+        configure(cluster, registry, repositoryDeletionPolicy=policy)
+        operator_factory()
+        cluster.new_project("streams")
+        cluster.image_stream("streams", "one")
+        cluster.image_stream("streams", "two")
+        wait_for(lambda: repo_exists(registry, "openshift_streams", "one"), timeout=20)
+        wait_for(lambda: repo_exists(registry, "openshift_streams", "two"), timeout=10)
+        cluster.custom.delete_namespaced_custom_object(
+            "image.openshift.io", "v1", "streams", "imagestreams", "one"
+        )
+        if kept:
+            with pytest.raises(TimeoutError):
+                wait_for(lambda: not repo_exists(registry, "openshift_streams", "one"), 2)
+        else:
+            wait_for(lambda: not repo_exists(registry, "openshift_streams", "one"), timeout=10)
+        assert repo_exists(registry, "openshift_streams", "two")
+
+
+class TestDriftRepair:
+    def test_a_robot_deleted_in_quay_is_recreated_on_resync(
+        self, cluster: Cluster, registry: Registry, operator_factory: Any
+    ) -> None:
+        configure(cluster, registry)
+        operator_factory()
+        cluster.new_project("drift")
+        wait_for(lambda: all_linked(cluster, "drift"), timeout=20)
+        old = cluster.robot_login("drift", "builder-quay-openshift", registry.host)
+        deleted = requests.delete(
+            registry.url + "/api/v1/organization/openshift_drift/robots/builder",
+            headers={"Authorization": f"Bearer {registry.token}"},
+            timeout=10,
+        )
+        assert deleted.status_code == 204
+        # A spec change triggers the same full resync the periodic loop runs.
+        cluster.custom.patch_cluster_custom_object(
+            "quay.redhat.com",
+            "v1",
+            "quayintegrations",
+            "quay",
+            {"spec": {"resyncPeriodSeconds": 45}},
+        )
+        wait_for(
+            lambda: registry.get("/api/v1/organization/openshift_drift/robots/builder").ok,
+            timeout=20,
+        )
+        new = wait_for(
+            lambda: (
+                (login := cluster.robot_login("drift", "builder-quay-openshift", registry.host))
+                != old
+                and login
+            ),
+            timeout=10,
+        )
+        assert new[0] == "openshift_drift+builder"
+        assert registry_auth(registry, *new) == 200
+
+
+class TestTokenRotation:
+    @pytest.mark.parametrize("where", ["namespace", "integration"])
+    def test_rotation_on_demand_replaces_the_token_and_the_old_one_stops_working(
+        self, cluster: Cluster, registry: Registry, operator_factory: Any, where: str
+    ) -> None:
+        configure(cluster, registry)
+        operator_factory()
+        cluster.new_project("rotate")
+        wait_for(lambda: all_linked(cluster, "rotate"), timeout=20)
+        old = cluster.robot_login("rotate", "builder-quay-openshift", registry.host)
+        assert old is not None and registry_auth(registry, *old) == 200
+        patch = {
+            "metadata": {"annotations": {"quay-bridge.quay.redhat.com/rotate-robot-tokens": "1"}}
+        }
+        if where == "namespace":
+            cluster.core.patch_namespace("rotate", patch)
+        else:
+            cluster.custom.patch_cluster_custom_object(
+                "quay.redhat.com", "v1", "quayintegrations", "quay", patch
+            )
+        new = wait_for(
+            lambda: (
+                (login := cluster.robot_login("rotate", "builder-quay-openshift", registry.host))
+                != old
+                and login
+            ),
+            timeout=15,
+        )
+        assert registry_auth(registry, *new) == 200
+        assert registry_auth(registry, *old) == 401
+
+
+class TestNamespaceDeletion:
+    @pytest.mark.parametrize(("policy", "org_kept"), [("Delete", False), ("Retain", True)])
+    def test_deleting_the_namespace_follows_the_organization_policy(
+        self,
+        cluster: Cluster,
+        registry: Registry,
+        operator_factory: Any,
+        policy: str,
+        org_kept: bool,
+    ) -> None:
+        configure(cluster, registry, organizationDeletionPolicy=policy)
+        operator_factory()
+        cluster.new_project("gone")
+        wait_for(lambda: all_linked(cluster, "gone"), timeout=20)
+        cluster.core.delete_namespace("gone")
+        wait_for(lambda: cluster.get_namespace("gone") is None, timeout=20)
+        org = registry.get("/api/v1/organization/openshift_gone").status_code
+        assert (org == 200) is org_kept
+
+    def test_with_quay_down_the_finalizer_is_released_at_the_deadline(
+        self, cluster: Cluster, registry: Registry, operator_factory: Any
+    ) -> None:
+        configure(cluster, registry, namespaceDeletionDeadlineSeconds=3)
+        operator_factory()
+        cluster.new_project("stuck")
+        wait_for(lambda: all_linked(cluster, "stuck"), timeout=20)
+        events_seen: list[dict[str, Any]] = []
+        registry.stop()
+        started = time.monotonic()
+        cluster.core.delete_namespace("stuck")
+
+        def released() -> bool:
+            body = cluster.get_namespace("stuck")
+            if body is not None:
+                events_seen[:] = cluster.events("stuck")
+            return body is None or "quay.redhat.com/quayintegrations" not in (
+                body["metadata"].get("finalizers") or []
+            )
+
+        wait_for(released, timeout=25)
+        assert time.monotonic() - started >= 2.5, "released before the deadline"
+        reasons = [e.get("reason") for e in events_seen]
+        messages = " ".join(e.get("message", "") for e in events_seen)
+        if events_seen:  # the namespace may vanish (with its events) right after the release
+            assert "QuayCleanupIncomplete" in reasons
+            assert "openshift_stuck" in messages
+
+
+class TestReservedNames:
+    def test_a_recreated_namespace_waits_for_quay_to_free_the_org_name(
+        self, cluster: Cluster, operator_factory: Any
+    ) -> None:
+        from tests.bridge.servers import start_registry
+
+        slow_gc = start_registry(gc_seconds=4)
+        try:
+            configure(cluster, slow_gc)
+            operator_factory()
+            cluster.new_project("again")
+            wait_for(lambda: all_linked(cluster, "again"), timeout=20)
+            cluster.core.delete_namespace("again")
+            wait_for(lambda: cluster.get_namespace("again") is None, timeout=20)
+            cluster.new_project("again")
+            wait_for(lambda: slow_gc.get("/api/v1/organization/openshift_again").ok, timeout=30)
+            wait_for(lambda: all_linked(cluster, "again"), timeout=20)
+            login = cluster.robot_login("again", "builder-quay-openshift", slow_gc.host)
+            assert login is not None and registry_auth(slow_gc, *login) == 200
+        finally:
+            slow_gc.stop()
