@@ -17,7 +17,7 @@ from typing import Literal
 from aiohttp import web
 
 from registry import access
-from registry.oci import errors
+from registry.oci import errors, metadata
 from registry.oci.blobstore import BlobStore
 from registry.oci.scopes import NameError_, RepositoryName, parse_repository_name
 from registry.oci.signing import SigningKey, TokenError
@@ -104,10 +104,7 @@ def _challenge_scope(name: RepositoryName, need: Need) -> str:
 async def find_repository(ctx: OciContext, name: RepositoryName) -> Repository | None:
     """The live repository `name`, or None."""
     async with ctx.store.read() as conn:
-        namespace = await accounts.get_by_name(conn, name.namespace)
-        if namespace is None or namespace.is_robot:
-            return None
-        return await repositories.get_repository(conn, namespace.id, name.repository)
+        return await metadata.repository_by_name(conn, name.namespace, name.repository)
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,47 @@ from sqlalchemy.sql import Executable
 
 from registry.oci.digests import Digest
 from registry.oci.manifests import ParsedManifest
-from registry.store.schema import blob, manifest, manifest_reference, repository_blob, tag
+from registry.store.repositories import Repository
+from registry.store.schema import (
+    account,
+    blob,
+    manifest,
+    manifest_reference,
+    repository,
+    repository_blob,
+    tag,
+)
+
+_REPOSITORY_COLUMNS = (
+    repository.c.id,
+    repository.c.namespace_id,
+    account.c.username.label("namespace"),
+    repository.c.name,
+    repository.c.visibility,
+    repository.c.description,
+    repository.c.kind,
+    repository.c.state,
+    repository.c.status_token,
+    repository.c.created,
+)
+
+
+async def repository_by_name(conn: AsyncConnection, namespace: str, name: str) -> Repository | None:
+    """The live repository `namespace/name` in one query (every `/v2` request starts here)."""
+    row = (
+        await conn.execute(
+            select(*_REPOSITORY_COLUMNS)
+            .select_from(repository.join(account, account.c.id == repository.c.namespace_id))
+            .where(
+                account.c.username == namespace,
+                account.c.enabled.is_(True),
+                account.c.kind != "robot",
+                repository.c.name == name,
+                repository.c.state == "NORMAL",
+            )
+        )
+    ).first()
+    return None if row is None else Repository(**dict(row._mapping))
 
 
 @dataclass(frozen=True)
