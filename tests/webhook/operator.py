@@ -1,0 +1,159 @@
+"""The real operator (``quay-bridge run``) with its webhook, for the webhook's end-to-end tests.
+
+The simulator, the registry core and the operator run as processes, as in the demo; the operator's
+webhook serves a certificate made with ``quay-bridge certs generate`` for 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import kubernetes.client
+import requests
+import yaml
+from kubernetes.client.exceptions import ApiException
+
+from tests.bridge.servers import Registry, stop_process, wait_for
+from tests.support.ports import free_port
+from tests.support.sim_server import SimServer
+
+ROOT = Path(__file__).resolve().parents[2]
+CRD = ROOT / "crds" / "quayintegration.yaml"
+
+
+@dataclass
+class OperatorWithWebhook:
+    """A running operator; ``webhook_url`` is its admission endpoint."""
+
+    process: subprocess.Popen[bytes]
+    webhook_url: str
+    ca_file: Path
+    log_path: str
+
+    def log(self) -> str:
+        return Path(self.log_path).read_text(errors="replace")
+
+    def stop(self) -> None:
+        stop_process(self.process)
+
+
+def start_operator_with_webhook(sim: SimServer, workdir: Path) -> OperatorWithWebhook:
+    """Make certificates and start ``quay-bridge run`` with its webhook on 127.0.0.1."""
+    certs = workdir / "certs"
+    subprocess.run(
+        [sys.executable, "-m", "quaybridge_cli", "certs", "generate", "--service",
+         "quay-bridge-webhook", "--namespace", "quay-bridge", "--out", str(certs),
+         "--ip", "127.0.0.1"],
+        check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+    webhook_port, metrics_port = free_port(), free_port()
+    log_path = tempfile.mktemp(prefix="operator-webhook-", suffix=".log")
+    args = [
+        sys.executable, "-m", "quaybridge_cli", "run", "--standalone",
+        "--kubeconfig", sim.kubeconfig,
+        "--webhook-host", "127.0.0.1", "--webhook-port", str(webhook_port),
+        "--cert-dir", str(certs),
+        "--metrics-host", "127.0.0.1", "--metrics-port", str(metrics_port),
+    ]  # fmt: skip
+    with open(log_path, "wb") as log_file:
+        process = subprocess.Popen(
+            args, stdout=log_file, stderr=subprocess.STDOUT, env=dict(os.environ)
+        )
+
+    def ready() -> bool:
+        if process.poll() is not None:
+            raise RuntimeError(f"operator exited: {Path(log_path).read_text(errors='replace')}")
+        try:
+            return requests.get(f"http://127.0.0.1:{metrics_port}/readyz", timeout=1).ok
+        except requests.ConnectionError:
+            return False
+
+    wait_for(ready, timeout=30)
+    url = f"https://127.0.0.1:{webhook_port}/admissionwebhook"
+    return OperatorWithWebhook(process, url, certs / "ca.crt", log_path)
+
+
+def install_integration(sim: SimServer, registry: Registry) -> kubernetes.client.ApiClient:
+    """Install the CRD, the Quay token Secret and a QuayIntegration for ``registry``."""
+    api = sim.api_client()
+    try:
+        kubernetes.client.ApiextensionsV1Api(api).create_custom_resource_definition(
+            yaml.safe_load(CRD.read_text())
+        )
+    except ApiException as exc:
+        if exc.status != 409:
+            raise
+    core = kubernetes.client.CoreV1Api(api)
+    core.create_namespace({"metadata": {"name": "openshift-operators"}})
+    token = base64.b64encode(registry.token.encode()).decode()
+    core.create_namespaced_secret(
+        "openshift-operators",
+        {"metadata": {"name": "quay-token"}, "data": {"token": token}},
+    )
+    custom = kubernetes.client.CustomObjectsApi(api)
+
+    def crd_served() -> bool:
+        try:
+            custom.list_cluster_custom_object("quay.redhat.com", "v1", "quayintegrations")
+        except ApiException:
+            return False
+        return True
+
+    wait_for(crd_served, timeout=30)
+    custom.create_cluster_custom_object(
+        "quay.redhat.com",
+        "v1",
+        "quayintegrations",
+        {
+            "apiVersion": "quay.redhat.com/v1",
+            "kind": "QuayIntegration",
+            "metadata": {"name": "quay"},
+            "spec": {
+                "clusterID": "openshift",
+                "credentialsSecret": {"name": "quay-token", "namespace": "openshift-operators"},
+                "quayHostname": registry.url,
+            },
+        },
+    )
+    return api
+
+
+def new_project(api: kubernetes.client.ApiClient, name: str) -> None:
+    kubernetes.client.CustomObjectsApi(api).create_cluster_custom_object(
+        "project.openshift.io",
+        "v1",
+        "projectrequests",
+        {
+            "apiVersion": "project.openshift.io/v1",
+            "kind": "ProjectRequest",
+            "metadata": {"name": name},
+        },
+    )
+
+
+def builder_linked(api: kubernetes.client.ApiClient, namespace: str) -> bool:
+    """Whether the builder SA lists ``builder-quay-openshift`` in both of its lists."""
+    core = kubernetes.client.CoreV1Api(api)
+    try:
+        sa: Any = api.sanitize_for_serialization(
+            core.read_namespaced_service_account("builder", namespace)
+        )
+    except ApiException:
+        return False
+    return all(
+        "builder-quay-openshift" in [entry.get("name") for entry in sa.get(field) or []]
+        for field in ("secrets", "imagePullSecrets")
+    )
+
+
+def namespace_labels(api: kubernetes.client.ApiClient, namespace: str) -> dict[str, str]:
+    core = kubernetes.client.CoreV1Api(api)
+    body: Any = api.sanitize_for_serialization(core.read_namespace(namespace))
+    return dict(body["metadata"].get("labels") or {})

@@ -1,0 +1,108 @@
+"""The webhook inside the real operator: it answers from the controller's state, with no API calls.
+
+Simulator (with its request log), registry core and ``quay-bridge run`` run as processes. A thousand
+Build admissions are posted to the operator's webhook while nothing else changes in the cluster; the
+simulator's request log must not grow by a single request.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from tests.bridge.servers import Registry, start_registry, wait_for
+from tests.support.sim_server import SimServer, start_sim
+from tests.webhook.builds import build, review
+from tests.webhook.operator import (
+    OperatorWithWebhook,
+    builder_linked,
+    install_integration,
+    namespace_labels,
+    new_project,
+    start_operator_with_webhook,
+)
+
+ADMISSIONS = 1000
+
+
+@pytest.fixture(scope="module")
+def stack(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[SimServer, Registry, OperatorWithWebhook, Path]]:
+    workdir = tmp_path_factory.mktemp("operator")
+    request_log = workdir / "requests.jsonl"
+    sim = start_sim("--request-log", str(request_log))
+    registry = start_registry()
+    operator = None
+    try:
+        api = install_integration(sim, registry)
+        operator = start_operator_with_webhook(sim, workdir)
+        new_project(api, "team")
+        wait_for(lambda: builder_linked(api, "team"), timeout=60)
+        yield sim, registry, operator, request_log
+    finally:
+        if operator is not None:
+            operator.stop()
+        registry.stop()
+        sim.stop()
+
+
+def wait_until_quiet(log: Path, quiet: float = 2.0, timeout: float = 30.0) -> None:
+    """Wait until the operator has made no request for ``quiet`` seconds (its startup settled)."""
+    deadline = time.monotonic() + timeout
+    seen, since = len(api_requests(log)), time.monotonic()
+    while time.monotonic() - since < quiet:
+        assert time.monotonic() < deadline, "the operator never settled"
+        time.sleep(0.1)
+        now = len(api_requests(log))
+        if now != seen:
+            seen, since = now, time.monotonic()
+
+
+def api_requests(log: Path) -> list[dict[str, Any]]:
+    """Requests the simulator served, without long-running watch streams."""
+    lines = log.read_text().splitlines() if log.exists() else []
+    return [entry for entry in map(json.loads, lines) if entry.get("verb") != "watch"]
+
+
+class TestTheOperatorsWebhook:
+    def test_a_managed_namespace_carries_the_label_the_webhook_configuration_selects(
+        self, stack: tuple[SimServer, Registry, OperatorWithWebhook, Path]
+    ) -> None:
+        sim, _, _, _ = stack
+
+        assert (
+            namespace_labels(sim.api_client(), "team")["quay-bridge.quay.redhat.com/managed"]
+            == "true"
+        )
+
+    def test_a_thousand_admissions_make_no_api_server_request(
+        self, stack: tuple[SimServer, Registry, OperatorWithWebhook, Path]
+    ) -> None:
+        _, registry, operator, request_log = stack
+        expected = f"{registry.host}/openshift_team/httpd-example:latest"
+        body = json.dumps(review(build(namespace="team"), namespace="team")).encode()
+        with requests.Session() as http:
+            http.trust_env = False
+            http.verify = str(operator.ca_file)
+            http.post(operator.webhook_url, data=body, timeout=10).raise_for_status()
+            wait_until_quiet(request_log)
+            before = len(api_requests(request_log))
+
+            answers = [
+                http.post(operator.webhook_url, data=body, timeout=10).json()["response"]
+                for _ in range(ADMISSIONS)
+            ]
+
+            after = api_requests(request_log)
+        assert all(answer["allowed"] for answer in answers)
+        patch = json.loads(base64.b64decode(answers[-1]["patch"]))
+        assert {"op": "replace", "path": "/spec/output/to/name", "value": expected} in patch
+        assert after[before:] == []
