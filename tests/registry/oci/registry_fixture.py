@@ -102,11 +102,18 @@ async def _seed(store: Store) -> dict[str, str]:
 
 
 @asynccontextmanager
-async def running_registry(data_dir: Path) -> AsyncIterator[Registry]:
-    """Start a seeded registry core on a free loopback port; stop it on exit."""
+async def running_registry(
+    data_dir: Path, database_url: str | None = None
+) -> AsyncIterator[Registry]:
+    """Start a seeded registry core on a free loopback port; stop it on exit.
+
+    Args:
+        data_dir: blobs, keys and (by default) the SQLite database; reuse it to test restarts.
+        database_url: a `postgresql://` URL to keep the metadata in PostgreSQL instead.
+    """
     port = free_port()
     host = f"127.0.0.1:{port}"
-    settings = Settings(data_dir=data_dir, server_hostname=host)
+    settings = Settings(data_dir=data_dir, server_hostname=host, database_url=database_url)
     store = await Store.open(settings)
     key_file = data_dir / KEY_FILE
     if not key_file.exists():
