@@ -66,6 +66,7 @@ class ThreadedWebhook:
     server: WebhookServer
     loop: asyncio.AbstractEventLoop
     files: ServingFiles
+    ca: Issued
 
     @property
     def url(self) -> str:
@@ -77,7 +78,7 @@ def threaded_webhook(
     view: DictView, cert_dir: Path, settings: WebhookSettings | None = None
 ) -> Iterator[ThreadedWebhook]:
     """Run ``start_webhook`` on 127.0.0.1 in a background thread until the block ends."""
-    files, _ = serving_files(cert_dir)
+    files, ca = serving_files(cert_dir)
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, name="webhook-loop", daemon=True)
     thread.start()
@@ -86,7 +87,7 @@ def threaded_webhook(
             start_webhook(view, "127.0.0.1", 0, cert_dir, settings), loop
         ).result(timeout=10)
         try:
-            yield ThreadedWebhook(server, loop, files)
+            yield ThreadedWebhook(server, loop, files, ca)
         finally:
             asyncio.run_coroutine_threadsafe(server.stop(), loop).result(timeout=10)
     finally:
