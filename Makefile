@@ -56,6 +56,7 @@ demo: install
 
 bench: install
 	$(PY) bench/registry_api.py
+	$(PY) bench/registry_blobs.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache build dist *.egg-info
