@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from sim.admission import AdmissionChain
 from sim.builds import Builds
 from sim.imagestreams import ImageStreams
 from sim.machinery import Machinery
@@ -20,6 +21,7 @@ from sim.templates import Templates
 def build(settings: Settings) -> tuple[Machinery, web.Application]:
     """Return a wired machinery and the aiohttp application that serves it."""
     machinery = Machinery(settings)
+    AdmissionChain(machinery)
     Projects(machinery)
     ImageStreams(machinery)
     Builds(machinery)
