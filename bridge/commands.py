@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib
 import logging
 import os
 import random
@@ -90,11 +89,9 @@ async def run(args: argparse.Namespace) -> int:
     )
     webhook: Any = None
     if not args.no_webhook:
-        try:
-            admission = importlib.import_module("bridge.admission")
-        except ImportError as exc:
-            raise RuntimeError(f"the webhook is not available ({exc}); use --no-webhook") from exc
-        webhook = await admission.start_webhook(
+        from bridge.admission import start_webhook
+
+        webhook = await start_webhook(
             state,
             host=args.webhook_host,
             port=args.webhook_port,
