@@ -10,12 +10,15 @@ from __future__ import annotations
 import base64
 import json
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import kubernetes.client
 import pytest
 import requests
+import yaml
 
 from tests.bridge.servers import Registry, start_registry, wait_for
 from tests.support.sim_server import SimServer, start_sim
@@ -30,6 +33,8 @@ from tests.webhook.operator import (
 )
 
 ADMISSIONS = 1000
+MANAGED_LABEL = "quay-bridge.quay.redhat.com/managed"
+DEPLOYED = Path(__file__).parents[2] / "deploy" / "base" / "mutatingwebhookconfiguration.yaml"
 
 
 @pytest.fixture(scope="module")
@@ -46,6 +51,7 @@ def stack(
         operator = start_operator_with_webhook(sim, workdir)
         new_project(api, "team")
         wait_for(lambda: builder_linked(api, "team"), timeout=60)
+        register(sim, operator)
         yield sim, registry, operator, request_log
     finally:
         if operator is not None:
@@ -70,6 +76,25 @@ def api_requests(log: Path) -> list[dict[str, Any]]:
     """Requests the simulator served, without long-running watch streams."""
     lines = log.read_text().splitlines() if log.exists() else []
     return [entry for entry in map(json.loads, lines) if entry.get("verb") != "watch"]
+
+
+def register(sim: SimServer, operator: OperatorWithWebhook) -> None:
+    """Register the deployed MutatingWebhookConfiguration, reaching the operator on loopback."""
+    body = yaml.safe_load(DEPLOYED.read_text())
+    body["webhooks"][0]["clientConfig"] = {
+        "url": operator.webhook_url,
+        "caBundle": base64.b64encode(operator.ca_file.read_bytes()).decode(),
+    }
+    api = sim.api_client()
+    kubernetes.client.AdmissionregistrationV1Api(api).create_mutating_webhook_configuration(body)
+
+
+def create_build(sim: SimServer, namespace: str) -> dict[str, Any]:
+    obj = build(namespace=namespace, name=f"httpd-example-{uuid.uuid4().hex[:6]}")
+    custom = kubernetes.client.CustomObjectsApi(sim.api_client())
+    return dict(
+        custom.create_namespaced_custom_object("build.openshift.io", "v1", namespace, "builds", obj)
+    )
 
 
 class TestTheOperatorsWebhook:
@@ -106,3 +131,32 @@ class TestTheOperatorsWebhook:
         patch = json.loads(base64.b64decode(answers[-1]["patch"]))
         assert {"op": "replace", "path": "/spec/output/to/name", "value": expected} in patch
         assert after[before:] == []
+
+    def test_a_build_created_through_the_api_server_is_rewritten_by_the_operator(
+        self, stack: tuple[SimServer, Registry, OperatorWithWebhook, Path]
+    ) -> None:
+        sim, registry, _, _ = stack
+
+        stored = create_build(sim, "team")
+
+        assert stored["spec"]["output"]["to"] == {
+            "kind": "DockerImage",
+            "name": f"{registry.host}/openshift_team/httpd-example:latest",
+        }
+
+    def test_the_first_build_of_a_brand_new_project_is_admitted_and_rewritten(
+        self, stack: tuple[SimServer, Registry, OperatorWithWebhook, Path]
+    ) -> None:
+        sim, registry, _, _ = stack
+        api = sim.api_client()
+        new_project(api, "brand-new")
+        wait_for(
+            lambda: namespace_labels(api, "brand-new").get(MANAGED_LABEL) == "true", timeout=30
+        )
+
+        stored = create_build(sim, "brand-new")
+
+        assert stored["spec"]["output"]["to"]["name"] == (
+            f"{registry.host}/openshift_brand-new/httpd-example:latest"
+        )
+        assert builder_linked(api, "brand-new")
