@@ -30,6 +30,9 @@ from registry.store.repositories import Repository
 
 Need = Literal["pull", "push", "*"]
 
+UPLOAD_MAX_AGE_SECONDS = 7 * 24 * 3600
+"""Upload sessions older than this (a week, as distribution's purge) are removed at start-up."""
+
 
 @dataclass
 class OciContext:
@@ -46,11 +49,13 @@ class OciContext:
         """Open the blob store under `<data-dir>/oci` and load (or make) the signing key."""
         blobs = BlobStore(settings.data_dir / "oci")
         blobs.clean_tmp()
+        uploads = UploadStore(blobs)
+        uploads.purge_older_than(UPLOAD_MAX_AGE_SECONDS)
         return cls(
             store=store,
             settings=settings,
             blobs=blobs,
-            uploads=UploadStore(blobs),
+            uploads=uploads,
             key=SigningKey.load_or_create(settings.data_dir),
         )
 

@@ -94,3 +94,33 @@ async def test_two_identical_manifest_puts_at_once_both_succeed_with_one_manifes
         assert resp.status == 202
     async with registry.http.get(f"{registry.url}/v2/acme/app/tags/list", headers=headers) as r:
         assert (await r.json())["tags"] == []
+
+
+async def test_concurrent_pushes_of_one_tag_leave_exactly_one_live_tag(
+    pg_registry: Registry,
+) -> None:
+    registry = pg_registry
+    assert registry.http is not None
+    headers = await registry.bearer("acme+writer", PUSH)
+    images = [make_image(f"image {i}\n") for i in range(4)]
+    for image in images:
+        for data in image.blobs().values():
+            await push_blob(registry, headers, "acme/app", data)
+
+    async def put(body: bytes) -> int:
+        assert registry.http is not None
+        async with registry.http.put(
+            f"{registry.url}/v2/acme/app/manifests/latest",
+            data=body,
+            headers=headers | {"Content-Type": OCI_MANIFEST},
+        ) as resp:
+            return resp.status
+
+    statuses = await asyncio.gather(*(put(image.manifest) for image in images))
+    assert statuses == [201] * len(images)
+    async with registry.http.get(f"{registry.url}/v2/acme/app/tags/list", headers=headers) as r:
+        assert (await r.json())["tags"] == ["latest"]
+    async with registry.http.get(
+        f"{registry.url}/v2/acme/app/manifests/latest", headers=headers
+    ) as resp:
+        assert resp.headers["Docker-Content-Digest"] in {i.manifest_digest for i in images}

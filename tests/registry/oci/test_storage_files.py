@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import json
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -125,3 +127,16 @@ class TestUploadSessions:
     @pytest.mark.parametrize("upload_id", ["../../etc", "nope", "", "A" * 36])
     def test_a_malformed_session_id_is_unknown(self, store: BlobStore, upload_id: str) -> None:
         assert UploadStore(store).get(upload_id) is None
+
+
+class TestSessionExpiry:
+    async def test_sessions_older_than_the_limit_are_purged_and_newer_ones_kept(
+        self, store: BlobStore
+    ) -> None:
+        uploads = UploadStore(store)
+        old, new = uploads.create("o/r"), uploads.create("o/r")
+        meta = store.uploads / old.uuid / "session.json"
+        meta.write_text(json.dumps({"repository": "o/r", "started": time.time() - 3600}))
+        assert uploads.purge_older_than(600) == 1
+        assert uploads.get(old.uuid) is None
+        assert uploads.get(new.uuid) is not None
