@@ -6,7 +6,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test install system-deps lint typecheck imports unit bench clean
+.PHONY: demo test install system-deps lint typecheck imports unit bench bundle clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -57,6 +57,10 @@ demo: install
 bench: install
 	$(PY) bench/registry_api.py
 	$(PY) bench/registry_blobs.py
+
+# The OLM bundle is generated from crds/ and deploy/, never edited by hand (tests check it is current).
+bundle: install
+	$(PY) -m tools.make_bundle
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache build dist *.egg-info
