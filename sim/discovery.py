@@ -95,3 +95,47 @@ def version_info() -> dict[str, str]:
         "compiler": "gc",
         "platform": "linux/amd64",
     }
+
+
+def _gv_path(group: str, version: str) -> str:
+    return f"api/{version}" if not group else f"apis/{group}/{version}"
+
+
+def openapi_v3_root(cat: Catalogue) -> dict[str, Any]:
+    """Return ``/openapi/v3``: one entry per served group/version."""
+    paths = {}
+    for group, versions in cat.groups().items():
+        for version in versions:
+            gv = _gv_path(group, version)
+            paths[gv] = {"serverRelativeURL": f"/openapi/v3/{gv}"}
+    return {"paths": paths}
+
+
+def openapi_v3_group_version(cat: Catalogue, group: str, version: str) -> dict[str, Any] | None:
+    """Return a minimal OpenAPI v3 document for one group/version.
+
+    It lists each resource's item path with a PATCH operation tagged with its group/version/kind
+    and the ``fieldValidation`` parameter, which is what kubectl reads to decide that the server
+    validates fields itself; it carries no schemas (kubectl then uses merge patches for kinds it
+    does not know, as it does for custom resources).
+    """
+    types = cat.in_group_version(group, version)
+    if not types:
+        return None
+    paths: dict[str, Any] = {}
+    params = [
+        {"name": "fieldValidation", "in": "query", "schema": {"type": "string"}},
+        {"name": "dryRun", "in": "query", "schema": {"type": "string"}},
+    ]
+    for rt in types:
+        gvk = {"group": rt.group, "version": rt.version, "kind": rt.kind}
+        prefix = f"/{_gv_path(group, version)}/" + ("namespaces/{namespace}/" if rt.namespaced else "")
+        op = {"x-kubernetes-group-version-kind": gvk, "parameters": params, "responses": {}}
+        paths[f"{prefix}{rt.plural}/{{name}}"] = {"patch": op, "get": {**op}}
+        paths[f"{prefix}{rt.plural}"] = {"post": {**op}}
+    return {
+        "openapi": "3.0.0",
+        "info": {"title": "quay-bridge simulator", "version": "v1"},
+        "paths": paths,
+        "components": {"schemas": {}},
+    }

@@ -280,6 +280,21 @@ async def _dispatch(request: web.Request, m: Machinery, target: Target) -> web.S
     raise method_not_allowed()
 
 
+def _openapi(m: Machinery, path: str) -> web.Response:
+    rest = path[len("/openapi/v3") :].strip("/")
+    if not rest:
+        return _json(discovery.openapi_v3_root(m.catalogue))
+    parts = rest.split("/")
+    doc = None
+    if parts[0] == "api" and len(parts) == 2:
+        doc = discovery.openapi_v3_group_version(m.catalogue, "", parts[1])
+    elif parts[0] == "apis" and len(parts) == 3:
+        doc = discovery.openapi_v3_group_version(m.catalogue, parts[1], parts[2])
+    if doc is None:
+        return _error(ApiError(404, "NotFound", "the server could not find the requested resource"))
+    return _json(doc)
+
+
 async def handle(request: web.Request) -> web.StreamResponse:
     """Serve any API path."""
     m = request.app[MACHINERY]
@@ -288,6 +303,8 @@ async def handle(request: web.Request) -> web.StreamResponse:
         return _json(discovery.version_info())
     if path in ("/healthz", "/readyz", "/livez"):
         return web.Response(text="ok")
+    if path.startswith("/openapi/v3"):
+        return _openapi(m, path)
     parsed = parse_path(m, path)
     if parsed is None:
         return _error(ApiError(404, "NotFound", "the server could not find the requested resource"))

@@ -86,9 +86,10 @@ class Templates:
         return 201, out
 
     async def preload(self) -> None:
-        """Create namespace ``openshift`` and the ``httpd-example`` Template in it."""
+        """Create the namespaces every cluster has and ``openshift/httpd-example``."""
         req = Request(user="system:admin")
-        if self.m.store.get(("", "namespaces"), "", "openshift") is None:
-            await self.m.create_object(self.m.rt("", "namespaces"), "", {"metadata": {"name": "openshift"}}, req)
+        for name in ("default", "kube-system", "kube-public", "openshift"):
+            if self.m.store.get(("", "namespaces"), "", name) is None:
+                await self.m.create_object(self.m.rt("", "namespaces"), "", {"metadata": {"name": name}}, req)
         if self.m.store.get(("template.openshift.io", "templates"), "openshift", "httpd-example") is None:
             await self.m.create_object(self.m.rt("template.openshift.io", "templates"), "openshift", httpd_example(), req)
