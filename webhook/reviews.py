@@ -109,7 +109,7 @@ def parse_review(body: bytes) -> AdmissionReviewRequest:
     """
     try:
         document = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise MalformedReview(f"request body is not JSON: {type(exc).__name__}") from None
     if not isinstance(document, dict):
         raise MalformedReview("request body is not a JSON object")

@@ -29,6 +29,7 @@ class TestParsing:
         [
             (b"not json", "not JSON"),
             (b"\xff\xfe", "not JSON"),
+            (b"[" * 100_000, "not JSON"),
             (b"[1, 2]", "not a JSON object"),
             (b'{"kind": "Pod", "apiVersion": "v1"}', "expected kind AdmissionReview"),
             (b'{"kind": "AdmissionReview", "apiVersion": "admission.k8s.io/v1beta1"}', "expected"),
