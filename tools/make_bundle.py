@@ -257,8 +257,12 @@ def _owned_crd(crd: Mapping[str, Any]) -> dict[str, Any]:
     return owned
 
 
-def build(root: Path = ROOT) -> dict[str, str]:
-    """Return the bundle's files (path relative to ``bundle/`` -> text) generated from ``root``."""
+def build(root: Path = ROOT, *, network_policy: bool = True) -> dict[str, str]:
+    """Return the bundle's files (path relative to ``bundle/`` -> text) generated from ``root``.
+
+    ``network_policy=False`` leaves the NetworkPolicy out, for OLM releases older than
+    operator-registry 1.55 (OpenShift 4.20), which refuse it in a bundle.
+    """
     version = tomllib.loads((root / "pyproject.toml").read_text())["project"]["version"]
     base = kustomize_resources(root / "deploy" / "base")
     crd_paths = sorted(p for p in (root / "crds").glob("*.yaml") if p.name != "kustomization.yaml")
@@ -368,7 +372,9 @@ def build(root: Path = ROOT) -> dict[str, str]:
     for kopf_crd in kopf_crds:
         name = kopf_crd["metadata"]["name"]
         files[f"manifests/{name}.crd.yaml"] = HEADER + _dump(kopf_crd)
-    for kind in ("PodDisruptionBudget", "NetworkPolicy"):
+    for kind in (
+        ("PodDisruptionBudget", "NetworkPolicy") if network_policy else ("PodDisruptionBudget",)
+    ):
         obj = copy.deepcopy(_one(base, kind))
         obj["metadata"].pop("namespace", None)  # OLM creates it in the install namespace
         files[f"manifests/{obj['metadata']['name']}.{kind.lower()}.yaml"] = HEADER + _dump(obj)
@@ -437,8 +443,13 @@ def main(argv: list[str] | None = None) -> int:
         "--check", action="store_true", help="do not write; exit 1 if bundle/ is stale"
     )
     parser.add_argument("--out", type=Path, default=ROOT / "bundle", help="bundle directory")
+    parser.add_argument(
+        "--no-network-policy",
+        action="store_true",
+        help="leave the NetworkPolicy out (OLM before operator-registry 1.55 refuses it)",
+    )
     args = parser.parse_args(argv)
-    files = build(ROOT)
+    files = build(ROOT, network_policy=not args.no_network_policy)
     if args.check:
         problems = stale_files(args.out, files)
         for problem in problems:

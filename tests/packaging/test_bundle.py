@@ -107,6 +107,14 @@ class TestTheGeneratorNoticesDrift:
         assert make_bundle.stale_files(BUNDLE, make_bundle.build(ROOT)) == []
         assert make_bundle.stale_files(tmp_path, make_bundle.build(ROOT)) == []
 
+    def test_a_bundle_for_older_olm_leaves_only_the_network_policy_out(
+        self, tmp_path: Path
+    ) -> None:
+        assert make_bundle.main(["--out", str(tmp_path), "--no-network-policy"]) == 0
+        stale = make_bundle.stale_files(tmp_path, make_bundle.build(ROOT))
+        assert len(stale) == 1
+        assert stale[0].startswith("--- manifests/quay-bridge.networkpolicy.yaml")
+
     def test_a_kustomization_with_patches_is_refused_rather_than_misread(
         self, tmp_path: Path
     ) -> None:
