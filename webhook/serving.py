@@ -194,8 +194,7 @@ class WebhookServer:
         admission = review.request
         decision = decide(admission, self.view.destination_for)
         if not isinstance(decision, Rewrite):
-            log.debug("admission %s %s/%s: %s", admission.uid, admission.namespace,
-                      admission.name, decision.reason)  # fmt: skip
+            log.debug("admission %s left unchanged: %s", admission.uid, decision.reason)
             return self._reply(allow(admission.uid))
         namespace = decision.namespace
         if not self.view.builder_ready(namespace):
