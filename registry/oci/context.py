@@ -121,13 +121,17 @@ class Authorized:
     access: TokenAccess
 
 
-async def authorize(request: web.Request, need: Need, *, may_create: bool = False) -> Authorized:
+async def authorize(
+    request: web.Request, need: Need, *, may_create: bool = False, resolve: bool = True
+) -> Authorized:
     """Gate a data endpoint.
 
     Args:
         request: the request (its route carries `{name}`).
         need: the action the endpoint needs.
         may_create: a push endpoint that creates the repository when the token allows it.
+        resolve: look the repository up now; a handler that finds its content and the repository
+            in one query passes False (then `repository` is None and `NAME_UNKNOWN` is its job).
 
     Raises:
         RegistryError: `NAME_INVALID`, `UNAUTHORIZED` (401 with a scope challenge), `NAME_UNKNOWN`.
@@ -139,6 +143,8 @@ async def authorize(request: web.Request, need: Need, *, may_create: bool = Fals
         raise errors.RegistryError(
             errors.UNAUTHORIZED, challenge_scope=_challenge_scope(name, need)
         )
+    if not resolve:
+        return Authorized(name, None, granted)
     repo = await find_repository(ctx, name)
     if repo is None and not (may_create and need == "push"):
         raise errors.RegistryError(errors.NAME_UNKNOWN, detail={"name": str(name)})

@@ -55,13 +55,7 @@ async def repository_by_name(conn: AsyncConnection, namespace: str, name: str) -
         await conn.execute(
             select(*_REPOSITORY_COLUMNS)
             .select_from(repository.join(account, account.c.id == repository.c.namespace_id))
-            .where(
-                account.c.username == namespace,
-                account.c.enabled.is_(True),
-                account.c.kind != "robot",
-                repository.c.name == name,
-                repository.c.state == "NORMAL",
-            )
+            .where(*_live_repository(namespace, name))
         )
     ).first()
     return None if row is None else Repository(**dict(row._mapping))
@@ -193,6 +187,38 @@ async def manifest_by_tag(conn: AsyncConnection, repo_id: int, name: str) -> Sto
             .where(tag.c.repository_id == repo_id, tag.c.name == name, tag.c.end_ts.is_(None))
         )
     ).first()
+    return None if row is None else _stored(row)
+
+
+def _live_repository(namespace: str, name: str) -> list[Any]:
+    return [
+        account.c.username == namespace,
+        account.c.enabled.is_(True),
+        account.c.kind != "robot",
+        repository.c.name == name,
+        repository.c.state == "NORMAL",
+    ]
+
+
+async def manifest_by_name(
+    conn: AsyncConnection, namespace: str, name: str, reference: Digest | str
+) -> StoredManifest | None:
+    """The manifest `reference` (digest or live tag) of repository `namespace/name`, in one query.
+
+    The pull path's fast lane: None means either no such repository or no such manifest; the
+    caller tells them apart with `repository_by_name` only when it has to answer an error.
+    """
+    joined = manifest.join(repository, repository.c.id == manifest.c.repository_id).join(
+        account, account.c.id == repository.c.namespace_id
+    )
+    query = select(*_MANIFEST_COLUMNS).where(*_live_repository(namespace, name))
+    if isinstance(reference, Digest):
+        query = query.select_from(joined).where(manifest.c.digest == str(reference))
+    else:
+        query = query.select_from(joined.join(tag, tag.c.manifest_id == manifest.c.id)).where(
+            tag.c.name == reference, tag.c.end_ts.is_(None)
+        )
+    row = (await conn.execute(query)).first()
     return None if row is None else _stored(row)
 
 

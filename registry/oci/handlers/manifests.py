@@ -43,16 +43,17 @@ def _reference(request: web.Request) -> Digest | str:
 async def get_manifest(request: web.Request) -> web.Response:
     """End-3: the manifest as pushed, with `Docker-Content-Digest` and its media type."""
     ctx = context_of(request)
-    allowed = await authorize(request, "pull")
-    assert allowed.repository is not None
+    allowed = await authorize(request, "pull", resolve=False)
     reference = _reference(request)
+    name = allowed.name
     async with ctx.store.read() as conn:
-        if isinstance(reference, Digest):
-            found = await metadata.manifest_by_digest(conn, allowed.repository.id, reference)
-        else:
-            found = await metadata.manifest_by_tag(conn, allowed.repository.id, reference)
-    if found is None:
-        raise errors.RegistryError(errors.MANIFEST_UNKNOWN, detail={"reference": str(reference)})
+        found = await metadata.manifest_by_name(conn, name.namespace, name.repository, reference)
+        if found is None:
+            if await metadata.repository_by_name(conn, name.namespace, name.repository) is None:
+                raise errors.RegistryError(errors.NAME_UNKNOWN, detail={"name": str(name)})
+            raise errors.RegistryError(
+                errors.MANIFEST_UNKNOWN, detail={"reference": str(reference)}
+            )
     headers = {**_API_VERSION, "Docker-Content-Digest": found.digest}
     if request.method == "HEAD":
         headers["Content-Length"] = str(found.size)
