@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import ssl
 import time
 from collections.abc import Coroutine
@@ -33,6 +34,12 @@ log = logging.getLogger(__name__)
 ADMISSION_PATH = "/admissionwebhook"
 TLS_CERT = "tls.crt"
 TLS_KEY = "tls.key"
+
+#: Time kept back from the API server's own timeout (``?timeout=10s``) for answering after a wait.
+ANSWER_MARGIN = 1.0
+
+_GO_DURATION = re.compile(r"(\d+(?:\.\d+)?)(h|ms|m|s|us|µs|ns)")
+_GO_UNITS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6, "ns": 1e-9}
 
 #: The code of a "not ready yet" denial: 503 is transient to the build controller (400 is fatal).
 NOT_READY_CODE = 503
@@ -59,6 +66,27 @@ class WebhookSettings:
     provision_poll_interval: float = 0.1
     reload_interval: float = 2.0
     max_body_bytes: int = 4 * 1024 * 1024
+
+
+def parse_go_duration(text: str) -> float | None:
+    """Return the seconds of a Go duration such as ``10s`` or ``1m30s``, else ``None``."""
+    parts = _GO_DURATION.findall(text)
+    if not parts or "".join(number + unit for number, unit in parts) != text:
+        return None
+    return sum(float(number) * _GO_UNITS[unit] for number, unit in parts)
+
+
+def wait_budget(settings: WebhookSettings, api_server_timeout: str | None) -> float:
+    """Seconds an admission may wait for provisioning.
+
+    The setting, but never so long that the API server (which says its own timeout in the
+    ``timeout`` query parameter) gives up before the answer arrives: a MutatingWebhookConfiguration
+    with a shorter ``timeoutSeconds`` shortens the wait instead of turning it into a timeout.
+    """
+    limit = parse_go_duration(api_server_timeout) if api_server_timeout else None
+    if limit is None:
+        return settings.provision_timeout
+    return max(0.0, min(settings.provision_timeout, limit - ANSWER_MARGIN))
 
 
 class CertificateFiles:
@@ -201,12 +229,13 @@ class WebhookServer:
             if admission.dry_run:
                 warning = f"namespace {namespace} has no Quay push secret for builds yet"
                 return self._reply(allow(admission.uid, decision.patch, warnings=[warning]))
-            budget = self.settings.provision_timeout - (time.monotonic() - started)
+            allowed = wait_budget(self.settings, request.query.get("timeout"))
+            budget = allowed - (time.monotonic() - started)
             if not await self._provision(namespace, budget):
                 message = (
                     f"namespace {namespace!r} is not ready for builds: the builder service "
                     f"account has no Quay push secret yet and provisioning did not finish within "
-                    f"{self.settings.provision_timeout:g} s; retry the build shortly"
+                    f"{allowed:g} s; retry the build shortly"
                 )
                 log.warning("denied build %s/%s: %s", namespace, admission.name, message)
                 return self._reply(

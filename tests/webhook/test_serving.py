@@ -175,6 +175,21 @@ class TestJustInTimeProvisioning:
         assert "push secret" in response["status"]["message"]
         assert FAST.provision_timeout <= elapsed < FAST.provision_timeout + 1
 
+    async def test_a_shorter_api_server_timeout_shortens_the_wait(
+        self, client: Client, view: DictView
+    ) -> None:
+        view.provisionable = False
+        body = json.dumps(review(build(namespace="fresh"), namespace="fresh")).encode()
+
+        started = time.monotonic()
+        url = client.server.url + "?timeout=1300ms"
+        async with client.session.post(url, data=body) as reply:
+            answer = await reply.json()
+
+        assert answer["response"]["allowed"] is False
+        assert time.monotonic() - started < 0.3 + 0.5
+        assert "within 0.3 s" in answer["response"]["status"]["message"]
+
     async def test_a_provisioning_that_fails_is_a_denial_not_a_server_error(
         self, client: Client, view: DictView
     ) -> None:
