@@ -13,8 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 
 from tests.registry.oci.registry_fixture import ADMIN, ADMIN_PASSWORD, Registry, error_code
+from tests.support.registry_server import registry_server
 
 GOLDEN = Path("/work/shared/reference/quay-golden")
 
@@ -193,3 +195,38 @@ class TestRefusals:
         ) as resp:
             assert resp.status == 401
             assert await error_code(resp) == "UNAUTHORIZED"
+
+
+def test_an_oauth_token_as_password_gets_quays_oauth_context() -> None:
+    golden = _golden()["oauthtoken_pushpull"]["claims"]
+    with registry_server() as quay:
+        created = requests.post(
+            f"{quay.url}/api/v1/repository",
+            json={
+                "namespace": quay.username,
+                "repository": "app",
+                "visibility": "private",
+                "description": "",
+            },
+            headers=quay.headers(),
+            timeout=10,
+        )
+        assert created.status_code == 201
+        response = requests.get(
+            f"{quay.url}/v2/auth",
+            params={"service": quay.host, "scope": f"repository:{quay.username}/app:push,pull"},
+            auth=("$oauthtoken", quay.token),
+            timeout=10,
+        )
+    assert response.status_code == 200
+    claims = _segment(response.json()["token"], 1)
+    assert _shape(claims) == _shape(golden)
+    assert claims["sub"] == quay.username
+    assert claims["access"][0]["actions"] == ["push", "pull"]
+    context = claims["context"]
+    assert (context["entity_kind"], context["kind"], context["user"]) == (
+        "oauthtoken",
+        "oauth",
+        quay.username,
+    )
+    assert context["oauth"] == context["entity_reference"] != quay.token
