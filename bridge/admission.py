@@ -26,14 +26,16 @@ from kubernetes.client.exceptions import ApiException
 
 from certs.cabundles import InjectionError
 from certs.cluster import patch_live_ca_bundle
-from certs.issuing import make_ca, make_serving_cert
-from certs.sharing import SharedCertificates, ensure_shared_certificates
+from certs.sharing import SharedCertificates, ensure_shared_certificates, replacement_for
 from certs.storing import ServingFiles, write_serving_files
 from webhook.serving import WebhookServer, WebhookSettings
 from webhook.serving import start_webhook as start_server
 from webhook.views import StateView
 
 log = logging.getLogger(__name__)
+
+#: Seconds between attempts to set a caBundle that could not be set yet.
+INJECTION_RETRY_SECONDS = 30.0
 
 SERVICE_ACCOUNT_NAMESPACE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
 
@@ -124,15 +126,22 @@ async def start_webhook(
     local = _writable_directory(directory)
     shared = await _obtain(api_client, options)
     write_serving_files(local, shared.ca.cert_pem, shared.serving)
-    await _inject_ca_bundle(api_client, options, shared.ca.cert_pem)
+    injected = await _inject_ca_bundle(api_client, options, shared.ca.cert_pem)
     server = await start_server(view, host, port, local, settings)
-    server.run_alongside(_keep_renewed(api_client, options, local, shared), "webhook-renewal")
+    renewal = _keep_renewed(api_client, options, local, shared, injected)
+    server.run_alongside(renewal, "webhook-renewal")
     log.info("webhook serving a self-managed certificate from %s", local)
     return server
 
 
-async def _obtain(api_client: Any, options: SelfManagedSettings) -> SharedCertificates:
-    """Get the shared pair from the Secret; a local one if the Secret cannot be used."""
+async def _obtain(
+    api_client: Any, options: SelfManagedSettings, current: SharedCertificates | None = None
+) -> SharedCertificates:
+    """Get the shared pair from the Secret; this replica's own if the Secret cannot be used.
+
+    The replica's own pair is kept (``current``) until it is due for renewal, so a replica that
+    cannot use the Secret does not change its CA at every check.
+    """
     try:
         return await asyncio.to_thread(
             ensure_shared_certificates,
@@ -144,46 +153,64 @@ async def _obtain(api_client: Any, options: SelfManagedSettings) -> SharedCertif
             ip_addresses=options.ip_addresses,
         )
     except ApiException as exc:
-        log.warning(
+        report = log.warning if current is None else log.debug
+        report(
             "cannot keep the webhook certificate in Secret %s/%s (HTTP %s); using one made for "
             "this replica only, so several replicas would not share a caBundle",
             options.namespace,
             options.secret,
             exc.status,
         )
-    ca = make_ca()
-    serving = make_serving_cert(
-        ca,
+    replacement = replacement_for(
+        current,
         options.service,
         options.namespace,
         dns_names=options.dns_names,
         ip_addresses=options.ip_addresses,
     )
-    return SharedCertificates(ca, serving)
+    if replacement is None:
+        assert current is not None  # only an existing pair can be good enough
+        return current
+    return replacement
 
 
-async def _inject_ca_bundle(api_client: Any, options: SelfManagedSettings, ca_pem: bytes) -> None:
-    """Set the caBundle; a failure is logged, the webhook still serves (and is retried later)."""
+async def _inject_ca_bundle(api_client: Any, options: SelfManagedSettings, ca_pem: bytes) -> bool:
+    """Set the caBundle; a failure is logged and retried later, the webhook serves meanwhile."""
     try:
         await asyncio.to_thread(patch_live_ca_bundle, api_client, options.configuration, ca_pem)
     except ApiException as exc:
         log.warning(
-            "cannot set the caBundle of MutatingWebhookConfiguration %s (HTTP %s)",
+            "cannot set the caBundle of MutatingWebhookConfiguration %s yet (HTTP %s)",
             options.configuration,
             exc.status,
         )
     except InjectionError as exc:
-        log.warning("cannot set the caBundle of %s: %s", options.configuration, exc)
+        log.warning("cannot set the caBundle of %s yet: %s", options.configuration, exc)
+    else:
+        return True
+    return False
 
 
 async def _keep_renewed(
-    api_client: Any, options: SelfManagedSettings, local: Path, current: SharedCertificates
+    api_client: Any,
+    options: SelfManagedSettings,
+    local: Path,
+    current: SharedCertificates,
+    injected: bool,
 ) -> None:
-    """Check the shared certificate periodically; write a renewed one for the server to reload."""
+    """Check the shared certificate periodically; write a renewed one for the server to reload.
+
+    A caBundle that could not be set (say the configuration was applied after the operator
+    started) is tried again every ``INJECTION_RETRY_SECONDS`` until it is.
+    """
     while True:
-        await asyncio.sleep(options.renewal_check_seconds)
+        if injected:
+            await asyncio.sleep(options.renewal_check_seconds)
+        else:
+            await asyncio.sleep(min(options.renewal_check_seconds, INJECTION_RETRY_SECONDS))
+            injected = await _inject_ca_bundle(api_client, options, current.ca.cert_pem)
         try:
-            latest = await _obtain(api_client, options)
+            latest = await _obtain(api_client, options, current)
         except Exception as exc:  # a failed check must not end the renewal loop
             log.warning("webhook certificate renewal check failed: %s", type(exc).__name__)
             continue
@@ -191,7 +218,7 @@ async def _keep_renewed(
             continue
         write_serving_files(local, latest.ca.cert_pem, latest.serving)
         if latest.ca.cert_pem != current.ca.cert_pem:
-            await _inject_ca_bundle(api_client, options, latest.ca.cert_pem)
+            injected = await _inject_ca_bundle(api_client, options, latest.ca.cert_pem)
         current = latest
         log.info("webhook certificate renewed")
 

@@ -10,6 +10,7 @@ import asyncio
 import base64
 import dataclasses
 import ssl
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -157,6 +158,51 @@ class TestSelfManagedCertificates:
                                      api_client=api, self_managed=options)  # fmt: skip
         try:
             assert await admitted_with(server, ca_bundle(api, configuration))
+        finally:
+            await server.stop()
+
+    async def test_a_replica_on_its_own_ca_keeps_it_across_renewal_checks(
+        self, view: DictView, tmp_path: Path, api: kubernetes.client.ApiClient, configuration: str
+    ) -> None:
+        options = SelfManagedSettings(
+            namespace="no-such-namespace",
+            configuration=configuration,
+            secret="x",
+            renewal_check_seconds=0.05,
+        )
+        server = await start_webhook(view, host="127.0.0.1", port=0, cert_dir=tmp_path,
+                                     api_client=api, self_managed=options)  # fmt: skip
+        try:
+            served = (tmp_path / "tls.crt").read_bytes()
+            await asyncio.sleep(0.5)
+
+            assert (tmp_path / "tls.crt").read_bytes() == served
+            assert await admitted_with(server, ca_bundle(api, configuration))
+        finally:
+            await server.stop()
+
+    async def test_a_configuration_applied_after_start_gets_its_ca_bundle(
+        self, view: DictView, tmp_path: Path, api: kubernetes.client.ApiClient
+    ) -> None:
+        late = f"late-{uuid.uuid4().hex[:8]}"
+        options = dataclasses.replace(names(late, f"{late}-certs"), renewal_check_seconds=0.1)
+        server = await start_webhook(view, host="127.0.0.1", port=0, cert_dir=tmp_path,
+                                     api_client=api, self_managed=options)  # fmt: skip
+        try:
+            body = yaml.safe_load(DEPLOYED.read_text())
+            body["metadata"]["name"] = late
+            admission = kubernetes.client.AdmissionregistrationV1Api(api)
+            admission.create_mutating_webhook_configuration(body)
+
+            async with asyncio.timeout(10):
+                while True:
+                    live = api.sanitize_for_serialization(
+                        admission.read_mutating_webhook_configuration(late)
+                    )
+                    if "caBundle" in live["webhooks"][0]["clientConfig"]:
+                        break
+                    await asyncio.sleep(0.1)
+            assert await admitted_with(server, ca_bundle(api, late))
         finally:
             await server.stop()
 
