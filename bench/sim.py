@@ -3,7 +3,8 @@
 Starts a real ``quay-bridge sim`` process, stores 5,000 ConfigMaps, then measures GET, POST
 (create) and PATCH (merge) throughput from concurrent keep-alive clients, and the latency from a
 write to its arrival on every one of many open watches. Prints JSON and writes
-``bench/results/sim.json``. Usage: ``.venv/bin/python bench/sim.py [--objects 5000] [--requests 3000]``.
+``bench/results/sim.json``.
+Usage: ``.venv/bin/python bench/sim.py [--objects 5000] [--requests 3000]``.
 """
 
 from __future__ import annotations
@@ -35,7 +36,17 @@ def _free_port() -> int:
 def start_simulator() -> tuple[subprocess.Popen[bytes], str]:
     port = _free_port()
     kubeconfig = os.path.join(tempfile.mkdtemp(prefix="sim-bench-"), "kubeconfig")
-    args = [sys.executable, "-m", "quaybridge_cli", "sim", "--port", str(port), "--immediate", "--kubeconfig-out", kubeconfig]
+    args = [
+        sys.executable,
+        "-m",
+        "quaybridge_cli",
+        "sim",
+        "--port",
+        str(port),
+        "--immediate",
+        "--kubeconfig-out",
+        kubeconfig,
+    ]
     proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
@@ -58,7 +69,9 @@ def cpu_seconds(pid: int) -> float:
 PID = 0
 
 
-async def _run(session: aiohttp.ClientSession, calls: list[tuple[str, str, Any, str]], concurrency: int) -> float:
+async def _run(
+    session: aiohttp.ClientSession, calls: list[tuple[str, str, Any, str]], concurrency: int
+) -> float:
     queue: asyncio.Queue[tuple[str, str, Any, str]] = asyncio.Queue()
     for call in calls:
         queue.put_nowait(call)
@@ -67,7 +80,9 @@ async def _run(session: aiohttp.ClientSession, calls: list[tuple[str, str, Any, 
         while not queue.empty():
             method, url, body, ctype = queue.get_nowait()
             data = json.dumps(body).encode() if body is not None else None
-            async with session.request(method, url, data=data, headers={"Content-Type": ctype}) as resp:
+            async with session.request(
+                method, url, data=data, headers={"Content-Type": ctype}
+            ) as resp:
                 await resp.read()
                 if resp.status >= 400:
                     raise SystemExit(f"{method} {url}: {resp.status}")
@@ -87,15 +102,46 @@ async def throughput(url: str, objects: int, requests: int, concurrency: int) ->
     base = f"{url}/api/v1/namespaces/bench/configmaps"
     connector = aiohttp.TCPConnector(limit=concurrency)
     async with aiohttp.ClientSession(connector=connector) as session:
-        async with session.post(f"{url}/api/v1/namespaces", json={"metadata": {"name": "bench"}}) as resp:
+        async with session.post(
+            f"{url}/api/v1/namespaces", json={"metadata": {"name": "bench"}}
+        ) as resp:
             assert resp.status == 201, resp.status
-        seed = [("POST", base, {"metadata": {"name": f"seed-{i}", "labels": {"i": str(i % 10)}}, "data": {"v": "x" * 64}}, "application/json") for i in range(objects)]
+        seed = [
+            (
+                "POST",
+                base,
+                {
+                    "metadata": {"name": f"seed-{i}", "labels": {"i": str(i % 10)}},
+                    "data": {"v": "x" * 64},
+                },
+                "application/json",
+            )
+            for i in range(objects)
+        ]
         seed_time = await _run(session, seed, concurrency)
-        gets = [("GET", f"{base}/seed-{i % objects}", None, "application/json") for i in range(requests)]
+        gets = [
+            ("GET", f"{base}/seed-{i % objects}", None, "application/json") for i in range(requests)
+        ]
         get_time = await _run(session, gets, concurrency)
-        creates = [("POST", base, {"metadata": {"name": f"new-{i}"}, "data": {"v": "y"}}, "application/json") for i in range(requests)]
+        creates = [
+            (
+                "POST",
+                base,
+                {"metadata": {"name": f"new-{i}"}, "data": {"v": "y"}},
+                "application/json",
+            )
+            for i in range(requests)
+        ]
         create_time = await _run(session, creates, concurrency)
-        patches = [("PATCH", f"{base}/seed-{i % objects}", {"data": {"p": str(i)}}, "application/merge-patch+json") for i in range(requests)]
+        patches = [
+            (
+                "PATCH",
+                f"{base}/seed-{i % objects}",
+                {"data": {"p": str(i)}},
+                "application/merge-patch+json",
+            )
+            for i in range(requests)
+        ]
         patch_time = await _run(session, patches, concurrency)
 
         def per_cpu(calls: list[Any]) -> float:
@@ -124,7 +170,9 @@ async def fan_out(url: str, watchers: int, writes: int) -> dict[str, Any]:
     latencies: list[float] = []
     sent: dict[str, float] = {}
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=watchers + 4)) as session:
-        async with session.post(f"{url}/api/v1/namespaces", json={"metadata": {"name": "fan"}}) as resp:
+        async with session.post(
+            f"{url}/api/v1/namespaces", json={"metadata": {"name": "fan"}}
+        ) as resp:
             assert resp.status == 201
             rv = (await resp.json())["metadata"]["resourceVersion"]
         ready = asyncio.Event()
@@ -133,7 +181,9 @@ async def fan_out(url: str, watchers: int, writes: int) -> dict[str, Any]:
         async def watch() -> None:
             nonlocal opened
             params = {"watch": "true", "resourceVersion": rv, "timeoutSeconds": "60"}
-            async with session.get(base, params=params, timeout=aiohttp.ClientTimeout(total=120)) as resp:
+            async with session.get(
+                base, params=params, timeout=aiohttp.ClientTimeout(total=120)
+            ) as resp:
                 opened += 1
                 if opened == watchers:
                     ready.set()
@@ -180,13 +230,15 @@ def main() -> int:
     try:
         result = {
             "benchmark": "sim",
-            "throughput": asyncio.run(throughput(url, args.objects, args.requests, args.concurrency)),
+            "throughput": asyncio.run(
+                throughput(url, args.objects, args.requests, args.concurrency)
+            ),
             "watch_fan_out": asyncio.run(fan_out(url, args.watchers, args.writes)),
             "goal_simple_requests_per_second": 1000,
             "note": (
-                "the server is one process (at most one core); *_per_second is wall-clock with the client "
-                "on the same shared 2-core machine, *_per_server_cpu_second divides by the CPU time the "
-                "server process used, i.e. the rate one dedicated core would give"
+                "the server is one process (at most one core); *_per_second is wall-clock with "
+                "the client on the same shared 2-core machine; *_per_server_cpu_second divides "
+                "by the CPU time the server process used, i.e. the rate one dedicated core gives"
             ),
         }
     finally:

@@ -1,1 +1,1 @@
-"""The OpenShift simulator: an in-memory API server with the OpenShift behaviours the bridge depends on."""
+"""The OpenShift simulator: an in-memory API server with the OpenShift parts the bridge uses."""

@@ -40,7 +40,7 @@ class CallError(Exception):
 
 
 def _matches_list(values: list[str] | None, wanted: str) -> bool:
-    return bool(values) and ("*" in values or wanted in values)  # type: ignore[operator]
+    return bool(values) and ("*" in (values or []) or wanted in (values or []))
 
 
 def rule_matches(rule: dict[str, Any], op: str, rt: ResourceType, sub: str) -> bool:
@@ -58,7 +58,7 @@ def rule_matches(rule: dict[str, Any], op: str, rt: ResourceType, sub: str) -> b
         ok = f"*/{sub}" in resources or f"{rt.plural}/*" in resources
     if not ok:
         return False
-    scope = rule.get("scope", "*")
+    scope = str(rule.get("scope", "*"))
     return scope == "*" or (scope == "Namespaced") == rt.namespaced
 
 
@@ -77,7 +77,9 @@ class AdmissionChain:
         configs = sorted(self.m.store.iter(MWC_KEY, None), key=lambda c: c["metadata"]["name"])
         return [h for c in configs for h in c.get("webhooks") or []]
 
-    def _selected(self, hook: dict[str, Any], rt: ResourceType, ns: str, obj: Obj, old: Obj | None) -> bool:
+    def _selected(
+        self, hook: dict[str, Any], rt: ResourceType, ns: str, obj: Obj, old: Obj | None
+    ) -> bool:
         ns_selector = hook.get("namespaceSelector")
         if ns_selector:
             if rt.key == NS_KEY:
@@ -93,11 +95,16 @@ class AdmissionChain:
         if obj_selector:
             new_labels = (obj.get("metadata") or {}).get("labels") or {}
             old_labels = ((old or {}).get("metadata") or {}).get("labels") or {}
-            if not (label_selector_matches(obj_selector, new_labels) or (old and label_selector_matches(obj_selector, old_labels))):
+            if not (
+                label_selector_matches(obj_selector, new_labels)
+                or (old and label_selector_matches(obj_selector, old_labels))
+            ):
                 return False
         return True
 
-    async def admit(self, op: str, rt: ResourceType, sub: str, ns: str, obj: Obj, old: Obj | None, req: Request) -> Obj:
+    async def admit(
+        self, op: str, rt: ResourceType, sub: str, ns: str, obj: Obj, old: Obj | None, req: Request
+    ) -> Obj:
         """Run the chain on one write and return the (possibly mutated) object."""
         for hook in self._hooks():
             if not any(rule_matches(r, op, rt, sub) for r in hook.get("rules") or []):
@@ -122,7 +129,10 @@ class AdmissionChain:
         addresses = self.m.settings.service_addresses
         address = addresses.get(f"{name}.{namespace}:{port}") or addresses.get(f"{host}:{port}")
         if address is None:
-            raise CallError(f'failed to call webhook: dial tcp: lookup {host}: no such host (no --service-address for "{name}.{namespace}:{port}")')
+            raise CallError(
+                f"failed to call webhook: dial tcp: lookup {host}: no such host "
+                f'(no --service-address for "{name}.{namespace}:{port}")'
+            )
         return shown, f"https://{address}{path}?timeout={timeout}s", host
 
     def _ssl(self, hook: dict[str, Any]) -> ssl.SSLContext:
@@ -135,7 +145,17 @@ class AdmissionChain:
         except (binascii.Error, UnicodeDecodeError, ssl.SSLError, ValueError) as exc:
             raise CallError(f"invalid caBundle: {exc}") from exc
 
-    def _review(self, uid: str, op: str, rt: ResourceType, sub: str, ns: str, obj: Obj, old: Obj | None, req: Request) -> dict[str, Any]:
+    def _review(
+        self,
+        uid: str,
+        op: str,
+        rt: ResourceType,
+        sub: str,
+        ns: str,
+        obj: Obj,
+        old: Obj | None,
+        req: Request,
+    ) -> dict[str, Any]:
         gvr = {"group": rt.group, "version": rt.version, "resource": rt.plural}
         gvk = {"group": rt.group, "version": rt.version, "kind": rt.kind}
         return {
@@ -155,27 +175,43 @@ class AdmissionChain:
                 "object": obj,
                 "oldObject": old,
                 "dryRun": req.dry_run,
-                "options": {"apiVersion": "meta.k8s.io/v1", "kind": "CreateOptions" if op == "CREATE" else "UpdateOptions"},
+                "options": {
+                    "apiVersion": "meta.k8s.io/v1",
+                    "kind": "CreateOptions" if op == "CREATE" else "UpdateOptions",
+                },
             },
         }
 
-    async def _post(self, hook: dict[str, Any], review: dict[str, Any], timeout: int) -> tuple[str, dict[str, Any]]:
+    async def _post(
+        self, hook: dict[str, Any], review: dict[str, Any], timeout: int
+    ) -> tuple[str, dict[str, Any]]:
         shown, url, server_name = self._target(hook, timeout)
         context = self._ssl(hook)
         try:
             async with aiohttp.ClientSession() as session:
-                kwargs: dict[str, Any] = {"ssl": context, "timeout": aiohttp.ClientTimeout(total=timeout)}
+                kwargs: dict[str, Any] = {
+                    "ssl": context,
+                    "timeout": aiohttp.ClientTimeout(total=timeout),
+                }
                 if server_name:
                     kwargs["server_hostname"] = server_name
                     kwargs["headers"] = {"Host": server_name}
                 async with session.post(url, json=review, **kwargs) as resp:
                     body = await resp.read()
                     if resp.status != 200:
-                        raise CallError(f'failed to call webhook: Post "{shown}": the server responded with status {resp.status}')
+                        raise CallError(
+                            f'failed to call webhook: Post "{shown}": '
+                            f"the server responded with status {resp.status}"
+                        )
         except TimeoutError as exc:
-            raise CallError(f'failed to call webhook: Post "{shown}": context deadline exceeded') from exc
+            raise CallError(
+                f'failed to call webhook: Post "{shown}": context deadline exceeded'
+            ) from exc
         except aiohttp.ClientConnectorCertificateError as exc:
-            raise CallError(f'failed to call webhook: Post "{shown}": tls: failed to verify certificate: {exc.certificate_error}') from exc
+            raise CallError(
+                f'failed to call webhook: Post "{shown}": '
+                f"tls: failed to verify certificate: {exc.certificate_error}"
+            ) from exc
         except aiohttp.ClientError as exc:
             raise CallError(f'failed to call webhook: Post "{shown}": {exc}') from exc
         try:
@@ -187,26 +223,45 @@ class AdmissionChain:
         return shown, reply
 
     async def _call(
-        self, hook: dict[str, Any], op: str, rt: ResourceType, sub: str, ns: str, obj: Obj, old: Obj | None, req: Request
+        self,
+        hook: dict[str, Any],
+        op: str,
+        rt: ResourceType,
+        sub: str,
+        ns: str,
+        obj: Obj,
+        old: Obj | None,
+        req: Request,
     ) -> Obj:
         name = str(hook.get("name", ""))
         timeout = int(hook.get("timeoutSeconds") or 10)
         uid = _review_uid()
         try:
-            _, reply = await asyncio.wait_for(self._post(hook, self._review(uid, op, rt, sub, ns, obj, old, req), timeout), timeout + 1)
+            _, reply = await asyncio.wait_for(
+                self._post(hook, self._review(uid, op, rt, sub, ns, obj, old, req), timeout),
+                timeout + 1,
+            )
             response = self._check(reply, uid)
         except (CallError, TimeoutError) as exc:
             cause = str(exc) or "failed to call webhook: context deadline exceeded"
             if hook.get("failurePolicy", "Fail") == "Ignore":
                 log.info("webhook %s failed and is ignored: %s", name, cause)
                 return obj
-            raise ApiError(500, "InternalError", f'Internal error occurred: failed calling webhook "{name}": {cause}') from exc
+            raise ApiError(
+                500,
+                "InternalError",
+                f'Internal error occurred: failed calling webhook "{name}": {cause}',
+            ) from exc
         if not response.get("allowed"):
             status = response.get("status") or {}
             code = status.get("code") or 0
             code = code if isinstance(code, int) and code >= 400 else 400
             why = status.get("message") or status.get("reason") or "without explanation"
-            raise ApiError(code, str(status.get("reason") or ""), f'admission webhook "{name}" denied the request: {why}')
+            raise ApiError(
+                code,
+                str(status.get("reason") or ""),
+                f'admission webhook "{name}" denied the request: {why}',
+            )
         patch = response.get("patch")
         if not patch:
             return obj
@@ -215,26 +270,46 @@ class AdmissionChain:
         except (ValueError, binascii.Error) as exc:
             if hook.get("failurePolicy", "Fail") == "Ignore":
                 return obj
-            raise ApiError(500, "InternalError", f'Internal error occurred: failed calling webhook "{name}": received invalid webhook response: {exc}') from exc
+            raise ApiError(
+                500,
+                "InternalError",
+                f'Internal error occurred: failed calling webhook "{name}": '
+                f"received invalid webhook response: {exc}",
+            ) from exc
         try:
             patched = apply_json_patch(copy.deepcopy(obj), ops)
         except PatchError as exc:
             raise ApiError(500, "InternalError", f"Internal error occurred: {exc}") from exc
         if not isinstance(patched, dict) or not isinstance(patched.get("metadata"), dict):
-            raise ApiError(500, "InternalError", "Internal error occurred: the webhook patch did not produce an object")
+            raise ApiError(
+                500,
+                "InternalError",
+                "Internal error occurred: the webhook patch did not produce an object",
+            )
         return patched
 
     @staticmethod
     def _check(reply: dict[str, Any], uid: str) -> dict[str, Any]:
-        if reply.get("apiVersion") != "admission.k8s.io/v1" or reply.get("kind") != "AdmissionReview":
-            raise CallError("received invalid webhook response: expected admission.k8s.io/v1 AdmissionReview")
+        if (
+            reply.get("apiVersion") != "admission.k8s.io/v1"
+            or reply.get("kind") != "AdmissionReview"
+        ):
+            raise CallError(
+                "received invalid webhook response: expected admission.k8s.io/v1 AdmissionReview"
+            )
         response = reply.get("response")
         if not isinstance(response, dict):
             raise CallError("received invalid webhook response: response is missing")
         if response.get("uid") != uid:
-            raise CallError(f"received invalid webhook response: expected response.uid={uid!r}, got {response.get('uid')!r}")
+            raise CallError(
+                "received invalid webhook response: "
+                f"expected response.uid={uid!r}, got {response.get('uid')!r}"
+            )
         if response.get("patch") and response.get("patchType") != "JSONPatch":
-            raise CallError(f"received invalid webhook response: expected patchType JSONPatch, got {response.get('patchType')!r}")
+            raise CallError(
+                "received invalid webhook response: "
+                f"expected patchType JSONPatch, got {response.get('patchType')!r}"
+            )
         if response.get("patchType") and not response.get("patch"):
             raise CallError("received invalid webhook response: patchType without a patch")
         return response

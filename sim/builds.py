@@ -13,6 +13,7 @@ generated image with it, and records ``status.output.to.imageDigest``. BuildConf
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import logging
 from datetime import UTC, datetime
@@ -50,18 +51,48 @@ def validate_build(obj: Obj, old: Obj | None) -> None:
     to = ((obj.get("spec") or {}).get("output") or {}).get("to") or {}
     if to.get("kind") == "DockerImage":
         if to.get("namespace"):
-            raise invalid("Build", "build.openshift.io", name, [("spec.output.to.namespace", f"Invalid value: {to['namespace']!r}: namespace is not valid when used with a 'DockerImage'")])
+            raise invalid(
+                "Build",
+                "build.openshift.io",
+                name,
+                [
+                    (
+                        "spec.output.to.namespace",
+                        f"Invalid value: {to['namespace']!r}: "
+                        "namespace is not valid when used with a 'DockerImage'",
+                    )
+                ],
+            )
         try:
             parse_reference(str(to.get("name") or ""))
         except ValueError as exc:
-            raise invalid("Build", "build.openshift.io", name, [("spec.output.to.name", f"Invalid value: {to.get('name')!r}: {exc}")]) from exc
+            raise invalid(
+                "Build",
+                "build.openshift.io",
+                name,
+                [("spec.output.to.name", f"Invalid value: {to.get('name')!r}: {exc}")],
+            ) from exc
     if old is None:
         return
-    if _spec_without_push_secret(obj.get("spec") or {}) != _spec_without_push_secret(old.get("spec") or {}):
-        raise invalid("Build", "build.openshift.io", name, [("spec", "Invalid value: spec is immutable")])
+    if _spec_without_push_secret(obj.get("spec") or {}) != _spec_without_push_secret(
+        old.get("spec") or {}
+    ):
+        raise invalid(
+            "Build", "build.openshift.io", name, [("spec", "Invalid value: spec is immutable")]
+        )
     old_phase = (old.get("status") or {}).get("phase")
     if old_phase in TERMINAL and (obj.get("status") or {}).get("phase") != old_phase:
-        raise invalid("Build", "build.openshift.io", name, [("status.phase", f"Invalid value: {old_phase!r}: phase cannot be updated from a terminal state")])
+        raise invalid(
+            "Build",
+            "build.openshift.io",
+            name,
+            [
+                (
+                    "status.phase",
+                    f"Invalid value: {old_phase!r}: phase cannot be updated from a terminal state",
+                )
+            ],
+        )
 
 
 def default_build(obj: Obj, old: Obj | None) -> None:
@@ -71,13 +102,24 @@ def default_build(obj: Obj, old: Obj | None) -> None:
         status.setdefault("phase", "New")
 
 
-def _conditions(phase: str, previous: list[dict[str, Any]], reason: str = "", message: str = "") -> list[dict[str, Any]]:
+def _conditions(
+    phase: str, previous: list[dict[str, Any]], reason: str = "", message: str = ""
+) -> list[dict[str, Any]]:
     stamp = now()
     out = []
     for c in previous:
         if c.get("type") != phase:
-            out.append({**c, "status": "False", "lastUpdateTime": stamp} if c.get("status") == "True" else c)
-    current: dict[str, Any] = {"type": phase, "status": "True", "lastUpdateTime": stamp, "lastTransitionTime": stamp}
+            out.append(
+                {**c, "status": "False", "lastUpdateTime": stamp}
+                if c.get("status") == "True"
+                else c
+            )
+    current: dict[str, Any] = {
+        "type": phase,
+        "status": "True",
+        "lastUpdateTime": stamp,
+        "lastTransitionTime": stamp,
+    }
     if reason:
         current["reason"] = reason
     if message:
@@ -103,7 +145,10 @@ class Builds:
         meta = event.obj["metadata"]
         if key == BUILD_KEY and event.type == "ADDED" and self.t.enabled:
             ident = (meta["namespace"], meta["name"])
-            if ident not in self._running and (event.obj.get("status") or {}).get("phase", "New") == "New":
+            if (
+                ident not in self._running
+                and (event.obj.get("status") or {}).get("phase", "New") == "New"
+            ):
                 self._running.add(ident)
                 self.m.spawn(self.run(*ident))
         elif key == BC_KEY and event.type == "ADDED":
@@ -121,7 +166,9 @@ class Builds:
         """Patch the main resource; retry server-side failures; give up on a 4xx."""
         for attempt in range(10):
             try:
-                return await self.m.patch(self.m.rt(*BUILD_KEY), ns, name, STRATEGIC, patch, req=CONTROLLER)
+                return await self.m.patch(
+                    self.m.rt(*BUILD_KEY), ns, name, STRATEGIC, patch, req=CONTROLLER
+                )
             except ApiError as exc:
                 if exc.code == 404 or (400 <= exc.code < 500 and exc.code != 409):
                     log.info("build %s/%s: controller write refused: %s", ns, name, exc.message)
@@ -145,7 +192,7 @@ class Builds:
         return None, "", ""
 
     def choose_push_secret(self, ns: str, sa: Obj, output: str) -> str | None:
-        """Pick the push secret: SA imagePullSecrets matching the output host, else the first docker one."""
+        """Pick the push secret: an imagePullSecret matching the output host, else the first."""
         ref = parse_reference(output)
         first = None
         for item in sa.get("imagePullSecrets") or []:
@@ -165,12 +212,30 @@ class Builds:
             self._running.discard((ns, name))
 
     def _cancelled(self, build: Obj | None) -> bool:
-        return build is None or bool((build.get("status") or {}).get("cancelled")) or (build.get("status") or {}).get("phase") in TERMINAL
+        return (
+            build is None
+            or bool((build.get("status") or {}).get("cancelled"))
+            or (build.get("status") or {}).get("phase") in TERMINAL
+        )
 
     async def _finish_cancel(self, ns: str, name: str, build: Obj | None) -> None:
         if build is None or (build.get("status") or {}).get("phase") in TERMINAL:
             return
-        await self._patch(ns, name, {"status": {"phase": "Cancelled", "reason": "CancelledBuild", "message": "The build was cancelled by the user.", "completionTimestamp": now(), "conditions": _conditions("Cancelled", (build.get("status") or {}).get("conditions") or [])}})
+        await self._patch(
+            ns,
+            name,
+            {
+                "status": {
+                    "phase": "Cancelled",
+                    "reason": "CancelledBuild",
+                    "message": "The build was cancelled by the user.",
+                    "completionTimestamp": now(),
+                    "conditions": _conditions(
+                        "Cancelled", (build.get("status") or {}).get("conditions") or []
+                    ),
+                }
+            },
+        )
 
     async def _run(self, ns: str, name: str) -> None:
         await asyncio.sleep(self.t.to_pending)
@@ -187,7 +252,10 @@ class Builds:
             sa_name = (build.get("spec") or {}).get("serviceAccount") or "builder"
             sa = self.m.store.get(SA_KEY, ns, sa_name)
             if not reason and sa is None:
-                reason, message = "CannotRetrieveServiceAccount", f'Unable to look up the service account "{sa_name}".'
+                reason, message = (
+                    "CannotRetrieveServiceAccount",
+                    f'Unable to look up the service account "{sa_name}".',
+                )
             if not reason:
                 break
             if noted != reason:
@@ -201,7 +269,14 @@ class Builds:
         push_secret = (spec_output.get("pushSecret") or {}).get("name")
         patch: dict[str, Any] = {
             "metadata": {"annotations": {"openshift.io/build.pod-name": f"{name}-build"}},
-            "status": {"phase": "Pending", "reason": None, "message": None, "conditions": _conditions("Pending", (build.get("status") or {}).get("conditions") or [])},
+            "status": {
+                "phase": "Pending",
+                "reason": None,
+                "message": None,
+                "conditions": _conditions(
+                    "Pending", (build.get("status") or {}).get("conditions") or []
+                ),
+            },
         }
         if output:
             patch["status"]["outputDockerImageReference"] = output
@@ -217,7 +292,15 @@ class Builds:
             return await self._finish_cancel(ns, name, build)
         assert build is not None
         started = datetime.now(UTC)
-        running = {"status": {"phase": "Running", "startTimestamp": now(), "conditions": _conditions("Running", (build.get("status") or {}).get("conditions") or [])}}
+        running = {
+            "status": {
+                "phase": "Running",
+                "startTimestamp": now(),
+                "conditions": _conditions(
+                    "Running", (build.get("status") or {}).get("conditions") or []
+                ),
+            }
+        }
         if await self._patch(ns, name, running) is None:
             return
         await asyncio.sleep(self.t.to_complete)
@@ -245,11 +328,23 @@ class Builds:
                     "logSnippet": failure[:500],
                     "completionTimestamp": now(),
                     "duration": duration,
-                    "conditions": _conditions("Failed", previous, "PushImageToRegistryFailed", "Failed to push the image to the registry."),
+                    "conditions": _conditions(
+                        "Failed",
+                        previous,
+                        "PushImageToRegistryFailed",
+                        "Failed to push the image to the registry.",
+                    ),
                 }
             }
         else:
-            final = {"status": {"phase": "Complete", "completionTimestamp": now(), "duration": duration, "conditions": _conditions("Complete", previous)}}
+            final = {
+                "status": {
+                    "phase": "Complete",
+                    "completionTimestamp": now(),
+                    "duration": duration,
+                    "conditions": _conditions("Complete", previous),
+                }
+            }
             if digest:
                 final["status"]["output"] = {"to": {"imageDigest": digest}}
         await self._patch(ns, name, final)
@@ -258,7 +353,13 @@ class Builds:
         ref = parse_reference(output)
         image = generate_image(f"{ns}/{name}")
         if ref.host == self.m.settings.internal_registry:
-            self._record_internal_push(ns, ref.repository, ref.tag, image.digest, f"{ref.host}/{ref.repository}@{image.digest}")
+            self._record_internal_push(
+                ns,
+                ref.repository,
+                ref.tag,
+                image.digest,
+                f"{ref.host}/{ref.repository}@{image.digest}",
+            )
             return image.digest
         creds = None
         if push_secret:
@@ -269,7 +370,9 @@ class Builds:
             client = OciClient(session, lambda host: registry_scheme(self.m.settings, host))
             return await client.push(ref, image, creds)
 
-    def _record_internal_push(self, ns: str, repository: str, tag: str, digest: str, pull_spec: str) -> None:
+    def _record_internal_push(
+        self, ns: str, repository: str, tag: str, digest: str, pull_spec: str
+    ) -> None:
         """Update the ImageStream as the integrated registry does after a push to it."""
         stream_ns, _, stream_name = repository.partition("/")
         old = self.m.store.get(IS_KEY, stream_ns, stream_name)
@@ -282,15 +385,28 @@ class Builds:
             entry = {"tag": tag, "items": []}
             tags.append(entry)
         generation = new["metadata"].get("generation", 1)
-        entry["items"] = [{"created": now(), "dockerImageReference": pull_spec, "image": digest, "generation": generation}] + (entry.get("items") or [])
+        entry["items"] = [
+            {
+                "created": now(),
+                "dockerImageReference": pull_spec,
+                "image": digest,
+                "generation": generation,
+            }
+        ] + (entry.get("items") or [])
         self.m.write_as_server(self.m.rt(*IS_KEY), new, old)
 
     # -- BuildConfig ---------------------------------------------------------------------------
 
-    async def instantiate_request(self, method: str, ns: str, name: str, body: Obj | None, req: Request) -> tuple[int, Obj]:
+    async def instantiate_request(
+        self, method: str, ns: str, name: str, body: Obj | None, req: Request
+    ) -> tuple[int, Obj]:
         """Serve ``POST buildconfigs/<bc>/instantiate``."""
         if method != "POST":
-            raise ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
+            raise ApiError(
+                405,
+                "MethodNotAllowed",
+                "the server does not allow this method on the requested resource",
+            )
         build = await self.instantiate(ns, name, body or {}, req)
         return 201, build
 
@@ -303,33 +419,66 @@ class Builds:
         spec = copy.deepcopy(bc.get("spec") or {})
         sa_name = spec.get("serviceAccount") or "builder"
         if self.m.store.get(SA_KEY, ns, sa_name) is None:
-            raise bad_request(f'Error resolving the service account "{sa_name}" for build config {ns}/{name}: serviceaccounts "{sa_name}" not found')
+            raise bad_request(
+                f'Error resolving the service account "{sa_name}" for build config {ns}/{name}: '
+                f'serviceaccounts "{sa_name}" not found'
+            )
         last = (bc.get("status") or {}).get("lastVersion", 0)
         if "lastVersion" in request and request["lastVersion"] != last:
-            raise conflict("buildconfigs", "build.openshift.io", name, f"the LastVersion({request['lastVersion']}) on build request {ns}/{name} does not match the build config LastVersion({last})")
+            raise conflict(
+                "buildconfigs",
+                "build.openshift.io",
+                name,
+                f"the LastVersion({request['lastVersion']}) on build request {ns}/{name} "
+                f"does not match the build config LastVersion({last})",
+            )
         updated = copy.deepcopy(bc)
         updated.setdefault("status", {})["lastVersion"] = last + 1
         bc = await self.m.replace(bc_rt, ns, name, updated, req=CONTROLLER)
         number = last + 1
-        for field in ("triggers", "runPolicy", "successfulBuildsHistoryLimit", "failedBuildsHistoryLimit"):
+        for field in (
+            "triggers",
+            "runPolicy",
+            "successfulBuildsHistoryLimit",
+            "failedBuildsHistoryLimit",
+        ):
             spec.pop(field, None)
         spec["serviceAccount"] = sa_name
         spec["triggeredBy"] = request.get("triggeredBy") or [{"message": "Manually triggered"}]
-        labels = {**(bc["metadata"].get("labels") or {}), "buildconfig": name, "openshift.io/build-config.name": name, "openshift.io/build.start-policy": (bc.get("spec") or {}).get("runPolicy", "Serial")}
+        labels = {
+            **(bc["metadata"].get("labels") or {}),
+            "buildconfig": name,
+            "openshift.io/build-config.name": name,
+            "openshift.io/build.start-policy": (bc.get("spec") or {}).get("runPolicy", "Serial"),
+        }
         body = {
             "metadata": {
                 "name": f"{name}-{number}",
                 "labels": labels,
-                "annotations": {"openshift.io/build-config.name": name, "openshift.io/build.number": str(number)},
-                "ownerReferences": [{"apiVersion": "build.openshift.io/v1", "kind": "BuildConfig", "name": name, "uid": bc["metadata"]["uid"], "controller": True}],
+                "annotations": {
+                    "openshift.io/build-config.name": name,
+                    "openshift.io/build.number": str(number),
+                },
+                "ownerReferences": [
+                    {
+                        "apiVersion": "build.openshift.io/v1",
+                        "kind": "BuildConfig",
+                        "name": name,
+                        "uid": bc["metadata"]["uid"],
+                        "controller": True,
+                    }
+                ],
             },
             "spec": spec,
-            "status": {"phase": "New", "config": {"kind": "BuildConfig", "namespace": ns, "name": name}},
+            "status": {
+                "phase": "New",
+                "config": {"kind": "BuildConfig", "namespace": ns, "name": name},
+            },
         }
         return await self.m.create_object(self.m.rt(*BUILD_KEY), ns, body, req)
 
     async def config_change(self, ns: str, name: str) -> None:
-        """Instantiate once for a ConfigChange trigger; 409 retries, other 4xx give up with an Event."""
+        """Instantiate once for a ConfigChange trigger; 409 retries, other 4xx give up (Event)."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + 120
         while loop.time() < deadline:
@@ -341,19 +490,35 @@ class Builds:
                 await asyncio.sleep(0.1)
                 continue
             try:
-                await self.instantiate(ns, name, {"lastVersion": 0, "triggeredBy": [{"message": "Build configuration change"}]}, CONTROLLER)
+                await self.instantiate(
+                    ns,
+                    name,
+                    {"lastVersion": 0, "triggeredBy": [{"message": "Build configuration change"}]},
+                    CONTROLLER,
+                )
                 return
             except ApiError as exc:
                 if exc.code == 409 or exc.code >= 500:
                     await asyncio.sleep(0.2)
                     continue
-                await self._event(ns, bc, "BuildConfigInstantiateFailed", f"error instantiating Build from BuildConfig {ns}/{name}: {exc.message}")
+                await self._event(
+                    ns,
+                    bc,
+                    "BuildConfigInstantiateFailed",
+                    f"error instantiating Build from BuildConfig {ns}/{name}: {exc.message}",
+                )
                 return
 
     async def _event(self, ns: str, obj: Obj, reason: str, message: str) -> None:
         body = {
             "metadata": {"generateName": f"{obj['metadata']['name']}."},
-            "involvedObject": {"kind": obj.get("kind"), "apiVersion": obj.get("apiVersion"), "name": obj["metadata"]["name"], "namespace": ns, "uid": obj["metadata"].get("uid")},
+            "involvedObject": {
+                "kind": obj.get("kind"),
+                "apiVersion": obj.get("apiVersion"),
+                "name": obj["metadata"]["name"],
+                "namespace": ns,
+                "uid": obj["metadata"].get("uid"),
+            },
             "reason": reason,
             "message": message,
             "type": "Warning",
@@ -362,7 +527,5 @@ class Builds:
             "lastTimestamp": now(),
             "count": 1,
         }
-        try:
+        with contextlib.suppress(ApiError):
             await self.m.create_object(self.m.rt("", "events"), ns, body, CONTROLLER)
-        except ApiError:
-            pass

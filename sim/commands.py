@@ -19,7 +19,6 @@ from sim.assembly import build
 from sim.kubeconfig import write_kubeconfig
 from sim.settings import BuildTiming, ProjectTiming, Settings
 
-
 #: --delay step names -> (settings group, field)
 DELAYS = {
     "scc": ("projects", "scc_annotations"),
@@ -69,7 +68,7 @@ def _parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="STEP=SECONDS",
-        help=f"delay of one OpenShift step (applied after --immediate; repeatable): {', '.join(DELAYS)}",
+        help="delay of one OpenShift step (after --immediate; repeatable): " + ", ".join(DELAYS),
     )
     p.add_argument("--no-build-controller", action="store_true", help="leave Builds in phase New")
     p.add_argument(
@@ -103,7 +102,9 @@ def settings_from_args(argv: list[str]) -> Settings:
     for item in args.delay:
         step, sep, value = item.partition("=")
         if not sep or step not in DELAYS:
-            parser.error(f"--delay wants STEP=SECONDS with STEP one of {', '.join(DELAYS)}, got {item!r}")
+            parser.error(
+                f"--delay wants STEP=SECONDS with STEP one of {', '.join(DELAYS)}, got {item!r}"
+            )
         try:
             seconds = float(value)
         except ValueError:

@@ -1,4 +1,4 @@
-"""Discovery documents (``/api``, ``/apis``, ``/apis/<group>[/<version>]``) built from the catalogue.
+"""Discovery (``/api``, ``/apis``, ``/apis/<group>[/<version>]``, OpenAPI v3) from the catalogue.
 
 Clients find resources only through these: kopf resolves its handlers' resources here, kubectl
 maps kinds to URLs and lists ``api-resources`` from them.
@@ -129,7 +129,9 @@ def openapi_v3_group_version(cat: Catalogue, group: str, version: str) -> dict[s
     ]
     for rt in types:
         gvk = {"group": rt.group, "version": rt.version, "kind": rt.kind}
-        prefix = f"/{_gv_path(group, version)}/" + ("namespaces/{namespace}/" if rt.namespaced else "")
+        prefix = f"/{_gv_path(group, version)}/" + (
+            "namespaces/{namespace}/" if rt.namespaced else ""
+        )
         op = {"x-kubernetes-group-version-kind": gvk, "parameters": params, "responses": {}}
         paths[f"{prefix}{rt.plural}/{{name}}"] = {"patch": op, "get": {**op}}
         paths[f"{prefix}{rt.plural}"] = {"post": {**op}}

@@ -21,7 +21,7 @@ def is_docker_secret(secret: dict[str, Any]) -> bool:
 
 
 def entries(secret: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """Return registry key -> {username, password, auth} from a docker Secret (empty if unreadable)."""
+    """Return registry key -> {username, password} from a docker Secret (empty if unreadable)."""
     data = secret.get("data") or {}
     try:
         if secret.get("type") == "kubernetes.io/dockerconfigjson":
@@ -58,7 +58,10 @@ def _split_key(key: str) -> tuple[str, str]:
 def key_matches(key: str, host: str, repository: str) -> bool:
     """Return whether a keyring key (``host[:port][/path]``) applies to ``host``/``repository``."""
     key_host, key_path = _split_key(key)
-    if key_host in ("index.docker.io", "docker.io") and host in ("docker.io", "registry-1.docker.io"):
+    if key_host in ("index.docker.io", "docker.io") and host in (
+        "docker.io",
+        "registry-1.docker.io",
+    ):
         key_host = host
     kh, _, kport = key_host.partition(":")
     ih, _, iport = host.partition(":")
@@ -68,7 +71,7 @@ def key_matches(key: str, host: str, repository: str) -> bool:
 
 
 def credentials_for(secret: dict[str, Any], host: str, repository: str) -> tuple[str, str] | None:
-    """Return (username, password) from a docker Secret for an image, or None when no key matches."""
+    """Return (username, password) from a docker Secret for an image, or None if no key matches."""
     for key, value in entries(secret).items():
         if key_matches(key, host, repository):
             return value["username"], value["password"]

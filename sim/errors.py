@@ -72,7 +72,8 @@ def conflict(plural: str, group: str, name: str, why: str | None = None) -> ApiE
     """Return the 409 of a write based on a stale resourceVersion."""
     why = (
         why
-        or "the object has been modified; please apply your changes to the latest version and try again"
+        or "the object has been modified; please apply your changes to the latest version and "
+        "try again"
     )
     return ApiError(
         409,

@@ -44,12 +44,18 @@ class ImageStreams:
         """Fill server fields and carry spec tag generations."""
         meta = obj["metadata"]
         status = obj.setdefault("status", {})
-        status["dockerImageRepository"] = f"{self.m.settings.internal_registry}/{meta['namespace']}/{meta['name']}"
+        status["dockerImageRepository"] = (
+            f"{self.m.settings.internal_registry}/{meta['namespace']}/{meta['name']}"
+        )
         generation = meta.get("generation", 1)
         old_tags = {t.get("name"): t for t in ((old or {}).get("spec") or {}).get("tags") or []}
         for tag in (obj.get("spec") or {}).get("tags") or []:
             before = old_tags.get(tag.get("name"))
-            if not tag.get("generation") or before is None or _tag_without_generation(before) != _tag_without_generation(tag):
+            if (
+                not tag.get("generation")
+                or before is None
+                or _tag_without_generation(before) != _tag_without_generation(tag)
+            ):
                 tag["generation"] = generation
 
     def read_tags(self, namespace: str | None, name: str | None) -> list[Obj]:
@@ -65,7 +71,14 @@ class ImageStreams:
                 if not st.get("items") or (name is not None and st.get("tag") != tag_name):
                     continue
                 item = st["items"][0]
-                spec_tag = next((t for t in (stream.get("spec") or {}).get("tags") or [] if t.get("name") == st["tag"]), None)
+                spec_tag = next(
+                    (
+                        t
+                        for t in (stream.get("spec") or {}).get("tags") or []
+                        if t.get("name") == st["tag"]
+                    ),
+                    None,
+                )
                 meta = stream["metadata"]
                 out.append(
                     {
@@ -80,8 +93,13 @@ class ImageStreams:
                         },
                         "tag": spec_tag,
                         "generation": item.get("generation"),
-                        "lookupPolicy": (stream.get("spec") or {}).get("lookupPolicy", {"local": False}),
-                        "image": {"metadata": {"name": item.get("image")}, "dockerImageReference": item.get("dockerImageReference")},
+                        "lookupPolicy": (stream.get("spec") or {}).get(
+                            "lookupPolicy", {"local": False}
+                        ),
+                        "image": {
+                            "metadata": {"name": item.get("image")},
+                            "dockerImageReference": item.get("dockerImageReference"),
+                        },
                     }
                 )
         return out
@@ -92,25 +110,69 @@ class ImageStreams:
         images = spec.get("images") or []
         if not images:
             if spec.get("repository"):
-                raise invalid("ImageStreamImport", "image.openshift.io", name, [("spec.repository", "Forbidden: repository imports are not supported by this simulator")])
-            raise invalid("ImageStreamImport", "image.openshift.io", name, [("spec.images", "Required value: you must specify at least one image or a repository import")])
+                raise invalid(
+                    "ImageStreamImport",
+                    "image.openshift.io",
+                    name,
+                    [
+                        (
+                            "spec.repository",
+                            "Forbidden: repository imports are not supported by this simulator",
+                        )
+                    ],
+                )
+            raise invalid(
+                "ImageStreamImport",
+                "image.openshift.io",
+                name,
+                [
+                    (
+                        "spec.images",
+                        "Required value: "
+                        "you must specify at least one image or a repository import",
+                    )
+                ],
+            )
         for i, image in enumerate(images):
             src = image.get("from") or {}
             if src.get("kind") != "DockerImage":
-                raise invalid("ImageStreamImport", "image.openshift.io", name, [(f"spec.images[{i}].from.kind", f"Invalid value: {src.get('kind')!r}: only DockerImage is supported")])
+                raise invalid(
+                    "ImageStreamImport",
+                    "image.openshift.io",
+                    name,
+                    [
+                        (
+                            f"spec.images[{i}].from.kind",
+                            f"Invalid value: {src.get('kind')!r}: only DockerImage is supported",
+                        )
+                    ],
+                )
             try:
                 parse_reference(str(src.get("name") or ""))
             except ValueError as exc:
-                raise invalid("ImageStreamImport", "image.openshift.io", name, [(f"spec.images[{i}].from.name", f"Invalid value: {src.get('name')!r}: {exc}")]) from exc
+                raise invalid(
+                    "ImageStreamImport",
+                    "image.openshift.io",
+                    name,
+                    [(f"spec.images[{i}].from.name", f"Invalid value: {src.get('name')!r}: {exc}")],
+                ) from exc
             if "to" in image and not (image.get("to") or {}).get("name"):
-                raise invalid("ImageStreamImport", "image.openshift.io", name, [(f"spec.images[{i}].to.name", "Required value")])
+                raise invalid(
+                    "ImageStreamImport",
+                    "image.openshift.io",
+                    name,
+                    [(f"spec.images[{i}].to.name", "Required value")],
+                )
 
     def _secrets(self, namespace: str) -> list[Obj]:
         return [
             s
-            for s in sorted(self.m.store.iter(SECRET_KEY, namespace), key=lambda s: s["metadata"]["name"])
+            for s in sorted(
+                self.m.store.iter(SECRET_KEY, namespace), key=lambda s: s["metadata"]["name"]
+            )
             if dockercfg.is_docker_secret(s)
-            and (s["metadata"].get("annotations") or {}).get("openshift.io/image.excludeSecret") != "true"
+            and (s["metadata"].get("annotations") or {}).get("openshift.io/image.excludeSecret")
+            != "true"
         ]
 
     async def _resolve(self, client: OciClient, name: str, secrets: list[Obj]) -> Resolved:
@@ -136,7 +198,9 @@ class ImageStreams:
         name = str(meta.get("name") or "")
         spec = body.get("spec") or {}
         if not name:
-            raise invalid("ImageStreamImport", "image.openshift.io", "", [("metadata.name", "Required value")])
+            raise invalid(
+                "ImageStreamImport", "image.openshift.io", "", [("metadata.name", "Required value")]
+            )
         self._validate(name, spec)
         stream = self.m.store.get(IS_KEY, namespace, name)
         if stream is None and (meta.get("resourceVersion") or meta.get("uid")):
@@ -146,7 +210,12 @@ class ImageStreams:
             if meta.get("uid") and meta["uid"] != stream["metadata"]["uid"]:
                 raise not_found("imagestreams", "image.openshift.io", name)
             if meta.get("resourceVersion") and meta["resourceVersion"] != current:
-                raise conflict("imagestreams", "image.openshift.io", name, f"the image stream was updated from {meta['resourceVersion']!r} to {current!r}")
+                raise conflict(
+                    "imagestreams",
+                    "image.openshift.io",
+                    name,
+                    f"the image stream was updated from {meta['resourceVersion']!r} to {current!r}",
+                )
         secrets = self._secrets(namespace)
         results: list[tuple[dict[str, Any], Resolved | ApiError]] = []
         async with aiohttp.ClientSession() as session:
@@ -170,7 +239,9 @@ class ImageStreams:
     @staticmethod
     def _failure(source: str, exc: RegistryError) -> ApiError:
         if exc.kind == "unauthorized":
-            return ApiError(401, "Unauthorized", f'you may not have access to the container image "{source}"')
+            return ApiError(
+                401, "Unauthorized", f'you may not have access to the container image "{source}"'
+            )
         if exc.kind == "not_found":
             return ApiError(404, "NotFound", f'dockerimage.image.openshift.io "{source}" not found')
         return ApiError(500, "InternalError", f"Internal error occurred: {source}: {exc}")
@@ -198,10 +269,16 @@ class ImageStreams:
             },
         }
 
-    def _store_results(self, namespace: str, name: str, results: list[tuple[dict[str, Any], Resolved | ApiError]]) -> Obj:
+    def _store_results(
+        self, namespace: str, name: str, results: list[tuple[dict[str, Any], Resolved | ApiError]]
+    ) -> Obj:
         rt = self.m.rt(*IS_KEY)
         old = self.m.store.get(IS_KEY, namespace, name)
-        new = copy.deepcopy(old) if old else {"metadata": {"name": name, "namespace": namespace}, "spec": {}}
+        new: dict[str, Any] = (
+            copy.deepcopy(old)
+            if old
+            else {"metadata": {"name": name, "namespace": namespace}, "spec": {}}
+        )
         generation = old["metadata"].get("generation", 1) + 1 if old else 1
         spec_tags = new.setdefault("spec", {}).setdefault("tags", [])
         status_tags = new.setdefault("status", {}).setdefault("tags", [])
@@ -217,10 +294,23 @@ class ImageStreams:
             if isinstance(result, ApiError):
                 if spec_tag is None:
                     spec_tags.append(
-                        {"name": to, "from": {"kind": "DockerImage", "name": source}, "importPolicy": image.get("importPolicy") or {}, "referencePolicy": image.get("referencePolicy") or {"type": "Source"}, "generation": generation}
+                        {
+                            "name": to,
+                            "from": {"kind": "DockerImage", "name": source},
+                            "importPolicy": image.get("importPolicy") or {},
+                            "referencePolicy": image.get("referencePolicy") or {"type": "Source"},
+                            "generation": generation,
+                        }
                     )
                 status_tag["conditions"] = [
-                    {"type": "ImportSuccess", "status": "False", "reason": result.reason, "message": result.message, "generation": generation, "lastTransitionTime": stamp}
+                    {
+                        "type": "ImportSuccess",
+                        "status": "False",
+                        "reason": result.reason,
+                        "message": result.message,
+                        "generation": generation,
+                        "lastTransitionTime": stamp,
+                    }
                 ]
                 continue
             ref = parse_reference(source)
@@ -230,7 +320,9 @@ class ImageStreams:
                 "annotations": None,
                 "from": {"kind": "DockerImage", "name": source},
                 "importPolicy": {"importMode": "Legacy", **(image.get("importPolicy") or {})},
-                "referencePolicy": (spec_tag or {}).get("referencePolicy") or image.get("referencePolicy") or {"type": "Source"},
+                "referencePolicy": (spec_tag or {}).get("referencePolicy")
+                or image.get("referencePolicy")
+                or {"type": "Source"},
                 "generation": generation,
             }
             if spec_tag is None:
@@ -238,8 +330,20 @@ class ImageStreams:
             else:
                 spec_tag.update(entry)
             items = status_tag.get("items") or []
-            if not items or items[0].get("image") != result.digest or items[0].get("dockerImageReference") != pull_spec:
-                items.insert(0, {"created": stamp, "dockerImageReference": pull_spec, "image": result.digest, "generation": generation})
+            if (
+                not items
+                or items[0].get("image") != result.digest
+                or items[0].get("dockerImageReference") != pull_spec
+            ):
+                items.insert(
+                    0,
+                    {
+                        "created": stamp,
+                        "dockerImageReference": pull_spec,
+                        "image": result.digest,
+                        "generation": generation,
+                    },
+                )
             else:
                 items[0]["generation"] = generation
             status_tag["items"] = items
@@ -247,7 +351,11 @@ class ImageStreams:
             if self.m.store.get(IMAGE_KEY, "", result.digest) is None:
                 self.m.write_as_server(
                     self.m.rt(*IMAGE_KEY),
-                    {"metadata": {"name": result.digest}, "dockerImageReference": pull_spec, "dockerImageManifestMediaType": result.media_type},
+                    {
+                        "metadata": {"name": result.digest},
+                        "dockerImageReference": pull_spec,
+                        "dockerImageManifestMediaType": result.media_type,
+                    },
                     None,
                 )
         new["metadata"].setdefault("annotations", {})[CHECK_ANNOTATION] = stamp

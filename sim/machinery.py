@@ -11,9 +11,9 @@ modules and never reach into the store directly for writes.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import random
-import string
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -60,9 +60,9 @@ class Request:
     groups: tuple[str, ...] = ("system:authenticated",)
 
 
-#: Mutating admission: (operation, type, subresource, namespace, object, old object, request) -> object
+#: Mutating admission: (operation, type, subresource, namespace, object, old, request) -> object
 Admission = Callable[[str, ResourceType, str, str, Obj, Obj | None, Request], Awaitable[Obj]]
-#: Per-resource defaulting/validation: (object, old object or None, request); may modify object, may raise
+#: Per-resource defaulting/validation: (object, old object or None); may modify it, may raise
 Check = Callable[[Obj, Obj | None], None]
 #: A create handled by a behaviour instead of the store (ProjectRequest, ImageStreamImport, ...)
 Creator = Callable[[str, Obj, Request], Awaitable[tuple[int, Obj]]]
@@ -152,6 +152,7 @@ class Machinery:
         return rt
 
     def check_namespace(self, rt: ResourceType, namespace: str, *, for_create: bool) -> None:
+        """Raise 404 when a namespaced request names a missing namespace (403 if terminating)."""
         if not rt.namespaced:
             return
         ns = self.store.get(NS_KEY, "", namespace)
@@ -161,7 +162,8 @@ class Machinery:
             raise ApiError(
                 403,
                 "Forbidden",
-                f'{rt.plural} "{namespace}" is forbidden: unable to create new content in namespace '
+                f'{rt.plural} "{namespace}" is forbidden: '
+                f"unable to create new content in namespace "
                 f"{namespace} because it is being terminated",
                 details={"name": namespace, "kind": rt.plural},
             )
@@ -246,7 +248,8 @@ class Machinery:
         if rt.namespaced:
             if meta.get("namespace") not in (None, "", namespace):
                 raise bad_request(
-                    "the namespace of the provided object does not match the namespace sent on the request"
+                    "the namespace of the provided object does not match the namespace sent on "
+                    "the request"
                 )
             meta["namespace"] = namespace
         else:
@@ -311,7 +314,8 @@ class Machinery:
         meta = body.get("metadata") or {}
         if meta.get("name") not in (None, name):
             raise bad_request(
-                f"the name of the object ({meta.get('name')}) does not match the name on the URL ({name})"
+                f"the name of the object ({meta.get('name')}) does not match the name on the URL "
+                f"({name})"
             )
         current = self._current(rt, namespace, name)
         rv = meta.get("resourceVersion")
@@ -429,8 +433,10 @@ class Machinery:
         return stored
 
     def write_as_server(self, rt: ResourceType, new: Obj, old: Obj | None) -> Obj:
-        """Store a server-side change (no admission, no status separation), as OpenShift's own
-        registries do for writes such as an import's spec+status update; return the stored object."""
+        """Store a server-side change (no admission, no status separation); return it.
+
+        OpenShift's own registries write this way, for example an import's spec+status update.
+        """
         meta = new["metadata"]
         if old is None:
             meta.setdefault("uid", str(uuid.uuid4()))
@@ -459,7 +465,7 @@ class Machinery:
         options: Obj | None = None,
         req: Request | None = None,
     ) -> Obj:
-        """Delete an object: at once, or by setting ``deletionTimestamp`` while finalizers remain."""
+        """Delete an object at once, or set ``deletionTimestamp`` while finalizers remain."""
         req = req or Request(self.settings.username)
         if "delete" not in rt.verbs:
             raise method_not_allowed()
@@ -539,17 +545,13 @@ class Machinery:
                     continue
                 for obj in list(self.store.iter(key, name)):
                     if not obj["metadata"].get("deletionTimestamp"):
-                        try:
+                        with contextlib.suppress(ApiError):
                             await self.delete(rt, name, obj["metadata"]["name"])
-                        except ApiError:
-                            pass
             if not self.store.keys_in_namespace(name):
                 break
             self._ns_changed.clear()
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._ns_changed.wait(), timeout=0.5)
-            except TimeoutError:
-                pass
         ns = self.store.get(NS_KEY, "", name)
         if ns is None:
             return

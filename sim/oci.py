@@ -10,6 +10,7 @@ not found, or other. Credentials never reach a log line.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
 import io
@@ -56,10 +57,14 @@ class ImageRef:
         return self.digest or self.tag
 
     def __str__(self) -> str:
-        return f"{self.host}/{self.repository}" + (f"@{self.digest}" if self.digest else f":{self.tag}")
+        return f"{self.host}/{self.repository}" + (
+            f"@{self.digest}" if self.digest else f":{self.tag}"
+        )
 
 
-_REPO = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$")
+_REPO = re.compile(
+    r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$"
+)
 _TAG = re.compile(r"^[\w][\w.-]{0,127}$")
 
 
@@ -150,7 +155,12 @@ class Resolved:
 class OciClient:
     """Registry v2 calls with the challenge/token flow; one instance per task is fine."""
 
-    def __init__(self, session: aiohttp.ClientSession, scheme_for: Callable[[str], str], timeout: float = 20.0) -> None:
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        scheme_for: Callable[[str], str],
+        timeout: float = 20.0,
+    ) -> None:
         self.session = session
         self.scheme_for = scheme_for
         self.timeout = aiohttp.ClientTimeout(total=timeout)
@@ -160,7 +170,9 @@ class OciClient:
 
     async def _authorization(self, ref: ImageRef, actions: str, creds: Credentials) -> str | None:
         try:
-            async with self.session.get(f"{self._base(ref.host)}/v2/", timeout=self.timeout) as resp:
+            async with self.session.get(
+                f"{self._base(ref.host)}/v2/", timeout=self.timeout
+            ) as resp:
                 if resp.status == 200:
                     return None
                 header = resp.headers.get("WWW-Authenticate", "")
@@ -178,11 +190,15 @@ class OciClient:
         if params.get("service"):
             query["service"] = params["service"]
         try:
-            async with self.session.get(params["realm"], params=query, auth=basic, timeout=self.timeout) as resp:
+            async with self.session.get(
+                params["realm"], params=query, auth=basic, timeout=self.timeout
+            ) as resp:
                 if resp.status in (401, 403):
                     raise RegistryError("unauthorized", "incorrect username or password", 401)
                 if resp.status != 200:
-                    raise RegistryError("other", f"token endpoint answered {resp.status}", resp.status)
+                    raise RegistryError(
+                        "other", f"token endpoint answered {resp.status}", resp.status
+                    )
                 doc = await resp.json(content_type=None)
         except aiohttp.ClientError as exc:
             raise RegistryError("other", f"cannot reach the token endpoint: {exc}") from exc
@@ -192,13 +208,21 @@ class OciClient:
         return f"Bearer {token}"
 
     async def _call(
-        self, method: str, url: str, auth: str | None, *, data: bytes | None = None, headers: dict[str, str] | None = None
+        self,
+        method: str,
+        url: str,
+        auth: str | None,
+        *,
+        data: bytes | None = None,
+        headers: dict[str, str] | None = None,
     ) -> tuple[int, dict[str, str], bytes]:
         hdrs = dict(headers or {})
         if auth:
             hdrs["Authorization"] = auth
         try:
-            async with self.session.request(method, url, data=data, headers=hdrs, timeout=self.timeout) as resp:
+            async with self.session.request(
+                method, url, data=data, headers=hdrs, timeout=self.timeout
+            ) as resp:
                 return resp.status, dict(resp.headers), await resp.read()
         except aiohttp.ClientError as exc:
             raise RegistryError("other", f"{method} {url.split('?')[0]}: {exc}") from exc
@@ -206,10 +230,8 @@ class OciClient:
     @staticmethod
     def _fail(status: int, body: bytes, what: str) -> RegistryError:
         codes = ""
-        try:
+        with contextlib.suppress(ValueError, AttributeError, TypeError):
             codes = " ".join(e.get("code", "") for e in json.loads(body).get("errors", []))
-        except (ValueError, AttributeError, TypeError):
-            pass
         if status in (401, 403) or "UNAUTHORIZED" in codes or "DENIED" in codes:
             return RegistryError("unauthorized", f"{what}: unauthorized", status)
         if status == 404 or "UNKNOWN" in codes:
@@ -220,7 +242,9 @@ class OciClient:
         """Resolve a tag (or digest) to its manifest digest, picking linux/amd64 from a list."""
         auth = await self._authorization(ref, "pull", creds)
         base = f"{self._base(ref.host)}/v2/{ref.repository}"
-        status, headers, body = await self._call("GET", f"{base}/manifests/{ref.reference}", auth, headers={"Accept": ACCEPT})
+        status, headers, body = await self._call(
+            "GET", f"{base}/manifests/{ref.reference}", auth, headers={"Accept": ACCEPT}
+        )
         if status != 200:
             raise self._fail(status, body, f"manifest {ref}")
         media = headers.get("Content-Type", "").split(";")[0]
@@ -229,12 +253,19 @@ class OciClient:
         if media in (DOCKER_LIST, OCI_INDEX):
             entries = manifest.get("manifests") or []
             chosen = next(
-                (e for e in entries if (e.get("platform") or {}).get("architecture") == "amd64" and (e.get("platform") or {}).get("os") == "linux"),
+                (
+                    e
+                    for e in entries
+                    if (e.get("platform") or {}).get("architecture") == "amd64"
+                    and (e.get("platform") or {}).get("os") == "linux"
+                ),
                 entries[0] if entries else None,
             )
             if chosen is None:
                 raise RegistryError("not_found", f"manifest list {ref} is empty", 404)
-            status, headers, body = await self._call("GET", f"{base}/manifests/{chosen['digest']}", auth, headers={"Accept": ACCEPT})
+            status, headers, body = await self._call(
+                "GET", f"{base}/manifests/{chosen['digest']}", auth, headers={"Accept": ACCEPT}
+            )
             if status != 200:
                 raise self._fail(status, body, f"manifest {chosen['digest']}")
             manifest = json.loads(body)
@@ -267,12 +298,20 @@ class OciClient:
                 location = self._base(ref.host) + location
             sep = "&" if "?" in location else "?"
             status, _, body = await self._call(
-                "PUT", f"{location}{sep}digest={digest}", auth, data=blob, headers={"Content-Type": "application/octet-stream"}
+                "PUT",
+                f"{location}{sep}digest={digest}",
+                auth,
+                data=blob,
+                headers={"Content-Type": "application/octet-stream"},
             )
             if status not in (201, 204):
                 raise self._fail(status, body, f"blob {digest}")
         status, headers, body = await self._call(
-            "PUT", f"{base}/manifests/{ref.tag}", auth, data=image.manifest, headers={"Content-Type": DOCKER_MANIFEST}
+            "PUT",
+            f"{base}/manifests/{ref.tag}",
+            auth,
+            data=image.manifest,
+            headers={"Content-Type": DOCKER_MANIFEST},
         )
         if status not in (200, 201):
             raise self._fail(status, body, f"manifest {ref}")

@@ -68,7 +68,12 @@ class Projects:
         """Create a project as OpenShift's ProjectRequest does and return the Project (201)."""
         name = str((body.get("metadata") or {}).get("name") or "")
         if name in FORBIDDEN_NAMES or name.startswith(FORBIDDEN_PREFIXES):
-            raise forbidden("projectrequests", "project.openshift.io", name, f"cannot request a project starting with {name.split('-')[0]!r}")
+            raise forbidden(
+                "projectrequests",
+                "project.openshift.io",
+                name,
+                f"cannot request a project starting with {name.split('-')[0]!r}",
+            )
         if self.m.store.get(NS_KEY, "", name) is not None:
             raise already_exists("projects", "project.openshift.io", name)
         ns_body = {
@@ -89,8 +94,14 @@ class Projects:
                 name,
                 {
                     "metadata": {"name": "admin"},
-                    "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "admin"},
-                    "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": req.user}],
+                    "roleRef": {
+                        "apiGroup": "rbac.authorization.k8s.io",
+                        "kind": "ClusterRole",
+                        "name": "admin",
+                    },
+                    "subjects": [
+                        {"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": req.user}
+                    ],
                 },
                 req,
             )
@@ -111,7 +122,13 @@ class Projects:
         if self.m.store.get(NS_KEY, "", name) is None:
             raise not_found("projects", "project.openshift.io", name)
         await self.m.delete(self.m.rt("", "namespaces"), "", name, None, req)
-        return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "details": {"name": name, "group": "project.openshift.io", "kind": "projects"}}
+        return {
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Success",
+            "details": {"name": name, "group": "project.openshift.io", "kind": "projects"},
+        }
 
     # -- asynchronous part ---------------------------------------------------------------------
 
@@ -122,16 +139,38 @@ class Projects:
             name = meta["name"]
             self.m.spawn(self._later(self.t.scc_annotations, self.allocate_scc(name)))
             if "openshift.io/origin" in (event.obj.get("spec") or {}).get("finalizers", []):
-                self.m.spawn(self._later(self.t.origin_finalizer, self.remove_origin_finalizer(name)))
+                self.m.spawn(
+                    self._later(self.t.origin_finalizer, self.remove_origin_finalizer(name))
+                )
             for sa in MANAGED_SAS:
-                self.m.spawn(self._later(self.t.service_accounts, self.ensure_service_account(name, sa)))
+                self.m.spawn(
+                    self._later(self.t.service_accounts, self.ensure_service_account(name, sa))
+                )
         elif key == SA_KEY and event.type == "ADDED":
-            self.m.spawn(self._later(self.t.dockercfg_secrets, self.ensure_pull_secret(meta["namespace"], meta["name"])))
+            self.m.spawn(
+                self._later(
+                    self.t.dockercfg_secrets,
+                    self.ensure_pull_secret(meta["namespace"], meta["name"]),
+                )
+            )
         elif key == SA_KEY and event.type == "DELETED" and meta["name"] in MANAGED_SAS:
-            self.m.spawn(self._later(self.t.service_accounts, self.ensure_service_account(meta["namespace"], meta["name"])))
-        elif key == SECRET_KEY and event.type == "DELETED" and SA_ANNOTATION in (meta.get("annotations") or {}):
+            self.m.spawn(
+                self._later(
+                    self.t.service_accounts,
+                    self.ensure_service_account(meta["namespace"], meta["name"]),
+                )
+            )
+        elif (
+            key == SECRET_KEY
+            and event.type == "DELETED"
+            and SA_ANNOTATION in (meta.get("annotations") or {})
+        ):
             sa = meta["annotations"][SA_ANNOTATION]
-            self.m.spawn(self._later(self.t.dockercfg_secrets, self.ensure_pull_secret(meta["namespace"], sa)))
+            self.m.spawn(
+                self._later(
+                    self.t.dockercfg_secrets, self.ensure_pull_secret(meta["namespace"], sa)
+                )
+            )
 
     async def _later(self, delay: float, coro: Any) -> None:
         if delay:
@@ -148,9 +187,11 @@ class Projects:
         return ns
 
     async def allocate_scc(self, name: str) -> None:
-        """Write the three ``openshift.io/sa.scc.*`` annotations in one write (skipped if present)."""
+        """Write the three ``openshift.io/sa.scc.*`` annotations at once (skipped if present)."""
         ns = self._live(name)
-        if ns is None or "openshift.io/sa.scc.uid-range" in (ns["metadata"].get("annotations") or {}):
+        if ns is None or "openshift.io/sa.scc.uid-range" in (
+            ns["metadata"].get("annotations") or {}
+        ):
             return
         block = next(self._blocks)
         uid_range = f"{1000000000 + block * 10000}/10000"
@@ -165,14 +206,23 @@ class Projects:
                 }
             }
         }
-        await self.m.patch(self.m.rt("", "namespaces"), "", name, "application/merge-patch+json", patch, req=CONTROLLER)
+        await self.m.patch(
+            self.m.rt("", "namespaces"),
+            "",
+            name,
+            "application/merge-patch+json",
+            patch,
+            req=CONTROLLER,
+        )
 
     async def remove_origin_finalizer(self, name: str) -> None:
-        """Drop ``openshift.io/origin`` from the namespace's spec finalizers (a ``finalize`` write)."""
+        """Drop ``openshift.io/origin`` from the spec finalizers (a ``finalize`` write)."""
         ns = self.m.store.get(NS_KEY, "", name)
         if ns is None:
             return
-        finalizers = [f for f in (ns.get("spec") or {}).get("finalizers", []) if f != "openshift.io/origin"]
+        finalizers = [
+            f for f in (ns.get("spec") or {}).get("finalizers", []) if f != "openshift.io/origin"
+        ]
         body = {**ns, "spec": {**ns.get("spec", {}), "finalizers": finalizers}}
         await self.m.replace(self.m.rt("", "namespaces"), "", name, body, "finalize", CONTROLLER)
 
@@ -181,7 +231,12 @@ class Projects:
         if self._live(namespace) is None or self.m.store.get(SA_KEY, namespace, name) is not None:
             return
         try:
-            await self.m.create_object(self.m.rt("", "serviceaccounts"), namespace, {"metadata": {"name": name}}, CONTROLLER)
+            await self.m.create_object(
+                self.m.rt("", "serviceaccounts"),
+                namespace,
+                {"metadata": {"name": name}},
+                CONTROLLER,
+            )
         except ApiError as exc:
             if exc.code != 409:
                 raise
@@ -211,13 +266,26 @@ class Projects:
         body = {
             "metadata": {
                 "name": f"{sa_name}-dockercfg-{random_suffix()}",
-                "annotations": {SA_ANNOTATION: sa_name, "openshift.io/internal-registry-auth-token.binding": "bound"},
+                "annotations": {
+                    SA_ANNOTATION: sa_name,
+                    "openshift.io/internal-registry-auth-token.binding": "bound",
+                },
                 "ownerReferences": [
-                    {"apiVersion": "v1", "kind": "ServiceAccount", "name": sa_name, "uid": sa["metadata"]["uid"], "controller": True}
+                    {
+                        "apiVersion": "v1",
+                        "kind": "ServiceAccount",
+                        "name": sa_name,
+                        "uid": sa["metadata"]["uid"],
+                        "controller": True,
+                    }
                 ],
             },
             "type": "kubernetes.io/dockercfg",
-            "data": {".dockercfg": dockercfg.dockercfg_data({h: ("<token>", token) for h in self.internal_hosts})},
+            "data": {
+                ".dockercfg": dockercfg.dockercfg_data(
+                    {h: ("<token>", token) for h in self.internal_hosts}
+                )
+            },
         }
         created = await self.m.create_object(self.m.rt("", "secrets"), namespace, body, CONTROLLER)
         return str(created["metadata"]["name"])
@@ -236,4 +304,6 @@ class Projects:
             else:
                 items.append({"name": ref})
             new[field] = items
-        await self.m.replace(self.m.rt("", "serviceaccounts"), namespace, sa["metadata"]["name"], new, req=CONTROLLER)
+        await self.m.replace(
+            self.m.rt("", "serviceaccounts"), namespace, sa["metadata"]["name"], new, req=CONTROLLER
+        )

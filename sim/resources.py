@@ -55,7 +55,7 @@ def _t(
     return ResourceType(group, version, plural, kind, namespaced, **kw)
 
 
-#: The types every simulator serves. OpenShift kinds are served as the OpenShift API server serves them.
+#: The types every simulator serves; OpenShift kinds as the OpenShift API server serves them.
 BUILTIN: tuple[ResourceType, ...] = (
     _t(
         "",

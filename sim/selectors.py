@@ -19,7 +19,9 @@ _KEY = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_./]*[A-Za-z0-9])?)$")
 
 
 def _split_terms(text: str) -> list[str]:
-    terms, depth, current = [], 0, []
+    terms: list[str] = []
+    current: list[str] = []
+    depth = 0
     for ch in text:
         if ch == "(":
             depth += 1
@@ -109,7 +111,7 @@ def field_matcher(text: str | None) -> Matcher | None:
 
 
 def label_selector_matches(selector: dict[str, Any] | None, labels: dict[str, str]) -> bool:
-    """Return whether a structured ``LabelSelector`` (matchLabels/matchExpressions) matches labels."""
+    """Return whether a ``LabelSelector`` (matchLabels/matchExpressions) matches labels."""
     if not selector:
         return True
     for key, value in (selector.get("matchLabels") or {}).items():

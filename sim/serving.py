@@ -23,6 +23,7 @@ from sim.machinery import Machinery, Request
 from sim.patching import APPLY_PATCH
 from sim.resources import ResourceType
 from sim.selectors import field_matcher, label_matcher
+from sim.store import Event
 
 log = logging.getLogger("sim.serving")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -49,7 +50,7 @@ def _error(exc: ApiError) -> web.Response:
     return _json(exc.status(), exc.code)
 
 
-def parse_path(m: Machinery, path: str) -> Target | None | dict[str, Any]:
+def parse_path(m: Machinery, path: str) -> Target | dict[str, Any] | None:
     """Return the Target of a resource path, a discovery document, or None when nothing is there."""
     parts = [p for p in path.split("/") if p]
     if not parts:
@@ -125,7 +126,8 @@ async def _body(request: web.Request) -> Any:
         raise ApiError(
             415,
             "UnsupportedMediaType",
-            f"the body of the request was in an unknown format - accepted media types include: application/json (got {ctype})",
+            "the body of the request was in an unknown format - accepted media types include: "
+            f"application/json (got {ctype})",
         )
     raw = await request.read()
     if not raw:
@@ -187,12 +189,12 @@ async def _watch(request: web.Request, m: Machinery, target: Target) -> web.Stre
             if remaining is not None and remaining <= 0:
                 break
             try:
-                event = await asyncio.wait_for(watcher.queue.get(), remaining)
+                next_event: Event | None = await asyncio.wait_for(watcher.queue.get(), remaining)
             except TimeoutError:
                 break
-            if event is None:
+            if next_event is None:
                 break
-            await response.write(_versioned_line(target.rt, event))
+            await response.write(_versioned_line(target.rt, next_event))
     except (ConnectionResetError, ConnectionError):
         pass
     finally:

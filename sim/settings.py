@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 @dataclass
 class ProjectTiming:
-    """Delays of OpenShift's asynchronous project set-up after a namespace appears (openshift.md 1.2)."""
+    """Delays of OpenShift's asynchronous project set-up (openshift.md 1.2)."""
 
     #: the three ``openshift.io/sa.scc.*`` annotations, written together (cluster-policy-controller)
     scc_annotations: float = 0.2

@@ -102,7 +102,7 @@ class Store:
         return [k for k, by_ns in self._objects.items() if by_ns.get(namespace)]
 
     def put(self, key: Key, obj: dict[str, Any], old: dict[str, Any] | None) -> dict[str, Any]:
-        """Store ``obj`` with a new resourceVersion (ADDED if ``old`` is None) and emit the event."""
+        """Store ``obj`` with a new resourceVersion (ADDED if ``old`` is None); emit the event."""
         rv = self.next_rv()
         obj["metadata"]["resourceVersion"] = str(rv)
         meta = obj["metadata"]

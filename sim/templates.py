@@ -25,7 +25,9 @@ _LENGTH = re.compile(r"\{(\d+)\}")
 
 def httpd_example() -> Obj:
     """Return the shipped ``httpd-example`` Template."""
-    text = resources.files("sim").joinpath("templates/httpd-example.json").read_text(encoding="utf-8")
+    text = (
+        resources.files("sim").joinpath("templates/httpd-example.json").read_text(encoding="utf-8")
+    )
     doc: Obj = json.loads(text)
     return doc
 
@@ -56,10 +58,22 @@ def process(template: Obj) -> Obj:
         if not value and p.get("generate") == "expression":
             value = _generate(str(p.get("from") or ""))
         if not value and p.get("required"):
-            raise invalid("Template", "template.openshift.io", name, [(f"parameters[{p.get('name')}]", "Required value: template.parameters[]: parameter is required")])
+            raise invalid(
+                "Template",
+                "template.openshift.io",
+                name,
+                [
+                    (
+                        f"parameters[{p.get('name')}]",
+                        "Required value: template.parameters[]: parameter is required",
+                    )
+                ],
+            )
         params[str(p.get("name"))] = str(value or "")
     out = copy.deepcopy(template)
-    out["parameters"] = [{**p, "value": params.get(str(p.get("name")), "")} for p in template.get("parameters") or []]
+    out["parameters"] = [
+        {**p, "value": params.get(str(p.get("name")), "")} for p in template.get("parameters") or []
+    ]
     labels = template.get("labels") or {}
     objects = []
     for obj in _substitute(template.get("objects") or [], params):
@@ -90,6 +104,13 @@ class Templates:
         req = Request(user="system:admin")
         for name in ("default", "kube-system", "kube-public", "openshift"):
             if self.m.store.get(("", "namespaces"), "", name) is None:
-                await self.m.create_object(self.m.rt("", "namespaces"), "", {"metadata": {"name": name}}, req)
-        if self.m.store.get(("template.openshift.io", "templates"), "openshift", "httpd-example") is None:
-            await self.m.create_object(self.m.rt("template.openshift.io", "templates"), "openshift", httpd_example(), req)
+                await self.m.create_object(
+                    self.m.rt("", "namespaces"), "", {"metadata": {"name": name}}, req
+                )
+        if (
+            self.m.store.get(("template.openshift.io", "templates"), "openshift", "httpd-example")
+            is None
+        ):
+            await self.m.create_object(
+                self.m.rt("template.openshift.io", "templates"), "openshift", httpd_example(), req
+            )

@@ -62,10 +62,16 @@ async def _handle(request: web.Request) -> web.Response:
     if mode == "deny":
         response = {"uid": uid, "allowed": False, "status": {"message": "not today"}}
     elif mode == "deny-403":
-        response = {"uid": uid, "allowed": False, "status": {"code": 403, "reason": "Forbidden", "message": "go away"}}
+        response = {
+            "uid": uid,
+            "allowed": False,
+            "status": {"code": 403, "reason": "Forbidden", "message": "go away"},
+        }
     elif mode == "patch":
         response["patchType"] = "JSONPatch"
-        response["patch"] = _b64([{"op": "add", "path": "/metadata/labels", "value": {"mutated": "yes"}}])
+        response["patch"] = _b64(
+            [{"op": "add", "path": "/metadata/labels", "value": {"mutated": "yes"}}]
+        )
     elif mode == "bad-patch":
         response["patchType"] = "JSONPatch"
         response["patch"] = _b64([{"op": "add", "path": "/metadata/annotations/x", "value": "y"}])
@@ -73,7 +79,9 @@ async def _handle(request: web.Request) -> web.Response:
         response["uid"] = "not-the-uid"
     elif mode == "slow":
         await asyncio.sleep(3)
-    return web.json_response({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "response": response})
+    return web.json_response(
+        {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "response": response}
+    )
 
 
 @pytest.fixture(scope="module")
@@ -96,7 +104,9 @@ def webhook() -> Iterator[Webhook]:
     def serve() -> None:
         asyncio.set_event_loop(loop)
         loop.run_until_complete(runner.setup())
-        loop.run_until_complete(web.TCPSite(runner, "127.0.0.1", hook.port, ssl_context=context).start())
+        loop.run_until_complete(
+            web.TCPSite(runner, "127.0.0.1", hook.port, ssl_context=context).start()
+        )
         started.set()
         loop.run_forever()
 
@@ -121,7 +131,7 @@ def core(api: Any) -> kubernetes.client.CoreV1Api:
 
 
 def register(sim: SimServer, webhook: Webhook, mode: str, **overrides: Any) -> str:
-    """Create a labelled namespace and a webhook config for configmaps in it; return the namespace."""
+    """Create a labelled namespace and a webhook config for configmaps in it; return its name."""
     api = sim.api_client()
     ns = f"adm-{uuid.uuid4().hex[:6]}"
     core(api).create_namespace({"metadata": {"name": ns, "labels": {"hook-test": ns}}})
@@ -130,18 +140,32 @@ def register(sim: SimServer, webhook: Webhook, mode: str, **overrides: Any) -> s
         "admissionReviewVersions": ["v1"],
         "sideEffects": "None",
         "clientConfig": {"url": webhook.url(mode), "caBundle": webhook.ca_bundle},
-        "rules": [{"apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE", "UPDATE"], "resources": ["configmaps"]}],
+        "rules": [
+            {
+                "apiGroups": [""],
+                "apiVersions": ["v1"],
+                "operations": ["CREATE", "UPDATE"],
+                "resources": ["configmaps"],
+            }
+        ],
         "namespaceSelector": {"matchLabels": {"hook-test": ns}},
         **overrides,
     }
     kubernetes.client.AdmissionregistrationV1Api(api).create_mutating_webhook_configuration(
-        {"apiVersion": "admissionregistration.k8s.io/v1", "kind": "MutatingWebhookConfiguration", "metadata": {"name": ns}, "webhooks": [hook]}
+        {
+            "apiVersion": "admissionregistration.k8s.io/v1",
+            "kind": "MutatingWebhookConfiguration",
+            "metadata": {"name": ns},
+            "webhooks": [hook],
+        }
     )
     return ns
 
 
 def create_cm(sim: SimServer, ns: str) -> Any:
-    return core(sim.api_client()).create_namespaced_config_map(ns, {"metadata": {"name": "cm"}, "data": {"a": "1"}})
+    return core(sim.api_client()).create_namespaced_config_map(
+        ns, {"metadata": {"name": "cm"}, "data": {"a": "1"}}
+    )
 
 
 def error_of(sim: SimServer, ns: str) -> tuple[int, dict[str, Any]]:
@@ -151,7 +175,9 @@ def error_of(sim: SimServer, ns: str) -> tuple[int, dict[str, Any]]:
 
 
 class TestCalls:
-    def test_an_allowing_webhook_receives_a_v1_review_and_the_object_is_stored(self, sim: SimServer, webhook: Webhook) -> None:
+    def test_an_allowing_webhook_receives_a_v1_review_and_the_object_is_stored(
+        self, sim: SimServer, webhook: Webhook
+    ) -> None:
         ns = register(sim, webhook, "allow")
         before = len(webhook.reviews)
         create_cm(sim, ns)
@@ -165,11 +191,15 @@ class TestCalls:
         assert update["operation"] == "UPDATE"
         assert update["oldObject"]["data"] == {"a": "1"} and update["object"]["data"] == {"a": "2"}
 
-    def test_a_patching_webhook_mutates_the_stored_object(self, sim: SimServer, webhook: Webhook) -> None:
+    def test_a_patching_webhook_mutates_the_stored_object(
+        self, sim: SimServer, webhook: Webhook
+    ) -> None:
         ns = register(sim, webhook, "patch")
         assert create_cm(sim, ns).metadata.labels == {"mutated": "yes"}
 
-    def test_a_patch_under_a_missing_parent_is_a_500(self, sim: SimServer, webhook: Webhook) -> None:
+    def test_a_patch_under_a_missing_parent_is_a_500(
+        self, sim: SimServer, webhook: Webhook
+    ) -> None:
         ns = register(sim, webhook, "bad-patch")
         code, status = error_of(sim, ns)
         assert code == 500
@@ -180,11 +210,21 @@ class TestDenials:
     @pytest.mark.parametrize(
         ("mode", "code", "message"),
         [
-            ("deny", 400, 'admission webhook "deny.test.quay-bridge.io" denied the request: not today'),
-            ("deny-403", 403, 'admission webhook "deny-403.test.quay-bridge.io" denied the request: go away'),
+            (
+                "deny",
+                400,
+                'admission webhook "deny.test.quay-bridge.io" denied the request: not today',
+            ),
+            (
+                "deny-403",
+                403,
+                'admission webhook "deny-403.test.quay-bridge.io" denied the request: go away',
+            ),
         ],
     )
-    def test_a_denial_keeps_its_code_or_is_400(self, sim: SimServer, webhook: Webhook, mode: str, code: int, message: str) -> None:
+    def test_a_denial_keeps_its_code_or_is_400(
+        self, sim: SimServer, webhook: Webhook, mode: str, code: int, message: str
+    ) -> None:
         ns = register(sim, webhook, mode)
         got, status = error_of(sim, ns)
         assert (got, status["code"], status["message"]) == (code, code, message)
@@ -209,14 +249,18 @@ class TestFailures:
         ns = register(sim, webhook, mode, **overrides)
         code, status = error_of(sim, ns)
         assert code == 500
-        assert status["message"].startswith(f'Internal error occurred: failed calling webhook "{mode}.test.quay-bridge.io": ')
+        assert status["message"].startswith(
+            f'Internal error occurred: failed calling webhook "{mode}.test.quay-bridge.io": '
+        )
         assert cause in status["message"]
         ignoring = register(sim, webhook, mode, failurePolicy="Ignore", **overrides)
         assert create_cm(sim, ignoring).metadata.name == "cm"
 
 
 class TestSelection:
-    def test_a_namespace_outside_the_namespace_selector_is_not_sent_to_the_webhook(self, sim: SimServer, webhook: Webhook) -> None:
+    def test_a_namespace_outside_the_namespace_selector_is_not_sent_to_the_webhook(
+        self, sim: SimServer, webhook: Webhook
+    ) -> None:
         register(sim, webhook, "deny")
         other = f"plain-{uuid.uuid4().hex[:6]}"
         core(sim.api_client()).create_namespace({"metadata": {"name": other}})
@@ -225,28 +269,54 @@ class TestSelection:
     def test_a_service_reference_reaches_the_mapped_address_with_the_service_name_verified(
         self, sim: SimServer, webhook: Webhook
     ) -> None:
-        ns = register(sim, webhook, "patch", clientConfig={"service": {"name": "hook", "namespace": "hooks", "path": "/patch", "port": 443}, "caBundle": webhook.ca_bundle})
+        ns = register(
+            sim,
+            webhook,
+            "patch",
+            clientConfig={
+                "service": {"name": "hook", "namespace": "hooks", "path": "/patch", "port": 443},
+                "caBundle": webhook.ca_bundle,
+            },
+        )
         assert create_cm(sim, ns).metadata.labels == {"mutated": "yes"}
 
-    def test_builds_written_by_the_build_controller_pass_the_webhook_as_updates(self, sim: SimServer, webhook: Webhook) -> None:
+    def test_builds_written_by_the_build_controller_pass_the_webhook_as_updates(
+        self, sim: SimServer, webhook: Webhook
+    ) -> None:
         api = sim.api_client()
         ns = register(
             sim,
             webhook,
             "allow",
-            rules=[{"apiGroups": ["build.openshift.io"], "apiVersions": ["v1"], "operations": ["CREATE", "UPDATE"], "resources": ["builds"]}],
+            rules=[
+                {
+                    "apiGroups": ["build.openshift.io"],
+                    "apiVersions": ["v1"],
+                    "operations": ["CREATE", "UPDATE"],
+                    "resources": ["builds"],
+                }
+            ],
         )
         before = len(webhook.reviews)
         body = {
             "apiVersion": "build.openshift.io/v1",
             "kind": "Build",
             "metadata": {"name": "b"},
-            "spec": {"strategy": {"type": "Docker", "dockerStrategy": {}}, "output": {"to": {"kind": "DockerImage", "name": "registry.invalid/o/r:t"}}},
+            "spec": {
+                "strategy": {"type": "Docker", "dockerStrategy": {}},
+                "output": {"to": {"kind": "DockerImage", "name": "registry.invalid/o/r:t"}},
+            },
         }
-        kubernetes.client.CustomObjectsApi(api).create_namespaced_custom_object("build.openshift.io", "v1", ns, "builds", body)
+        kubernetes.client.CustomObjectsApi(api).create_namespaced_custom_object(
+            "build.openshift.io", "v1", ns, "builds", body
+        )
         end = time.monotonic() + 10
         while time.monotonic() < end:
-            ops = [r["request"]["operation"] for r in webhook.reviews[before:] if r["request"]["resource"]["resource"] == "builds"]
+            ops = [
+                r["request"]["operation"]
+                for r in webhook.reviews[before:]
+                if r["request"]["resource"]["resource"] == "builds"
+            ]
             if ops.count("UPDATE") >= 3:
                 break
             time.sleep(0.05)

@@ -22,7 +22,7 @@ from tests.support.registry_server import RegistryServer, registry_server
 from tests.support.sim_server import SimServer, sim_server
 
 B = ("build.openshift.io", "v1")
-I = ("image.openshift.io", "v1")
+IMG = ("image.openshift.io", "v1")
 
 
 @pytest.fixture(scope="module")
@@ -80,7 +80,9 @@ def builder_ready(api: Any, ns: str) -> Any:
 
 
 def link(api: Any, ns: str, secret: str) -> None:
-    core(api).patch_namespaced_service_account("builder", ns, {"imagePullSecrets": [{"name": secret}], "secrets": [{"name": secret}]})
+    core(api).patch_namespaced_service_account(
+        "builder", ns, {"imagePullSecrets": [{"name": secret}], "secrets": [{"name": secret}]}
+    )
 
 
 def build_body(name: str, to: dict[str, Any]) -> dict[str, Any]:
@@ -102,12 +104,19 @@ def get_build(api: Any, ns: str, name: str) -> dict[str, Any]:
     return obj
 
 
-def phases_of(sim: SimServer, ns: str, name: str, until: tuple[str, ...] = ("Complete", "Failed")) -> list[str]:
+def phases_of(
+    sim: SimServer, ns: str, name: str, until: tuple[str, ...] = ("Complete", "Failed")
+) -> list[str]:
     """Watch one build from the start and return the phases it went through."""
     phases: list[str] = []
     with requests.get(
         f"{sim.url}/apis/build.openshift.io/v1/namespaces/{ns}/builds",
-        params={"watch": "true", "resourceVersion": "1", "fieldSelector": f"metadata.name={name}", "timeoutSeconds": "15"},
+        params={
+            "watch": "true",
+            "resourceVersion": "1",
+            "fieldSelector": f"metadata.name={name}",
+            "timeoutSeconds": "15",
+        },
         stream=True,
         timeout=20,
     ) as resp:
@@ -136,61 +145,109 @@ class TestBuildController:
         docker_secret(api, ns, "builder-quay", quay.host, quay.username, quay.password)
         link(api, ns, "builder-quay")
         target = f"{quay.host}/{quay.username}/app-{ns}:latest"
-        custom(api).create_namespaced_custom_object(*B, ns, "builds", build_body("b1", {"kind": "DockerImage", "name": target}))
+        custom(api).create_namespaced_custom_object(
+            *B, ns, "builds", build_body("b1", {"kind": "DockerImage", "name": target})
+        )
         assert phases_of(sim, ns, "b1") == ["New", "Pending", "Running", "Complete"]
         build = get_build(api, ns, "b1")
         assert build["spec"]["output"]["pushSecret"] == {"name": "builder-quay"}
         assert build["status"]["outputDockerImageReference"] == target
         digest = build["status"]["output"]["to"]["imageDigest"]
         assert digest.startswith("sha256:")
-        assert [c["type"] for c in build["status"]["conditions"] if c["status"] == "True"] == ["Complete"]
+        assert [c["type"] for c in build["status"]["conditions"] if c["status"] == "True"] == [
+            "Complete"
+        ]
         # the pushed image is really in the registry: an import resolves the tag to the same digest
         isi = custom(api).create_namespaced_custom_object(
-            *I, ns, "imagestreamimports",
-            {"apiVersion": "image.openshift.io/v1", "kind": "ImageStreamImport", "metadata": {"name": "app"},
-             "spec": {"import": True, "images": [{"from": {"kind": "DockerImage", "name": target}, "to": {"name": "latest"}}]}},
+            *IMG,
+            ns,
+            "imagestreamimports",
+            {
+                "apiVersion": "image.openshift.io/v1",
+                "kind": "ImageStreamImport",
+                "metadata": {"name": "app"},
+                "spec": {
+                    "import": True,
+                    "images": [
+                        {"from": {"kind": "DockerImage", "name": target}, "to": {"name": "latest"}}
+                    ],
+                },
+            },
         )
         assert isi["status"]["images"][0]["status"]["status"] == "Success"
         assert isi["status"]["images"][0]["image"]["metadata"]["name"] == digest
 
-    def test_a_push_refused_by_the_registry_fails_the_build(self, sim: SimServer, quay: RegistryServer, ns: str) -> None:
+    def test_a_push_refused_by_the_registry_fails_the_build(
+        self, sim: SimServer, quay: RegistryServer, ns: str
+    ) -> None:
         api = sim.api_client()
         builder_ready(api, ns)
         docker_secret(api, ns, "bad-creds", quay.host, quay.username, "wrong-password")
         link(api, ns, "bad-creds")
         target = f"{quay.host}/{quay.username}/refused:latest"
-        custom(api).create_namespaced_custom_object(*B, ns, "builds", build_body("b2", {"kind": "DockerImage", "name": target}))
+        custom(api).create_namespaced_custom_object(
+            *B, ns, "builds", build_body("b2", {"kind": "DockerImage", "name": target})
+        )
         assert phases_of(sim, ns, "b2")[-1] == "Failed"
         build = get_build(api, ns, "b2")
         assert build["status"]["reason"] == "PushImageToRegistryFailed"
         assert build["spec"]["output"]["pushSecret"] == {"name": "bad-creds"}
 
-    def test_without_a_host_match_the_first_docker_secret_is_the_push_secret(self, sim: SimServer, ns: str) -> None:
+    def test_without_a_host_match_the_first_docker_secret_is_the_push_secret(
+        self, sim: SimServer, ns: str
+    ) -> None:
         api = sim.api_client()
         sa = builder_ready(api, ns)
         first = sa.image_pull_secrets[0].name
         target = "registry.invalid:5000/org/app:latest"
-        custom(api).create_namespaced_custom_object(*B, ns, "builds", build_body("b3", {"kind": "DockerImage", "name": target}))
-        eventually(lambda: get_build(api, ns, "b3")["status"].get("phase") in ("Failed", "Complete"))
+        custom(api).create_namespaced_custom_object(
+            *B, ns, "builds", build_body("b3", {"kind": "DockerImage", "name": target})
+        )
+        eventually(
+            lambda: get_build(api, ns, "b3")["status"].get("phase") in ("Failed", "Complete")
+        )
         assert get_build(api, ns, "b3")["spec"]["output"]["pushSecret"] == {"name": first}
 
-    def test_an_image_stream_tag_output_waits_for_its_stream_then_updates_it(self, sim: SimServer, ns: str) -> None:
+    def test_an_image_stream_tag_output_waits_for_its_stream_then_updates_it(
+        self, sim: SimServer, ns: str
+    ) -> None:
         api = sim.api_client()
         builder_ready(api, ns)
-        custom(api).create_namespaced_custom_object(*B, ns, "builds", build_body("b4", {"kind": "ImageStreamTag", "name": "web:latest"}))
+        custom(api).create_namespaced_custom_object(
+            *B, ns, "builds", build_body("b4", {"kind": "ImageStreamTag", "name": "web:latest"})
+        )
         stuck = eventually(lambda: (b := get_build(api, ns, "b4"))["status"].get("reason") and b)
         assert stuck["status"]["phase"] == "New"
         assert stuck["status"]["reason"] == "InvalidOutputReference"
-        custom(api).create_namespaced_custom_object(*I, ns, "imagestreams", {"apiVersion": "image.openshift.io/v1", "kind": "ImageStream", "metadata": {"name": "web"}})
-        done = eventually(lambda: (b := get_build(api, ns, "b4"))["status"].get("phase") == "Complete" and b)
-        assert done["status"]["outputDockerImageReference"] == f"image-registry.openshift-image-registry.svc:5000/{ns}/web:latest"
-        stream = custom(api).get_namespaced_custom_object(*I, ns, "imagestreams", "web")
-        assert stream["status"]["tags"][0]["items"][0]["image"] == done["status"]["output"]["to"]["imageDigest"]
+        custom(api).create_namespaced_custom_object(
+            *IMG,
+            ns,
+            "imagestreams",
+            {
+                "apiVersion": "image.openshift.io/v1",
+                "kind": "ImageStream",
+                "metadata": {"name": "web"},
+            },
+        )
+        done = eventually(
+            lambda: (b := get_build(api, ns, "b4"))["status"].get("phase") == "Complete" and b
+        )
+        assert (
+            done["status"]["outputDockerImageReference"]
+            == f"image-registry.openshift-image-registry.svc:5000/{ns}/web:latest"
+        )
+        stream = custom(api).get_namespaced_custom_object(*IMG, ns, "imagestreams", "web")
+        assert (
+            stream["status"]["tags"][0]["items"][0]["image"]
+            == done["status"]["output"]["to"]["imageDigest"]
+        )
 
 
 class TestBuildRules:
     def test_a_docker_image_output_with_a_namespace_is_422(self, sim: SimServer, ns: str) -> None:
-        body = build_body("bad", {"kind": "DockerImage", "name": "quay.example.com/o/r:t", "namespace": ns})
+        body = build_body(
+            "bad", {"kind": "DockerImage", "name": "quay.example.com/o/r:t", "namespace": ns}
+        )
         with pytest.raises(ApiException) as err:
             custom(sim.api_client()).create_namespaced_custom_object(*B, ns, "builds", body)
         assert err.value.status == 422
@@ -202,24 +259,39 @@ class TestBuildRules:
         body["status"] = {"phase": "New"}
         builds = custom(api)
         builds.create_namespaced_custom_object(*B, ns, "builds", body)
-        builds.patch_namespaced_custom_object(*B, ns, "builds", "imm", {"spec": {"output": {"pushSecret": {"name": "x"}}}})
+        builds.patch_namespaced_custom_object(
+            *B, ns, "builds", "imm", {"spec": {"output": {"pushSecret": {"name": "x"}}}}
+        )
         with pytest.raises(ApiException) as err:
-            builds.patch_namespaced_custom_object(*B, ns, "builds", "imm", {"spec": {"serviceAccount": "other"}})
+            builds.patch_namespaced_custom_object(
+                *B, ns, "builds", "imm", {"spec": {"serviceAccount": "other"}}
+            )
         assert err.value.status == 422
         assert "spec is immutable" in err.value.body
 
 
 class TestBuildConfigs:
-    def test_a_config_change_trigger_instantiates_build_1_once(self, sim: SimServer, ns: str) -> None:
+    def test_a_config_change_trigger_instantiates_build_1_once(
+        self, sim: SimServer, ns: str
+    ) -> None:
         api = sim.api_client()
         bc = {
             "apiVersion": "build.openshift.io/v1",
             "kind": "BuildConfig",
             "metadata": {"name": "app", "labels": {"app": "app"}},
-            "spec": {**build_body("x", {"kind": "DockerImage", "name": "registry.invalid/o/app:latest"})["spec"], "triggers": [{"type": "ConfigChange"}]},
+            "spec": {
+                **build_body("x", {"kind": "DockerImage", "name": "registry.invalid/o/app:latest"})[
+                    "spec"
+                ],
+                "triggers": [{"type": "ConfigChange"}],
+            },
         }
         custom(api).create_namespaced_custom_object(*B, ns, "buildconfigs", bc)
-        build = eventually(lambda: next(iter(custom(api).list_namespaced_custom_object(*B, ns, "builds")["items"]), None))
+        build = eventually(
+            lambda: next(
+                iter(custom(api).list_namespaced_custom_object(*B, ns, "builds")["items"]), None
+            )
+        )
         assert build["metadata"]["name"] == "app-1"
         assert build["metadata"]["labels"]["openshift.io/build-config.name"] == "app"
         assert build["metadata"]["annotations"]["openshift.io/build.number"] == "1"
@@ -229,7 +301,11 @@ class TestBuildConfigs:
         assert len(custom(api).list_namespaced_custom_object(*B, ns, "builds")["items"]) == 1
         created = requests.post(
             f"{sim.url}/apis/build.openshift.io/v1/namespaces/{ns}/buildconfigs/app/instantiate",
-            json={"kind": "BuildRequest", "apiVersion": "build.openshift.io/v1", "metadata": {"name": "app"}},
+            json={
+                "kind": "BuildRequest",
+                "apiVersion": "build.openshift.io/v1",
+                "metadata": {"name": "app"},
+            },
             timeout=5,
         )
         assert created.status_code == 201
@@ -241,7 +317,16 @@ def isi_body(name: str, source: str, **meta: str) -> dict[str, Any]:
         "apiVersion": "image.openshift.io/v1",
         "kind": "ImageStreamImport",
         "metadata": {"name": name, **meta},
-        "spec": {"import": True, "images": [{"from": {"kind": "DockerImage", "name": source}, "to": {"name": "latest"}, "referencePolicy": {"type": "Source"}}]},
+        "spec": {
+            "import": True,
+            "images": [
+                {
+                    "from": {"kind": "DockerImage", "name": source},
+                    "to": {"name": "latest"},
+                    "referencePolicy": {"type": "Source"},
+                }
+            ],
+        },
     }
 
 
@@ -253,13 +338,19 @@ class TestImageStreamImport:
         docker_secret(api, ns, "quay-push", quay.host, quay.username, quay.password)
         link(api, ns, "quay-push")
         target = f"{quay.host}/{quay.username}/imp-{ns}:v1"
-        custom(api).create_namespaced_custom_object(*B, ns, "builds", build_body("src", {"kind": "DockerImage", "name": target}))
+        custom(api).create_namespaced_custom_object(
+            *B, ns, "builds", build_body("src", {"kind": "DockerImage", "name": target})
+        )
         eventually(lambda: get_build(api, ns, "src")["status"].get("phase") == "Complete")
         return target
 
-    def test_an_import_creates_the_stream_with_a_spec_tag_and_a_digest_status_item(self, sim: SimServer, ns: str, pushed: str) -> None:
+    def test_an_import_creates_the_stream_with_a_spec_tag_and_a_digest_status_item(
+        self, sim: SimServer, ns: str, pushed: str
+    ) -> None:
         api = sim.api_client()
-        isi = custom(api).create_namespaced_custom_object(*I, ns, "imagestreamimports", isi_body("imp", pushed))
+        isi = custom(api).create_namespaced_custom_object(
+            *IMG, ns, "imagestreamimports", isi_body("imp", pushed)
+        )
         image = isi["status"]["images"][0]
         assert image["status"]["status"] == "Success"
         digest = image["image"]["metadata"]["name"]
@@ -269,24 +360,40 @@ class TestImageStreamImport:
         assert item["image"] == digest
         assert item["dockerImageReference"] == pushed.rsplit(":", 1)[0] + "@" + digest
         assert "openshift.io/image.dockerRepositoryCheck" in stream["metadata"]["annotations"]
-        tag = custom(api).get_namespaced_custom_object(*I, ns, "imagestreamtags", "imp:latest")
+        tag = custom(api).get_namespaced_custom_object(*IMG, ns, "imagestreamtags", "imp:latest")
         assert tag["image"]["metadata"]["name"] == digest
 
-    def test_an_import_with_wrong_credentials_reports_unauthorized(self, sim: SimServer, quay: RegistryServer, ns: str, pushed: str) -> None:
+    def test_an_import_with_wrong_credentials_reports_unauthorized(
+        self, sim: SimServer, quay: RegistryServer, ns: str, pushed: str
+    ) -> None:
         api = sim.api_client()
         core(api).delete_namespaced_secret("quay-push", ns)
         docker_secret(api, ns, "quay-wrong", quay.host, quay.username, "nope")
-        isi = custom(api).create_namespaced_custom_object(*I, ns, "imagestreamimports", isi_body("unauth", pushed))
+        isi = custom(api).create_namespaced_custom_object(
+            *IMG, ns, "imagestreamimports", isi_body("unauth", pushed)
+        )
         status = isi["status"]["images"][0]["status"]
-        assert (status["status"], status["reason"], status["code"]) == ("Failure", "Unauthorized", 401)
+        assert (status["status"], status["reason"], status["code"]) == (
+            "Failure",
+            "Unauthorized",
+            401,
+        )
         assert status["message"] == f'you may not have access to the container image "{pushed}"'
         condition = isi["status"]["import"]["status"]["tags"][0]["conditions"][0]
-        assert (condition["type"], condition["status"], condition["reason"]) == ("ImportSuccess", "False", "Unauthorized")
+        assert (condition["type"], condition["status"], condition["reason"]) == (
+            "ImportSuccess",
+            "False",
+            "Unauthorized",
+        )
 
-    def test_an_import_of_a_missing_tag_reports_not_found(self, sim: SimServer, ns: str, pushed: str) -> None:
+    def test_an_import_of_a_missing_tag_reports_not_found(
+        self, sim: SimServer, ns: str, pushed: str
+    ) -> None:
         api = sim.api_client()
         missing = pushed.rsplit(":", 1)[0] + ":nope"
-        isi = custom(api).create_namespaced_custom_object(*I, ns, "imagestreamimports", isi_body("nf", missing))
+        isi = custom(api).create_namespaced_custom_object(
+            *IMG, ns, "imagestreamimports", isi_body("nf", missing)
+        )
         status = isi["status"]["images"][0]["status"]
         assert (status["reason"], status["code"]) == ("NotFound", 404)
         assert status["message"] == f'dockerimage.image.openshift.io "{missing}" not found'
@@ -295,19 +402,29 @@ class TestImageStreamImport:
         self, sim: SimServer, ns: str, pushed: str
     ) -> None:
         api = sim.api_client()
-        first = custom(api).create_namespaced_custom_object(*I, ns, "imagestreamimports", isi_body("rv", pushed))
+        first = custom(api).create_namespaced_custom_object(
+            *IMG, ns, "imagestreamimports", isi_body("rv", pushed)
+        )
         rv = first["status"]["import"]["metadata"]["resourceVersion"]
-        custom(api).create_namespaced_custom_object(*I, ns, "imagestreamimports", isi_body("rv", pushed, resourceVersion=rv))
+        custom(api).create_namespaced_custom_object(
+            *IMG, ns, "imagestreamimports", isi_body("rv", pushed, resourceVersion=rv)
+        )
         with pytest.raises(ApiException) as err:
-            custom(api).create_namespaced_custom_object(*I, ns, "imagestreamimports", isi_body("rv", pushed, resourceVersion=rv))
+            custom(api).create_namespaced_custom_object(
+                *IMG, ns, "imagestreamimports", isi_body("rv", pushed, resourceVersion=rv)
+            )
         assert err.value.status == 409
         with pytest.raises(ApiException) as err:
-            custom(api).create_namespaced_custom_object(*I, ns, "imagestreamimports", isi_body("absent", pushed, resourceVersion=rv))
+            custom(api).create_namespaced_custom_object(
+                *IMG, ns, "imagestreamimports", isi_body("absent", pushed, resourceVersion=rv)
+            )
         assert err.value.status == 404
 
     def test_a_non_docker_image_source_is_422(self, sim: SimServer, ns: str) -> None:
         body = isi_body("x", "quay.example.com/o/r:t")
         body["spec"]["images"][0]["from"]["kind"] = "ImageStreamTag"
         with pytest.raises(ApiException) as err:
-            custom(sim.api_client()).create_namespaced_custom_object(*I, ns, "imagestreamimports", body)
+            custom(sim.api_client()).create_namespaced_custom_object(
+                *IMG, ns, "imagestreamimports", body
+            )
         assert err.value.status == 422

@@ -35,7 +35,12 @@ CRD = {
                 "served": True,
                 "storage": True,
                 "subresources": {"status": {}},
-                "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}},
+                "schema": {
+                    "openAPIV3Schema": {
+                        "type": "object",
+                        "x-kubernetes-preserve-unknown-fields": True,
+                    }
+                },
             }
         ],
     },
@@ -92,7 +97,9 @@ async def wait_for(check: Callable[[], Any], timeout: float = 15.0) -> Any:
 
 
 @pytest.mark.timeout(60)
-async def test_kopf_runs_create_update_delete_handlers_with_finalizers_and_status(sim: SimServer) -> None:
+async def test_kopf_runs_create_update_delete_handlers_with_finalizers_and_status(
+    sim: SimServer,
+) -> None:
     api = sim.api_client()
     ext = kubernetes.client.ApiextensionsV1Api(api)
     ext.create_custom_resource_definition(CRD)
@@ -126,7 +133,9 @@ async def test_kopf_runs_create_update_delete_handlers_with_finalizers_and_statu
         custom.create_namespaced_custom_object(GROUP, VERSION, "kopf-test", PLURAL, body)
 
         def read() -> dict[str, Any]:
-            obj: dict[str, Any] = custom.get_namespaced_custom_object(GROUP, VERSION, "kopf-test", PLURAL, "w1")
+            obj: dict[str, Any] = custom.get_namespaced_custom_object(
+                GROUP, VERSION, "kopf-test", PLURAL, "w1"
+            )
             return obj
 
         obj = await wait_for(lambda: (o := read()).get("status", {}).get("created") and o)
@@ -135,7 +144,9 @@ async def test_kopf_runs_create_update_delete_handlers_with_finalizers_and_statu
         assert "kopf.zalando.org/KopfFinalizerMarker" in obj["metadata"]["finalizers"]
         assert calls == ["create:1"]
 
-        custom.patch_namespaced_custom_object(GROUP, VERSION, "kopf-test", PLURAL, "w1", {"spec": {"size": 2}})
+        custom.patch_namespaced_custom_object(
+            GROUP, VERSION, "kopf-test", PLURAL, "w1", {"spec": {"size": 2}}
+        )
         await wait_for(lambda: "update:1->2" in calls)
 
         custom.delete_namespaced_custom_object(GROUP, VERSION, "kopf-test", PLURAL, "w1")
@@ -150,7 +161,10 @@ async def test_kopf_runs_create_update_delete_handlers_with_finalizers_and_statu
         await wait_for(gone)
         assert calls == ["create:1", "update:1->2", "delete"]
         await wait_for(
-            lambda: any(e.involved_object.name == "w1" for e in core.list_namespaced_event("kopf-test").items)
+            lambda: any(
+                e.involved_object.name == "w1"
+                for e in core.list_namespaced_event("kopf-test").items
+            )
         )
     finally:
         stop_flag.set_result(None)

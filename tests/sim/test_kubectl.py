@@ -34,7 +34,9 @@ spec:
 """
 
 
-def kubectl(sim: SimServer, *args: str, stdin: str | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
+def kubectl(
+    sim: SimServer, *args: str, stdin: str | None = None, check: bool = True
+) -> subprocess.CompletedProcess[str]:
     result = subprocess.run(
         [KUBECTL, "--kubeconfig", sim.kubeconfig, *args],
         input=stdin,
@@ -54,18 +56,39 @@ def get_json(sim: SimServer, *args: str) -> Any:
 @pytest.fixture
 def ns(sim: SimServer) -> str:
     name = f"k-{uuid.uuid4().hex[:6]}"
-    kubectl(sim, "create", "-f", "-", stdin=json.dumps({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}))
+    kubectl(
+        sim,
+        "create",
+        "-f",
+        "-",
+        stdin=json.dumps({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}),
+    )
     return name
 
 
 class TestApply:
-    def test_apply_of_a_crd_and_a_custom_object_then_get_json_and_reapply_is_unchanged(self, sim: SimServer, ns: str) -> None:
+    def test_apply_of_a_crd_and_a_custom_object_then_get_json_and_reapply_is_unchanged(
+        self, sim: SimServer, ns: str
+    ) -> None:
         assert "created" in kubectl(sim, "apply", "-f", "-", stdin=WIDGET_CRD).stdout
-        gizmo = {"apiVersion": "test.quay-bridge.io/v1", "kind": "Gizmo", "metadata": {"name": "g1", "labels": {"tier": "a"}}, "spec": {"size": 1}}
-        assert "created" in kubectl(sim, "-n", ns, "apply", "-f", "-", stdin=json.dumps(gizmo)).stdout
-        assert "unchanged" in kubectl(sim, "-n", ns, "apply", "-f", "-", stdin=json.dumps(gizmo)).stdout
+        gizmo = {
+            "apiVersion": "test.quay-bridge.io/v1",
+            "kind": "Gizmo",
+            "metadata": {"name": "g1", "labels": {"tier": "a"}},
+            "spec": {"size": 1},
+        }
+        assert (
+            "created" in kubectl(sim, "-n", ns, "apply", "-f", "-", stdin=json.dumps(gizmo)).stdout
+        )
+        assert (
+            "unchanged"
+            in kubectl(sim, "-n", ns, "apply", "-f", "-", stdin=json.dumps(gizmo)).stdout
+        )
         gizmo["spec"]["size"] = 2
-        assert "configured" in kubectl(sim, "-n", ns, "apply", "-f", "-", stdin=json.dumps(gizmo)).stdout
+        assert (
+            "configured"
+            in kubectl(sim, "-n", ns, "apply", "-f", "-", stdin=json.dumps(gizmo)).stdout
+        )
         got = get_json(sim, "-n", ns, "gizmo", "g1")
         assert got["spec"] == {"size": 2}
         assert got["metadata"]["namespace"] == ns
@@ -82,7 +105,11 @@ class TestApply:
             "apiVersion": "quay.redhat.com/v1",
             "kind": "QuayIntegration",
             "metadata": {"name": "example"},
-            "spec": {"clusterID": "openshift", "credentialsSecret": {"name": "quay", "namespace": "default"}, "quayHostname": "https://quay.example.com"},
+            "spec": {
+                "clusterID": "openshift",
+                "credentialsSecret": {"name": "quay", "namespace": "default"},
+                "quayHostname": "https://quay.example.com",
+            },
         }
         kubectl(sim, "apply", "-f", "-", stdin=json.dumps(qi))
         assert get_json(sim, "quayintegration", "example")["spec"]["clusterID"] == "openshift"
@@ -98,20 +125,54 @@ class TestVerbs:
             ("strategic", '{"data": {"d": "4"}}', {"a": "1", "d": "4"}),
         ],
     )
-    def test_patch_of_each_type(self, sim: SimServer, ns: str, patch_type: str, patch: str, expected: dict[str, str]) -> None:
-        kubectl(sim, "-n", ns, "create", "-f", "-", stdin=json.dumps({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cm"}, "data": {"a": "1"}}))
+    def test_patch_of_each_type(
+        self, sim: SimServer, ns: str, patch_type: str, patch: str, expected: dict[str, str]
+    ) -> None:
+        kubectl(
+            sim,
+            "-n",
+            ns,
+            "create",
+            "-f",
+            "-",
+            stdin=json.dumps(
+                {
+                    "apiVersion": "v1",
+                    "kind": "ConfigMap",
+                    "metadata": {"name": "cm"},
+                    "data": {"a": "1"},
+                }
+            ),
+        )
         kubectl(sim, "-n", ns, "patch", "configmap", "cm", f"--type={patch_type}", "-p", patch)
         assert get_json(sim, "-n", ns, "configmap", "cm")["data"] == expected
 
     def test_get_with_a_label_selector_and_delete(self, sim: SimServer, ns: str) -> None:
         for name, tier in [("a", "web"), ("b", "db")]:
-            cm = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "labels": {"tier": tier}}}
+            cm = {
+                "apiVersion": "v1",
+                "kind": "ConfigMap",
+                "metadata": {"name": name, "labels": {"tier": tier}},
+            }
             kubectl(sim, "-n", ns, "create", "-f", "-", stdin=json.dumps(cm))
-        assert [i["metadata"]["name"] for i in get_json(sim, "-n", ns, "configmaps", "-l", "tier=web")["items"]] == ["a"]
+        assert [
+            i["metadata"]["name"]
+            for i in get_json(sim, "-n", ns, "configmaps", "-l", "tier=web")["items"]
+        ] == ["a"]
         assert "deleted" in kubectl(sim, "-n", ns, "delete", "configmap", "a").stdout
         assert "NotFound" in kubectl(sim, "-n", ns, "get", "configmap", "a", check=False).stderr
 
     def test_api_resources_lists_core_openshift_and_quay_kinds(self, sim: SimServer) -> None:
         out = kubectl(sim, "api-resources", "-o", "wide").stdout
-        for expected in ("namespaces", "serviceaccounts", "imagestreams", "imagestreamimports", "builds", "buildconfigs", "projectrequests", "mutatingwebhookconfigurations", "quayintegrations"):
+        for expected in (
+            "namespaces",
+            "serviceaccounts",
+            "imagestreams",
+            "imagestreamimports",
+            "builds",
+            "buildconfigs",
+            "projectrequests",
+            "mutatingwebhookconfigurations",
+            "quayintegrations",
+        ):
             assert expected in out

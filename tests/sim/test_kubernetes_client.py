@@ -149,6 +149,7 @@ class TestPatch:
             namespace,
             {"secrets": [{"name": "b"}], "imagePullSecrets": [{"name": "b"}, {"name": "a"}]},
         )
+
         # OpenShift's own pull secret (robot-dockercfg-*) may be linked too; ours merge by name
         def ours(items: Any) -> list[str]:
             return [s.name for s in items if not s.name.startswith("robot-dockercfg-")]

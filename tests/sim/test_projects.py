@@ -1,4 +1,4 @@
-"""OpenShift project creation: the synchronous ProjectRequest, then the staged asynchronous set-up."""
+"""OpenShift project creation: the synchronous ProjectRequest, then the staged async set-up."""
 
 from __future__ import annotations
 
@@ -20,8 +20,15 @@ def core(api: Any) -> kubernetes.client.CoreV1Api:
 
 def request_project(api: Any, name: str, **fields: str) -> dict[str, Any]:
     custom = kubernetes.client.CustomObjectsApi(api)
-    body = {"apiVersion": "project.openshift.io/v1", "kind": "ProjectRequest", "metadata": {"name": name}, **fields}
-    project: dict[str, Any] = custom.create_cluster_custom_object("project.openshift.io", "v1", "projectrequests", body)
+    body = {
+        "apiVersion": "project.openshift.io/v1",
+        "kind": "ProjectRequest",
+        "metadata": {"name": name},
+        **fields,
+    }
+    project: dict[str, Any] = custom.create_cluster_custom_object(
+        "project.openshift.io", "v1", "projectrequests", body
+    )
     return project
 
 
@@ -47,20 +54,32 @@ def first_seen(url: str, name: str, timeout: float = 10.0) -> dict[str, float]:
     with requests.Session() as http:
         while time.monotonic() - start < timeout and len(seen) < 4:
             ns = http.get(f"{url}/api/v1/namespaces/{name}", timeout=5).json()
-            keys = {k for k in ns["metadata"].get("annotations", {}) if k.startswith("openshift.io/sa.scc.")}
+            keys = {
+                k
+                for k in ns["metadata"].get("annotations", {})
+                if k.startswith("openshift.io/sa.scc.")
+            }
             scc_keys_seen.append(keys)
             if "openshift.io/sa.scc.mcs" in keys:
                 seen.setdefault("mcs", time.monotonic())
-            for sa in http.get(f"{url}/api/v1/namespaces/{name}/serviceaccounts", timeout=5).json()["items"]:
+            for sa in http.get(f"{url}/api/v1/namespaces/{name}/serviceaccounts", timeout=5).json()[
+                "items"
+            ]:
                 seen.setdefault(sa["metadata"]["name"], time.monotonic())
             time.sleep(0.02)
-    every = {"openshift.io/sa.scc.mcs", "openshift.io/sa.scc.uid-range", "openshift.io/sa.scc.supplemental-groups"}
+    every = {
+        "openshift.io/sa.scc.mcs",
+        "openshift.io/sa.scc.uid-range",
+        "openshift.io/sa.scc.supplemental-groups",
+    }
     assert all(keys in (set(), every) for keys in scc_keys_seen), "the sa.scc.* keys arrived apart"
     return seen
 
 
 class TestProjectRequest:
-    def test_a_project_request_answers_at_once_with_openshift_annotations_and_finalizers(self) -> None:
+    def test_a_project_request_answers_at_once_with_openshift_annotations_and_finalizers(
+        self,
+    ) -> None:
         slow = ["scc", "origin", "service-accounts", "dockercfg"]
         with sim_server(*[a for step in slow for a in ("--delay", f"{step}=1.5")]) as sim:
             api = sim.api_client()
@@ -76,11 +95,25 @@ class TestProjectRequest:
             assert ns.spec.finalizers == ["openshift.io/origin", "kubernetes"]
             assert ns.metadata.labels["kubernetes.io/metadata.name"] == "p1"
             assert sa_names(api, "p1") == set()
-            rbs = kubernetes.client.RbacAuthorizationV1Api(api).list_namespaced_role_binding("p1").items
+            rbs = (
+                kubernetes.client.RbacAuthorizationV1Api(api)
+                .list_namespaced_role_binding("p1")
+                .items
+            )
             assert [rb.role_ref.name for rb in rbs] == ["admin"]
 
-            ns = eventually(lambda: (n := core(api).read_namespace("p1")).spec.finalizers == ["kubernetes"] and n)
-            ns = eventually(lambda: "openshift.io/sa.scc.mcs" in ((n := core(api).read_namespace("p1")).metadata.annotations or {}) and n)
+            ns = eventually(
+                lambda: (
+                    (n := core(api).read_namespace("p1")).spec.finalizers == ["kubernetes"] and n
+                )
+            )
+            ns = eventually(
+                lambda: (
+                    "openshift.io/sa.scc.mcs"
+                    in ((n := core(api).read_namespace("p1")).metadata.annotations or {})
+                    and n
+                )
+            )
             uid_range = ns.metadata.annotations["openshift.io/sa.scc.uid-range"]
             assert uid_range.endswith("/10000")
             assert ns.metadata.annotations["openshift.io/sa.scc.supplemental-groups"] == uid_range
@@ -97,13 +130,17 @@ class TestProjectRequest:
             request_project(api, namespace)
         assert err.value.status == 409
 
-    def test_projects_are_a_view_of_namespaces_and_deleting_one_deletes_the_namespace(self, api: Any) -> None:
+    def test_projects_are_a_view_of_namespaces_and_deleting_one_deletes_the_namespace(
+        self, api: Any
+    ) -> None:
         request_project(api, "view-me")
         custom = kubernetes.client.CustomObjectsApi(api)
         got = custom.get_cluster_custom_object("project.openshift.io", "v1", "projects", "view-me")
         assert got["kind"] == "Project" and got["metadata"]["name"] == "view-me"
         custom.delete_cluster_custom_object("project.openshift.io", "v1", "projects", "view-me")
-        eventually(lambda: "view-me" not in {n.metadata.name for n in core(api).list_namespace().items})
+        eventually(
+            lambda: "view-me" not in {n.metadata.name for n in core(api).list_namespace().items}
+        )
 
 
 class TestStagedSetup:
@@ -115,7 +152,9 @@ class TestStagedSetup:
         ],
         ids=["service accounts after mcs", "mcs after service accounts"],
     )
-    def test_the_scc_annotations_arrive_in_one_write_in_the_configured_order(self, delays: list[str], first: str) -> None:
+    def test_the_scc_annotations_arrive_in_one_write_in_the_configured_order(
+        self, delays: list[str], first: str
+    ) -> None:
         with sim_server(*delays) as sim:
             requests.post(
                 f"{sim.url}/apis/project.openshift.io/v1/projectrequests",
@@ -127,19 +166,30 @@ class TestStagedSetup:
             first_sa = min(seen["default"], seen["builder"], seen["deployer"])
             assert (seen["mcs"] < first_sa) == (first == "scc")
 
-    def test_a_plain_namespace_gets_only_the_kubernetes_finalizer_and_the_async_parts(self, api: Any, namespace: str) -> None:
+    def test_a_plain_namespace_gets_only_the_kubernetes_finalizer_and_the_async_parts(
+        self, api: Any, namespace: str
+    ) -> None:
         ns = core(api).read_namespace(namespace)
         assert ns.spec.finalizers == ["kubernetes"]
         assert "openshift.io/display-name" not in (ns.metadata.annotations or {})
-        eventually(lambda: "openshift.io/sa.scc.mcs" in (core(api).read_namespace(namespace).metadata.annotations or {}))
+        eventually(
+            lambda: (
+                "openshift.io/sa.scc.mcs"
+                in (core(api).read_namespace(namespace).metadata.annotations or {})
+            )
+        )
         eventually(lambda: sa_names(api, namespace) == {"default", "builder", "deployer"})
 
 
 class TestServiceAccounts:
-    def test_each_service_account_gets_a_linked_dockercfg_secret_in_the_4_16_layout(self, api: Any, namespace: str) -> None:
+    def test_each_service_account_gets_a_linked_dockercfg_secret_in_the_4_16_layout(
+        self, api: Any, namespace: str
+    ) -> None:
         def linked() -> Any:
             sa = core(api).read_namespaced_service_account("builder", namespace)
-            ref = (sa.metadata.annotations or {}).get("openshift.io/internal-registry-pull-secret-ref")
+            ref = (sa.metadata.annotations or {}).get(
+                "openshift.io/internal-registry-pull-secret-ref"
+            )
             return ref and sa
 
         sa = eventually(linked)
@@ -149,7 +199,10 @@ class TestServiceAccounts:
         assert [s.name for s in sa.image_pull_secrets] == [ref]
         secret = core(api).read_namespaced_secret(ref, namespace)
         assert secret.type == "kubernetes.io/dockercfg"
-        assert secret.metadata.annotations["openshift.io/internal-registry-auth-token.service-account"] == "builder"
+        assert (
+            secret.metadata.annotations["openshift.io/internal-registry-auth-token.service-account"]
+            == "builder"
+        )
         assert secret.metadata.owner_references[0].name == "builder"
         names = {s.metadata.name for s in core(api).list_namespaced_secret(namespace).items}
         assert not any("-token-" in n for n in names)
@@ -158,17 +211,40 @@ class TestServiceAccounts:
         eventually(lambda: "builder" in sa_names(api, namespace))
         old_uid = core(api).read_namespaced_service_account("builder", namespace).metadata.uid
         core(api).delete_namespaced_service_account("builder", namespace)
-        sa = eventually(lambda: "builder" in sa_names(api, namespace) and core(api).read_namespaced_service_account("builder", namespace))
+        sa = eventually(
+            lambda: (
+                "builder" in sa_names(api, namespace)
+                and core(api).read_namespaced_service_account("builder", namespace)
+            )
+        )
         assert sa.metadata.uid != old_uid
 
-    def test_a_deleted_pull_secret_is_recreated_and_relinked_keeping_other_entries(self, api: Any, namespace: str) -> None:
+    def test_a_deleted_pull_secret_is_recreated_and_relinked_keeping_other_entries(
+        self, api: Any, namespace: str
+    ) -> None:
         def ref_of() -> str | None:
             sa = core(api).read_namespaced_service_account("builder", namespace)
-            return (sa.metadata.annotations or {}).get("openshift.io/internal-registry-pull-secret-ref")
+            return (sa.metadata.annotations or {}).get(
+                "openshift.io/internal-registry-pull-secret-ref"
+            )
 
         old_ref = eventually(ref_of)
-        core(api).create_namespaced_secret(namespace, {"metadata": {"name": "builder-quay-c1"}, "type": "kubernetes.io/dockerconfigjson", "data": {".dockerconfigjson": "e30="}})
-        core(api).patch_namespaced_service_account("builder", namespace, {"secrets": [{"name": "builder-quay-c1"}], "imagePullSecrets": [{"name": "builder-quay-c1"}]})
+        core(api).create_namespaced_secret(
+            namespace,
+            {
+                "metadata": {"name": "builder-quay-c1"},
+                "type": "kubernetes.io/dockerconfigjson",
+                "data": {".dockerconfigjson": "e30="},
+            },
+        )
+        core(api).patch_namespaced_service_account(
+            "builder",
+            namespace,
+            {
+                "secrets": [{"name": "builder-quay-c1"}],
+                "imagePullSecrets": [{"name": "builder-quay-c1"}],
+            },
+        )
         core(api).delete_namespaced_secret(old_ref, namespace)
         new_ref = eventually(lambda: (r := ref_of()) != old_ref and r)
         sa = core(api).read_namespaced_service_account("builder", namespace)

@@ -22,7 +22,9 @@ def test_each_request_is_logged_with_its_kubernetes_verb_resource_and_code() -> 
         for _ in watch.Watch().stream(api.list_namespaced_config_map, "default", timeout_seconds=1):
             break
         api.patch_namespaced_config_map("a", "default", {"data": {"x": "y"}})
-        api.replace_namespaced_config_map("a", "default", api.read_namespaced_config_map("a", "default"))
+        api.replace_namespaced_config_map(
+            "a", "default", api.read_namespaced_config_map("a", "default")
+        )
         api.delete_collection_namespaced_config_map("default")
         try:
             api.delete_namespaced_config_map("a", "default")

@@ -11,7 +11,8 @@ Usage::
 ``sim_server(*extra_args, immediate=True)`` passes ``extra_args`` to ``quay-bridge sim`` (for
 example ``"--registry", url`` or ``"--request-log", path``); ``immediate=False`` keeps the default
 OpenShift timings. The object it yields has ``url``, ``kubeconfig`` (a path), ``api_client()`` and
-``stop()``; the context manager stops the process on exit. ``start_sim`` is the same without ``with``.
+``stop()``; the context manager stops the process on exit. ``start_sim`` does the same without
+``with``.
 """
 
 from __future__ import annotations
