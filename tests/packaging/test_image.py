@@ -145,7 +145,7 @@ def installed(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     env = tmp_path_factory.mktemp("venv")
     venv.EnvBuilder(with_pip=False).create(env)
     pip: list[str | Path] = [sys.executable, "-m", "pip", "--python", env / "bin" / "python"]
-    _run(*pip, "install", "--quiet", "--only-binary=:all:", wheel, timeout=280)
+    _run(*pip, "install", "--quiet", "--no-compile", "--only-binary=:all:", wheel, timeout=280)
     return env / "bin"
 
 
