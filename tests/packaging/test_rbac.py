@@ -2,11 +2,12 @@
 
 The operator (``quay-bridge run``, as deploy/base runs it: kopf peering, the webhook with a
 self-managed certificate) runs against the OpenShift simulator and the registry core, both real
-processes on loopback, through a scenario that touches every path: an integration and its Secret,
-a new project, an ImageStream, a Build rewritten by the webhook and imported when complete, a late
-ServiceAccount, the project's deletion. The simulator logs every request it serves; every
-(verb, group, resource) the operator used must be granted, and every grant must be used or be in
-:data:`JUSTIFIED_UNUSED` with the reason this scenario cannot exercise it.
+processes on loopback, through a scenario that touches every path: an integration with its Secret
+and a CA bundle ConfigMap, a new project, an ImageStream, a Build as the webhook leaves it (built,
+pushed and imported when complete), a late ServiceAccount, a robot token rotation, the project's
+deletion. The simulator logs every request it serves; every (verb, group, resource) the operator
+used must be granted, and every grant must be used or be in :data:`JUSTIFIED_UNUSED` with the
+reason this scenario cannot exercise it (today the list is empty: every grant is exercised).
 """
 
 from __future__ import annotations
