@@ -91,15 +91,36 @@ def _entity_for(account: accounts.Account, token: oauth.Token | None = None) -> 
     )
 
 
+TOKEN_CACHE_SECONDS = 5.0
+TOKEN_CACHE_MAX = 10_000
+
+
 async def authenticate_bearer_in(conn: AsyncConnection, store: Store, token: str) -> Entity | None:
-    """``authenticate_bearer`` on an open connection."""
-    found = await oauth.find_valid_token(conn, store.keyring, token, time.time())
+    """``authenticate_bearer`` on an open connection.
+
+    A validated token is remembered for ``TOKEN_CACHE_SECONDS`` (never past its expiry), so
+    revoking it in another process takes effect within that time.
+    """
+    now = time.time()
+    key = store.keyring.digest(token)
+    cached = store.token_cache.get(key)
+    if cached is not None:
+        checked, (entity, expires_at) = cached
+        if now - checked < TOKEN_CACHE_SECONDS and (expires_at is None or now < expires_at):
+            assert isinstance(entity, Entity)
+            return entity
+        del store.token_cache[key]
+    found = await oauth.find_valid_token(conn, store.keyring, token, now)
     if found is None:
         return None
     account = await accounts.get_by_id(conn, found.account_id)
     if account is None or not account.enabled:
         return None
-    return _entity_for(account, found)
+    entity = _entity_for(account, found)
+    if len(store.token_cache) >= TOKEN_CACHE_MAX:
+        store.token_cache.clear()
+    store.token_cache[key] = (now, (entity, found.expires_at))
+    return entity
 
 
 async def authenticate_bearer(store: Store, token: str) -> Entity | None:
@@ -148,6 +169,21 @@ async def authenticate_basic(store: Store, username: str, password: str) -> Enti
     return _entity_for(account) if ok else None
 
 
+async def organization_role_for(
+    conn: AsyncConnection, entity: Entity | None, namespace: accounts.Account
+) -> TeamRole | None:
+    """``organization_role`` for an already loaded namespace account."""
+    if entity is None:
+        return None
+    if namespace.kind == "user":
+        held: TeamRole | None = "admin" if namespace.id == entity.account_id else None
+    elif namespace.is_org:
+        held = await accounts.team_role(conn, namespace.id, entity.account_id)
+    else:
+        return None
+    return cap_team_role(held, team_role_cap(entity.scopes))
+
+
 async def organization_role_in(
     conn: AsyncConnection, entity: Entity | None, namespace: str
 ) -> TeamRole | None:
@@ -157,19 +193,33 @@ async def organization_role_in(
     ns = await accounts.get_by_name(conn, namespace)
     if ns is None:
         return None
-    if ns.kind == "user":
-        held: TeamRole | None = "admin" if ns.id == entity.account_id else None
-    elif ns.is_org:
-        held = await accounts.team_role(conn, ns.id, entity.account_id)
-    else:
-        return None
-    return cap_team_role(held, team_role_cap(entity.scopes))
+    return await organization_role_for(conn, entity, ns)
 
 
 async def organization_role(store: Store, entity: Entity | None, namespace: str) -> TeamRole | None:
     """The caller's team role in ``namespace`` after scope capping (own user namespace = admin)."""
     async with store.read() as conn:
         return await organization_role_in(conn, entity, namespace)
+
+
+async def repository_role_for(
+    conn: AsyncConnection,
+    entity: Entity | None,
+    namespace: accounts.Account,
+    repo: repositories.Repository,
+) -> RepoRole | None:
+    """``repository_role`` for an already loaded namespace and repository."""
+    public: RepoRole | None = "read" if repo.is_public else None
+    if entity is None:
+        return public
+    held = await repositories.held_role(conn, repo.id, entity.account_id)
+    if namespace.is_org:
+        team = await accounts.team_role(conn, namespace.id, entity.account_id)
+        if team == "admin":
+            held = "admin"
+    elif namespace.id == entity.account_id:
+        held = "admin"
+    return max_repo_role(cap_repo_role(held, repo_role_cap(entity.scopes)), public)
 
 
 async def repository_role_in(
@@ -182,16 +232,7 @@ async def repository_role_in(
     found = await repositories.get_repository(conn, ns.id, repo)
     if found is None:
         return None
-    public: RepoRole | None = "read" if found.is_public else None
-    if entity is None:
-        return public
-    held = await repositories.held_role(conn, found.id, entity.account_id)
-    if ns.is_org:
-        if await accounts.team_role(conn, ns.id, entity.account_id) == "admin":
-            held = "admin"
-    elif ns.id == entity.account_id:
-        held = "admin"
-    return max_repo_role(cap_repo_role(held, repo_role_cap(entity.scopes)), public)
+    return await repository_role_for(conn, entity, ns, found)
 
 
 async def repository_role(

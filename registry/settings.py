@@ -35,9 +35,9 @@ class Settings:
         """The SQLAlchemy async URL for the metadata database."""
         url = self.database_url
         if url is None:
-            return f"sqlite+aiosqlite:///{self.data_dir / 'registry.db'}"
+            return f"sqlite+inline:///{self.data_dir / 'registry.db'}"
         if url.startswith(("postgresql://", "postgres://")):
             return "postgresql+asyncpg://" + url.split("://", 1)[1]
         if url.startswith("sqlite:///"):
-            return "sqlite+aiosqlite:///" + url.removeprefix("sqlite:///")
+            return "sqlite+inline:///" + url.removeprefix("sqlite:///")
         return url

@@ -91,6 +91,7 @@ async def delete_application(request: web.Request) -> web.Response:
         if app is None:
             raise not_found()
         await oauth.delete_application(conn, app)
+        store.token_cache.clear()
     return no_content()
 
 
@@ -150,4 +151,5 @@ async def delete_token(request: web.Request) -> web.Response:
         app = await oauth.get_application(conn, org.id, request.match_info["client_id"])
         if app is None or not await oauth.delete_token(conn, app, request.match_info["token_uuid"]):
             raise not_found()
+        store.token_cache.clear()
     return no_content()

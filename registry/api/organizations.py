@@ -11,11 +11,12 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from registry import names, schemas
-from registry.access import Entity, organization_role_in
+from registry.access import Entity, organization_role_for
 from registry.api.errors import invalid_request, not_found, unauthorized
 from registry.api.requests import caller, json_body, no_content, store_of, writer
 from registry.api.users import EMAIL_RE
 from registry.api.views import TAG_EXPIRATION_S, Json, org_avatar, team_view
+from registry.scopes import cap_team_role, team_role_cap
 from registry.store import accounts
 from registry.store.database import Store
 
@@ -27,10 +28,8 @@ async def require_org_admin(
 
     A missing org is a 403 too: Quay's permission check runs before the lookup.
     """
-    if await organization_role_in(conn, entity, orgname) != "admin":
-        raise unauthorized(entity is not None)
     org = await accounts.get_organization(conn, orgname)
-    if org is None:
+    if org is None or await organization_role_for(conn, entity, org) != "admin":
         raise unauthorized(entity is not None)
     return org
 
@@ -75,13 +74,14 @@ async def get_organization(request: web.Request) -> web.Response:
         org = await accounts.get_organization(conn, orgname)
         if org is None:
             raise not_found()
-        role = await organization_role_in(conn, entity, orgname)
-        member = (
-            entity is not None
-            and await accounts.team_role(conn, org.id, entity.account_id) is not None
+        held = (
+            await accounts.team_role(conn, org.id, entity.account_id)
+            if entity is not None
+            else None
         )
+        member = held is not None
         teams = await accounts.list_teams(conn, org.id) if member else []
-    is_admin = role == "admin"
+    is_admin = entity is not None and cap_team_role(held, team_role_cap(entity.scopes)) == "admin"
     view: Json = {
         "name": org.username,
         "email": accounts.org_email_visible(org) if is_admin else "",
@@ -111,4 +111,5 @@ async def delete_organization(request: web.Request) -> web.Response:
     async with store.write() as conn:
         org = await require_org_admin(conn, entity, request.match_info["orgname"])
         await accounts.mark_organization_deleted(conn, org)
+        store.token_cache.clear()
     return no_content()

@@ -12,7 +12,12 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from registry import names, schemas
-from registry.access import Entity, can_create_repository_in, repository_role_in
+from registry.access import (
+    Entity,
+    can_create_repository_in,
+    repository_role_for,
+    repository_role_in,
+)
 from registry.api.errors import ApiError, ModelError, invalid_request, not_found, unauthorized
 from registry.api.requests import caller, json_body, no_content, store_of, truthy, writer
 from registry.api.views import (
@@ -30,12 +35,9 @@ NO_PERMISSION = "User does not have permission for repo."
 
 
 async def _admin_of_namespace_with_repo_scope(
-    conn: AsyncConnection, entity: Entity | None, namespace: str
+    conn: AsyncConnection, entity: Entity | None, ns: accounts.Account | None
 ) -> bool:
-    if entity is None or repo_role_cap(entity.scopes) is None:
-        return False
-    ns = await accounts.get_by_name(conn, namespace)
-    if ns is None:
+    if entity is None or ns is None or repo_role_cap(entity.scopes) is None:
         return False
     if ns.is_org:
         return await accounts.team_role(conn, ns.id, entity.account_id) == "admin"
@@ -46,15 +48,13 @@ async def _resolve(
     conn: AsyncConnection, entity: Entity | None, namespace: str, name: str, wanted: RepoRole
 ) -> tuple[accounts.Account, repositories.Repository, RepoRole]:
     """The namespace, repository and role, or the 401/403/404 Quay answers."""
-    role = await repository_role_in(conn, entity, namespace, name)
-    if role is not None and repo_role_at_least(role, wanted):
-        ns = await accounts.get_by_name(conn, namespace)
-        repo = await repositories.get_repository(conn, ns.id, name) if ns else None
-        if ns is not None and repo is not None:
-            return ns, repo, role
     ns = await accounts.get_by_name(conn, namespace)
-    missing = ns is None or await repositories.get_repository(conn, ns.id, name) is None
-    if missing and await _admin_of_namespace_with_repo_scope(conn, entity, namespace):
+    repo = await repositories.get_repository(conn, ns.id, name) if ns and not ns.is_robot else None
+    if ns is not None and repo is not None:
+        role = await repository_role_for(conn, entity, ns, repo)
+        if role is not None and repo_role_at_least(role, wanted):
+            return ns, repo, role
+    elif await _admin_of_namespace_with_repo_scope(conn, entity, ns):
         raise not_found()
     raise unauthorized(entity is not None)
 

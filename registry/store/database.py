@@ -8,9 +8,10 @@ needs none of this; uniqueness is always enforced by constraints, never by locks
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import event
@@ -18,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 from registry.credentials import Keyring
 from registry.settings import Settings
+from registry.store import inline_sqlite  # noqa: F401  (registers sqlite+inline)
 from registry.store.migrating import migrate
 
 
@@ -27,15 +29,17 @@ def _sqlite_hooks(engine: AsyncEngine) -> None:
         dbapi_connection.isolation_level = None  # we emit BEGIN ourselves
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA busy_timeout=10000")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")
     def _begin(conn: Any) -> None:
-        immediate = conn.get_execution_options().get("immediate", False)
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        # Reads run in autocommit (each statement sees the latest commit): no BEGIN/ROLLBACK round
+        # trips through aiosqlite's thread. Writes take the write lock up front.
+        if conn.get_execution_options().get("immediate", False):
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 @dataclass
@@ -46,11 +50,16 @@ class Store:
         engine: the SQLAlchemy async engine.
         keyring: server secrets (see ``registry.credentials``).
         dialect: ``sqlite`` or ``postgresql``.
+        token_cache: validated bearer tokens (by HMAC digest) -> (checked at, entity), kept a few
+            seconds so a burst of calls with one token costs one lookup; cleared whenever a token,
+            application or organization is deleted in this process.
     """
 
     engine: AsyncEngine
     keyring: Keyring
     dialect: str
+    token_cache: dict[str, tuple[float, Any]] = field(default_factory=dict)
+    _write_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     @classmethod
     async def open(cls, settings: Settings) -> Store:
@@ -78,9 +87,16 @@ class Store:
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncConnection]:
-        """A write transaction, committed when the block exits normally."""
-        async with self.engine.connect() as conn:
-            if self.dialect == "sqlite":
-                conn = await conn.execution_options(immediate=True)
+        """A write transaction, committed when the block exits normally.
+
+        On SQLite this process's writers take turns (see ``inline_sqlite``); SQLite allows one
+        writer at a time anyway.
+        """
+        if self.dialect != "sqlite":
+            async with self.engine.begin() as conn:
+                yield conn
+            return
+        async with self._write_lock, self.engine.connect() as conn:
+            conn = await conn.execution_options(immediate=True)
             async with conn.begin():
                 yield conn

@@ -70,8 +70,10 @@ async def migrate(engine: AsyncEngine, attempts: int = 5) -> list[int]:
     """Bring the database up to the newest migration; return the versions applied now."""
     for attempt in range(attempts):
         try:
-            async with engine.begin() as conn:
-                return await conn.run_sync(_migrate)
+            async with engine.connect() as conn:
+                conn = await conn.execution_options(immediate=True)  # SQLite: take the write lock
+                async with conn.begin():
+                    return await conn.run_sync(_migrate)
         except (IntegrityError, OperationalError, ProgrammingError):
             if attempt == attempts - 1:
                 raise

@@ -143,6 +143,7 @@ class TestTokenExpiry:
         store = quay.client.app[STORE_KEY]  # type: ignore[index]
         async with store.write() as conn:
             await conn.execute(update(schema.oauth_token).values(expires_at=time.time() - 1))
+        store.token_cache.clear()  # the expiry was written behind the API's back
         response, body = await quay.call("GET", "/api/v1/user/")
         assert response.status == 401 and body["session_required"] is False
         response, body = await quay.call("GET", "/api/v1/organization/acme")
