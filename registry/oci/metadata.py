@@ -49,6 +49,16 @@ _REPOSITORY_COLUMNS = (
 )
 
 
+def _live_repository(namespace: str, name: str) -> list[Any]:
+    return [
+        account.c.username == namespace,
+        account.c.enabled.is_(True),
+        account.c.kind != "robot",
+        repository.c.name == name,
+        repository.c.state == "NORMAL",
+    ]
+
+
 async def repository_by_name(conn: AsyncConnection, namespace: str, name: str) -> Repository | None:
     """The live repository `namespace/name` in one query (every `/v2` request starts here)."""
     row = (
@@ -97,6 +107,24 @@ async def linked_blob_size(conn: AsyncConnection, repo_id: int, digest: Digest) 
             select(blob.c.size)
             .select_from(repository_blob.join(blob, blob.c.digest == repository_blob.c.digest))
             .where(repository_blob.c.repository_id == repo_id, blob.c.digest == str(digest))
+        )
+    ).first()
+    return None if row is None else int(row.size)
+
+
+async def blob_size_by_name(
+    conn: AsyncConnection, namespace: str, name: str, digest: Digest
+) -> int | None:
+    """The size of `digest` when repository `namespace/name` may serve it, in one query."""
+    row = (
+        await conn.execute(
+            select(blob.c.size)
+            .select_from(
+                repository_blob.join(blob, blob.c.digest == repository_blob.c.digest)
+                .join(repository, repository.c.id == repository_blob.c.repository_id)
+                .join(account, account.c.id == repository.c.namespace_id)
+            )
+            .where(*_live_repository(namespace, name), blob.c.digest == str(digest))
         )
     ).first()
     return None if row is None else int(row.size)
@@ -188,16 +216,6 @@ async def manifest_by_tag(conn: AsyncConnection, repo_id: int, name: str) -> Sto
         )
     ).first()
     return None if row is None else _stored(row)
-
-
-def _live_repository(namespace: str, name: str) -> list[Any]:
-    return [
-        account.c.username == namespace,
-        account.c.enabled.is_(True),
-        account.c.kind != "robot",
-        repository.c.name == name,
-        repository.c.state == "NORMAL",
-    ]
 
 
 async def manifest_by_name(

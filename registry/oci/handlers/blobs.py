@@ -25,11 +25,15 @@ def parse_digest(text: str) -> Digest:
 async def get_blob(request: web.Request) -> web.StreamResponse:
     """End-2: the blob's bytes (GET) or its size and digest (HEAD)."""
     ctx = context_of(request)
-    allowed = await authorize(request, "pull")
-    assert allowed.repository is not None
+    allowed = await authorize(request, "pull", resolve=False)
     digest = parse_digest(request.match_info["digest"])
+    name = allowed.name
     async with ctx.store.read() as conn:
-        size = await metadata.linked_blob_size(conn, allowed.repository.id, digest)
+        size = await metadata.blob_size_by_name(conn, name.namespace, name.repository, digest)
+        if size is None and (
+            await metadata.repository_by_name(conn, name.namespace, name.repository) is None
+        ):
+            raise errors.RegistryError(errors.NAME_UNKNOWN, detail={"name": str(name)})
     path = ctx.blobs.path_for(digest)
     if size is None or not path.exists():
         raise errors.RegistryError(errors.BLOB_UNKNOWN, detail={"digest": str(digest)})
