@@ -162,7 +162,7 @@ BUILTIN: tuple[ResourceType, ...] = (
         "projects",
         "Project",
         False,
-        verbs=("get", "list", "delete", "watch"),
+        verbs=("get", "list", "delete"),
     ),
     _t("template.openshift.io", "v1", "templates", "Template", True),
     _t("template.openshift.io", "v1", "processedtemplates", "Template", True, verbs=CREATE_ONLY),

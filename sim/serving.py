@@ -233,8 +233,6 @@ async def _dispatch(request: web.Request, m: Machinery, target: Target) -> web.S
             return _json(obj)
         if "list" not in rt.verbs:
             raise method_not_allowed()
-        if rt.namespaced and ns:
-            m.check_namespace(rt, ns, for_create=False)
         if q.get("watch") in ("true", "1"):
             return await _watch(request, m, target)
         return _json(
