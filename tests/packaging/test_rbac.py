@@ -1,7 +1,8 @@
 """RBAC is sufficient and minimal: deploy/base's ClusterRole against the operator's real API calls.
 
-The operator (``quay-bridge run``, as deploy/base runs it: kopf peering, the webhook with a
-self-managed certificate) runs against the OpenShift simulator and the registry core, both real
+The operator runs as deploy/base's Deployment runs it (its arguments and environment; only the
+ports and listen addresses move to loopback, and without the optional certificate Secret it
+manages its own certificate) against the OpenShift simulator and the registry core, both real
 processes on loopback, through a scenario that touches every path: an integration with its Secret
 and a CA bundle ConfigMap, a new project, an ImageStream, a Build as the webhook leaves it (built,
 pushed and imported when complete), a late ServiceAccount, a robot token rotation, the project's
@@ -48,6 +49,22 @@ ROTATE = "quay-bridge.quay.redhat.com/rotate-robot-tokens"
 
 #: Granted and needed, but not exercised by this scenario; each says when the operator uses it.
 JUSTIFIED_UNUSED: dict[Permission, str] = {}
+
+
+def _deployment_container() -> tuple[dict[str, Any], dict[str, Any]]:
+    """The operator's container and pod spec, as deploy/base runs them."""
+    (deployment,) = load_documents(ROOT / "deploy" / "base" / "deployment.yaml")
+    pod: dict[str, Any] = deployment["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    return container, pod
+
+
+def _cluster_role_subject() -> str:
+    """The ServiceAccount the ClusterRole is bound to."""
+    (binding,) = load_documents(ROOT / "deploy" / "base" / "clusterrolebinding.yaml")
+    assert binding["roleRef"]["name"] == _cluster_role()["metadata"]["name"]
+    (subject,) = binding["subjects"]
+    return str(subject["name"])
 
 
 def _cluster_role() -> dict[str, Any]:
@@ -215,12 +232,27 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         api = sim.api_client()
         api.user_agent = SETUP_AGENT
         _install(sim, registry)
-        arguments = [
-            sys.executable, "-m", "quaybridge_cli", "run", "--kubeconfig", sim.kubeconfig,
-            "--peering=quay-bridge", "--webhook-host=127.0.0.1", f"--webhook-port={webhook_port}",
-            "--metrics-host=127.0.0.1", f"--metrics-port={metrics_port}",
-        ]  # fmt: skip
-        environment = {**os.environ, "POD_NAMESPACE": NAMESPACE, "POD_ID": "quay-bridge-test-0"}
+        loopback = {
+            "--webhook-port": str(webhook_port),
+            "--metrics-port": str(metrics_port),
+            "--cert-dir": str(work / "empty-cert-dir"),  # the optional Secret is absent
+        }
+        container, pod = _deployment_container()
+        (work / "empty-cert-dir").mkdir()
+        arguments = [sys.executable, "-m", "quaybridge_cli"]
+        for argument in container["args"]:
+            flag, equals, value = argument.partition("=")
+            arguments.append(f"{flag}={loopback.get(flag, value)}" if equals else argument)
+        arguments += ["--kubeconfig", sim.kubeconfig, "--webhook-host=127.0.0.1",
+                      "--metrics-host=127.0.0.1"]  # fmt: skip
+        field_values = {"metadata.name": "quay-bridge-test-0", "metadata.namespace": NAMESPACE}
+        environment = dict(os.environ)
+        for variable in container["env"]:
+            environment[variable["name"]] = (
+                variable.get("value")
+                or field_values[variable["valueFrom"]["fieldRef"]["fieldPath"]]
+            )
+        assert pod["serviceAccountName"] == _cluster_role_subject()
         with operator_log.open("wb") as output:
             operator = subprocess.Popen(
                 arguments, stdout=output, stderr=subprocess.STDOUT, env=environment
