@@ -13,7 +13,6 @@ import base64
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import kubernetes.client
@@ -29,26 +28,42 @@ from demo.stack import Stack
 from tests.e2e.faults import FaultProxy
 from webhook.views import Destination
 
-NS = "builds"
 ORG = "openshift_builds"
-REPO = "app"
-BUILDS = f"/apis/build.openshift.io/v1/namespaces/{NS}/builds"
-STREAM = f"/apis/image.openshift.io/v1/namespaces/{NS}/imagestreams/{REPO}"
+
+
+@dataclass
+class Servers:
+    """The registry core and the simulator, shared by the tests of this module."""
+
+    stack: Stack
+    kube: Kube
+    token: str
 
 
 @dataclass
 class Parts:
+    """One test's namespace, push secret and ImageStream/repository, on the shared servers."""
+
     stack: Stack
     kube: Kube
-    quay: Quay
     token: str
+    ns: str
+    repo: str
 
     @property
     def host(self) -> str:
         return self.stack.registry_url.split("://", 1)[1]
 
+    @property
+    def builds(self) -> str:
+        return f"/apis/build.openshift.io/v1/namespaces/{self.ns}/builds"
+
+    @property
+    def stream(self) -> str:
+        return f"/apis/image.openshift.io/v1/namespaces/{self.ns}/imagestreams/{self.repo}"
+
     def image(self, tag: str = "latest") -> str:
-        return f"{self.host}/{ORG}/{REPO}:{tag}"
+        return f"{self.host}/{ORG}/{self.repo}:{tag}"
 
     def api_client(self, url: str | None = None) -> kubernetes.client.ApiClient:
         configuration = kubernetes.client.Configuration()
@@ -57,87 +72,97 @@ class Parts:
         configuration.api_key_prefix = {"authorization": "Bearer"}
         return kubernetes.client.ApiClient(configuration)
 
+    def view(self, destination: Destination | None = None) -> Fixed:
+        return Fixed(self.ns, destination)
+
 
 class Fixed:
     """The bridge's state view for one namespace, as the controller would hold it."""
 
-    def __init__(self, destination: Destination | None) -> None:
+    def __init__(self, namespace: str, destination: Destination | None) -> None:
+        self.namespace = namespace
         self.destination = destination
 
     def destination_for(self, namespace: str) -> Destination | None:
-        return self.destination if namespace == NS else None
+        return self.destination if namespace == self.namespace else None
 
 
-@pytest.fixture
-def parts(tmp_path: Path) -> Iterator[Parts]:
-    stack = Stack(tmp_path)
+@pytest.fixture(scope="module")
+def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
+    stack = Stack(tmp_path_factory.mktemp("builds"))
     try:
         stack.start_registry()
-        quay = Quay(stack.registry_url)
-        token = quay.initialize("admin", "password-for-tests", "admin@example.com")
-        auth = {"Authorization": f"Bearer {token}"}
-        for path, body in (
-            ("/api/v1/organization/", {"name": ORG, "email": "org@example.com"}),
-            (
-                "/api/v1/repository",
-                {"namespace": ORG, "repository": REPO, "visibility": "private", "description": ""},
-            ),
-        ):
-            answer = requests.post(stack.registry_url + path, json=body, headers=auth, timeout=10)
-            assert answer.status_code == 201, answer.text
+        token = Quay(stack.registry_url).initialize("admin", "password-1", "admin@example.com")
+        answer = requests.post(
+            f"{stack.registry_url}/api/v1/organization/",
+            json={"name": ORG, "email": "org@example.com"},
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=10,
+        )
+        assert answer.status_code == 201, answer.text
         stack.start_sim(stack.registry_url)
         assert stack.kubeconfig is not None
         kube = Kube(stack.kubeconfig)
-        kube.create(
-            "/api/v1/namespaces",
-            {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}},
-        )
-        config = {
-            "auths": {
-                stack.registry_url.split("://")[1]: {
-                    "auth": base64.b64encode(f"$oauthtoken:{token}".encode()).decode()
-                }
-            }
-        }
-        kube.create(
-            f"/api/v1/namespaces/{NS}/secrets",
-            {
-                "apiVersion": "v1",
-                "kind": "Secret",
-                "metadata": {"name": "push"},
-                "type": "kubernetes.io/dockerconfigjson",
-                "data": {
-                    ".dockerconfigjson": base64.b64encode(json.dumps(config).encode()).decode()
-                },
-            },
-        )
-        kube.create(
-            f"/apis/image.openshift.io/v1/namespaces/{NS}/imagestreams",
-            {
-                "apiVersion": "image.openshift.io/v1",
-                "kind": "ImageStream",
-                "metadata": {"name": REPO},
-                "spec": {},
-            },
-        )
-        wait_for(
-            lambda: kube.get(f"/api/v1/namespaces/{NS}/serviceaccounts/builder"),
-            20,
-            "the builder ServiceAccount",
-        )
-        yield Parts(stack, kube, quay, token)
+        yield Servers(stack, kube, token)
+        kube.close()
     finally:
         stack.close()
 
 
+@pytest.fixture
+def parts(servers: Servers) -> Parts:
+    number = len(servers.kube.items("/api/v1/namespaces"))
+    ns, repo = f"builds-{number}", f"app-{number}"
+    auth = {"Authorization": f"Bearer {servers.token}"}
+    answer = requests.post(
+        f"{servers.stack.registry_url}/api/v1/repository",
+        json={"namespace": ORG, "repository": repo, "visibility": "private", "description": ""},
+        headers=auth,
+        timeout=10,
+    )
+    assert answer.status_code == 201, answer.text
+    kube = servers.kube
+    kube.create(
+        "/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}
+    )
+    host = servers.stack.registry_url.split("://")[1]
+    login = base64.b64encode(f"$oauthtoken:{servers.token}".encode()).decode()
+    config = {"auths": {host: {"auth": login}}}
+    kube.create(
+        f"/api/v1/namespaces/{ns}/secrets",
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": "push"},
+            "type": "kubernetes.io/dockerconfigjson",
+            "data": {".dockerconfigjson": base64.b64encode(json.dumps(config).encode()).decode()},
+        },
+    )
+    kube.create(
+        f"/apis/image.openshift.io/v1/namespaces/{ns}/imagestreams",
+        {
+            "apiVersion": "image.openshift.io/v1",
+            "kind": "ImageStream",
+            "metadata": {"name": repo},
+            "spec": {},
+        },
+    )
+    wait_for(
+        lambda: kube.get(f"/api/v1/namespaces/{ns}/serviceaccounts/builder"),
+        20,
+        "the builder ServiceAccount",
+    )
+    return Parts(servers.stack, kube, servers.token, ns, repo)
+
+
 def create_build(parts: Parts, name: str, *, managed: bool = True, image: str = "") -> None:
     annotations = (
-        {MANAGED_ANNOTATION: "true", DESTINATION_ANNOTATION: f"{NS}/{REPO}:latest"}
+        {MANAGED_ANNOTATION: "true", DESTINATION_ANNOTATION: f"{parts.ns}/{parts.repo}:latest"}
         if managed
         else {}
     )
     parts.kube.create(
-        BUILDS,
+        parts.builds,
         {
             "apiVersion": "build.openshift.io/v1",
             "kind": "Build",
@@ -157,7 +182,7 @@ def create_build(parts: Parts, name: str, *, managed: bool = True, image: str = 
 
 def finished(parts: Parts, name: str) -> dict[str, Any]:
     def done() -> dict[str, Any] | None:
-        build = parts.kube.get(f"{BUILDS}/{name}") or {}
+        build = parts.kube.get(f"{parts.builds}/{name}") or {}
         phase = (build.get("status") or {}).get("phase")
         return build if phase in {"Complete", "Failed", "Error", "Cancelled"} else None
 
@@ -167,7 +192,7 @@ def finished(parts: Parts, name: str) -> dict[str, Any]:
 def events_for(parts: Parts, name: str) -> list[dict[str, Any]]:
     return [
         event
-        for event in parts.kube.items(f"/api/v1/namespaces/{NS}/events")
+        for event in parts.kube.items(f"/api/v1/namespaces/{parts.ns}/events")
         if event.get("involvedObject", {}).get("name") == name
     ]
 
@@ -185,16 +210,16 @@ class TestACompletedBuild:
         assert build["status"]["phase"] == "Complete"
         digest = build["status"]["output"]["to"]["imageDigest"]
         with parts.api_client() as api:
-            outcome = await BuildImporter(api, Fixed(DESTINATION), FAST).on_build(build)
+            outcome = await BuildImporter(api, parts.view(DESTINATION), FAST).on_build(build)
         assert outcome.imported, outcome.reason
-        stream = parts.kube.get(STREAM)
+        stream = parts.kube.get(parts.stream)
         assert stream is not None
         item = stream["status"]["tags"][0]["items"][0]
-        assert item["dockerImageReference"] == f"{parts.host}/{ORG}/{REPO}@{digest}"
+        assert item["dockerImageReference"] == f"{parts.host}/{ORG}/{parts.repo}@{digest}"
         spec_tag = stream["spec"]["tags"][0]
         assert spec_tag["importPolicy"].get("insecure") is True
         assert spec_tag["referencePolicy"]["type"] == "Source"
-        marked = parts.kube.get(f"{BUILDS}/app-1")
+        marked = parts.kube.get(f"{parts.builds}/app-1")
         assert marked is not None
         assert marked["metadata"]["annotations"][IMPORTED_ANNOTATION] == "true"
         assert any(event["reason"] == "Imported" for event in events_for(parts, "app-1"))
@@ -205,13 +230,13 @@ class TestACompletedBuild:
         create_build(parts, "app-1")
         build = finished(parts, "app-1")
         with parts.api_client() as api:
-            first = await BuildImporter(api, Fixed(DESTINATION), FAST).on_build(build)
-            version = (parts.kube.get(STREAM) or {})["metadata"]["resourceVersion"]
+            first = await BuildImporter(api, parts.view(DESTINATION), FAST).on_build(build)
+            version = (parts.kube.get(parts.stream) or {})["metadata"]["resourceVersion"]
             # A restarted operator sees the same (stale, unmarked) event again.
-            again = await BuildImporter(api, Fixed(DESTINATION), FAST).on_build(build)
+            again = await BuildImporter(api, parts.view(DESTINATION), FAST).on_build(build)
         assert first.imported
         assert not again.imported and again.verdict is Verdict.ALREADY_IMPORTED
-        assert (parts.kube.get(STREAM) or {})["metadata"]["resourceVersion"] == version
+        assert (parts.kube.get(parts.stream) or {})["metadata"]["resourceVersion"] == version
 
     async def test_a_stream_changed_under_the_import_is_retried_with_its_fresh_version(
         self, parts: Parts
@@ -224,13 +249,15 @@ class TestACompletedBuild:
         def change_the_stream_first(method: str, path: str) -> None:
             if method == "POST" and path.endswith("/imagestreamimports") and not conflicts:
                 conflicts.append(path)
-                parts.kube.merge_patch(STREAM, {"metadata": {"annotations": {"touched": "1"}}})
+                parts.kube.merge_patch(
+                    parts.stream, {"metadata": {"annotations": {"touched": "1"}}}
+                )
 
         proxy.hook = change_the_stream_first
         proxy.start()
         try:
             with parts.api_client(proxy.url) as api:
-                outcome = await BuildImporter(api, Fixed(DESTINATION), FAST).on_build(build)
+                outcome = await BuildImporter(api, parts.view(DESTINATION), FAST).on_build(build)
         finally:
             proxy.stop()
         assert conflicts, "the race was not played"
@@ -245,7 +272,9 @@ class TestAnImportThatFails:
         build = finished(parts, "app-1")
         auth = {"Authorization": f"Bearer {parts.token}"}
         gone = requests.delete(
-            f"{parts.stack.registry_url}/api/v1/repository/{ORG}/{REPO}", headers=auth, timeout=10
+            f"{parts.stack.registry_url}/api/v1/repository/{ORG}/{parts.repo}",
+            headers=auth,
+            timeout=10,
         )
         assert gone.status_code == 204
         waits: list[float] = []
@@ -254,7 +283,7 @@ class TestAnImportThatFails:
             waits.append(seconds)
 
         with parts.api_client() as api:
-            importer = BuildImporter(api, Fixed(DESTINATION), FAST, sleep=record)
+            importer = BuildImporter(api, parts.view(DESTINATION), FAST, sleep=record)
             outcome = await importer.on_build(build)
         assert not outcome.imported
         assert outcome.result is not None and outcome.result.reason in {"NotFound", "Unauthorized"}
@@ -263,7 +292,7 @@ class TestAnImportThatFails:
         assert reasons.count("ImportFailed") == FAST.attempts
         assert reasons.count("ImportGaveUp") == 1
         assert all(event["type"] == "Warning" for event in events_for(parts, "app-1"))
-        unmarked = parts.kube.get(f"{BUILDS}/app-1") or {}
+        unmarked = parts.kube.get(f"{parts.builds}/app-1") or {}
         assert IMPORTED_ANNOTATION not in unmarked["metadata"]["annotations"]
 
     async def test_an_unknown_namespace_is_retried_then_given_up_with_a_warning(
@@ -272,10 +301,10 @@ class TestAnImportThatFails:
         create_build(parts, "app-1")
         build = finished(parts, "app-1")
         with parts.api_client() as api:
-            importer = BuildImporter(api, Fixed(None), FAST, sleep=lambda s: asyncio.sleep(0))
+            importer = BuildImporter(api, parts.view(None), FAST, sleep=lambda s: asyncio.sleep(0))
             outcome = await importer.on_build(build)
         assert not outcome.imported
-        assert "no QuayIntegration manages namespace builds" in outcome.reason
+        assert f"no QuayIntegration manages namespace {parts.ns}" in outcome.reason
         assert [e["reason"] for e in events_for(parts, "app-1")] == ["ImportGaveUp"]
 
 
@@ -285,7 +314,9 @@ class TestBuildsThatImportNothing:
         self, parts: Parts, managed: bool
     ) -> None:
         # Nothing listens on port 9 of loopback: the push fails, the build ends Failed.
-        create_build(parts, "app-1", managed=managed, image=f"127.0.0.1:9/{ORG}/{REPO}:latest")
+        create_build(
+            parts, "app-1", managed=managed, image=f"127.0.0.1:9/{ORG}/{parts.repo}:latest"
+        )
         build = finished(parts, "app-1")
         if managed:
             assert build["status"]["phase"] == "Failed"
@@ -293,10 +324,10 @@ class TestBuildsThatImportNothing:
             create_build(parts, "app-2", managed=False)
             build = finished(parts, "app-2")
             assert build["status"]["phase"] == "Complete"
-        version = (parts.kube.get(STREAM) or {})["metadata"]["resourceVersion"]
+        version = (parts.kube.get(parts.stream) or {})["metadata"]["resourceVersion"]
         with parts.api_client() as api:
-            outcome = await BuildImporter(api, Fixed(DESTINATION), FAST).on_build(build)
+            outcome = await BuildImporter(api, parts.view(DESTINATION), FAST).on_build(build)
         expected = Verdict.UNSUCCESSFUL if managed else Verdict.UNMANAGED
         assert outcome.verdict is expected and not outcome.imported
-        assert (parts.kube.get(STREAM) or {})["metadata"]["resourceVersion"] == version
+        assert (parts.kube.get(parts.stream) or {})["metadata"]["resourceVersion"] == version
         assert events_for(parts, build["metadata"]["name"]) == []

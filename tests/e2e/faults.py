@@ -20,6 +20,8 @@ from aiohttp import web
 
 from tests.support.ports import free_port
 
+SESSION = web.AppKey("session", aiohttp.ClientSession)
+
 HOP_BY_HOP = {
     "connection",
     "keep-alive",
@@ -105,7 +107,7 @@ class FaultProxy:
             await asyncio.to_thread(self.hook, request.method, request.path)
         headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP}
         body = await request.read()
-        session: aiohttp.ClientSession = request.app["session"]
+        session: aiohttp.ClientSession = request.app[SESSION]
         async with session.request(
             request.method,
             self.upstream + request.path_qs,
@@ -119,7 +121,7 @@ class FaultProxy:
 
     async def _serve(self, started: threading.Event) -> None:
         app = web.Application(client_max_size=1024**3)
-        app["session"] = aiohttp.ClientSession(auto_decompress=False)
+        app[SESSION] = aiohttp.ClientSession(auto_decompress=False)
         app.router.add_route("*", "/{tail:.*}", self._handle)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
@@ -127,7 +129,7 @@ class FaultProxy:
         started.set()
         while not self._stopped.is_set():
             await asyncio.sleep(0.05)
-        await app["session"].close()
+        await app[SESSION].close()
         await runner.cleanup()
 
     def start(self) -> FaultProxy:
