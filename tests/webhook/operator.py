@@ -11,6 +11,8 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,8 +22,8 @@ import requests
 import yaml
 from kubernetes.client.exceptions import ApiException
 
-from tests.bridge.servers import Registry, stop_process, wait_for
 from tests.support.ports import free_port
+from tests.support.registry_server import RegistryServer
 from tests.support.sim_server import SimServer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -41,7 +43,13 @@ class OperatorWithWebhook:
         return Path(self.log_path).read_text(errors="replace")
 
     def stop(self) -> None:
-        stop_process(self.process)
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
 
 
 def start_operator_with_webhook(sim: SimServer, workdir: Path) -> OperatorWithWebhook:
@@ -80,7 +88,16 @@ def start_operator_with_webhook(sim: SimServer, workdir: Path) -> OperatorWithWe
     return OperatorWithWebhook(process, url, certs / "ca.crt", log_path)
 
 
-def install_integration(sim: SimServer, registry: Registry) -> kubernetes.client.ApiClient:
+def wait_for(predicate: Callable[[], bool], timeout: float) -> None:
+    """Poll ``predicate`` every 50 ms until true; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"condition not met within {timeout} s")
+        time.sleep(0.05)
+
+
+def install_integration(sim: SimServer, registry: RegistryServer) -> kubernetes.client.ApiClient:
     """Install the CRD, the Quay token Secret and a QuayIntegration for ``registry``."""
     api = sim.api_client()
     try:

@@ -20,7 +20,7 @@ import pytest
 import requests
 import yaml
 
-from tests.bridge.servers import Registry, start_registry, wait_for
+from tests.support.registry_server import RegistryServer
 from tests.support.sim_server import SimServer, start_sim
 from tests.webhook.builds import build, review
 from tests.webhook.operator import (
@@ -30,6 +30,7 @@ from tests.webhook.operator import (
     namespace_labels,
     new_project,
     start_operator_with_webhook,
+    wait_for,
 )
 
 ADMISSIONS = 1000
@@ -40,11 +41,11 @@ DEPLOYED = Path(__file__).parents[2] / "deploy" / "base" / "mutatingwebhookconfi
 @pytest.fixture(scope="module")
 def stack(
     tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[tuple[SimServer, Registry, OperatorWithWebhook, Path]]:
+) -> Iterator[tuple[SimServer, RegistryServer, OperatorWithWebhook, Path]]:
     workdir = tmp_path_factory.mktemp("operator")
     request_log = workdir / "requests.jsonl"
     sim = start_sim("--request-log", str(request_log))
-    registry = start_registry()
+    registry = RegistryServer.start()
     operator = None
     try:
         api = install_integration(sim, registry)
@@ -99,7 +100,7 @@ def create_build(sim: SimServer, namespace: str) -> dict[str, Any]:
 
 class TestTheOperatorsWebhook:
     def test_a_managed_namespace_carries_the_label_the_webhook_configuration_selects(
-        self, stack: tuple[SimServer, Registry, OperatorWithWebhook, Path]
+        self, stack: tuple[SimServer, RegistryServer, OperatorWithWebhook, Path]
     ) -> None:
         sim, _, _, _ = stack
 
@@ -109,7 +110,7 @@ class TestTheOperatorsWebhook:
         )
 
     def test_a_thousand_admissions_make_no_api_server_request(
-        self, stack: tuple[SimServer, Registry, OperatorWithWebhook, Path]
+        self, stack: tuple[SimServer, RegistryServer, OperatorWithWebhook, Path]
     ) -> None:
         _, registry, operator, request_log = stack
         expected = f"{registry.host}/openshift_team/httpd-example:latest"
@@ -133,7 +134,7 @@ class TestTheOperatorsWebhook:
         assert after[before:] == []
 
     def test_a_build_created_through_the_api_server_is_rewritten_by_the_operator(
-        self, stack: tuple[SimServer, Registry, OperatorWithWebhook, Path]
+        self, stack: tuple[SimServer, RegistryServer, OperatorWithWebhook, Path]
     ) -> None:
         sim, registry, _, _ = stack
 
@@ -145,7 +146,7 @@ class TestTheOperatorsWebhook:
         }
 
     def test_the_first_build_of_a_brand_new_project_is_admitted_and_rewritten(
-        self, stack: tuple[SimServer, Registry, OperatorWithWebhook, Path]
+        self, stack: tuple[SimServer, RegistryServer, OperatorWithWebhook, Path]
     ) -> None:
         sim, registry, _, _ = stack
         api = sim.api_client()
