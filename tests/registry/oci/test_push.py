@@ -10,6 +10,7 @@ import asyncio
 import hashlib
 import io
 import json
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -118,6 +119,26 @@ class TestEnd5End6ChunkedUpload:
         async with registry.http.put(
             location, params={"digest": digest}, data=b"last", headers=headers
         ) as resp:
+            assert resp.status == 201
+
+    async def test_end_5_a_chunk_without_content_length_is_streamed(
+        self, registry: Registry
+    ) -> None:
+        assert registry.http is not None
+        headers = await registry.bearer("acme+writer", PUSH)
+        location = await _start(registry, headers)
+        parts = [b"p" * 300_000, b"q" * 900_000, b"r" * 5]
+
+        async def body() -> AsyncIterator[bytes]:
+            for part in parts:
+                yield part
+
+        async with registry.http.patch(location, data=body(), headers=headers) as resp:
+            assert resp.status == 202
+            assert resp.request_info.headers.get("Transfer-Encoding") == "chunked"
+            assert resp.headers["Range"] == f"bytes=0-{sum(map(len, parts)) - 1}"
+        digest = digest_of(b"".join(parts))
+        async with registry.http.put(location, params={"digest": digest}, headers=headers) as resp:
             assert resp.status == 201
 
     async def test_end_5_a_chunk_out_of_order_is_416(self, registry: Registry) -> None:

@@ -9,12 +9,15 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
+import requests
 
 from tests.registry.oci.images import digest_of, make_image, write_layout
 from tests.registry.oci.registry_fixture import Registry
+from tests.support.registry_server import registry_server
 
 pytestmark = [
     pytest.mark.skopeo,
@@ -152,3 +155,56 @@ async def test_an_anonymous_pull_of_a_private_repository_is_refused(
     )
     assert code != 0
     assert "unauthorized" in output.lower() or "denied" in output.lower(), output
+
+
+async def test_a_docker_schema2_image_round_trips_too(
+    registry: Registry, layout: Path, tmp_path: Path
+) -> None:
+    robot = "acme+writer"
+    creds = f"{robot}:{registry.robots[robot]}"
+    target = f"docker://{registry.host}/acme/app:docker"
+    code, output = await _skopeo(
+        tmp_path, "copy", "--format", "v2s2", "--dest-tls-verify=false", "--dest-creds", creds,
+        f"oci:{layout}:v1", target,
+    )  # fmt: skip
+    assert code == 0, output
+    code, raw = await _skopeo(
+        tmp_path, "inspect", "--raw", "--tls-verify=false", "--creds", creds, target
+    )
+    assert code == 0, raw
+    assert json.loads(raw)["mediaType"] == "application/vnd.docker.distribution.manifest.v2+json"
+    code, output = await _skopeo(
+        tmp_path, "copy", "--src-tls-verify=false", "--src-creds", creds,
+        target, f"dir:{tmp_path / 'docker-out'}",
+    )  # fmt: skip
+    assert code == 0, output
+    assert (tmp_path / "docker-out" / "manifest.json").read_bytes() == raw.encode()
+
+
+def test_a_robot_made_through_the_quay_api_pushes_as_the_bridge_sets_it_up(
+    layout: Path, tmp_path: Path
+) -> None:
+    """The bridge's order: org, robot, write prototype, then the repository (prototype applies)."""
+    with registry_server() as quay:
+        api = quay.headers()
+        base = f"{quay.url}/api/v1"
+        assert requests.post(f"{base}/organization/", json={"name": "team"}, headers=api).ok
+        robot = requests.put(f"{base}/organization/team/robots/builder", headers=api).json()
+        prototype = {"role": "write", "delegate": {"name": "team+builder", "kind": "user",
+                                                   "is_robot": True}}  # fmt: skip
+        assert requests.post(f"{base}/organization/team/prototypes", json=prototype, headers=api).ok
+        repo = {"namespace": "team", "repository": "httpd", "visibility": "private",
+                "description": ""}  # fmt: skip
+        assert requests.post(f"{base}/repository", json=repo, headers=api).status_code == 201
+        creds = f"team+builder:{robot['token']}"
+        result = subprocess.run(
+            ["skopeo", "--insecure-policy", "--registries-conf", str(tmp_path / "registries.conf"),
+             "copy", "--dest-tls-verify=false", "--dest-creds", creds,
+             f"oci:{layout}:v1", f"docker://{quay.host}/team/httpd:latest"],
+            capture_output=True, text=True, timeout=60, check=False,
+            env={"HOME": str(tmp_path), "PATH": "/usr/bin:/bin"},
+        )  # fmt: skip
+        assert result.returncode == 0, result.stdout + result.stderr
+        tags = requests.get(f"{base}/repository/team/httpd/tag/", headers=api).json()["tags"]
+    assert [tag["name"] for tag in tags] == ["latest"]
+    assert tags[0]["manifest_digest"] == _index_digest(layout)
