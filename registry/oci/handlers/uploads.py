@@ -175,7 +175,7 @@ async def finish_upload(request: web.Request) -> web.Response:
     digest = parse_digest(digest_text)
     async with ctx.uploads.lock(session.uuid):
         session = await _session(request, allowed)
-        if request.content_length or request.headers.get("Transfer-Encoding") == "chunked":
+        if request.body_exists:
             await _receive(ctx, request, session)
         await _finish(ctx, allowed.repository, session, digest)
     return _blob_created(ctx, request, allowed.name, digest)
