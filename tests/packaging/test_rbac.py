@@ -4,7 +4,7 @@ The operator runs as deploy/base's Deployment runs it (its arguments and environ
 ports and listen addresses move to loopback, and without the optional certificate Secret it
 manages its own certificate) against the OpenShift simulator and the registry core, both real
 processes on loopback, through a scenario that touches every path: an integration with its Secret
-and a CA bundle ConfigMap, a new project, an ImageStream, a Build as the webhook leaves it (built,
+and a CA bundle ConfigMap, a new project, an ImageStream, a Build rewritten by the webhook (built,
 pushed and imported when complete), a late ServiceAccount, a robot token rotation, the project's
 deletion. The simulator logs every request it serves; every (verb, group, resource) the operator
 used must be granted, and every grant must be used or be in :data:`JUSTIFIED_UNUSED` with the
@@ -308,24 +308,26 @@ def _play_the_scenario(stack: Stack) -> None:
     )  # fmt: skip
     wait_for("the repository", lambda: stack.quay(f"/api/v1/repository/{ORG}/app").ok)
 
-    # The Build as the webhook leaves it (the simulator's admission chain is not needed for RBAC):
-    # pushing to the namespace's organization, marked for the import on completion.
+    # A Build as `oc new-app` makes it; the webhook rewrites it to push to Quay.
     custom.create_namespaced_custom_object(
         "build.openshift.io", "v1", PROJECT, "builds",
         {
-            "apiVersion": "build.openshift.io/v1", "kind": "Build",
-            "metadata": {"name": "app-1", "annotations": {
-                f"{MANAGED}quay-registry-operator-managed": "true",
-                f"{MANAGED}destination-imagestream": f"{PROJECT}/app:latest"}},
+            "apiVersion": "build.openshift.io/v1", "kind": "Build", "metadata": {"name": "app-1"},
             "spec": {
                 "serviceAccount": "builder",
                 "source": {"type": "Git", "git": {"uri": "https://example.com/app.git"}},
                 "strategy": {"type": "Docker", "dockerStrategy": {}},
-                "output": {"to": {"kind": "DockerImage",
-                                  "name": f"{stack.registry.host}/{ORG}/app:latest"}},
+                "output": {"to": {"kind": "ImageStreamTag", "name": "app:latest"}},
             },
         },
     )  # fmt: skip
+    rewritten = custom.get_namespaced_custom_object(
+        "build.openshift.io", "v1", PROJECT, "builds", "app-1"
+    )
+    assert rewritten["spec"]["output"]["to"] == {  # type: ignore[index]
+        "kind": "DockerImage",
+        "name": f"{stack.registry.host}/{ORG}/app:latest",
+    }
 
     def imported() -> bool:
         build: dict[str, Any] = custom.get_namespaced_custom_object(  # type: ignore[assignment]
