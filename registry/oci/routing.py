@@ -43,6 +43,7 @@ class Route:
 
 ROUTES: tuple[Route, ...] = (
     Route("end-1", "GET", "/v2/", base.version_check),
+    Route("end-1", "HEAD", "/v2/", base.version_check),
     Route("auth", "GET", "/v2/auth", auth.issue_token),
     Route("end-4a/4b/11", "POST", f"/v2/{_NAME}/blobs/uploads/", uploads.start_upload),
     Route("end-4a/4b/11", "POST", f"/v2/{_NAME}/blobs/uploads", uploads.start_upload),

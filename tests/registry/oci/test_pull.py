@@ -36,6 +36,8 @@ class TestEnd1VersionCheck:
         headers = await registry.bearer("acme+reader", PULL)
         async with registry.http.get(f"{registry.url}/v2/", headers=headers) as resp:
             assert (resp.status, await resp.text()) == (200, "true")
+        async with registry.http.head(f"{registry.url}/v2/", headers=headers) as resp:
+            assert (resp.status, await resp.read()) == (200, b"")
 
     @pytest.mark.parametrize(
         ("authorization", "body"),
