@@ -23,11 +23,13 @@ from pathlib import Path
 from typing import Any
 
 from kubernetes.client.exceptions import ApiException
+from prometheus_client import CollectorRegistry
 
 from certs.cabundles import InjectionError
 from certs.cluster import patch_live_ca_bundle
 from certs.sharing import SharedCertificates, ensure_shared_certificates, replacement_for
 from certs.storing import ServingFiles, write_serving_files
+from webhook.metrics import AdmissionMetrics
 from webhook.serving import WebhookServer, WebhookSettings
 from webhook.serving import start_webhook as start_server
 from webhook.views import StateView
@@ -97,6 +99,7 @@ async def start_webhook(
     api_client: Any = None,
     settings: WebhookSettings | None = None,
     self_managed: SelfManagedSettings | None = None,
+    metrics_registry: CollectorRegistry | None = None,
 ) -> WebhookServer:
     """Start the admission webhook for ``quay-bridge run``; ``await server.stop()`` ends it.
 
@@ -111,15 +114,18 @@ async def start_webhook(
         api_client: a ``kubernetes.client.ApiClient``; needed in self-managed mode only.
         settings: the webhook's timeouts and limits.
         self_managed: names for self-managed mode (defaults from the environment).
+        metrics_registry: the operator's Prometheus registry, so ``/metrics`` shows the
+            webhook's ``quay_bridge_admission*`` series (default: a private one).
 
     Raises:
         ValueError: self-managed mode without an ``api_client``.
         OSError, ssl.SSLError: the certificate does not load or the port is taken.
     """
+    metrics = AdmissionMetrics(metrics_registry)
     directory = Path(cert_dir) if cert_dir else None
     if directory is not None and ServingFiles(directory).exist():
         log.info("webhook serving the certificate mounted in %s", directory)
-        return await start_server(view, host, port, directory, settings)
+        return await start_server(view, host, port, directory, settings, metrics)
     if api_client is None:
         raise ValueError("self-managed webhook certificates need a kubernetes api_client")
     options = self_managed or SelfManagedSettings()
@@ -127,7 +133,7 @@ async def start_webhook(
     shared = await _obtain(api_client, options)
     write_serving_files(local, shared.ca.cert_pem, shared.serving)
     injected = await _inject_ca_bundle(api_client, options, shared.ca.cert_pem)
-    server = await start_server(view, host, port, local, settings)
+    server = await start_server(view, host, port, local, settings, metrics)
     renewal = _keep_renewed(api_client, options, local, shared, injected)
     server.run_alongside(renewal, "webhook-renewal")
     log.info("webhook serving a self-managed certificate from %s", local)

@@ -25,6 +25,7 @@ from typing import Any
 
 from aiohttp import web
 
+from webhook.metrics import AdmissionMetrics, Outcome
 from webhook.mutation import Rewrite, decide
 from webhook.reviews import MalformedReview, allow, deny, parse_review
 from webhook.views import StateView
@@ -145,9 +146,16 @@ class CertificateFiles:
 class WebhookServer:
     """A running webhook server; ``await stop()`` to shut it down."""
 
-    def __init__(self, view: StateView, cert_dir: Path, settings: WebhookSettings) -> None:
+    def __init__(
+        self,
+        view: StateView,
+        cert_dir: Path,
+        settings: WebhookSettings,
+        metrics: AdmissionMetrics | None = None,
+    ) -> None:
         self.view = view
         self.settings = settings
+        self.metrics = metrics or AdmissionMetrics()
         self.certificates = CertificateFiles(cert_dir)
         self.host = ""
         self.port = 0
@@ -218,31 +226,34 @@ class WebhookServer:
             review = parse_review(body)
         except MalformedReview as exc:
             log.warning("refused a malformed admission request from %s: %s", request.remote, exc)
+            self.metrics.answered("malformed", time.monotonic() - started)
             return web.json_response({"message": str(exc)}, status=400)
         admission = review.request
         decision = decide(admission, self.view.destination_for)
         if not isinstance(decision, Rewrite):
             log.debug("admission %s left unchanged: %s", admission.uid, decision.reason)
-            return self._reply(allow(admission.uid))
+            return self._answer("unchanged", started, allow(admission.uid))
         namespace = decision.namespace
         if not self.view.builder_ready(namespace):
             if admission.dry_run:
                 warning = f"namespace {namespace} has no Quay push secret for builds yet"
-                return self._reply(allow(admission.uid, decision.patch, warnings=[warning]))
+                reply = allow(admission.uid, decision.patch, warnings=[warning])
+                return self._answer("rewritten", started, reply)
             allowed = wait_budget(self.settings, request.query.get("timeout"))
             budget = allowed - (time.monotonic() - started)
-            if not await self._provision(namespace, budget):
+            ready = await self._provision(namespace, budget)
+            self.metrics.provisionings.labels("ready" if ready else "timeout").inc()
+            if not ready:
                 message = (
                     f"namespace {namespace!r} is not ready for builds: the builder service "
                     f"account has no Quay push secret yet and provisioning did not finish within "
                     f"{allowed:g} s; retry the build shortly"
                 )
                 log.warning("denied build %s/%s: %s", namespace, admission.name, message)
-                return self._reply(
-                    deny(admission.uid, message, code=NOT_READY_CODE, reason=NOT_READY_REASON)
-                )
+                reply = deny(admission.uid, message, code=NOT_READY_CODE, reason=NOT_READY_REASON)
+                return self._answer("denied", started, reply)
         log.info("build %s/%s now pushes to %s", namespace, admission.name, decision.image)
-        return self._reply(allow(admission.uid, decision.patch))
+        return self._answer("rewritten", started, allow(admission.uid, decision.patch))
 
     async def _provision(self, namespace: str, budget: float) -> bool:
         """Ask the view to provision ``namespace`` and wait at most ``budget`` seconds for it.
@@ -279,8 +290,8 @@ class WebhookServer:
         if self._provisioning.get(namespace) is done:
             del self._provisioning[namespace]
 
-    @staticmethod
-    def _reply(body: bytes) -> web.Response:
+    def _answer(self, outcome: Outcome, started: float, body: bytes) -> web.Response:
+        self.metrics.answered(outcome, time.monotonic() - started)
         return web.Response(body=body, content_type="application/json")
 
 
@@ -290,6 +301,7 @@ async def start_webhook(
     port: int,
     cert_dir: Path,
     settings: WebhookSettings | None = None,
+    metrics: AdmissionMetrics | None = None,
 ) -> WebhookServer:
     """Start the admission webhook over HTTPS and return the running server.
 
@@ -299,11 +311,12 @@ async def start_webhook(
         port: port to listen on; 0 picks a free one (see ``WebhookServer.port``).
         cert_dir: directory holding ``tls.crt`` and ``tls.key``; watched for rotation.
         settings: timeouts and limits (defaults suit ``timeoutSeconds: 10``).
+        metrics: where to count answers (default: a private registry, ``server.metrics``).
 
     Raises:
         OSError: when the certificate files are missing or the address is in use.
         ssl.SSLError: when the certificate and key do not load.
     """
-    server = WebhookServer(view, cert_dir, settings or WebhookSettings())
+    server = WebhookServer(view, cert_dir, settings or WebhookSettings(), metrics)
     await server.start(host, port)
     return server

@@ -265,3 +265,31 @@ async def wait_for_reloads(webhook: WebhookServer, count: int) -> None:
     async with asyncio.timeout(5):
         while webhook.certificates.reloads < count:
             await asyncio.sleep(0.02)
+
+
+class TestMetrics:
+    async def test_answers_are_counted_by_outcome_with_their_latency(
+        self, client: Client, view: DictView, webhook: WebhookServer
+    ) -> None:
+        view.provisionable = False
+        await client.admit(review(build()))
+        await client.admit(review(build(namespace="x"), namespace="x"))
+        await client.post(b"{")
+        await client.admit(review(build(namespace="fresh"), namespace="fresh"))
+
+        metrics = webhook.metrics
+        counts = {o: metrics.count(o) for o in ("rewritten", "unchanged", "malformed", "denied")}
+        assert counts == {"rewritten": 1, "unchanged": 1, "malformed": 1, "denied": 1}
+        assert (
+            metrics.registry.get_sample_value(
+                "quay_bridge_admission_provisioning_waits_total", {"result": "timeout"}
+            )
+            == 1
+        )
+        assert (
+            metrics.registry.get_sample_value("quay_bridge_admission_duration_seconds_count") == 4
+        )
+        slow = metrics.registry.get_sample_value(
+            "quay_bridge_admission_duration_seconds_bucket", {"le": "0.5"}
+        )
+        assert slow == 3  # the denial waited the whole provisioning budget

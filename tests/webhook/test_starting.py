@@ -19,6 +19,7 @@ import aiohttp
 import kubernetes.client
 import pytest
 import yaml
+from prometheus_client import CollectorRegistry, generate_latest
 
 from bridge.admission import SelfManagedSettings, start_webhook
 from certs.issuing import make_serving_cert
@@ -101,6 +102,7 @@ class TestMountedCertificates:
                                      api_client=api)  # fmt: skip
         try:
             assert await admitted_with(server, ca.cert_pem)
+            assert server.metrics.count("rewritten") == 1
         finally:
             await server.stop()
         admission = kubernetes.client.AdmissionregistrationV1Api(api)
@@ -108,6 +110,24 @@ class TestMountedCertificates:
             admission.read_mutating_webhook_configuration(configuration)
         )
         assert "caBundle" not in live["webhooks"][0]["clientConfig"]
+
+
+class TestMetrics:
+    async def test_the_operators_registry_receives_the_webhooks_series(
+        self, view: DictView, tmp_path: Path
+    ) -> None:
+        serving_files(tmp_path)
+        registry = CollectorRegistry()
+
+        server = await start_webhook(view, host="127.0.0.1", port=0, cert_dir=tmp_path,
+                                     metrics_registry=registry)  # fmt: skip
+        try:
+            await admitted_with(server, (tmp_path / "ca.crt").read_bytes())
+        finally:
+            await server.stop()
+
+        text = generate_latest(registry).decode()
+        assert 'quay_bridge_admissions_total{outcome="rewritten"} 1.0' in text
 
 
 class TestSelfManagedCertificates:
