@@ -1,0 +1,146 @@
+"""The patch formats as pure functions: RFC 6902 strictness, RFC 7386, strategic merge lists."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from sim.patching import (
+    PatchError,
+    PatchTestFailed,
+    apply_json_patch,
+    apply_merge_patch,
+    apply_strategic_patch,
+)
+
+DOC = {"metadata": {"name": "x", "labels": {"a": "1"}}, "list": [1, 2, 3]}
+
+
+class TestJsonPatch:
+    @pytest.mark.parametrize(
+        ("ops", "expected"),
+        [
+            (
+                [{"op": "add", "path": "/metadata/labels/b", "value": "2"}],
+                {**DOC, "metadata": {"name": "x", "labels": {"a": "1", "b": "2"}}},
+            ),
+            ([{"op": "add", "path": "/list/-", "value": 4}], {**DOC, "list": [1, 2, 3, 4]}),
+            ([{"op": "add", "path": "/list/0", "value": 0}], {**DOC, "list": [0, 1, 2, 3]}),
+            ([{"op": "remove", "path": "/list/1"}], {**DOC, "list": [1, 3]}),
+            (
+                [{"op": "replace", "path": "/metadata/name", "value": "y"}],
+                {**DOC, "metadata": {"name": "y", "labels": {"a": "1"}}},
+            ),
+            (
+                [{"op": "move", "from": "/list", "path": "/moved"}],
+                {"metadata": DOC["metadata"], "moved": [1, 2, 3]},
+            ),
+            ([{"op": "copy", "from": "/list/0", "path": "/first"}], {**DOC, "first": 1}),
+            ([{"op": "test", "path": "/metadata/name", "value": "x"}], DOC),
+            (
+                [{"op": "add", "path": "/metadata/labels/a~1b", "value": "s"}],
+                {**DOC, "metadata": {"name": "x", "labels": {"a": "1", "a/b": "s"}}},
+            ),
+        ],
+        ids=[
+            "add key",
+            "append",
+            "insert",
+            "remove",
+            "replace",
+            "move",
+            "copy",
+            "test",
+            "escaped key",
+        ],
+    )
+    def test_operations_apply_as_rfc_6902_says(
+        self, ops: list[dict[str, Any]], expected: dict[str, Any]
+    ) -> None:
+        assert apply_json_patch(DOC, ops) == expected
+
+    @pytest.mark.parametrize(
+        "ops",
+        [
+            [{"op": "add", "path": "/metadata/annotations/x", "value": "y"}],
+            [{"op": "remove", "path": "/missing"}],
+            [{"op": "replace", "path": "/missing", "value": 1}],
+            [{"op": "add", "path": "/list/9", "value": 1}],
+            [{"op": "add", "path": "/list/01", "value": 1}],
+            [{"op": "frobnicate", "path": "/x"}],
+            [{"op": "add", "path": "/x"}],
+            {"op": "add"},
+        ],
+        ids=[
+            "add under missing parent",
+            "remove missing",
+            "replace missing",
+            "index out of range",
+            "leading zero",
+            "unknown op",
+            "no value",
+            "not a list",
+        ],
+    )
+    def test_inapplicable_patches_are_errors(self, ops: Any) -> None:
+        with pytest.raises(PatchError):
+            apply_json_patch(DOC, ops)
+
+    def test_a_failed_test_is_its_own_error_and_nothing_is_applied(self) -> None:
+        ops = [
+            {"op": "add", "path": "/new", "value": 1},
+            {"op": "test", "path": "/metadata/name", "value": "z"},
+        ]
+        with pytest.raises(PatchTestFailed):
+            apply_json_patch(DOC, ops)
+        assert "new" not in DOC
+
+
+class TestMergePatch:
+    @pytest.mark.parametrize(
+        ("doc", "patch", "expected"),
+        [
+            ({"a": "b"}, {"a": "c"}, {"a": "c"}),
+            ({"a": "b"}, {"b": "c"}, {"a": "b", "b": "c"}),
+            ({"a": "b"}, {"a": None}, {}),
+            ({"a": {"b": "c"}}, {"a": {"b": "d", "c": None}}, {"a": {"b": "d"}}),
+            ({"a": [{"b": "c"}]}, {"a": [1]}, {"a": [1]}),
+            ({"a": "foo"}, "bar", "bar"),
+            ({}, {"a": {"bb": {"ccc": None}}}, {"a": {"bb": {}}}),
+        ],
+    )
+    def test_rfc_7386_examples(self, doc: Any, patch: Any, expected: Any) -> None:
+        assert apply_merge_patch(doc, patch) == expected
+
+
+class TestStrategicMerge:
+    def test_service_account_lists_merge_by_name_keeping_existing_entries(self) -> None:
+        sa = {"secrets": [{"name": "a"}], "imagePullSecrets": [{"name": "a"}, {"name": "b"}]}
+        patched = apply_strategic_patch(
+            sa, {"secrets": [{"name": "c"}], "imagePullSecrets": [{"name": "b"}, {"name": "c"}]}
+        )
+        assert patched == {
+            "secrets": [{"name": "a"}, {"name": "c"}],
+            "imagePullSecrets": [{"name": "a"}, {"name": "b"}, {"name": "c"}],
+        }
+
+    def test_patch_delete_removes_one_item(self) -> None:
+        sa = {"secrets": [{"name": "a"}, {"name": "b"}]}
+        assert apply_strategic_patch(sa, {"secrets": [{"name": "a", "$patch": "delete"}]}) == {
+            "secrets": [{"name": "b"}]
+        }
+
+    def test_finalizers_merge_as_a_set_and_delete_from_primitive_list_removes(self) -> None:
+        obj = {"metadata": {"finalizers": ["x"]}}
+        assert apply_strategic_patch(obj, {"metadata": {"finalizers": ["y", "x"]}}) == {
+            "metadata": {"finalizers": ["x", "y"]}
+        }
+        assert apply_strategic_patch(
+            obj, {"metadata": {"$deleteFromPrimitiveList/finalizers": ["x"]}}
+        ) == {"metadata": {"finalizers": []}}
+
+    def test_lists_without_a_merge_key_are_replaced_and_null_deletes(self) -> None:
+        assert apply_strategic_patch(
+            {"data": {"a": "1"}, "l": [1, 2]}, {"data": {"a": None}, "l": [3]}
+        ) == {"data": {}, "l": [3]}

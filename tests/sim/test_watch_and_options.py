@@ -1,0 +1,116 @@
+"""Watch history limits (410), dry runs, delete preconditions, and lists of missing namespaces."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import kubernetes.client
+import pytest
+import requests
+from kubernetes.client.exceptions import ApiException
+
+from tests.support.sim_server import SimServer, sim_server
+
+
+def core(api: Any) -> kubernetes.client.CoreV1Api:
+    return kubernetes.client.CoreV1Api(api)
+
+
+def test_a_watch_from_a_resource_version_older_than_the_kept_history_gets_410_expired() -> None:
+    with sim_server("--history-limit", "5") as sim:
+        api = core(sim.api_client())
+        first = api.create_namespaced_config_map("default", {"metadata": {"name": "c0"}})
+        for i in range(1, 10):
+            api.create_namespaced_config_map("default", {"metadata": {"name": f"c{i}"}})
+        with requests.get(
+            f"{sim.url}/api/v1/namespaces/default/configmaps",
+            params={
+                "watch": "true",
+                "resourceVersion": first.metadata.resource_version,
+                "timeoutSeconds": "2",
+            },
+            stream=True,
+            timeout=10,
+        ) as resp:
+            event = json.loads(next(resp.iter_lines()))
+        assert event["type"] == "ERROR"
+        assert (event["object"]["code"], event["object"]["reason"]) == (410, "Expired")
+        latest = api.list_namespaced_config_map("default").metadata.resource_version
+        with requests.get(
+            f"{sim.url}/api/v1/namespaces/default/configmaps",
+            params={"watch": "true", "resourceVersion": latest, "timeoutSeconds": "1"},
+            stream=True,
+            timeout=10,
+        ) as resp:
+            assert list(resp.iter_lines()) == []
+
+
+def test_a_dry_run_create_answers_the_object_and_stores_nothing(
+    sim: SimServer, namespace: str
+) -> None:
+    resp = requests.post(
+        f"{sim.url}/api/v1/namespaces/{namespace}/configmaps",
+        params={"dryRun": "All"},
+        json={"metadata": {"name": "dry"}},
+        timeout=5,
+    )
+    assert resp.status_code == 201 and resp.json()["metadata"]["name"] == "dry"
+    with pytest.raises(ApiException) as err:
+        core(sim.api_client()).read_namespaced_config_map("dry", namespace)
+    assert err.value.status == 404
+
+
+def test_delete_preconditions_on_uid_and_resource_version_are_409_when_stale(
+    sim: SimServer, namespace: str
+) -> None:
+    api = core(sim.api_client())
+    cm = api.create_namespaced_config_map(namespace, {"metadata": {"name": "pre"}})
+    for preconditions in ({"uid": "other"}, {"resourceVersion": "1"}):
+        with pytest.raises(ApiException) as err:
+            api.delete_namespaced_config_map(
+                "pre", namespace, body={"preconditions": preconditions}
+            )
+        assert err.value.status == 409
+    api.delete_namespaced_config_map(
+        "pre", namespace, body={"preconditions": {"uid": cm.metadata.uid}}
+    )
+
+
+def test_a_list_in_a_namespace_that_does_not_exist_is_empty(sim: SimServer) -> None:
+    assert core(sim.api_client()).list_namespaced_config_map("never-created").items == []
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "code"),
+    [
+        ("GET", "/api/v1/nothings", None, 404),
+        ("POST", "/api/v1/namespaces/default/configmaps", b"{not json", 400),
+        ("POST", "/api/v1/namespaces/default/configmaps", b"[1]", 400),
+        ("POST", "/api/v1/namespaces/default/configmaps/x", b"{}", 405),
+        ("PUT", "/apis/image.openshift.io/v1/namespaces/default/imagestreamimports/x", b"{}", 405),
+        ("GET", "/api/v1/namespaces/default/configmaps?labelSelector=a+in+(b", None, 400),
+        ("POST", "/api/v1/namespaces/default/configmaps", b'{"metadata": {}}', 422),
+    ],
+    ids=[
+        "unknown resource",
+        "bad json",
+        "not an object",
+        "post to a name",
+        "update a create-only type",
+        "bad selector",
+        "no name",
+    ],
+)
+def test_bad_requests_get_status_bodies_not_crashes(
+    sim: SimServer, method: str, path: str, body: bytes | None, code: int
+) -> None:
+    resp = requests.request(
+        method,
+        f"{sim.url}{path}",
+        data=body,
+        headers={"Content-Type": "application/json"},
+        timeout=5,
+    )
+    assert resp.status_code == code
+    assert resp.json()["kind"] == "Status" and resp.json()["code"] == code
