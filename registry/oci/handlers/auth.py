@@ -63,7 +63,7 @@ async def _grant(store: Store, entity: access.Entity | None, scope: Scope) -> Gr
             role = await access.repository_role_in(
                 conn, entity, scope.name.namespace, scope.name.repository
             )
-        elif (namespace is not None and "push" in scope.actions) or "*" in scope.actions:
+        elif namespace is not None and ("push" in scope.actions or "*" in scope.actions):
             can_create = await access.can_create_repository_in(conn, entity, scope.name.namespace)
     return grant_actions(
         scope,
