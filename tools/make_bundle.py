@@ -351,21 +351,21 @@ def build(root: Path = ROOT, *, network_policy: bool = True) -> dict[str, str]:
         },
     }
 
+    annotations = {
+        "operators.operatorframework.io.bundle.mediatype.v1": "registry+v1",
+        "operators.operatorframework.io.bundle.manifests.v1": "manifests/",
+        "operators.operatorframework.io.bundle.metadata.v1": "metadata/",
+        "operators.operatorframework.io.bundle.package.v1": PACKAGE,
+        "operators.operatorframework.io.bundle.channels.v1": CHANNEL,
+        "operators.operatorframework.io.bundle.channel.default.v1": CHANNEL,
+    }
+    labels = "".join(f" \\\n      {key}={value}" for key, value in annotations.items())
     files: dict[str, str] = {
         f"manifests/{PACKAGE}.clusterserviceversion.yaml": HEADER + _dump(csv),
-        "metadata/annotations.yaml": HEADER
-        + _dump(
-            {
-                "annotations": {
-                    "operators.operatorframework.io.bundle.mediatype.v1": "registry+v1",
-                    "operators.operatorframework.io.bundle.manifests.v1": "manifests/",
-                    "operators.operatorframework.io.bundle.metadata.v1": "metadata/",
-                    "operators.operatorframework.io.bundle.package.v1": PACKAGE,
-                    "operators.operatorframework.io.bundle.channels.v1": CHANNEL,
-                    "operators.operatorframework.io.bundle.channel.default.v1": CHANNEL,
-                }
-            }
-        ),
+        "metadata/annotations.yaml": HEADER + _dump({"annotations": annotations}),
+        # The bundle image: `docker build -f bundle/bundle.Dockerfile bundle/`.
+        "bundle.Dockerfile": f"{HEADER}FROM scratch\n\nLABEL{labels}\n\n"
+        "COPY manifests /manifests/\nCOPY metadata /metadata/\n",
     }
     for path in crd_paths:
         files[f"manifests/{path.name}"] = path.read_text()

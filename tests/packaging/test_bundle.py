@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from tests.packaging.manifests import ROOT, crd_schema, load_documents
-from tools import make_bundle, manifest_checks, structural_schema
+from tools import dockerfile_lint, make_bundle, manifest_checks, structural_schema
 
 BUNDLE = ROOT / "bundle"
 CSV_PATH = BUNDLE / "manifests" / "quay-bridge.clusterserviceversion.yaml"
@@ -51,6 +51,7 @@ class TestTheCommittedBundle:
     def test_has_the_csv_the_crds_the_policies_and_the_annotations(self) -> None:
         files = sorted(str(p.relative_to(BUNDLE)) for p in BUNDLE.rglob("*") if p.is_file())
         assert files == [
+            "bundle.Dockerfile",
             "manifests/clusterkopfpeerings.kopf.dev.crd.yaml",
             "manifests/quay-bridge.clusterserviceversion.yaml",
             "manifests/quay-bridge.networkpolicy.yaml",
@@ -82,6 +83,18 @@ class TestTheCommittedBundle:
             f"{prefix}channels.v1": "alpha",
             f"{prefix}channel.default.v1": "alpha",
         }
+
+    def test_the_bundle_image_carries_the_annotations_as_labels_and_both_directories(self) -> None:
+        (annotations,) = load_documents(BUNDLE / "metadata" / "annotations.yaml")
+        instructions = dockerfile_lint.parse((BUNDLE / "bundle.Dockerfile").read_text())
+        assert [(i.keyword, i.arguments) for i in instructions if i.keyword != "LABEL"] == [
+            ("FROM", "scratch"),
+            ("COPY", "manifests /manifests/"),
+            ("COPY", "metadata /metadata/"),
+        ]
+        (label,) = [i.arguments for i in instructions if i.keyword == "LABEL"]
+        labels = dict(pair.split("=", 1) for pair in label.split())
+        assert labels == annotations["annotations"]
 
 
 class TestTheGeneratorNoticesDrift:
