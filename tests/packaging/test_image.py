@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import tomllib
 import venv
 import zipfile
 from pathlib import Path
@@ -37,6 +38,15 @@ class TestTheDockerfilePassesItsLint:
         for base in bases:
             assert base.split(":")[-1].startswith("3.11.")
             assert base.endswith("-slim-bookworm")
+
+    def test_the_entrypoint_and_the_registry_command_are_console_scripts_of_the_version(
+        self,
+    ) -> None:
+        project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+        assert dockerfile_lint.final_stage_value(DOCKERFILE, "ENTRYPOINT") == ["quay-bridge"]
+        assert {"quay-bridge", "quay-registry"} <= set(project["scripts"])
+        labels = [i.arguments for i in dockerfile_lint.parse(DOCKERFILE) if i.keyword == "LABEL"]
+        assert f'org.opencontainers.image.version="{project["version"]}"' in " ".join(labels)
 
     def test_the_final_stage_runs_as_uid_1001(self) -> None:
         users = [i.arguments for i in dockerfile_lint.parse(DOCKERFILE) if i.keyword == "USER"]
