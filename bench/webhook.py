@@ -10,7 +10,8 @@ up as latency instead of silently lowering the offered load (no coordinated omis
 run with many concurrent callers measures saturation throughput. Results go to stdout and
 ``bench/results/webhook.json``. Goal: p99 at most 10 ms at 500 requests/s.
 
-Usage: ``.venv/bin/python bench/webhook.py [--duration 10] [--rates 100,500] [--concurrency 32]``
+Usage: ``.venv/bin/python bench/webhook.py [--duration 10] [--rates 100,500] [--concurrency 32]
+[--repeat N]``; with repetitions every run is reported and the goal is judged on their median p99.
 """
 
 from __future__ import annotations
@@ -221,13 +222,18 @@ async def measure(
     runs = []
     async with aiohttp.ClientSession(connector=connector) as session:
         await closed_loop(session, url, body, args.concurrency, 1.0)  # warm-up, connections open
-        for rate in args.rates:
+        for repetition in range(1, args.repeat + 1):
+            for rate in args.rates:
+                before = cpu_seconds(pid)
+                runs.append(await open_loop(session, url, body, rate, args.duration))
+                runs[-1]["server_cpu_ms_per_request"] = per_request(before, pid, runs[-1])
+                runs[-1]["repetition"] = repetition
+                runs[-1]["load_average_after"] = round(os.getloadavg()[0], 2)
             before = cpu_seconds(pid)
-            runs.append(await open_loop(session, url, body, rate, args.duration))
+            runs.append(await closed_loop(session, url, body, args.concurrency, args.duration))
             runs[-1]["server_cpu_ms_per_request"] = per_request(before, pid, runs[-1])
-        before = cpu_seconds(pid)
-        runs.append(await closed_loop(session, url, body, args.concurrency, args.duration))
-        runs[-1]["server_cpu_ms_per_request"] = per_request(before, pid, runs[-1])
+            runs[-1]["repetition"] = repetition
+            runs[-1]["load_average_after"] = round(os.getloadavg()[0], 2)
     return runs
 
 
@@ -245,6 +251,9 @@ def main() -> int:
         help="open-loop request rates, comma-separated (default 100,500)",
     )
     parser.add_argument("--concurrency", type=int, default=32, help="saturation callers")
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="repetitions of the whole sequence (all reported)"
+    )
     parser.add_argument("--connections", type=int, default=32, help="kept-alive connections")
     parser.add_argument("--output", type=Path, default=RESULTS, help="JSON results file")
     args = parser.parse_args()
@@ -267,7 +276,8 @@ def main() -> int:
             if process.is_alive():
                 process.terminate()
 
-    at_goal = next((run for run in runs if run.get("target_rps") == GOAL_RATE), None)
+    at_goal = [run for run in runs if run.get("target_rps") == GOAL_RATE]
+    median_p99 = statistics.median(run["p99_ms"] for run in at_goal) if at_goal else None
     result = {
         "benchmark": "webhook admission latency over TLS with keep-alive",
         "machine": {
@@ -287,7 +297,12 @@ def main() -> int:
         "goal": {
             "p99_ms_at_most": GOAL_P99_MS,
             "at_rps": GOAL_RATE,
-            "met": bool(at_goal and at_goal["p99_ms"] <= GOAL_P99_MS and not at_goal["errors"]),
+            "median_p99_ms_of_repetitions": median_p99,
+            "met": bool(
+                median_p99 is not None
+                and median_p99 <= GOAL_P99_MS
+                and not any(run["errors"] for run in at_goal)
+            ),
         },
     }
     text = json.dumps(result, indent=2)
