@@ -36,7 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     generate = commands.add_parser(
-        "generate", help="make a CA and a serving certificate (ca.crt, tls.crt, tls.key)"
+        "generate", help="make a new CA and a serving certificate (ca.crt, tls.crt, tls.key)"
     )
     generate.add_argument("--service", required=True, help="the webhook's Service name")
     generate.add_argument("--namespace", required=True, help="the Service's namespace")
@@ -81,7 +81,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str]) -> int:
     """Run ``quay-bridge certs`` and return its exit code (0 ok, 1 failed, 2 usage)."""
-    args = build_parser().parse_args(list(argv))
+    parser = build_parser()
+    args = parser.parse_args(list(argv))
+    if args.command == "inject-cabundle":
+        if args.name and args.output:
+            parser.error("--output goes with --file (a live object is changed in place)")
+        if args.file and (args.kubeconfig or args.context):
+            parser.error("--kubeconfig and --context go with --name")
     try:
         if args.command == "generate":
             return _generate(args)

@@ -131,3 +131,17 @@ class TestInjectIntoLiveObject:
         assert base64.b64decode(bundle) == (tmp_path / "ca.crt").read_bytes()
         assert missing.returncode == 1
         assert "HTTP 404" in missing.stderr
+
+
+class TestUsage:
+    def test_options_of_the_other_target_are_a_usage_error(self, tmp_path: Path) -> None:
+        ca = str(tmp_path / "ca.crt")
+
+        live_with_output = run("inject-cabundle", "--ca", ca, "--name", "x", "--output", "-")
+        file_with_kubeconfig = run(
+            "inject-cabundle", "--ca", ca, "--file", str(DEPLOYED), "--kubeconfig", "k"
+        )
+
+        assert (live_with_output.returncode, file_with_kubeconfig.returncode) == (2, 2)
+        assert "--output goes with --file" in live_with_output.stderr
+        assert "--kubeconfig and --context go with --name" in file_with_kubeconfig.stderr
