@@ -59,6 +59,24 @@ class Watcher:
             return False
         return all(m(obj) for m in self.matchers)
 
+    def view(self, event: Event) -> Event | None:
+        """Return the event as this watcher sees it, or None.
+
+        With selectors, a change that brings an object into the selection is seen as ADDED and one
+        that takes it out as DELETED (carrying the new state), as the API server reports them.
+        """
+        now_in = self.wants(event.obj)
+        if event.type != "MODIFIED" or not self.matchers:
+            return event if now_in else None
+        was_in = event.old is not None and self.wants(event.old)
+        if now_in and was_in:
+            return event
+        if now_in:
+            return Event("ADDED", event.rv, event.obj, event.old)
+        if was_in:
+            return Event("DELETED", event.rv, event.obj, event.old)
+        return None
+
 
 Listener = Callable[[Key, Event], None]
 
@@ -131,8 +149,9 @@ class Store:
         while len(history) > self.history_limit:
             self._floor[key] = history.popleft().rv
         for watcher in self._watchers.get(key, ()):
-            if watcher.wants(event.obj):
-                watcher.queue.put_nowait(event)
+            seen = watcher.view(event)
+            if seen is not None:
+                watcher.queue.put_nowait(seen)
         for listener in list(self.listeners):
             listener(key, event)
 
@@ -154,7 +173,8 @@ class Store:
         else:
             if since < self._floor.get(key, 0):
                 raise gone(f"too old resource version: {since} ({self._floor[key]})")
-            first = [e for e in self._history.get(key, ()) if e.rv > since and watcher.wants(e.obj)]
+            views = (watcher.view(e) for e in self._history.get(key, ()) if e.rv > since)
+            first = [e for e in views if e is not None]
         self._watchers.setdefault(key, set()).add(watcher)
         return watcher, first
 

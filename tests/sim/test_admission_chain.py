@@ -321,3 +321,61 @@ class TestSelection:
                 break
             time.sleep(0.05)
         assert ops[0] == "CREATE" and ops.count("UPDATE") >= 3
+
+
+def test_a_config_change_instantiate_denied_by_a_webhook_is_not_retried_and_leaves_an_event(
+    sim: SimServer, webhook: Webhook
+) -> None:
+    api = sim.api_client()
+    ns = register(
+        sim,
+        webhook,
+        "deny",
+        rules=[
+            {
+                "apiGroups": ["build.openshift.io"],
+                "apiVersions": ["v1"],
+                "operations": ["CREATE"],
+                "resources": ["builds"],
+            }
+        ],
+    )
+    bc = {
+        "apiVersion": "build.openshift.io/v1",
+        "kind": "BuildConfig",
+        "metadata": {"name": "app"},
+        "spec": {
+            "strategy": {"type": "Docker", "dockerStrategy": {}},
+            "output": {"to": {"kind": "DockerImage", "name": "registry.invalid/o/r:t"}},
+            "triggers": [{"type": "ConfigChange"}],
+        },
+    }
+    kubernetes.client.CustomObjectsApi(api).create_namespaced_custom_object(
+        "build.openshift.io", "v1", ns, "buildconfigs", bc
+    )
+    end = time.monotonic() + 10
+    events: list[Any] = []
+    while time.monotonic() < end and not events:
+        events = [
+            e
+            for e in core(api).list_namespaced_event(ns).items
+            if e.reason == "BuildConfigInstantiateFailed"
+        ]
+        time.sleep(0.05)
+    assert (
+        events
+        and 'admission webhook "deny.test.quay-bridge.io" denied the request' in events[0].message
+    )
+    time.sleep(0.5)
+    denials = [
+        r
+        for r in webhook.reviews
+        if r["request"]["namespace"] == ns and r["request"]["resource"]["resource"] == "builds"
+    ]
+    assert len(denials) == 1
+    assert (
+        kubernetes.client.CustomObjectsApi(api).list_namespaced_custom_object(
+            "build.openshift.io", "v1", ns, "builds"
+        )["items"]
+        == []
+    )

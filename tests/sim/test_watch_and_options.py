@@ -114,3 +114,29 @@ def test_bad_requests_get_status_bodies_not_crashes(
     )
     assert resp.status_code == code
     assert resp.json()["kind"] == "Status" and resp.json()["code"] == code
+
+
+def test_a_label_selected_watch_sees_objects_enter_and_leave_the_selection(
+    sim: SimServer, namespace: str
+) -> None:
+    api = core(sim.api_client())
+    rv = api.list_namespaced_config_map(namespace).metadata.resource_version
+    api.create_namespaced_config_map(
+        namespace, {"metadata": {"name": "m", "labels": {"app": "no"}}}
+    )
+    api.patch_namespaced_config_map("m", namespace, {"metadata": {"labels": {"app": "yes"}}})
+    api.patch_namespaced_config_map("m", namespace, {"data": {"k": "v"}})
+    api.patch_namespaced_config_map("m", namespace, {"metadata": {"labels": {"app": "no"}}})
+    with requests.get(
+        f"{sim.url}/api/v1/namespaces/{namespace}/configmaps",
+        params={
+            "watch": "true",
+            "resourceVersion": rv,
+            "labelSelector": "app=yes",
+            "timeoutSeconds": "1",
+        },
+        stream=True,
+        timeout=10,
+    ) as resp:
+        types = [json.loads(line)["type"] for line in resp.iter_lines()]
+    assert types == ["ADDED", "MODIFIED", "DELETED"]
