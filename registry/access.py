@@ -190,10 +190,14 @@ async def organization_role_in(
     """``organization_role`` on an open connection."""
     if entity is None:
         return None
-    ns = await accounts.get_by_name(conn, namespace)
+    ns, held = await accounts.get_with_role(conn, namespace, entity.account_id)
     if ns is None:
         return None
-    return await organization_role_for(conn, entity, ns)
+    if ns.kind == "user":
+        held = "admin" if ns.id == entity.account_id else None
+    elif not ns.is_org:
+        return None
+    return cap_team_role(held, team_role_cap(entity.scopes))
 
 
 async def organization_role(store: Store, entity: Entity | None, namespace: str) -> TeamRole | None:
@@ -207,18 +211,23 @@ async def repository_role_for(
     entity: Entity | None,
     namespace: accounts.Account,
     repo: repositories.Repository,
+    team_role: TeamRole | None = None,
 ) -> RepoRole | None:
-    """``repository_role`` for an already loaded namespace and repository."""
+    """``repository_role`` for an already loaded namespace and repository.
+
+    ``team_role``: the caller's team role in the namespace when already known (saves a query).
+    """
     public: RepoRole | None = "read" if repo.is_public else None
     if entity is None:
         return public
-    held = await repositories.held_role(conn, repo.id, entity.account_id)
     if namespace.is_org:
-        team = await accounts.team_role(conn, namespace.id, entity.account_id)
-        if team == "admin":
-            held = "admin"
-    elif namespace.id == entity.account_id:
-        held = "admin"
+        if team_role is None:
+            team_role = await accounts.team_role(conn, namespace.id, entity.account_id)
+        held: RepoRole | None = "admin" if team_role == "admin" else None
+    else:
+        held = "admin" if namespace.id == entity.account_id else None
+    if held is None:
+        held = await repositories.held_role(conn, repo.id, entity.account_id)
     return max_repo_role(cap_repo_role(held, repo_role_cap(entity.scopes)), public)
 
 

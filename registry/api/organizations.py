@@ -11,7 +11,7 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from registry import names, schemas
-from registry.access import Entity, organization_role_for
+from registry.access import Entity
 from registry.api.errors import invalid_request, not_found, unauthorized
 from registry.api.requests import caller, json_body, no_content, store_of, writer
 from registry.api.users import EMAIL_RE
@@ -28,9 +28,15 @@ async def require_org_admin(
 
     A missing org is a 403 too: Quay's permission check runs before the lookup.
     """
-    org = await accounts.get_organization(conn, orgname)
-    if org is None or await organization_role_for(conn, entity, org) != "admin":
-        raise unauthorized(entity is not None)
+    if entity is None:
+        raise unauthorized(False)
+    org, held = await accounts.get_with_role(conn, orgname, entity.account_id)
+    if (
+        org is None
+        or not org.is_org
+        or cap_team_role(held, team_role_cap(entity.scopes)) != "admin"
+    ):
+        raise unauthorized(True)
     return org
 
 
@@ -71,14 +77,11 @@ async def get_organization(request: web.Request) -> web.Response:
     entity = await caller(request)
     store = store_of(request)
     async with store.read() as conn:
-        org = await accounts.get_organization(conn, orgname)
-        if org is None:
-            raise not_found()
-        held = (
-            await accounts.team_role(conn, org.id, entity.account_id)
-            if entity is not None
-            else None
+        org, held = await accounts.get_with_role(
+            conn, orgname, entity.account_id if entity is not None else None
         )
+        if org is None or not org.is_org:
+            raise not_found()
         member = held is not None
         teams = await accounts.list_teams(conn, org.id) if member else []
     is_admin = entity is not None and cap_team_role(held, team_role_cap(entity.scopes)) == "admin"

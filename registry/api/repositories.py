@@ -48,10 +48,12 @@ async def _resolve(
     conn: AsyncConnection, entity: Entity | None, namespace: str, name: str, wanted: RepoRole
 ) -> tuple[accounts.Account, repositories.Repository, RepoRole]:
     """The namespace, repository and role, or the 401/403/404 Quay answers."""
-    ns = await accounts.get_by_name(conn, namespace)
+    ns, team_role = await accounts.get_with_role(
+        conn, namespace, entity.account_id if entity is not None else None
+    )
     repo = await repositories.get_repository(conn, ns.id, name) if ns and not ns.is_robot else None
     if ns is not None and repo is not None:
-        role = await repository_role_for(conn, entity, ns, repo)
+        role = await repository_role_for(conn, entity, ns, repo, team_role)
         if role is not None and repo_role_at_least(role, wanted):
             return ns, repo, role
     elif await _admin_of_namespace_with_repo_scope(conn, entity, ns):
