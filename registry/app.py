@@ -44,6 +44,12 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         if request.match_info.http_exception is not None:
             return html_not_found()
         raise
+    except web.HTTPException:
+        raise
+    except Exception:
+        # The traceback names the route only; request bodies and headers (tokens) are not logged.
+        log.exception("unhandled error on %s %s", request.method, request.match_info.route)
+        return web.json_response({"message": "Internal Server Error"}, status=500)
 
 
 async def gc_pass(store: Store, delay_seconds: float) -> int:

@@ -315,3 +315,34 @@ class TestRestart:
                 timeout=10,
             )
             assert response.json() == {"message": "Cannot initialize user in a non-empty database"}
+
+
+class TestBadInput:
+    @pytest.mark.parametrize(
+        ("method", "path", "raw"),
+        [
+            ("POST", "/api/v1/organization/", b"[1, 2]"),
+            ("POST", "/api/v1/organization/", b'{"name": 7}'),
+            ("POST", "/api/v1/organization/", b"\xff\xfe"),
+            ("POST", "/api/v1/repository", b'{"repository": null}'),
+            ("POST", "/api/v1/organization/acme/prototypes", b'{"role": "read", "delegate": 3}'),
+            ("PUT", "/api/v1/organization/acme/robots/bot", b'{"unstructured_metadata": []}'),
+            ("PUT", "/api/v1/organization/acme/robots/bot", b"{broken"),
+            ("POST", "/api/v1/user/initialize", b"null"),
+            ("GET", "/api/v1/repository?namespace=acme&next_page=garbage", None),
+            ("GET", "/api/v1/repository/acme/app/tag/?page=x", None),
+            ("GET", "/api/v1/repository/acme/app/tag/?filter_tag_name=bogus", None),
+            ("GET", "/api/v1/superuser/users/?limit=abc", None),
+        ],
+    )
+    async def test_malformed_requests_get_a_client_error_never_a_crash(
+        self, quay: Quay, method: str, path: str, raw: bytes | None
+    ) -> None:
+        await quay.call("POST", "/api/v1/organization/", {"name": "acme"})
+        await quay.call(
+            "POST",
+            "/api/v1/repository",
+            {"namespace": "acme", "repository": "app", "visibility": "private", "description": ""},
+        )
+        response, _ = await quay.call(method, path, raw=raw)
+        assert 400 <= response.status < 500
