@@ -44,7 +44,8 @@ class DemoConfig:
         namespace: the project the user creates.
         cluster_id: the QuayIntegration's ``clusterID`` (organization prefix, Secret suffix).
         template: the template ``oc new-app`` instantiates.
-        operator_namespace: where the credentials Secret lives.
+        operator_namespace: where the credentials Secret lives (as in the product documentation;
+            ``openshift-*`` namespaces are never managed, so it gets no organization).
         quay_url: the ``quayHostname`` the integration names; the registry core's URL when empty
             (tests put a fault-injecting proxy there).
         organization_prefix: the integration's ``organizationPrefix`` (``cluster_id`` if empty).
@@ -56,7 +57,7 @@ class DemoConfig:
     namespace: str = "e2e-demo"
     cluster_id: str = "openshift"
     template: str = "httpd-example"
-    operator_namespace: str = "quay-bridge"
+    operator_namespace: str = "openshift-operators"
     quay_url: str = ""
     organization_prefix: str = ""
     provision_timeout: float = 60.0

@@ -52,7 +52,9 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
         running.close()
 
 
-_SAMPLE = re.compile(r"^(?P<name>[a-zA-Z_:][\w:]*)\{(?P<labels>[^}]*)\}\s+(?P<value>\S+)$")
+_SAMPLE = re.compile(
+    r'^(?P<name>[a-zA-Z_:][\w:]*)\{(?P<labels>(?:[^"}]|"(?:[^"\\]|\\.)*")*)\}\s+(?P<value>\S+)$'
+)
 _LABEL = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
 WRITE_METHODS = {"POST", "PUT", "DELETE", "PATCH"}
 

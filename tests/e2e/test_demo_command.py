@@ -141,11 +141,13 @@ def test_keep_leaves_a_stack_that_kubectl_and_skopeo_reach_until_it_is_stopped()
             check=False,
         )
         assert inspect.returncode == 0, inspect.stderr
-        build = next(o for o in seen if o.get("name") == "build")
+        build = next(o for o in seen if o["event"] == "step" and o["name"] == "build")
         assert json.loads(inspect.stdout)["Digest"] == build["facts"]["digest"]
         pids = started_pids(seen)
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=60)
+        if process.stdout is not None:
+            process.stdout.close()
     assert process.returncode == 0
     assert not [pid for pid in pids if alive(pid)], "a component was left running"
