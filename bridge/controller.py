@@ -24,6 +24,7 @@ from typing import Any
 
 from bridge import naming, planning, selection
 from bridge import quay_errors as qe
+from bridge.caches import Caches
 from bridge.cluster import QI_GROUP, QI_PLURAL, QI_VERSION, Cluster, KubeError
 from bridge.integrations import Integration, now_iso
 from bridge.metrics import Metrics
@@ -77,6 +78,7 @@ class Controller:
         self.provisioner = Provisioner(cluster)
         self.integrations: dict[str, Integration] = {}
         self.namespaces: dict[str, dict[str, Any]] = {}
+        self.caches = Caches()
         self.images_available = True
         self._locks: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._wanted: dict[str, int] = defaultdict(int)
@@ -316,11 +318,17 @@ class Controller:
             await self.provisioner.rotate(integration, record)
             self.metrics.reconciles.labels("rotation", "ok").inc()
         await self._patch_namespace(namespace, body, {ROTATED_ANNOTATION: marker})
-        await self.provisioner.ensure_kube(integration, record)
+        await self.provisioner.ensure_kube(integration, record, self.caches, fresh_listing=observe)
         if self.images_available:
-            streams = await self.cluster.list_image_streams(namespace)
+            if observe:
+                listed = await self.cluster.list_image_streams(namespace)
+                self.caches.streams.replace_namespace(namespace, listed)
             names = [
-                s["metadata"]["name"] for s in streams if not _meta(s).get("deletionTimestamp")
+                name
+                for name in self.caches.streams.names(namespace)
+                if not _meta(self.caches.streams.get(namespace, name) or {}).get(
+                    "deletionTimestamp"
+                )
             ]
             await self.provisioner.ensure_repositories(integration, record, names, fresh=created)
         record.error = None
@@ -331,7 +339,7 @@ class Controller:
     async def _patch_namespace(
         self, namespace: str, body: dict[str, Any], annotations: dict[str, str]
     ) -> None:
-        current = body
+        current = self.namespaces.get(namespace, body)
         for _ in range(5):
             ops = planning.namespace_patch(current, annotations)
             if ops is None:
@@ -483,6 +491,7 @@ class Controller:
             return
         if event_type == "DELETED":
             self.namespaces.pop(name, None)
+            self.caches.forget_namespace(name)
             self._forget(name)
             return
         self._remember_namespace(body)
@@ -530,6 +539,10 @@ class Controller:
         namespace, name = meta.get("namespace"), meta.get("name")
         if not namespace or not name:
             return
+        if event_type == "DELETED":
+            self.caches.accounts.drop(body)
+        else:
+            self.caches.accounts.put(body)
         record = self.state.records.get(namespace)
         if record is None:
             return
@@ -543,6 +556,7 @@ class Controller:
             return
         secret = naming.secret_name(name, integration.spec.cluster_id)
         if not record.quay_ready or secret not in record.secrets:
+            self._fingerprints.pop(namespace, None)
             self.kick(namespace)
             return
         if planning.is_linked(body, secret):
@@ -550,7 +564,7 @@ class Controller:
             return
         started = time.monotonic()
         try:
-            await self.provisioner.link(record, body, secret)
+            await self.provisioner.link(record, body, secret, self.caches)
             record.linked.add(name)
             self.metrics.reconciles.labels("serviceaccount", "ok").inc()
         except KubeError as exc:
@@ -572,6 +586,10 @@ class Controller:
         labels = meta.get("labels") or {}
         if labels.get(planning.MANAGED_LABEL) != "true":
             return
+        if event_type == "DELETED":
+            self.caches.secrets.drop(body)
+        else:
+            self.caches.secrets.put(body)
         record = self.state.records.get(namespace)
         if record is None or labels.get(planning.INTEGRATION_LABEL) != record.integration:
             return
@@ -608,13 +626,17 @@ class Controller:
         namespace, name = meta.get("namespace"), meta.get("name")
         if not namespace or not name:
             return
+        deleted = event_type == "DELETED" or bool(meta.get("deletionTimestamp"))
+        if deleted:
+            self.caches.streams.drop(body)
+        else:
+            self.caches.streams.put(body)
         record = self.state.records.get(namespace)
         if record is None:
             return
         integration = self.integrations.get(record.integration)
         if integration is None or integration.spec is None:
             return
-        deleted = event_type == "DELETED" or bool(meta.get("deletionTimestamp"))
         if deleted:
             if (
                 integration.spec.repository_deletion_policy == "Delete"
@@ -633,6 +655,7 @@ class Controller:
         if name in record.repositories:
             return
         if not record.quay_ready or not integration.usable:
+            self._fingerprints.pop(namespace, None)
             self.kick(namespace)
             return
         await self._repo_step(

@@ -17,6 +17,7 @@ from typing import Any
 
 from bridge import naming, planning
 from bridge import quay_errors as qe
+from bridge.caches import Caches
 from bridge.cluster import Cluster, KubeError
 from bridge.integrations import Integration
 from bridge.quay_client import QuayClient
@@ -210,25 +211,37 @@ class Provisioner:
 
     # --- Kubernetes: pull Secrets and ServiceAccount links ---------------------------------
 
-    async def ensure_kube(self, integration: Integration, record: NamespaceRecord) -> None:
-        """Create or fix each pull Secret and link it into its ServiceAccount when it exists."""
+    async def ensure_kube(
+        self,
+        integration: Integration,
+        record: NamespaceRecord,
+        caches: Caches,
+        *,
+        fresh_listing: bool = False,
+    ) -> None:
+        """Create or fix each pull Secret and link it into its ServiceAccount when it exists.
+
+        Plans from the watch caches; with ``fresh_listing`` (resync) the namespace's Secrets and
+        ServiceAccounts are listed first and the caches replaced.
+        """
         spec, _ = _parts(integration)
         ns = record.namespace
-        secrets, accounts = await asyncio.gather(
-            self.cluster.list_secrets(ns, f"{planning.INTEGRATION_LABEL}={integration.name}"),
-            self.cluster.list_service_accounts(ns),
-        )
-        by_name = {s["metadata"]["name"]: s for s in secrets}
-        sa_by_name = {a["metadata"]["name"]: a for a in accounts}
+        if fresh_listing:
+            secrets, accounts = await asyncio.gather(
+                self.cluster.list_secrets(ns, planning.MANAGED_LABEL),
+                self.cluster.list_service_accounts(ns),
+            )
+            caches.secrets.replace_namespace(ns, secrets)
+            caches.accounts.replace_namespace(ns, accounts)
 
         async def one(sa: str) -> None:
             secret = naming.secret_name(sa, spec.cluster_id)
-            await self.ensure_secret(integration, record, sa, by_name.get(secret))
-            account = sa_by_name.get(sa)
+            await self.ensure_secret(integration, record, sa, caches.secrets.get(ns, secret))
+            account = caches.accounts.get(ns, sa)
             if account is None:
                 record.linked.discard(sa)
             else:
-                await self.link(record, account, secret)
+                await self.link(record, account, secret, caches)
                 record.linked.add(sa)
 
         await asyncio.gather(*(one(sa.name) for sa in spec.service_accounts))
@@ -260,6 +273,9 @@ class Provisioner:
                 if exc.status != 409:
                     raise
             observed = await self._read_secret(record.namespace, name)
+            if planning.secret_up_to_date(observed, spec.registry_host, robot, token):
+                record.secrets.add(name)
+                return
         body["metadata"]["resourceVersion"] = (
             (observed or {}).get("metadata", {}).get("resourceVersion")
         )
@@ -267,14 +283,21 @@ class Provisioner:
         record.secrets.add(name)
 
     async def _read_secret(self, namespace: str, name: str) -> dict[str, Any] | None:
-        secrets = await self.cluster.list_secrets(namespace, f"{planning.MANAGED_LABEL}")
-        found = [s for s in secrets if s["metadata"]["name"] == name]
-        if found:
-            return found[0]
         core = self.cluster.core
-        return dict(await self.cluster._call(core.read_namespaced_secret, name, namespace))
+        try:
+            return dict(await self.cluster._call(core.read_namespaced_secret, name, namespace))
+        except KubeError as exc:
+            if exc.status == 404:
+                return None
+            raise
 
-    async def link(self, record: NamespaceRecord, account: Mapping[str, Any], secret: str) -> None:
+    async def link(
+        self,
+        record: NamespaceRecord,
+        account: Mapping[str, Any],
+        secret: str,
+        caches: Caches | None = None,
+    ) -> None:
         """Append ``secret`` to the SA's ``secrets`` and ``imagePullSecrets`` if missing.
 
         A JSON Patch guarded by a ``test`` on resourceVersion; on a conflict (someone, e.g.
@@ -288,10 +311,15 @@ class Provisioner:
             if ops is None:
                 return
             try:
-                await self.cluster.patch_service_account(record.namespace, name, ops)
-                return
+                updated = await self.cluster.patch_service_account(record.namespace, name, ops)
             except KubeError as exc:
                 if exc.status not in (409, 422):
                     raise
+            else:
+                if caches is not None:
+                    caches.accounts.put(updated)
+                return
             current = await self.cluster.get_service_account(record.namespace, name)
+            if caches is not None:
+                caches.accounts.put(current)
         raise KubeError(409, f"could not link {secret} into {record.namespace}/{name}")

@@ -1,0 +1,409 @@
+"""Operator convergence benchmark: N namespaces x 3 ServiceAccounts x 2 ImageStreams, JSON results.
+
+Operator-agnostic: it starts the OpenShift simulator (with ``--request-log``) and the registry core,
+creates the QuayIntegration CRD, the credentials Secret and one QuayIntegration, then runs the
+operator given by ``--operator-cmd`` (default: ours, ``quay-bridge run --no-webhook``), whose
+placeholders ``{kubeconfig}``, ``{metrics_port}`` and ``{quay_url}`` are filled in. It then
+measures:
+
+- convergence: seconds from the first ``ProjectRequest`` until every pull Secret
+  ``<sa>-quay-<clusterID>`` exists and every ServiceAccount lists it in ``secrets`` and
+  ``imagePullSecrets``; Quay calls by endpoint (the registry core's ``/metrics``), Kubernetes writes
+  by resource (the simulator's request log, the benchmark's own requests excluded by User-Agent);
+  the operator's CPU seconds and peak RSS (``/proc``);
+- change storm: every ImageStream relabelled; the Quay calls and Secret writes it caused;
+- late ServiceAccounts: the ``deployer`` ServiceAccount deleted in M namespaces (OpenShift
+  re-creates it at once, without the bridge's entries); the delay until each new one is linked and
+  the Quay calls made meanwhile.
+
+The simulator runs with ``--immediate`` (OpenShift's own delays at zero), so the numbers are the
+operator's. Results go to stdout and ``bench/results/convergence-<N>.json``.
+
+Usage: ``.venv/bin/python bench/convergence.py [-n 200] [--operator-cmd "..."]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import os
+import platform
+import re
+import shlex
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import requests
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.support.ports import free_port  # noqa: E402
+from tests.support.registry_server import RegistryServer  # noqa: E402
+from tests.support.sim_server import start_sim  # noqa: E402
+
+RESULTS = Path(__file__).resolve().parent / "results"
+BENCH_AGENT = "quay-bridge-bench"
+CLUSTER_ID = "openshift"
+SAS = ("builder", "default", "deployer")
+WRITE_VERBS = {"create", "update", "patch", "delete", "deletecollection"}
+DEFAULT_OPERATOR = (
+    f"{shlex.quote(sys.executable)} -m quaybridge_cli run --no-webhook --standalone"
+    " --kubeconfig {kubeconfig} --metrics-host 127.0.0.1 --metrics-port {metrics_port}"
+    " --log-level WARNING"
+)
+
+
+class Api:
+    """A small JSON client for the simulator, marked with the benchmark's User-Agent."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.local = threading.local()
+
+    def _session(self) -> requests.Session:
+        session = getattr(self.local, "session", None)
+        if session is None:
+            session = requests.Session()
+            session.headers.update({"User-Agent": BENCH_AGENT, "Authorization": "Bearer sim-token"})
+            self.local.session = session
+        return session
+
+    def call(self, method: str, path: str, body: Any = None, ctype: str | None = None) -> Any:
+        """Send one request; raise on an error status; return the decoded JSON."""
+        headers = {"Content-Type": ctype} if ctype else {}
+        reply = self._session().request(
+            method, self.url + path, json=body, headers=headers, timeout=60
+        )
+        if reply.status_code >= 400:
+            raise RuntimeError(f"{method} {path}: {reply.status_code} {reply.text[:300]}")
+        return reply.json() if reply.content else None
+
+
+def quay_calls(registry_url: str) -> Counter[str]:
+    """Requests the registry core served, by 'METHOD route' (Quay API only)."""
+    text = requests.get(registry_url + "/metrics", timeout=10).text
+    counts: Counter[str] = Counter()
+    pattern = re.compile(r"^quay_registry_requests_total\{(.*)\} ([0-9.e+]+)$")
+    for line in text.splitlines():
+        match = pattern.match(line)
+        if not match:
+            continue
+        labels = dict(re.findall(r'(\w+)="([^"]*)"', match.group(1)))
+        if labels.get("route", "").startswith("/api/"):
+            counts[f"{labels['method']} {labels['route']}"] += int(float(match.group(2)))
+    return counts
+
+
+def kube_writes(log_path: Path, start: int) -> tuple[Counter[str], int]:
+    """Operator writes in the request log from byte offset ``start``, by resource.
+
+    Refused writes (a JSON Patch whose resourceVersion ``test`` failed, a conflict) are counted
+    under ``<resource> (refused)``.
+    """
+    counts: Counter[str] = Counter()
+    with open(log_path, encoding="utf-8") as handle:
+        handle.seek(start)
+        data = handle.read()
+        end = handle.tell()
+    for line in data.splitlines():
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        if entry.get("user_agent") == BENCH_AGENT or entry.get("verb") not in WRITE_VERBS:
+            continue
+        resource = entry.get("resource") or "?"
+        if entry.get("subresource"):
+            resource += "/" + entry["subresource"]
+        if int(entry.get("code") or 0) >= 400:
+            resource += " (refused)"
+        counts[resource] += 1
+    return counts, end
+
+
+def proc_usage(pid: int) -> tuple[float, float]:
+    """(CPU seconds, peak RSS in MB) of a process and its children, from /proc."""
+    cpu, peak = 0.0, 0.0
+    pids = [pid]
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        pids += [int(c) for c in children]
+    except OSError:
+        pass
+    tick = os.sysconf("SC_CLK_TCK")
+    for p in pids:
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            cpu += (int(fields[11]) + int(fields[12])) / tick
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    peak = max(peak, int(line.split()[1]) / 1024)
+        except (OSError, IndexError, ValueError):
+            continue
+    return cpu, peak
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float, interval: float = 0.05) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return False
+
+
+def linked_state(api: Api, namespaces: set[str]) -> tuple[int, int]:
+    """(linked ServiceAccounts, existing pull Secrets) over the benchmark's namespaces."""
+    accounts = api.call("GET", "/api/v1/serviceaccounts")["items"]
+    linked = 0
+    for account in accounts:
+        meta = account["metadata"]
+        if meta["namespace"] not in namespaces or meta["name"] not in SAS:
+            continue
+        secret = f"{meta['name']}-quay-{CLUSTER_ID}"
+        lists = [account.get("secrets") or [], account.get("imagePullSecrets") or []]
+        if all(any(e.get("name") == secret for e in entries) for entries in lists):
+            linked += 1
+    secrets = api.call("GET", "/api/v1/secrets")["items"]
+    wanted = {f"{sa}-quay-{CLUSTER_ID}" for sa in SAS}
+    present = sum(
+        1
+        for s in secrets
+        if s["metadata"]["namespace"] in namespaces and s["metadata"]["name"] in wanted
+    )
+    return linked, present
+
+
+def settle(registry_url: str, seconds: float) -> Counter[str]:
+    """Wait until the Quay call counts stop moving for ``seconds``; return them."""
+    last = quay_calls(registry_url)
+    stable_since = time.monotonic()
+    while time.monotonic() - stable_since < seconds:
+        time.sleep(0.25)
+        now = quay_calls(registry_url)
+        if now != last:
+            last, stable_since = now, time.monotonic()
+    return last
+
+
+def delta(after: Counter[str], before: Counter[str]) -> dict[str, int]:
+    return {k: after[k] - before[k] for k in sorted(after) if after[k] - before[k]}
+
+
+def run(n: int, operator_cmd: str, late: int, timeout: float) -> dict[str, Any]:
+    workdir = Path(tempfile.mkdtemp(prefix="bench-convergence-"))
+    request_log = workdir / "requests.jsonl"
+    sim = start_sim("--request-log", str(request_log), immediate=True)
+    registry = RegistryServer.start()
+    operator: subprocess.Popen[bytes] | None = None
+    try:
+        api = Api(sim.url)
+        crd = yaml.safe_load((ROOT / "crds" / "quayintegration.yaml").read_text())
+        api.call("POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", crd)
+        api.call("POST", "/api/v1/namespaces", {"metadata": {"name": "openshift-operators"}})
+        api.call(
+            "POST",
+            "/api/v1/namespaces/openshift-operators/secrets",
+            {
+                "metadata": {"name": "quay-token"},
+                "data": {"token": base64.b64encode(registry.token.encode()).decode()},
+            },
+        )
+        api.call(
+            "POST",
+            "/apis/quay.redhat.com/v1/quayintegrations",
+            {
+                "apiVersion": "quay.redhat.com/v1",
+                "kind": "QuayIntegration",
+                "metadata": {"name": "bench"},
+                "spec": {
+                    "clusterID": CLUSTER_ID,
+                    "credentialsSecret": {"name": "quay-token", "namespace": "openshift-operators"},
+                    "quayHostname": registry.url,
+                },
+            },
+        )
+        metrics_port = free_port()
+        command = operator_cmd.format(
+            kubeconfig=shlex.quote(sim.kubeconfig), metrics_port=metrics_port, quay_url=registry.url
+        )
+        operator_log = open(workdir / "operator.log", "wb")  # noqa: SIM115
+        operator = subprocess.Popen(
+            shlex.split(command), stdout=operator_log, stderr=subprocess.STDOUT, cwd=ROOT
+        )
+        time.sleep(0.2)
+        # The operator is up when it has reported the integration's status (or after 15 s).
+        wait_until(
+            lambda: bool(
+                api.call("GET", "/apis/quay.redhat.com/v1/quayintegrations/bench").get("status")
+            ),
+            timeout=15,
+            interval=0.1,
+        )
+        time.sleep(0.5)
+        quay_before = settle(registry.url, 0.5)
+        _, log_offset = kube_writes(request_log, 0)
+        cpu_before, _ = proc_usage(operator.pid)
+        namespaces = {f"bench-{i:04d}" for i in range(n)}
+
+        def create(ns: str) -> None:
+            api.call(
+                "POST",
+                "/apis/project.openshift.io/v1/projectrequests",
+                {
+                    "apiVersion": "project.openshift.io/v1",
+                    "kind": "ProjectRequest",
+                    "metadata": {"name": ns},
+                },
+            )
+            for stream in ("frontend", "backend"):
+                api.call(
+                    "POST",
+                    f"/apis/image.openshift.io/v1/namespaces/{ns}/imagestreams",
+                    {
+                        "apiVersion": "image.openshift.io/v1",
+                        "kind": "ImageStream",
+                        "metadata": {"name": stream},
+                    },
+                )
+
+        started = time.monotonic()
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            list(pool.map(create, sorted(namespaces)))
+        created_after = time.monotonic() - started
+        target = (n * len(SAS), n * len(SAS))
+        converged = wait_until(lambda: linked_state(api, namespaces) == target, timeout, 0.1)
+        convergence = time.monotonic() - started
+        state = linked_state(api, namespaces)
+        quay_after = settle(registry.url, 1.5)
+        writes, log_offset = kube_writes(request_log, log_offset)
+        cpu_after, peak = proc_usage(operator.pid)
+        calls = delta(quay_after, quay_before)
+        provisioning = {
+            "namespaces": n,
+            "converged": converged,
+            "seconds": round(convergence, 3),
+            "seconds_creating_objects": round(created_after, 3),
+            "linked_service_accounts": state[0],
+            "pull_secrets": state[1],
+            "quay_calls": sum(calls.values()),
+            "quay_calls_per_namespace": round(sum(calls.values()) / n, 2),
+            "quay_calls_by_endpoint": calls,
+            "kubernetes_writes": sum(writes.values()),
+            "kubernetes_writes_by_resource": dict(sorted(writes.items())),
+            "operator_cpu_seconds": round(cpu_after - cpu_before, 2),
+        }
+
+        # Change storm: relabel every ImageStream.
+        quay_before = quay_after
+
+        def relabel(ns: str) -> None:
+            for stream in ("frontend", "backend"):
+                api.call(
+                    "PATCH",
+                    f"/apis/image.openshift.io/v1/namespaces/{ns}/imagestreams/{stream}",
+                    {"metadata": {"labels": {"storm": "1"}}},
+                    "application/merge-patch+json",
+                )
+
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            list(pool.map(relabel, sorted(namespaces)))
+        quay_after = settle(registry.url, 2.0)
+        time.sleep(0.5)
+        writes, log_offset = kube_writes(request_log, log_offset)
+        storm = {
+            "imagestreams_relabelled": 2 * n,
+            "quay_calls": sum(delta(quay_after, quay_before).values()),
+            "quay_calls_by_endpoint": delta(quay_after, quay_before),
+            "secret_writes": writes.get("secrets", 0),
+            "kubernetes_writes_by_resource": dict(sorted(writes.items())),
+        }
+
+        # Late ServiceAccounts: delete deployer; OpenShift re-creates it without our entries.
+        quay_before = quay_after
+        chosen = sorted(namespaces)[: min(late, n)]
+        delays: list[float] = []
+
+        def late_case(ns: str) -> None:
+            path = f"/api/v1/namespaces/{ns}/serviceaccounts/deployer"
+            old_uid = api.call("GET", path)["metadata"]["uid"]
+            api.call("DELETE", path)
+            gone = time.monotonic()
+            secret = f"deployer-quay-{CLUSTER_ID}"
+
+            def relinked() -> bool:
+                try:
+                    body = api.call("GET", path)
+                except RuntimeError:
+                    return False
+                if body["metadata"]["uid"] == old_uid:
+                    return False
+                lists = [body.get("secrets") or [], body.get("imagePullSecrets") or []]
+                return all(any(e.get("name") == secret for e in entries) for entries in lists)
+
+            if wait_until(relinked, 30, 0.01):
+                delays.append(time.monotonic() - gone)
+
+        for ns in chosen:
+            late_case(ns)
+        quay_after = settle(registry.url, 1.0)
+        writes, log_offset = kube_writes(request_log, log_offset)
+        cpu_end, peak = proc_usage(operator.pid)
+        late_result = {
+            "service_accounts": len(chosen),
+            "linked": len(delays),
+            "link_delay_seconds_max": round(max(delays), 3) if delays else None,
+            "link_delay_seconds_median": round(sorted(delays)[len(delays) // 2], 3)
+            if delays
+            else None,
+            "quay_calls": sum(delta(quay_after, quay_before).values()),
+            "kubernetes_writes_by_resource": dict(sorted(writes.items())),
+        }
+        return {
+            "benchmark": "convergence",
+            "operator_cmd": operator_cmd if operator_cmd != DEFAULT_OPERATOR else "quay-bridge run",
+            "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+            "provisioning": provisioning,
+            "change_storm": storm,
+            "late_service_accounts": late_result,
+            "operator": {"cpu_seconds_total": round(cpu_end, 2), "peak_rss_mb": round(peak, 1)},
+        }
+    finally:
+        if operator is not None and operator.poll() is None:
+            operator.terminate()
+            try:
+                operator.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                operator.kill()
+        registry.stop()
+        sim.stop()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("-n", "--namespaces", type=int, default=200)
+    parser.add_argument("--operator-cmd", default=DEFAULT_OPERATOR)
+    parser.add_argument("--late", type=int, default=20, help="late ServiceAccount cases")
+    parser.add_argument("--timeout", type=float, default=180.0, help="convergence timeout (s)")
+    args = parser.parse_args()
+    result = run(args.namespaces, args.operator_cmd, args.late, args.timeout)
+    text = json.dumps(result, indent=2)
+    print(text)
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / f"convergence-{args.namespaces}.json").write_text(text + "\n")
+    return 0 if result["provisioning"]["converged"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
