@@ -64,16 +64,34 @@ def test_a_restarted_operator_does_nothing_twice_and_loses_nothing(stack: Stack)
         # Crash as soon as the first build exists: it completes while no operator runs.
         run(scenario, "new-app")
         kube = scenario.kube
-        build = wait_for(lambda: kube.get(BUILD), 60, "the first build")
+        deadline = time.monotonic() + 60
+        while kube.get(BUILD) is None:
+            assert time.monotonic() < deadline, "the first build never appeared"
+            time.sleep(0.02)
         stack.kill("operator")
-        assert build["metadata"].get("annotations", {}).get(IMPORTED) != "true"
+        after_crash = kube.get(BUILD) or {}
+        assert (after_crash["metadata"].get("annotations") or {}).get(IMPORTED) != "true", (
+            "the build was imported before the crash: the restart path was not played"
+        )
         wait_for(
             lambda: (kube.get(BUILD) or {}).get("status", {}).get("phase") == "Complete",
             60,
             "the build completing while the operator is down",
         )
+        # Also created while no operator runs: an ImageStream, whose repository must follow.
+        kube.create(
+            f"/apis/image.openshift.io/v1/namespaces/{NS}/imagestreams",
+            {
+                "apiVersion": "image.openshift.io/v1",
+                "kind": "ImageStream",
+                "metadata": {"name": "extra"},
+                "spec": {},
+            },
+        )
         stack.start_operator()
         run(scenario, "build", "imagestream")
+        quay = scenario.quay
+        wait_for(lambda: "extra" in quay.repositories(ORG), 60, "repository extra after restart")
 
         stream = kube.get(f"/apis/image.openshift.io/v1/namespaces/{NS}/imagestreams/httpd-example")
         assert stream is not None
@@ -86,14 +104,16 @@ def test_a_restarted_operator_does_nothing_twice_and_loses_nothing(stack: Stack)
         delegates = sorted(p["delegate"]["name"] for p in prototypes)
         assert delegates == sorted(set(delegates)), "a prototype was created twice"
         assert scenario.quay.robots(ORG) == [f"{ORG}+builder", f"{ORG}+default", f"{ORG}+deployer"]
-        assert scenario.quay.repositories(ORG) == ["httpd-example"]
+        assert scenario.quay.repositories(ORG) == ["extra", "httpd-example"]
         final = settle(stack)
-        org_creates = sum(
-            value
+        creates = {
+            route: value
             for (method, route, _), value in final.items()
-            if method == "POST" and route.rstrip("/") == "/api/v1/organization"
-        )
-        assert org_creates == 1, final
+            if method == "POST"
+            and route.rstrip("/") in {"/api/v1/organization", "/api/v1/repository"}
+        }
+        # One organization and two repositories, each created exactly once.
+        assert creates == {"/api/v1/organization/": 1, "/api/v1/repository": 2}, final
 
         run(scenario, "delete-project")
     finally:
