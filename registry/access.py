@@ -95,6 +95,21 @@ TOKEN_CACHE_SECONDS = 5.0
 TOKEN_CACHE_MAX = 10_000
 
 
+def cached_bearer(store: Store, token: str) -> Entity | None:
+    """The entity of a recently validated, unexpired token, or None (then look it up)."""
+    key = store.keyring.digest(token)
+    cached = store.token_cache.get(key)
+    if cached is None:
+        return None
+    now = time.time()
+    checked, (entity, expires_at) = cached
+    if now - checked < TOKEN_CACHE_SECONDS and (expires_at is None or now < expires_at):
+        assert isinstance(entity, Entity)
+        return entity
+    store.token_cache.pop(key, None)
+    return None
+
+
 async def authenticate_bearer_in(conn: AsyncConnection, store: Store, token: str) -> Entity | None:
     """``authenticate_bearer`` on an open connection.
 
@@ -103,13 +118,9 @@ async def authenticate_bearer_in(conn: AsyncConnection, store: Store, token: str
     """
     now = time.time()
     key = store.keyring.digest(token)
-    cached = store.token_cache.get(key)
-    if cached is not None:
-        checked, (entity, expires_at) = cached
-        if now - checked < TOKEN_CACHE_SECONDS and (expires_at is None or now < expires_at):
-            assert isinstance(entity, Entity)
-            return entity
-        del store.token_cache[key]
+    remembered = cached_bearer(store, token)
+    if remembered is not None:
+        return remembered
     found = await oauth.find_valid_token(conn, store.keyring, token, now)
     if found is None:
         return None

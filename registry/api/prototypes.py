@@ -24,7 +24,7 @@ async def _user_view(conn: AsyncConnection, org: accounts.Account, account_id: i
     entry = await accounts.get_by_id(conn, account_id)
     if entry is None:
         return None
-    member = await accounts.team_role(conn, org.id, entry.id) is not None
+    member = entry.is_robot or await accounts.team_role(conn, org.id, entry.id) is not None
     return delegate_user_view(entry, member)
 
 

@@ -14,7 +14,7 @@ from typing import Any
 from aiohttp import web
 
 from registry import schemas
-from registry.access import Entity, authenticate_bearer_in
+from registry.access import Entity, authenticate_bearer_in, cached_bearer
 from registry.api.errors import (
     BAD_REQUEST,
     UNSUPPORTED_MEDIA_TYPE,
@@ -49,8 +49,10 @@ async def caller(request: web.Request) -> Entity | None:
     scheme, _, token = header.partition(" ")
     if scheme.lower() == "bearer" and token.strip():
         store = store_of(request)
-        async with store.read() as conn:
-            found = await authenticate_bearer_in(conn, store, token.strip())
+        found = cached_bearer(store, token.strip())
+        if found is None:
+            async with store.read() as conn:
+                found = await authenticate_bearer_in(conn, store, token.strip())
     request[_CALLER] = _CallerSlot(found)
     return found
 
