@@ -105,6 +105,16 @@ def quay_calls(registry_url: str) -> Counter[str]:
     return counts
 
 
+def quay_server_seconds(registry_url: str) -> float:
+    """Total time the registry core spent answering Quay API requests (its latency histogram)."""
+    text = requests.get(registry_url + "/metrics", timeout=10).text
+    total = 0.0
+    for line in text.splitlines():
+        if line.startswith("quay_registry_request_seconds_sum{") and 'route="/api/' in line:
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
 def kube_writes(log_path: Path, start: int) -> tuple[Counter[str], int]:
     """Operator writes in the request log from byte offset ``start``, by resource.
 
@@ -253,6 +263,7 @@ def run(n: int, operator_cmd: str, late: int, timeout: float) -> dict[str, Any]:
         )
         time.sleep(0.5)
         quay_before = settle(registry.url, 0.5)
+        server_before = quay_server_seconds(registry.url)
         _, log_offset = kube_writes(request_log, 0)
         cpu_before, _ = proc_usage(operator.pid)
         namespaces = {f"bench-{i:04d}" for i in range(n)}
@@ -300,6 +311,7 @@ def run(n: int, operator_cmd: str, late: int, timeout: float) -> dict[str, Any]:
             "quay_calls": sum(calls.values()),
             "quay_calls_per_namespace": round(sum(calls.values()) / n, 2),
             "quay_calls_by_endpoint": calls,
+            "quay_server_seconds": round(quay_server_seconds(registry.url) - server_before, 2),
             "kubernetes_writes": sum(writes.values()),
             "kubernetes_writes_by_resource": dict(sorted(writes.items())),
             "operator_cpu_seconds": round(cpu_after - cpu_before, 2),

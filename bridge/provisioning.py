@@ -236,7 +236,9 @@ class Provisioner:
 
         async def one(sa: str) -> None:
             secret = naming.secret_name(sa, spec.cluster_id)
-            await self.ensure_secret(integration, record, sa, caches.secrets.get(ns, secret))
+            await self.ensure_secret(
+                integration, record, sa, caches.secrets.get(ns, secret), caches
+            )
             account = caches.accounts.get(ns, sa)
             if account is None:
                 record.linked.discard(sa)
@@ -252,6 +254,7 @@ class Provisioner:
         record: NamespaceRecord,
         sa: str,
         observed: Mapping[str, Any] | None,
+        caches: Caches | None = None,
     ) -> None:
         """Write the pull Secret of ``sa`` unless ``observed`` already carries the same login."""
         spec, _ = _parts(integration)
@@ -266,7 +269,9 @@ class Provisioner:
         )
         if observed is None:
             try:
-                await self.cluster.create_secret(record.namespace, body)
+                created = await self.cluster.create_secret(record.namespace, body)
+                if caches is not None:
+                    caches.secrets.put(created)
                 record.secrets.add(name)
                 return
             except KubeError as exc:
