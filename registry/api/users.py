@@ -12,6 +12,7 @@ import re
 import secrets
 
 from aiohttp import web
+from sqlalchemy import text
 
 from registry import credentials, names
 from registry.access import Entity
@@ -55,6 +56,8 @@ async def initialize(request: web.Request) -> web.Response:
     password_hash = credentials.hash_password(password)
     token_secret: str | None = None
     async with store.write() as conn:
+        if store.dialect == "postgresql":  # two first users must not both see an empty table
+            await conn.execute(text("SELECT pg_advisory_xact_lock(7312001)"))
         if await accounts.count_users(conn) > 0:
             raise ModelError("Cannot initialize user in a non-empty database")
         try:

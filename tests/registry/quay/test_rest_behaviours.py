@@ -346,3 +346,19 @@ class TestBadInput:
         )
         response, _ = await quay.call(method, path, raw=raw)
         assert 400 <= response.status < 500
+
+
+class TestTokenRevocation:
+    async def test_a_revoked_token_stops_working_at_once(self, quay: Quay) -> None:
+        await quay.call("POST", "/api/v1/organization/", {"name": "acme"})
+        _, app = await quay.call("POST", "/api/v1/organization/acme/applications", {"name": "b"})
+        path = f"/api/v1/organization/acme/applications/{app['client_id']}/tokens"
+        _, minted = await quay.call("POST", path, {"name": "t", "scope": "user:read"})
+        response, _ = await quay.call("GET", "/api/v1/user/", token=minted["token"])
+        assert response.status == 200
+        response, _ = await quay.call("DELETE", f"{path}/{minted['uuid']}")
+        assert response.status == 204
+        response, _ = await quay.call("GET", "/api/v1/user/", token=minted["token"])
+        assert response.status == 401
+        response, _ = await quay.call("DELETE", f"{path}/{minted['uuid']}")
+        assert response.status == 404
