@@ -29,7 +29,7 @@ from sim.errors import (
     method_not_allowed,
     not_found,
 )
-from sim.patching import PatchError, PatchTestFailed, apply_patch
+from sim.patching import STRATEGIC_PATCH, PatchError, PatchTestFailed, apply_patch
 from sim.resources import Catalogue, ResourceType, types_from_crd
 from sim.selectors import field_matcher, label_matcher
 from sim.settings import Settings
@@ -336,6 +336,14 @@ class Machinery:
         """Patch an object with the patch type named by ``content_type``."""
         req = req or Request(self.settings.username)
         current = self._current(rt, namespace, name)
+        if rt.from_crd and content_type == STRATEGIC_PATCH:
+            raise ApiError(
+                415,
+                "UnsupportedMediaType",
+                "the body of the request was in an unknown format - accepted media types include: "
+                "application/json-patch+json, application/merge-patch+json, "
+                "application/apply-patch+yaml",
+            )
         try:
             new = apply_patch(content_type, current, patch)
         except PatchTestFailed as exc:

@@ -117,6 +117,8 @@ BUILTIN: tuple[ResourceType, ...] = (
         False,
         subresources=("status",),
         short_names=("qi",),
+        # a custom resource on a real cluster (its CRD is in crds/); served before it is applied
+        from_crd=True,
     ),
     _t(
         "image.openshift.io",

@@ -175,3 +175,31 @@ class TestCustomResourceDefinitions:
         with pytest.raises(ApiException) as err:
             custom(api).get_cluster_custom_object("example.com", "v1alpha1", "gadgets", "g")
         assert err.value.status == 404
+
+
+class TestCustomResourcePatches:
+    def test_a_strategic_merge_patch_of_a_custom_resource_is_415_as_on_a_cluster(
+        self, api: Any
+    ) -> None:
+        custom(api).create_cluster_custom_object(
+            "quay.redhat.com", "v1", "quayintegrations", {**QI, "metadata": {"name": "qi-smp"}}
+        )
+        with pytest.raises(ApiException) as err:
+            custom(api).patch_cluster_custom_object(
+                "quay.redhat.com",
+                "v1",
+                "quayintegrations",
+                "qi-smp",
+                {"spec": {"clusterID": "x"}},
+                _content_type="application/strategic-merge-patch+json",
+            )
+        assert err.value.status == 415
+        patched = custom(api).patch_cluster_custom_object(
+            "quay.redhat.com",
+            "v1",
+            "quayintegrations",
+            "qi-smp",
+            {"spec": {"clusterID": "x"}},
+            _content_type="application/merge-patch+json",
+        )
+        assert patched["spec"]["clusterID"] == "x"
