@@ -138,6 +138,26 @@ class TestTokenRotation:
         assert registry_auth(registry, *new) == 200
         assert registry_auth(registry, *old) == 401
 
+    def test_periodic_rotation_replaces_tokens_on_its_own(
+        self, cluster: Cluster, registry: Registry, operator_factory: Any
+    ) -> None:
+        configure(cluster, registry, robotTokenRotationSeconds=4)
+        operator_factory()
+        cluster.new_project("periodic")
+        wait_for(lambda: all_linked(cluster, "periodic"), timeout=20)
+        old = cluster.robot_login("periodic", "default-quay-openshift", registry.host)
+        assert old is not None
+        new = wait_for(
+            lambda: (
+                (login := cluster.robot_login("periodic", "default-quay-openshift", registry.host))
+                != old
+                and login
+            ),
+            timeout=15,
+        )
+        assert registry_auth(registry, *new) == 200
+        assert registry_auth(registry, *old) == 401
+
 
 class TestNamespaceDeletion:
     @pytest.mark.parametrize(("policy", "org_kept"), [("Delete", False), ("Retain", True)])
