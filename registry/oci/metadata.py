@@ -281,37 +281,30 @@ async def store_manifest(
 async def point_tag(conn: AsyncConnection, repo_id: int, name: str, manifest_id: int) -> None:
     """Make the live tag `name` point at `manifest_id`, ending the row it replaces.
 
-    Two pushes of one tag at once race on the one-live-row-per-tag index; the loser ends the
-    winner's row and tries again, so the last writer wins as in any registry.
+    Two pushes of one tag at once would race on the one-live-row-per-tag index, so tag moves in a
+    repository are serialised by locking its row until the transaction ends (PostgreSQL's `FOR NO
+    KEY UPDATE`, which the foreign-key locks of the manifest insert do not conflict with, so two
+    pushes cannot deadlock; SQLite's write transactions are serial already). The last writer wins.
     """
-    for _attempt in range(3):
-        current = (
-            await conn.execute(
-                select(tag.c.id, tag.c.manifest_id).where(
-                    tag.c.repository_id == repo_id, tag.c.name == name, tag.c.end_ts.is_(None)
-                )
+    lock = select(repository.c.id).where(repository.c.id == repo_id)
+    await conn.execute(lock.with_for_update(key_share=True))
+    current = (
+        await conn.execute(
+            select(tag.c.id, tag.c.manifest_id).where(
+                tag.c.repository_id == repo_id, tag.c.name == name, tag.c.end_ts.is_(None)
             )
-        ).first()
-        if current is not None and current.manifest_id == manifest_id:
-            return
-        now = int(time.time())
-        try:
-            async with conn.begin_nested():
-                if current is not None:
-                    await conn.execute(update(tag).where(tag.c.id == current.id).values(end_ts=now))
-                await conn.execute(
-                    tag.insert().values(
-                        repository_id=repo_id,
-                        name=name,
-                        manifest_id=manifest_id,
-                        start_ts=now,
-                        end_ts=None,
-                    )
-                )
-            return
-        except IntegrityError:
-            continue
-    raise RuntimeError(f"tag {name!r} kept moving under a concurrent push")
+        )
+    ).first()
+    if current is not None and current.manifest_id == manifest_id:
+        return
+    now = int(time.time())
+    if current is not None:
+        await conn.execute(update(tag).where(tag.c.id == current.id).values(end_ts=now))
+    await conn.execute(
+        tag.insert().values(
+            repository_id=repo_id, name=name, manifest_id=manifest_id, start_ts=now, end_ts=None
+        )
+    )
 
 
 async def end_tag(conn: AsyncConnection, repo_id: int, name: str) -> bool:
