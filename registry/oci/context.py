@@ -183,9 +183,12 @@ async def repository_for_push(request: web.Request, allowed: Authorized) -> Repo
         if existing is not None:
             return existing
         try:
-            return await repositories.create_repository(
-                conn, namespace, name.repository, "private", "", "image", creator
-            )
+            # A savepoint: on PostgreSQL a concurrent first push's unique violation must not
+            # poison the whole transaction.
+            async with conn.begin_nested():
+                return await repositories.create_repository(
+                    conn, namespace, name.repository, "private", "", "image", creator
+                )
         except repositories.RepositoryExistsError:
             pass
     found = await find_repository(ctx, name)

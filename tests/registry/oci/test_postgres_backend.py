@@ -124,3 +124,18 @@ async def test_concurrent_pushes_of_one_tag_leave_exactly_one_live_tag(
         f"{registry.url}/v2/acme/app/manifests/latest", headers=headers
     ) as resp:
         assert resp.headers["Docker-Content-Digest"] in {i.manifest_digest for i in images}
+
+
+async def test_concurrent_first_pushes_create_the_repository_once(pg_registry: Registry) -> None:
+    registry = pg_registry
+    assert registry.http is not None
+    headers = await registry.bearer("quayadmin", "repository:acme/racing:push,pull")
+
+    async def start() -> int:
+        assert registry.http is not None
+        async with registry.http.post(
+            f"{registry.url}/v2/acme/racing/blobs/uploads/", headers=headers
+        ) as resp:
+            return resp.status
+
+    assert await asyncio.gather(*(start() for _ in range(5))) == [202] * 5
