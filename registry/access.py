@@ -195,6 +195,17 @@ async def organization_role_for(
     return cap_team_role(held, team_role_cap(entity.scopes))
 
 
+def namespace_team_role(
+    entity: Entity, namespace: accounts.Account, held: TeamRole | None
+) -> TeamRole | None:
+    """The caller's capped team role in ``namespace`` given the role its teams hold there."""
+    if namespace.kind == "user":
+        held = "admin" if namespace.id == entity.account_id else None
+    elif not namespace.is_org:
+        return None
+    return cap_team_role(held, team_role_cap(entity.scopes))
+
+
 async def organization_role_in(
     conn: AsyncConnection, entity: Entity | None, namespace: str
 ) -> TeamRole | None:
@@ -204,11 +215,7 @@ async def organization_role_in(
     ns, held = await accounts.get_with_role(conn, namespace, entity.account_id)
     if ns is None:
         return None
-    if ns.kind == "user":
-        held = "admin" if ns.id == entity.account_id else None
-    elif not ns.is_org:
-        return None
-    return cap_team_role(held, team_role_cap(entity.scopes))
+    return namespace_team_role(entity, ns, held)
 
 
 async def organization_role(store: Store, entity: Entity | None, namespace: str) -> TeamRole | None:

@@ -20,37 +20,52 @@ from registry.store import accounts, prototypes
 from registry.store.schema import team
 
 
-async def _user_view(conn: AsyncConnection, org: accounts.Account, account_id: int) -> Json | None:
-    entry = await accounts.get_by_id(conn, account_id)
-    if entry is None:
-        return None
-    member = entry.is_robot or await accounts.team_role(conn, org.id, entry.id) is not None
-    return delegate_user_view(entry, member)
-
-
-async def prototype_view(
-    conn: AsyncConnection, org: accounts.Account, proto: prototypes.Prototype
-) -> Json:
-    """A prototype as Quay's ``prototype_view`` renders it."""
-    activating = (
-        await _user_view(conn, org, proto.activating_account_id)
-        if proto.activating_account_id is not None
-        else None
-    )
-    delegate: Json | None = None
-    if proto.delegate_account_id is not None:
-        delegate = await _user_view(conn, org, proto.delegate_account_id)
-    elif proto.delegate_team_id is not None:
-        name = (
-            await conn.execute(select(team.c.name).where(team.c.id == proto.delegate_team_id))
-        ).scalar_one_or_none()
-        delegate = delegate_team_view(name or "")
-    return {
-        "activating_user": activating,
-        "delegate": delegate,
-        "role": proto.role,
-        "id": proto.uuid,
+async def prototype_views(
+    conn: AsyncConnection,
+    org: accounts.Account,
+    found: list[prototypes.Prototype],
+    known: dict[int, accounts.Account] | None = None,
+) -> list[Json]:
+    """Prototypes as Quay's ``prototype_view`` renders them, loading their accounts in one go."""
+    people = dict(known or {})
+    wanted = {
+        account_id
+        for proto in found
+        for account_id in (proto.activating_account_id, proto.delegate_account_id)
+        if account_id is not None and account_id not in people
     }
+    people.update(await accounts.get_many(conn, wanted))
+    members: dict[int, bool] = {}
+
+    async def user_view(account_id: int | None) -> Json | None:
+        entry = people.get(account_id) if account_id is not None else None
+        if entry is None:
+            return None
+        if entry.id not in members:
+            members[entry.id] = (
+                entry.is_robot or await accounts.team_role(conn, org.id, entry.id) is not None
+            )
+        return delegate_user_view(entry, members[entry.id])
+
+    views: list[Json] = []
+    for proto in found:
+        delegate: Json | None = None
+        if proto.delegate_account_id is not None:
+            delegate = await user_view(proto.delegate_account_id)
+        elif proto.delegate_team_id is not None:
+            name = (
+                await conn.execute(select(team.c.name).where(team.c.id == proto.delegate_team_id))
+            ).scalar_one_or_none()
+            delegate = delegate_team_view(name or "")
+        views.append(
+            {
+                "activating_user": await user_view(proto.activating_account_id),
+                "delegate": delegate,
+                "role": proto.role,
+                "id": proto.uuid,
+            }
+        )
+    return views
 
 
 async def list_prototypes(request: web.Request) -> web.Response:
@@ -60,7 +75,7 @@ async def list_prototypes(request: web.Request) -> web.Response:
     async with store.read() as conn:
         org = await require_org_admin(conn, entity, request.match_info["orgname"])
         found = await prototypes.list_prototypes(conn, org.id)
-        views = [await prototype_view(conn, org, proto) for proto in found]
+        views = await prototype_views(conn, org, found)
     return web.json_response({"prototypes": views})
 
 
@@ -73,16 +88,19 @@ async def create_prototype(request: web.Request) -> web.Response:
     async with store.write() as conn:
         org = await require_org_admin(conn, entity, orgname)
         activating_id: int | None = None
+        known: dict[int, accounts.Account] = {}
         if body.get("activating_user"):
             activating = await accounts.get_by_name(conn, body["activating_user"]["name"])
             if activating is None or activating.is_org:
                 raise invalid_request("Unknown activating user")
             activating_id = activating.id
+            known[activating.id] = activating
         delegate = body["delegate"]
         if delegate["kind"] == "user":
             user = await accounts.get_by_name(conn, delegate["name"])
             if user is None or user.is_org:
                 raise invalid_request("Missing delegate user or team")
+            known[user.id] = user
             proto = await prototypes.create_prototype(
                 conn,
                 org.id,
@@ -103,7 +121,7 @@ async def create_prototype(request: web.Request) -> web.Response:
                 delegate_team_id=found_team.id,
                 activating_account_id=activating_id,
             )
-        view = await prototype_view(conn, org, proto)
+        (view,) = await prototype_views(conn, org, [proto], known)
     return web.json_response(view)
 
 
@@ -120,7 +138,7 @@ async def update_prototype(request: web.Request) -> web.Response:
         await prototypes.set_role(conn, proto, body["role"])
         updated = await prototypes.get_prototype(conn, org.id, proto.uuid)
         assert updated is not None
-        view = await prototype_view(conn, org, updated)
+        (view,) = await prototype_views(conn, org, [updated])
     return web.json_response(view)
 
 

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from registry import names, schemas
 from registry.access import (
     Entity,
-    can_create_repository_in,
+    namespace_team_role,
     repository_role_for,
     repository_role_in,
 )
@@ -26,7 +26,7 @@ from registry.api.views import (
     repository_view,
     tag_view,
 )
-from registry.scopes import RepoRole, repo_role_at_least, repo_role_cap
+from registry.scopes import RepoRole, repo_role_at_least, repo_role_cap, team_role_at_least
 from registry.store import accounts, repositories
 from registry.store.database import Store
 
@@ -84,15 +84,16 @@ async def create_repository(request: web.Request) -> web.Response:
     store = store_of(request)
     try:
         async with store.write() as conn:
-            if not await can_create_repository_in(conn, entity, namespace):
+            ns, held = await accounts.get_with_role(conn, namespace, entity.account_id)
+            if ns is None or not team_role_at_least(
+                namespace_team_role(entity, ns, held), "creator"
+            ):
                 raise unauthorized(True)
-            ns = await accounts.get_by_name(conn, namespace)
-            assert ns is not None
             if await repositories.get_repository(conn, ns.id, name) is not None:
                 raise repositories.RepositoryExistsError(name)
             if not names.is_valid_repository_name(name):
                 raise invalid_request("Invalid repository name")
-            creator = await accounts.get_by_id(conn, entity.account_id)
+            creator = repositories.Creator(entity.account_id, entity.is_robot)
             repo = await repositories.create_repository(
                 conn,
                 ns,

@@ -88,8 +88,6 @@ async def create_robot(request: web.Request) -> web.Response:
                 raise invalid_request(problem)
             if len(full_name) > names.MAX_NAME_LENGTH:
                 raise ModelError(f"Robot name too long: {full_name}")
-            if await accounts.get_robot(conn, org, full_name) is not None:
-                raise accounts.NameTakenError(full_name)
             robot = await accounts.create_robot(
                 conn,
                 org,

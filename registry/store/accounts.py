@@ -111,6 +111,14 @@ async def get_by_id(conn: AsyncConnection, account_id: int) -> Account | None:
     return to_account(row) if row else None
 
 
+async def get_many(conn: AsyncConnection, account_ids: set[int]) -> dict[int, Account]:
+    """The accounts with these ids, by id (missing ids are left out)."""
+    if not account_ids:
+        return {}
+    rows = await conn.execute(select(account).where(account.c.id.in_(sorted(account_ids))))
+    return {found.id: found for found in (to_account(row) for row in rows)}
+
+
 async def get_organization(conn: AsyncConnection, name: str) -> Account | None:
     """The enabled organization named ``name``, or None (a user of that name is not an org)."""
     found = await get_by_name(conn, name)
@@ -155,10 +163,23 @@ async def _insert_account(conn: AsyncConnection, **values: Any) -> Account:
         result = await conn.execute(account.insert().values(**values))
     except IntegrityError as error:
         raise NameTakenError(values["username"]) from error
-    new_id = result.inserted_primary_key[0] if result.inserted_primary_key else None
-    created = await get_by_id(conn, int(new_id)) if new_id is not None else None
-    assert created is not None
-    return created
+    assert result.inserted_primary_key is not None
+    return Account(
+        id=int(result.inserted_primary_key[0]),
+        username=values["username"],
+        email=values.get("email"),
+        kind=values["kind"],
+        password_hash=values.get("password_hash"),
+        organization_id=values.get("organization_id"),
+        enabled=bool(values["enabled"]),
+        superuser=bool(values["superuser"]),
+        uuid=values["uuid"],
+        description=values["description"],
+        metadata_json=values["metadata_json"],
+        robot_token_sealed=values.get("robot_token_sealed"),
+        created=values["created"],
+        last_accessed=None,
+    )
 
 
 async def create_user(

@@ -41,7 +41,7 @@ async def create_prototype(
 ) -> Prototype:
     """Insert a prototype (no duplicate check, as Quay)."""
     new_uuid = str(uuid.uuid4())
-    await conn.execute(
+    result = await conn.execute(
         prototype.insert().values(
             uuid=new_uuid,
             organization_id=org_id,
@@ -52,9 +52,16 @@ async def create_prototype(
             created=time.time(),
         )
     )
-    found = await get_prototype(conn, org_id, new_uuid)
-    assert found is not None
-    return found
+    assert result.inserted_primary_key is not None
+    return Prototype(
+        id=int(result.inserted_primary_key[0]),
+        uuid=new_uuid,
+        organization_id=org_id,
+        activating_account_id=activating_account_id,
+        delegate_account_id=delegate_account_id,
+        delegate_team_id=delegate_team_id,
+        role=role,
+    )
 
 
 async def list_prototypes(conn: AsyncConnection, org_id: int) -> list[Prototype]:

@@ -39,6 +39,14 @@ class RepositoryExistsError(Exception):
 
 
 @dataclass(frozen=True)
+class Creator:
+    """Who creates a repository: enough to grant it admin and match activating users."""
+
+    id: int
+    is_robot: bool = False
+
+
+@dataclass(frozen=True)
 class Repository:
     """A repository row."""
 
@@ -118,7 +126,7 @@ async def create_repository(
     visibility: str,
     description: str,
     kind: str,
-    creator: Account | None,
+    creator: Account | Creator | None,
 ) -> Repository:
     """Create a repository; give the creator admin and apply the org's prototypes (section 5).
 
@@ -129,6 +137,7 @@ async def create_repository(
     Raises:
         RepositoryExistsError: the name is taken in this namespace.
     """
+    status_token, created = str(uuid.uuid4()), time.time()
     try:
         result = await conn.execute(
             repository.insert().values(
@@ -138,8 +147,8 @@ async def create_repository(
                 description=description,
                 kind=kind,
                 state="NORMAL",
-                status_token=str(uuid.uuid4()),
-                created=time.time(),
+                status_token=status_token,
+                created=created,
             )
         )
     except IntegrityError as error:
@@ -153,13 +162,22 @@ async def create_repository(
         )
         if namespace.is_org:
             await _apply_prototypes(conn, namespace, repo_id, creator)
-    created = await get_repository(conn, namespace.id, name)
-    assert created is not None
-    return created
+    return Repository(
+        id=repo_id,
+        namespace_id=namespace.id,
+        namespace=namespace.username,
+        name=name,
+        visibility=visibility,
+        description=description,
+        kind=kind,
+        state="NORMAL",
+        status_token=status_token,
+        created=created,
+    )
 
 
 async def _apply_prototypes(
-    conn: AsyncConnection, org: Account, repo_id: int, creator: Account
+    conn: AsyncConnection, org: Account, repo_id: int, creator: Account | Creator
 ) -> None:
     rows = (
         await conn.execute(
