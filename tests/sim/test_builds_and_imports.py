@@ -420,6 +420,19 @@ class TestImageStreamImport:
             )
         assert err.value.status == 404
 
+    def test_an_import_without_import_true_resolves_and_stores_nothing(
+        self, sim: SimServer, ns: str, pushed: str
+    ) -> None:
+        api = sim.api_client()
+        body = isi_body("dry", pushed)
+        body["spec"]["import"] = False
+        isi = custom(api).create_namespaced_custom_object(*IMG, ns, "imagestreamimports", body)
+        assert isi["status"]["images"][0]["status"]["status"] == "Success"
+        assert "import" not in isi["status"]
+        with pytest.raises(ApiException) as err:
+            custom(api).get_namespaced_custom_object(*IMG, ns, "imagestreams", "dry")
+        assert err.value.status == 404
+
     def test_a_non_docker_image_source_is_422(self, sim: SimServer, ns: str) -> None:
         body = isi_body("x", "quay.example.com/o/r:t")
         body["spec"]["images"][0]["from"]["kind"] = "ImageStreamTag"

@@ -203,3 +203,24 @@ class TestCustomResourcePatches:
             _content_type="application/merge-patch+json",
         )
         assert patched["spec"]["clusterID"] == "x"
+
+
+class TestNamespaceDeletionWaits:
+    def test_a_namespace_stays_terminating_until_an_object_inside_drops_its_finalizer(
+        self, api: Any, namespace: str
+    ) -> None:
+        core(api).create_namespaced_config_map(
+            namespace, {"metadata": {"name": "held", "finalizers": ["example.com/hold"]}}
+        )
+        core(api).delete_namespace(namespace)
+        time.sleep(0.3)
+        held = core(api).read_namespaced_config_map("held", namespace)
+        assert held.metadata.deletion_timestamp is not None
+        assert core(api).read_namespace(namespace).status.phase == "Terminating"
+        core(api).patch_namespaced_config_map(
+            "held",
+            namespace,
+            {"metadata": {"finalizers": None}},
+            _content_type="application/merge-patch+json",
+        )
+        assert eventually_missing(lambda: core(api).read_namespace(namespace))
