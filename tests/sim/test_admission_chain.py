@@ -379,3 +379,18 @@ def test_a_config_change_instantiate_denied_by_a_webhook_is_not_retried_and_leav
         )["items"]
         == []
     )
+
+
+def test_an_object_outside_the_object_selector_is_not_sent_to_the_webhook(
+    sim: SimServer, webhook: Webhook
+) -> None:
+    ns = register(sim, webhook, "deny", objectSelector={"matchLabels": {"checked": "yes"}})
+    api = core(sim.api_client())
+    assert (
+        api.create_namespaced_config_map(ns, {"metadata": {"name": "free"}}).metadata.name == "free"
+    )
+    with pytest.raises(ApiException) as err:
+        api.create_namespaced_config_map(
+            ns, {"metadata": {"name": "checked", "labels": {"checked": "yes"}}}
+        )
+    assert err.value.status == 400
