@@ -104,7 +104,8 @@ class UploadStore:
 
         Args:
             session: the session (its `size` is the offset the write starts at).
-            chunks: the request body.
+            chunks: the request body; a body that breaks off raises `ConnectionError` or `EOFError`
+                (the HTTP layer translates its own errors into those).
             expected_length: the Content-Length, when the client sent one.
 
         Raises:
@@ -132,10 +133,6 @@ class UploadStore:
                         buffer, buffered = [], 0
             except (ConnectionError, EOFError) as exc:
                 raise UploadBroken(str(exc)) from exc
-            except Exception as exc:  # aiohttp's payload errors have no common public base
-                if type(exc).__module__.startswith("aiohttp"):
-                    raise UploadBroken(str(exc)) from exc
-                raise
             if buffer:
                 await asyncio.to_thread(_write, fd, running, b"".join(buffer))
                 received += buffered

@@ -10,8 +10,10 @@ finish is 400 `BLOB_UPLOAD_INVALID` (as Quay, not `DIGEST_INVALID`), a malformed
 from __future__ import annotations
 
 import re
+from collections.abc import AsyncIterator
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from registry.oci import errors, metadata
 from registry.oci.context import (
@@ -60,9 +62,18 @@ def _blob_created(
     return web.Response(status=201, headers=headers)
 
 
+async def _body(request: web.Request) -> AsyncIterator[bytes]:
+    """The request body as it arrives; a body cut short ends in `EOFError`, as `uploads` expects."""
+    try:
+        async for chunk in request.content.iter_any():
+            yield chunk
+    except HttpProcessingError as exc:  # ContentLengthError / TransferEncodingError
+        raise EOFError(exc.message) from exc
+
+
 async def _receive(ctx: OciContext, request: web.Request, session: UploadSession) -> None:
     try:
-        await ctx.uploads.append(session, request.content.iter_any(), request.content_length)
+        await ctx.uploads.append(session, _body(request), request.content_length)
     except UploadBroken as exc:
         raise errors.RegistryError(errors.BLOB_UPLOAD_INVALID, f"upload broke off: {exc}") from exc
     except UploadSizeMismatch as exc:
