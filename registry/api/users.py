@@ -125,7 +125,7 @@ async def user_view(request: web.Request, entity: Entity) -> Json:
         {
             "name": org.username,
             "avatar": org_avatar(org, "org"),
-            "can_create_repo": team_role_at_least(role, "creator"),  # type: ignore[arg-type]
+            "can_create_repo": team_role_at_least(role, "creator"),
             "public": False,
             "is_org_admin": role == "admin",
             "preferred_namespace": False,

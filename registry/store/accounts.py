@@ -343,7 +343,9 @@ async def get_team(conn: AsyncConnection, org_id: int, name: str) -> TeamInfo | 
     return None
 
 
-async def organizations_of(conn: AsyncConnection, account_id: int) -> list[tuple[Account, str]]:
+async def organizations_of(
+    conn: AsyncConnection, account_id: int
+) -> list[tuple[Account, TeamRole]]:
     """The enabled orgs ``account_id`` belongs to, each with its best team role, by name."""
     rows = await conn.execute(
         select(account, team.c.role)
@@ -355,7 +357,7 @@ async def organizations_of(conn: AsyncConnection, account_id: int) -> list[tuple
         .where(team_member.c.account_id == account_id, account.c.enabled.is_(True))
         .order_by(account.c.username)
     )
-    best: dict[int, tuple[Account, str]] = {}
+    best: dict[int, tuple[Account, TeamRole]] = {}
     order = {"member": 1, "creator": 2, "admin": 3}
     for row in rows:
         org = to_account(row)

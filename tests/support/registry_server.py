@@ -30,6 +30,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 import requests
 
@@ -60,7 +61,7 @@ class RegistryServer:
     username: str = DEFAULT_USERNAME
     password: str = DEFAULT_PASSWORD
     owns_data_dir: bool = False
-    _log: object = field(default=None, repr=False)
+    _log: IO[bytes] | None = field(default=None, repr=False)
 
     @classmethod
     def start(
@@ -164,7 +165,7 @@ class RegistryServer:
                 self.process.kill()
                 self.process.wait(timeout=10)
         log = self._log
-        if log is not None and hasattr(log, "close"):
+        if log is not None:
             log.close()
             self._log = None
         if self.owns_data_dir:
