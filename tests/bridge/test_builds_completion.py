@@ -265,18 +265,23 @@ class TestACompletedBuild:
 
 
 class TestAnImportThatFails:
-    async def test_a_missing_image_gives_warning_events_and_bounded_retries_without_a_mark(
-        self, parts: Parts
+    @pytest.mark.parametrize("failure", ["repository deleted", "no credentials in the namespace"])
+    async def test_a_per_image_failure_gives_warnings_and_bounded_retries_without_a_mark(
+        self, parts: Parts, failure: str
     ) -> None:
         create_build(parts, "app-1")
         build = finished(parts, "app-1")
-        auth = {"Authorization": f"Bearer {parts.token}"}
-        gone = requests.delete(
-            f"{parts.stack.registry_url}/api/v1/repository/{ORG}/{parts.repo}",
-            headers=auth,
-            timeout=10,
-        )
-        assert gone.status_code == 204
+        if failure == "repository deleted":
+            gone = requests.delete(
+                f"{parts.stack.registry_url}/api/v1/repository/{ORG}/{parts.repo}",
+                headers={"Authorization": f"Bearer {parts.token}"},
+                timeout=10,
+            )
+            assert gone.status_code == 204
+        else:
+            # The import pulls with the namespace's docker secrets: without them, a private
+            # repository answers Unauthorized.
+            assert parts.kube.delete(f"/api/v1/namespaces/{parts.ns}/secrets/push")
         waits: list[float] = []
 
         async def record(seconds: float) -> None:
@@ -286,7 +291,8 @@ class TestAnImportThatFails:
             importer = BuildImporter(api, parts.view(DESTINATION), FAST, sleep=record)
             outcome = await importer.on_build(build)
         assert not outcome.imported
-        assert outcome.result is not None and outcome.result.reason in {"NotFound", "Unauthorized"}
+        assert outcome.result is not None
+        assert outcome.result.reason in {"NotFound", "Unauthorized"}, outcome.result
         assert waits == [0.05, 0.1]
         reasons = [event["reason"] for event in events_for(parts, "app-1")]
         assert reasons.count("ImportFailed") == FAST.attempts
@@ -331,3 +337,19 @@ class TestBuildsThatImportNothing:
         assert outcome.verdict is expected and not outcome.imported
         assert (parts.kube.get(parts.stream) or {})["metadata"]["resourceVersion"] == version
         assert events_for(parts, build["metadata"]["name"]) == []
+
+
+class TestABuildTheBridgeCannotUse:
+    async def test_a_malformed_destination_is_warned_about_once_and_never_imported(
+        self, parts: Parts
+    ) -> None:
+        create_build(parts, "app-1")
+        build = finished(parts, "app-1")
+        build["metadata"]["annotations"][DESTINATION_ANNOTATION] = "no-slash-here"
+        version = (parts.kube.get(parts.stream) or {})["metadata"]["resourceVersion"]
+        with parts.api_client() as api:
+            importer = BuildImporter(api, parts.view(DESTINATION), FAST)
+            outcomes = [await importer.on_build(build) for _ in range(3)]
+        assert {outcome.verdict for outcome in outcomes} == {Verdict.INVALID}
+        assert [e["reason"] for e in events_for(parts, "app-1")] == ["ImportSkipped"]
+        assert (parts.kube.get(parts.stream) or {})["metadata"]["resourceVersion"] == version
