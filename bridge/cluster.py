@@ -80,7 +80,7 @@ class Cluster:
         self.core = kubernetes.client.CoreV1Api(api_client)
         self.custom = kubernetes.client.CustomObjectsApi(api_client)
         self.metrics = metrics
-        self._pool = ThreadPoolExecutor(max_workers=24, thread_name_prefix="kube")
+        self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="kube")
 
     def close(self) -> None:
         """Stop the thread pool and close connections."""
