@@ -11,8 +11,7 @@ run with many concurrent callers measures saturation throughput. Each run also r
 CPU time per admission (from ``/proc``) and, from the webhook's own latency histogram, the share
 of admissions its handler answered within 1, 2.5, 5 and 10 ms: on a shared machine the end-to-end
 tail is mostly other processes' CPU, and these two show what the webhook itself costs. Results go
-to stdout and
-``bench/results/webhook.json``. Goal: p99 at most 10 ms at 500 requests/s.
+to stdout and ``bench/results/webhook.json``. Goal: p99 at most 10 ms at 500 requests/s.
 
 Usage: ``.venv/bin/python bench/webhook.py [--duration 10] [--rates 100,500] [--concurrency 32]
 [--repeat N]``; with repetitions every run is reported and the goal is judged on their median p99.
