@@ -250,3 +250,50 @@ class TestServiceAccounts:
         sa = core(api).read_namespaced_service_account("builder", namespace)
         assert [s.name for s in sa.secrets] == [new_ref, "builder-quay-c1"]
         assert [s.name for s in sa.image_pull_secrets] == [new_ref, "builder-quay-c1"]
+
+
+def test_an_operator_and_the_pull_secret_controller_never_erase_each_others_entries(
+    api: Any,
+) -> None:
+    """Both sides write the ServiceAccount guarded by its resourceVersion; both entries survive."""
+    ns = "race"
+    core(api).create_namespace({"metadata": {"name": ns}})
+    sa = eventually(
+        lambda: (
+            "builder" in sa_names(api, ns)
+            and core(api).read_namespaced_service_account("builder", ns)
+        )
+    )
+    # append as the bridge does: JSON Patch with a test on resourceVersion, retried on 409/422
+    for _ in range(50):
+        sa = core(api).read_namespaced_service_account("builder", ns)
+        names = [s.name for s in sa.image_pull_secrets or []]
+        ops: list[dict[str, Any]] = [
+            {
+                "op": "test",
+                "path": "/metadata/resourceVersion",
+                "value": sa.metadata.resource_version,
+            }
+        ]
+        if sa.image_pull_secrets is None:
+            ops.append(
+                {"op": "add", "path": "/imagePullSecrets", "value": [{"name": "builder-quay-c1"}]}
+            )
+        elif "builder-quay-c1" not in names:
+            ops.append(
+                {"op": "add", "path": "/imagePullSecrets/-", "value": {"name": "builder-quay-c1"}}
+            )
+        try:
+            core(api).patch_namespaced_service_account("builder", ns, ops)
+            break
+        except ApiException as exc:
+            assert exc.status in (409, 422)
+    final = eventually(
+        lambda: (
+            (s := core(api).read_namespaced_service_account("builder", ns)).metadata.annotations
+            and "openshift.io/internal-registry-pull-secret-ref" in s.metadata.annotations
+            and s
+        )
+    )
+    ref = final.metadata.annotations["openshift.io/internal-registry-pull-secret-ref"]
+    assert {s.name for s in final.image_pull_secrets} == {ref, "builder-quay-c1"}
