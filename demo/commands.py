@@ -83,7 +83,7 @@ def run(args: argparse.Namespace, reporter: Reporter) -> int:
     stack = Stack(workdir)
     config = DemoConfig(namespace=args.namespace)
     scenario = Scenario(stack, reporter, config)
-    ok = False
+    ok = interrupted = False
     try:
         # With --keep the project stays, so kubectl and skopeo have something to show.
         steps = {name for name, _, _ in scenario.steps()}
@@ -100,12 +100,13 @@ def run(args: argparse.Namespace, reporter: Reporter) -> int:
         return 0 if ok else 1
     except KeyboardInterrupt:
         reporter.note("interrupted: stopping everything the demo started")
+        interrupted = True
         return 130
     finally:
         scenario.close()
         stack.close()
         reporter.close()
-        if owned and (ok or args.keep):
+        if owned and (ok or args.keep or interrupted):
             shutil.rmtree(workdir, ignore_errors=True)
         elif owned:
             print(f"logs kept in {workdir}", file=sys.stderr)

@@ -226,6 +226,7 @@ class Scenario:
             "api": self.stack.sim_url,
             "kubeconfig": str(kubeconfig),
             "crd": crd["metadata"]["name"],
+            "pid": self.stack.components["sim"].pid,
         }
 
     def start_operator(self) -> dict[str, Any]:

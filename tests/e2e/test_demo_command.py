@@ -151,3 +151,31 @@ def test_keep_leaves_a_stack_that_kubectl_and_skopeo_reach_until_it_is_stopped()
             process.stdout.close()
     assert process.returncode == 0
     assert not [pid for pid in pids if alive(pid)], "a component was left running"
+
+
+def test_ctrl_c_stops_everything_the_demo_started_and_exits_130() -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "quaybridge_cli", "demo", "--json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    seen: list[dict[str, Any]] = []
+    try:
+        assert process.stdout is not None
+        for line in process.stdout:
+            seen.append(json.loads(line))
+            if seen[-1] == {**seen[-1], "event": "step", "name": "simulator"}:
+                break
+        process.send_signal(signal.SIGINT)
+        rest, _ = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=10)
+    seen += events(rest)
+    assert process.returncode == 130
+    assert any("interrupted" in line.get("text", "") for line in seen)
+    pids = started_pids(seen)
+    assert len(pids) == 2  # the registry core and the simulator
+    assert not [pid for pid in pids if alive(pid)], "a component was left running"
