@@ -193,13 +193,21 @@ async def _watch(request: web.Request, m: Machinery, target: Target) -> web.Stre
             except TimeoutError:
                 break
             if next_event is None:
-                break
+                return response
             await response.write(_versioned_line(target.rt, next_event))
+        if q.get("allowWatchBookmarks") in ("true", "1") and watcher.queue.empty():
+            # every change up to now has been sent: tell the client where it can resume from
+            await response.write(_bookmark(target.rt, m.store.rv))
     except (ConnectionResetError, ConnectionError):
         pass
     finally:
         m.store.unwatch(target.rt.key, watcher)
     return response
+
+
+def _bookmark(rt: ResourceType, rv: int) -> bytes:
+    obj = {"kind": rt.kind, "apiVersion": rt.api_version, "metadata": {"resourceVersion": str(rv)}}
+    return json.dumps({"type": "BOOKMARK", "object": obj}).encode() + b"\n"
 
 
 def _versioned_line(rt: ResourceType, event: Any) -> bytes:

@@ -65,7 +65,7 @@ def make_registry(sim: SimServer, calls: list[str]) -> kopf.OperatorRegistry:
 
     @kopf.on.startup(registry=registry)
     def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
-        settings.watching.server_timeout = 30
+        settings.watching.server_timeout = 1  # reconnects, bookmarks
         settings.posting.level = logging.INFO
 
     @kopf.on.create(GROUP, VERSION, PLURAL, id="created", registry=registry)

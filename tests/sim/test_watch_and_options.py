@@ -140,3 +140,27 @@ def test_a_label_selected_watch_sees_objects_enter_and_leave_the_selection(
     ) as resp:
         types = [json.loads(line)["type"] for line in resp.iter_lines()]
     assert types == ["ADDED", "MODIFIED", "DELETED"]
+
+
+def test_a_watch_that_allows_bookmarks_ends_with_one_carrying_the_current_resource_version(
+    sim: SimServer, namespace: str
+) -> None:
+    api = core(sim.api_client())
+    rv = api.list_namespaced_config_map(namespace).metadata.resource_version
+    created = api.create_namespaced_config_map(namespace, {"metadata": {"name": "bm"}})
+    with requests.get(
+        f"{sim.url}/api/v1/namespaces/{namespace}/configmaps",
+        params={
+            "watch": "true",
+            "resourceVersion": rv,
+            "allowWatchBookmarks": "true",
+            "timeoutSeconds": "1",
+        },
+        stream=True,
+        timeout=10,
+    ) as resp:
+        events = [json.loads(line) for line in resp.iter_lines()]
+    assert [e["type"] for e in events] == ["ADDED", "BOOKMARK"]
+    assert int(events[1]["object"]["metadata"]["resourceVersion"]) >= int(
+        created.metadata.resource_version
+    )
