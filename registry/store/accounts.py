@@ -266,15 +266,19 @@ class TeamInfo:
     member_count: int
 
 
+_TEAM_ROLES = (
+    select(team.c.role)
+    .select_from(team.join(team_member, team_member.c.team_id == team.c.id))
+    .where(
+        team.c.organization_id == bindparam("org_id"),
+        team_member.c.account_id == bindparam("account_id"),
+    )
+)
+
+
 async def team_role(conn: AsyncConnection, org_id: int, account_id: int) -> TeamRole | None:
     """The highest team role ``account_id`` holds in ``org_id``, or None when not a member."""
-    rows = (
-        await conn.execute(
-            select(team.c.role)
-            .select_from(team.join(team_member, team_member.c.team_id == team.c.id))
-            .where(team.c.organization_id == org_id, team_member.c.account_id == account_id)
-        )
-    ).scalars()
+    rows = (await conn.execute(_TEAM_ROLES, {"org_id": org_id, "account_id": account_id})).scalars()
     order = {"member": 1, "creator": 2, "admin": 3}
     best: TeamRole | None = None
     for role in rows:
@@ -396,17 +400,16 @@ async def create_robot(
     )
 
 
+_ROBOT = select(account).where(
+    account.c.username == bindparam("username"),
+    account.c.kind == "robot",
+    account.c.organization_id == bindparam("org_id"),
+)
+
+
 async def get_robot(conn: AsyncConnection, org: Account, full_name: str) -> Account | None:
     """The robot ``full_name`` owned by ``org``, or None."""
-    row = (
-        await conn.execute(
-            select(account).where(
-                account.c.username == full_name,
-                account.c.kind == "robot",
-                account.c.organization_id == org.id,
-            )
-        )
-    ).first()
+    row = (await conn.execute(_ROBOT, {"username": full_name, "org_id": org.id})).first()
     return to_account(row) if row else None
 
 

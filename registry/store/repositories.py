@@ -12,7 +12,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Row, delete, func, select, update
+from sqlalchemy import Row, bindparam, delete, func, select, union_all, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -91,17 +91,16 @@ def _select() -> Any:
     )
 
 
+_BY_NAME = _select().where(
+    repository.c.namespace_id == bindparam("namespace_id"),
+    repository.c.name == bindparam("name"),
+    repository.c.state == "NORMAL",
+)
+
+
 async def get_repository(conn: AsyncConnection, namespace_id: int, name: str) -> Repository | None:
     """The live repository ``name`` in ``namespace_id``, or None."""
-    row = (
-        await conn.execute(
-            _select().where(
-                repository.c.namespace_id == namespace_id,
-                repository.c.name == name,
-                repository.c.state == "NORMAL",
-            )
-        )
-    ).first()
+    row = (await conn.execute(_BY_NAME, {"namespace_id": namespace_id, "name": name})).first()
     return _to_repository(row) if row else None
 
 
@@ -312,31 +311,28 @@ async def delete_user_permission(conn: AsyncConnection, repo_id: int, account_id
     return bool(result.rowcount)
 
 
+_HELD_ROLES = union_all(
+    select(repository_permission.c.role).where(
+        repository_permission.c.repository_id == bindparam("repo_id"),
+        repository_permission.c.account_id == bindparam("account_id"),
+    ),
+    select(repository_permission.c.role)
+    .select_from(
+        repository_permission.join(
+            team_member, team_member.c.team_id == repository_permission.c.team_id
+        )
+    )
+    .where(
+        repository_permission.c.repository_id == bindparam("repo_id"),
+        team_member.c.account_id == bindparam("account_id"),
+    ),
+)
+
+
 async def held_role(conn: AsyncConnection, repo_id: int, account_id: int) -> RepoRole | None:
     """The best role ``account_id`` holds on a repository, directly or through a team."""
-    direct = (
-        await conn.execute(
-            select(repository_permission.c.role).where(
-                repository_permission.c.repository_id == repo_id,
-                repository_permission.c.account_id == account_id,
-            )
-        )
-    ).scalar_one_or_none()
-    via_team = (
-        await conn.execute(
-            select(repository_permission.c.role)
-            .select_from(
-                repository_permission.join(
-                    team_member, team_member.c.team_id == repository_permission.c.team_id
-                )
-            )
-            .where(
-                repository_permission.c.repository_id == repo_id,
-                team_member.c.account_id == account_id,
-            )
-        )
-    ).scalars()
-    return max_repo_role(direct, *via_team)
+    roles = await conn.execute(_HELD_ROLES, {"repo_id": repo_id, "account_id": account_id})
+    return max_repo_role(*roles.scalars())
 
 
 async def team_exists(conn: AsyncConnection, team_id: int) -> bool:
