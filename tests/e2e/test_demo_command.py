@@ -72,9 +72,9 @@ def test_the_demo_plays_every_step_reports_json_and_exits_zero() -> None:
     assert not [pid for pid in started_pids(steps) if alive(pid)], "a component was left running"
 
 
-def test_a_failing_step_makes_the_demo_exit_non_zero_and_still_clean_up() -> None:
+def test_a_failing_step_makes_the_demo_exit_non_zero_and_still_clean_up(tmp_path: Path) -> None:
     # OpenShift refuses projects named "openshift" (403): the new-project step must fail.
-    done = demo("--json", "--namespace", "openshift")
+    done = demo("--json", "--namespace", "openshift", "--workdir", str(tmp_path))
     lines = events(done.stdout)
     steps = [line for line in lines if line["event"] == "step"]
     assert done.returncode == 1
@@ -82,6 +82,7 @@ def test_a_failing_step_makes_the_demo_exit_non_zero_and_still_clean_up() -> Non
     assert "403" in steps[-1]["error"]
     assert lines[-1]["event"] == "summary" and lines[-1]["failed"] == ["new-project"]
     assert not [pid for pid in started_pids(steps) if alive(pid)], "a component was left running"
+    assert (tmp_path / "operator.log").exists(), "a failed demo keeps its logs"
 
 
 def test_the_demo_rejects_an_unknown_option_with_usage() -> None:
