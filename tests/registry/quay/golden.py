@@ -38,6 +38,13 @@ def load(name: str) -> list[dict[str, Any]]:
     return exchanges
 
 
+def load_jwt() -> dict[str, Any]:
+    """The registry token recorded for the robot's push/pull request (header and claims)."""
+    data = json.loads((GOLDEN_DIR / "exchanges.json").read_text())
+    recorded: dict[str, Any] = data["jwt"]
+    return recorded
+
+
 def differences(expected: Any, actual: Any, host: str, path: str = "$") -> list[str]:
     """Every place ``actual`` differs from ``expected`` (empty when they match)."""
     if isinstance(expected, dict):

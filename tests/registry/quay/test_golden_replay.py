@@ -2,7 +2,8 @@
 
 Both golden files run against one server (``exchanges2.json`` was recorded after ``exchanges.json``
 on the same Quay). Each exchange checks the status, the content type and the JSON body (random
-values by shape). Deliberate differences, each with its reason:
+values by shape); the robot's registry JWT is decoded and its header and claims compared with the
+recorded ones. Deliberate differences, each with its reason:
 
 - ``health_instance``/``health_instance_end``: the recording answered 503 only because Quay's
   self-ping went to ``localhost:8080`` where nothing listened (quay-real-run.md section 2.9); a
@@ -21,7 +22,7 @@ from typing import Any
 import pytest
 import requests
 
-from tests.registry.quay.golden import differences, load
+from tests.registry.quay.golden import differences, load, load_jwt
 from tests.support.registry_server import RegistryServer, registry_server
 
 HEALTH_LABELS = {"health_instance", "health_instance_end"}
@@ -152,4 +153,25 @@ def test_the_registry_core_answers_like_the_recorded_quay(
         assert response.content == b""
         return
     found = differences(expected, response.json(), replayer.server.host)
+    assert not found, "\n".join(found)
+    if label == "v2_auth_robot":
+        _assert_claims_match_the_recording(response.json()["token"], replayer.server.host)
+
+
+def _segment(token: str, index: int) -> dict[str, Any]:
+    part = token.split(".")[index]
+    decoded: dict[str, Any] = json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
+    return decoded
+
+
+def _assert_claims_match_the_recording(token: str, host: str) -> None:
+    """The robot's registry JWT carries the recorded header and claims (times by arithmetic)."""
+    recorded = load_jwt()
+    header, claims = _segment(token, 0), _segment(token, 1)
+    assert {key: header[key] for key in ("alg", "typ")} == {"alg": "RS256", "typ": "JWT"}
+    assert header.get("kid")
+    assert claims["exp"] - claims["iat"] == 3600 and claims["nbf"] == claims["iat"]
+    timeless = {k: v for k, v in claims.items() if k not in {"nbf", "iat", "exp"}}
+    expected = {k: v for k, v in recorded["claims"].items() if k not in {"nbf", "iat", "exp"}}
+    found = differences(expected, timeless, host)
     assert not found, "\n".join(found)
