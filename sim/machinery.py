@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import copy
 import random
+import re
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -82,6 +83,51 @@ class Hooks:
     subresources: dict[tuple[Key, str], SubHandler] = field(default_factory=dict)
     readers: dict[Key, Reader] = field(default_factory=dict)
     deleters: dict[Key, Callable[[str, Request], Awaitable[Obj]]] = field(default_factory=dict)
+
+
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+
+
+def validate_metadata(rt: ResourceType, meta: Obj) -> None:
+    """Refuse names, label/annotation maps and finalizers Kubernetes would refuse (422)."""
+    name = meta.get("name")
+    causes: list[tuple[str, str]] = []
+    if not isinstance(name, str) or not name:
+        causes.append(("metadata.name", f"Invalid value: {name!r}: must be a non-empty string"))
+        name = ""
+    elif name in (".", "..") or "/" in name or "%" in name:
+        causes.append(
+            (
+                "metadata.name",
+                f"Invalid value: {name!r}: may not be '.', '..' or contain '/' or '%'",
+            )
+        )
+    elif len(name) > 253:
+        causes.append(("metadata.name", "Invalid value: must be no more than 253 characters"))
+    elif rt.key == NS_KEY and (len(name) > 63 or not _DNS_LABEL.match(name)):
+        causes.append(
+            (
+                "metadata.name",
+                f"Invalid value: {name!r}: a lowercase RFC 1123 label must consist of lower "
+                "case alphanumeric characters or '-', and must start and end with an "
+                "alphanumeric character",
+            )
+        )
+    for key in ("labels", "annotations"):
+        value = meta.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+        ):
+            causes.append((f"metadata.{key}", "Invalid value: must be a map of strings to strings"))
+    finalizers = meta.get("finalizers")
+    if finalizers is not None and (
+        not isinstance(finalizers, list) or not all(isinstance(v, str) for v in finalizers)
+    ):
+        causes.append(("metadata.finalizers", "Invalid value: must be a list of strings"))
+    if causes:
+        raise invalid(rt.kind, rt.group, str(name), causes)
 
 
 def _spec_part(obj: Obj) -> Obj:
@@ -263,8 +309,16 @@ class Machinery:
                     "",
                     [("metadata.name", "Required value: name or generateName is required")],
                 )
+            if not isinstance(meta["generateName"], str):
+                raise invalid(
+                    rt.kind,
+                    rt.group,
+                    "",
+                    [("metadata.generateName", "Invalid value: must be a string")],
+                )
             meta["name"] = meta["generateName"] + random_suffix()
         name = meta["name"]
+        validate_metadata(rt, meta)
         ns_key = namespace if rt.namespaced else ""
         if self.store.get(rt.key, ns_key, name) is not None:
             raise already_exists(rt.plural, rt.group, name)
@@ -312,6 +366,8 @@ class Machinery:
         if not isinstance(body, dict):
             raise bad_request("the request body must be a JSON object")
         meta = body.get("metadata") or {}
+        if not isinstance(meta, dict):
+            raise bad_request("metadata must be an object")
         if meta.get("name") not in (None, name):
             raise bad_request(
                 f"the name of the object ({meta.get('name')}) does not match the name on the URL "
@@ -416,6 +472,7 @@ class Machinery:
         meta["resourceVersion"] = old_meta["resourceVersion"]
         meta["generation"] = old_meta.get("generation", 1)
         new["apiVersion"], new["kind"] = rt.api_version, rt.kind
+        validate_metadata(rt, meta)
         if not sub:
             new = await self._admit("UPDATE", rt, sub, namespace, new, current, req)
             meta = new["metadata"]

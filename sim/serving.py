@@ -325,6 +325,13 @@ async def handle(request: web.Request) -> web.StreamResponse:
         return await _dispatch(request, m, parsed)
     except ApiError as exc:
         return _error(exc)
+    except (ConnectionResetError, asyncio.CancelledError):
+        raise
+    except Exception as exc:  # a bug must answer a Status, not a bare 500 page
+        log.exception("unexpected error serving %s %s", request.method, path)
+        return _error(
+            ApiError(500, "InternalError", f"Internal error occurred: {type(exc).__name__}")
+        )
 
 
 def make_app(m: Machinery, request_log: RequestLog | None = None) -> web.Application:

@@ -12,6 +12,8 @@ from kubernetes.client.exceptions import ApiException
 
 from tests.support.sim_server import SimServer, sim_server
 
+PATCH_TYPE = "application/merge-patch+json"
+
 
 def core(api: Any) -> kubernetes.client.CoreV1Api:
     return kubernetes.client.CoreV1Api(api)
@@ -91,6 +93,30 @@ def test_a_list_in_a_namespace_that_does_not_exist_is_empty(sim: SimServer) -> N
         ("PUT", "/apis/image.openshift.io/v1/namespaces/default/imagestreamimports/x", b"{}", 405),
         ("GET", "/api/v1/namespaces/default/configmaps?labelSelector=a+in+(b", None, 400),
         ("POST", "/api/v1/namespaces/default/configmaps", b'{"metadata": {}}', 422),
+        ("POST", "/api/v1/namespaces/default/configmaps", b'{"metadata": {"name": 7}}', 422),
+        (
+            "POST",
+            "/api/v1/namespaces/default/configmaps",
+            b'{"metadata": {"generateName": 7}}',
+            422,
+        ),
+        ("POST", "/api/v1/namespaces/default/configmaps", b'{"metadata": {"name": "a%b"}}', 422),
+        (
+            "POST",
+            "/api/v1/namespaces/default/configmaps",
+            b'{"metadata": {"name": "l", "labels": ["x"]}}',
+            422,
+        ),
+        (
+            "POST",
+            "/api/v1/namespaces/default/configmaps",
+            b'{"metadata": {"name": "f", "finalizers": "x"}}',
+            422,
+        ),
+        ("POST", "/api/v1/namespaces", b'{"metadata": {"name": "Not_A_Label"}}', 422),
+        ("POST", "/api/v1/namespaces/default/configmaps", b'{"metadata": "x"}', 400),
+        ("PUT", "/api/v1/namespaces/default", b'{"metadata": "x"}', 400),
+        ("PATCH", "/api/v1/namespaces/default", b'{"metadata": {"labels": {"a": 1}}}', 422),
     ],
     ids=[
         "unknown resource",
@@ -100,6 +126,15 @@ def test_a_list_in_a_namespace_that_does_not_exist_is_empty(sim: SimServer) -> N
         "update a create-only type",
         "bad selector",
         "no name",
+        "name not a string",
+        "generateName not a string",
+        "percent in name",
+        "labels not a map",
+        "finalizers not a list",
+        "namespace name not a DNS label",
+        "metadata not an object",
+        "put with metadata not an object",
+        "patch making a label a number",
     ],
 )
 def test_bad_requests_get_status_bodies_not_crashes(
@@ -109,7 +144,7 @@ def test_bad_requests_get_status_bodies_not_crashes(
         method,
         f"{sim.url}{path}",
         data=body,
-        headers={"Content-Type": "application/json"},
+        headers={"Content-Type": PATCH_TYPE if method == "PATCH" else "application/json"},
         timeout=5,
     )
     assert resp.status_code == code
