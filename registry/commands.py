@@ -15,8 +15,11 @@ import tempfile
 from pathlib import Path
 
 from aiohttp import web
+from sqlalchemy.exc import SQLAlchemyError
 
 from registry.settings import DEFAULT_NAMESPACE_GC_SECONDS, Settings
+
+SUPPORTED_DATABASES = ("postgresql://", "postgres://", "sqlite:///")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -63,6 +66,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.namespace_gc_seconds < 0:
         print("quay-registry: --namespace-gc-seconds must be >= 0", file=sys.stderr)
         return 2
+    if args.database and not args.database.startswith(SUPPORTED_DATABASES):
+        print(
+            f"quay-registry: --database must start with one of {', '.join(SUPPORTED_DATABASES)}",
+            file=sys.stderr,
+        )
+        return 2
     data_dir = args.data_dir or Path(tempfile.mkdtemp(prefix="quay-registry-"))
     settings = Settings(
         data_dir=data_dir,
@@ -75,7 +84,14 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger(__name__).info(
         "registry core on %s:%d, data in %s", args.host, args.port, data_dir
     )
-    web.run_app(make_app(settings), host=args.host, port=args.port, access_log=None, print=None)
+    try:
+        web.run_app(make_app(settings), host=args.host, port=args.port, access_log=None, print=None)
+    except (OSError, SQLAlchemyError) as error:
+        # e.g. the port is taken or the database is unreachable; the URL may hold a password,
+        # so only the error's class and first line are shown.
+        first_line = str(error).splitlines()[0] if str(error) else ""
+        print(f"quay-registry: cannot start: {type(error).__name__}: {first_line}", file=sys.stderr)
+        return 1
     return 0
 
 
