@@ -133,6 +133,44 @@ class Cluster:
         )
         return list(data.get("items") or [])
 
+    async def read_secret(self, namespace: str, name: str) -> dict[str, Any] | None:
+        """Read a Secret; None when it does not exist."""
+        try:
+            return dict(await self._call(self.core.read_namespaced_secret, name, namespace))
+        except KubeError as exc:
+            if exc.status == 404:
+                return None
+            raise
+
+    async def list_integrations(self) -> list[dict[str, Any]]:
+        """List the QuayIntegrations."""
+        data = await self._call(
+            self.custom.list_cluster_custom_object, QI_GROUP, QI_VERSION, QI_PLURAL
+        )
+        return list((data or {}).get("items") or [])
+
+    async def create_peering(self, name: str) -> bool:
+        """Create the ``ClusterKopfPeering`` ``name``; False when it already exists."""
+        body = {
+            "apiVersion": "kopf.dev/v1",
+            "kind": "ClusterKopfPeering",
+            "metadata": {"name": name},
+        }
+        try:
+            await self._call(
+                self.custom.create_cluster_custom_object,
+                "kopf.dev",
+                "v1",
+                "clusterkopfpeerings",
+                body,
+            )
+        except KubeError as exc:
+            if exc.status == 409:
+                return False
+            raise
+        self._count("clusterkopfpeerings", "create")
+        return True
+
     async def read_secret_key(self, namespace: str, name: str, key: str) -> str | None:
         """Return one decoded key of a Secret (None if absent); KubeError 404 if no Secret."""
         secret = await self._call(self.core.read_namespaced_secret, name, namespace)

@@ -47,23 +47,11 @@ def _parser() -> argparse.ArgumentParser:
 
 
 async def _ensure_peering(cluster: Cluster, name: str) -> None:
-    body = {
-        "apiVersion": "kopf.dev/v1",
-        "kind": "ClusterKopfPeering",
-        "metadata": {"name": name},
-    }
     try:
-        await cluster._call(
-            cluster.custom.create_cluster_custom_object,
-            "kopf.dev",
-            "v1",
-            "clusterkopfpeerings",
-            body,
-        )
-        log.info("created ClusterKopfPeering %s", name)
+        if await cluster.create_peering(name):
+            log.info("created ClusterKopfPeering %s", name)
     except KubeError as exc:
-        if exc.status != 409:
-            log.warning("could not create ClusterKopfPeering %s: %s", name, exc)
+        log.warning("could not create ClusterKopfPeering %s: %s", name, exc)
 
 
 async def run(args: argparse.Namespace) -> int:

@@ -25,7 +25,7 @@ from typing import Any
 from bridge import naming, planning, selection
 from bridge import quay_errors as qe
 from bridge.caches import Caches
-from bridge.cluster import QI_GROUP, QI_PLURAL, QI_VERSION, Cluster, KubeError
+from bridge.cluster import Cluster, KubeError
 from bridge.integrations import Integration, now_iso
 from bridge.metrics import Metrics
 from bridge.provisioning import Provisioner
@@ -108,13 +108,11 @@ class Controller:
         if not self.images_available:
             log.info("image.openshift.io is not served: ImageStream repositories are skipped")
         try:
-            data = await self.cluster._call(
-                self.cluster.custom.list_cluster_custom_object, QI_GROUP, QI_VERSION, QI_PLURAL
-            )
+            existing = await self.cluster.list_integrations()
         except KubeError as exc:
             log.warning("could not list QuayIntegrations at start: %s", exc)
-            data = {}
-        for body in (data or {}).get("items") or []:
+            existing = []
+        for body in existing:
             await self.on_integration("ADDED", body)
         self._spawn(self._status_loop())
         self._spawn(self._health_loop())

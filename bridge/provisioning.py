@@ -277,7 +277,7 @@ class Provisioner:
             except KubeError as exc:
                 if exc.status != 409:
                     raise
-            observed = await self._read_secret(record.namespace, name)
+            observed = await self.cluster.read_secret(record.namespace, name)
             if planning.secret_up_to_date(observed, spec.registry_host, robot, token):
                 record.secrets.add(name)
                 return
@@ -286,15 +286,6 @@ class Provisioner:
         )
         await self.cluster.replace_secret(record.namespace, name, body)
         record.secrets.add(name)
-
-    async def _read_secret(self, namespace: str, name: str) -> dict[str, Any] | None:
-        core = self.cluster.core
-        try:
-            return dict(await self.cluster._call(core.read_namespaced_secret, name, namespace))
-        except KubeError as exc:
-            if exc.status == 404:
-                return None
-            raise
 
     async def link(
         self,

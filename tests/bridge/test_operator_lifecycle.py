@@ -181,7 +181,7 @@ class TestNamespaceDeletion:
     def test_with_quay_down_the_finalizer_is_released_at_the_deadline(
         self, cluster: Cluster, registry: Registry, operator_factory: Any
     ) -> None:
-        configure(cluster, registry, namespaceDeletionDeadlineSeconds=3)
+        configure(cluster, registry, namespaceDeletionDeadlineSeconds=4)
         operator_factory()
         cluster.new_project("stuck")
         wait_for(lambda: all_linked(cluster, "stuck"), timeout=20)
@@ -199,7 +199,8 @@ class TestNamespaceDeletion:
             )
 
         wait_for(released, timeout=25)
-        assert time.monotonic() - started >= 2.5, "released before the deadline"
+        # deletionTimestamp has one-second resolution, so the deadline may fall up to 1 s early.
+        assert time.monotonic() - started >= 2.9, "released before the deadline"
         reasons = [e.get("reason") for e in events_seen]
         messages = " ".join(e.get("message", "") for e in events_seen)
         if events_seen:  # the namespace may vanish (with its events) right after the release
