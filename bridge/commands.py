@@ -105,6 +105,9 @@ async def run(args: argparse.Namespace) -> int:
 def main(argv: list[str]) -> int:
     """Entry point of ``quay-bridge run``."""
     args = _parser().parse_args(argv)
+    if args.kubeconfig and not os.path.isfile(args.kubeconfig):
+        print(f"quay-bridge run: kubeconfig {args.kubeconfig} does not exist", file=sys.stderr)
+        return 2
     logging.basicConfig(
         level=getattr(logging, str(args.log_level).upper(), logging.INFO),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

@@ -519,8 +519,7 @@ class Controller:
         old_rotate = integration.annotations.get(ROTATE_ANNOTATION)
         changed = integration.update_body(body)
         if fresh:
-            await integration.refresh(self.cluster)
-            self._status_dirty.add(name)
+            await self._refresh(integration)
             self._restart_loop(integration)
             self._kick_all()
         elif changed:
@@ -697,6 +696,8 @@ class Controller:
             await integration.refresh(self.cluster)
         except KubeError as exc:
             log.warning("integration %s: refresh failed: %s", integration.name, exc)
+        except Exception:
+            log.exception("integration %s: refresh failed", integration.name)
         self._status_dirty.add(integration.name)
         if integration.usable and not was_usable:
             self._kick_all()
@@ -728,7 +729,10 @@ class Controller:
                     self.kick(record.namespace)
             if now >= next_resync:
                 next_resync = now + resync
-                await self.resync(integration)
+                try:
+                    await self.resync(integration)
+                except Exception:
+                    log.exception("resync of integration %s failed", integration.name)
 
     async def resync(self, integration: Integration) -> None:
         """Re-observe Quay and the cluster for every namespace of ``integration``; repair drift."""
@@ -755,8 +759,12 @@ class Controller:
             dirty, self._status_dirty = self._status_dirty, set()
             for name in dirty:
                 found = self.integrations.get(name)
-                if found is not None:
+                if found is None:
+                    continue
+                try:
                     await self.write_status(found)
+                except Exception:
+                    log.exception("status of integration %s not written", name)
 
     async def write_status(self, integration: Integration) -> None:
         """Patch the CR's status if it differs from what was last written."""
