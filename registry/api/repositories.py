@@ -126,7 +126,11 @@ async def list_repositories(request: web.Request) -> web.Response:
     more = False
     async with store.read() as conn:
         ns = await accounts.get_by_name(conn, namespace) if namespace else None
-        if ns is not None:
+        if not namespace:  # public=true alone: every namespace's public repositories
+            batch = await repositories.list_public_repositories(conn, offset, PAGE_SIZE + 1)
+            more = len(batch) > PAGE_SIZE
+            visible = batch[:PAGE_SIZE]
+        elif ns is not None:
             batch = await repositories.list_repositories(conn, ns.id, offset, PAGE_SIZE + 1)
             more = len(batch) > PAGE_SIZE
             for repo in batch[:PAGE_SIZE]:

@@ -118,6 +118,24 @@ async def list_repositories(
     return [_to_repository(row) for row in rows]
 
 
+async def list_public_repositories(
+    conn: AsyncConnection, offset: int, limit: int
+) -> list[Repository]:
+    """Live public repositories of every namespace, by namespace and name."""
+    rows = await conn.execute(
+        _select()
+        .where(
+            repository.c.visibility == "public",
+            repository.c.state == "NORMAL",
+            account.c.enabled.is_(True),
+        )
+        .order_by(account.c.username, repository.c.name)
+        .offset(offset)
+        .limit(limit)
+    )
+    return [_to_repository(row) for row in rows]
+
+
 async def create_repository(
     conn: AsyncConnection,
     namespace: Account,

@@ -362,3 +362,24 @@ class TestTokenRevocation:
         assert response.status == 401
         response, _ = await quay.call("DELETE", f"{path}/{minted['uuid']}")
         assert response.status == 404
+
+
+class TestPublicRepositories:
+    async def test_public_alone_lists_every_namespaces_public_repositories(
+        self, quay: Quay
+    ) -> None:
+        await quay.call("POST", "/api/v1/organization/", {"name": "acme"})
+        for name, visibility in [("open", "public"), ("closed", "private")]:
+            await quay.call(
+                "POST",
+                "/api/v1/repository",
+                {"namespace": "acme", "repository": name, "visibility": visibility,
+                 "description": ""},
+            )  # fmt: skip
+        response, body = await quay.call("GET", "/api/v1/repository?public=true", token=None)
+        assert response.status == 200
+        assert [repo["name"] for repo in body["repositories"]] == ["open"]
+        response, body = await quay.call("GET", "/api/v1/repository/acme/open", token=None)
+        assert response.status == 200 and body["can_write"] is False
+        response, _ = await quay.call("GET", "/api/v1/repository/acme/closed", token=None)
+        assert response.status == 401
