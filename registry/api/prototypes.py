@@ -98,7 +98,8 @@ async def create_prototype(request: web.Request) -> web.Response:
         delegate = body["delegate"]
         if delegate["kind"] == "user":
             user = await accounts.get_by_name(conn, delegate["name"])
-            if user is None or user.is_org:
+            foreign_robot = user is not None and user.is_robot and user.organization_id != org.id
+            if user is None or user.is_org or foreign_robot:
                 raise invalid_request("Missing delegate user or team")
             known[user.id] = user
             proto = await prototypes.create_prototype(

@@ -383,3 +383,47 @@ class TestPublicRepositories:
         assert response.status == 200 and body["can_write"] is False
         response, _ = await quay.call("GET", "/api/v1/repository/acme/closed", token=None)
         assert response.status == 401
+
+
+class TestPrototypeDelegates:
+    async def test_a_robot_of_another_org_cannot_be_a_delegate(self, quay: Quay) -> None:
+        for org in ("acme", "other"):
+            await quay.call("POST", "/api/v1/organization/", {"name": org})
+        await quay.call("PUT", "/api/v1/organization/other/robots/bot")
+        response, body = await quay.call(
+            "POST",
+            "/api/v1/organization/acme/prototypes",
+            {"role": "write", "delegate": {"kind": "user", "name": "other+bot"}},
+        )
+        assert response.status == 400
+        assert body["error_message"] == "Missing delegate user or team"
+
+    async def test_a_missing_team_delegate_gets_quays_unformatted_message(self, quay: Quay) -> None:
+        await quay.call("POST", "/api/v1/organization/", {"name": "acme"})
+        response, body = await quay.call(
+            "POST",
+            "/api/v1/organization/acme/prototypes",
+            {"role": "read", "delegate": {"kind": "team", "name": "ghosts"}},
+        )
+        assert (response.status, body) == (
+            400,
+            {"message": "('Team does not exist: %s/%s', 'acme', 'ghosts')"},
+        )
+
+    async def test_a_prototype_role_can_be_changed_and_the_prototype_deleted(
+        self, quay: Quay
+    ) -> None:
+        await quay.call("POST", "/api/v1/organization/", {"name": "acme"})
+        response, proto = await quay.call(
+            "POST",
+            "/api/v1/organization/acme/prototypes",
+            {"role": "read", "delegate": {"kind": "team", "name": "owners"}},
+        )
+        assert response.status == 200 and proto["delegate"]["kind"] == "team"
+        path = f"/api/v1/organization/acme/prototypes/{proto['id']}"
+        response, changed = await quay.call("PUT", path, {"role": "admin"})
+        assert response.status == 200 and changed["role"] == "admin"
+        response, _ = await quay.call("DELETE", path)
+        assert response.status == 204
+        response, _ = await quay.call("DELETE", path)
+        assert response.status == 404
