@@ -427,3 +427,87 @@ class TestPrototypeDelegates:
         assert response.status == 204
         response, _ = await quay.call("DELETE", path)
         assert response.status == 404
+
+
+async def _push_rows(quay: Quay, tags: list[tuple[str, int, int | None]]) -> None:
+    """Write tag rows as the /v2 API would (one manifest with one 7-byte layer)."""
+    store = quay.client.app[STORE_KEY]  # type: ignore[index]
+    async with store.read() as conn:
+        repo_id = (
+            await conn.execute(
+                select(schema.repository.c.id).where(schema.repository.c.name == "app")
+            )
+        ).scalar_one()
+    async with store.write() as conn:
+        await conn.execute(schema.blob.insert().values(digest="sha256:l1", size=7, created=0))
+        result = await conn.execute(
+            schema.manifest.insert().values(
+                repository_id=repo_id,
+                digest="sha256:m1",
+                media_type="application/vnd.oci.image.index.v1+json",
+                size=2,
+                content=b"{}",
+                created=0,
+            )
+        )
+        manifest_id = result.inserted_primary_key[0]
+        await conn.execute(
+            schema.manifest_reference.insert().values(
+                manifest_id=manifest_id, kind="blob", digest="sha256:l1"
+            )
+        )
+        for name, start, end in tags:
+            await conn.execute(
+                schema.tag.insert().values(
+                    repository_id=repo_id,
+                    name=name,
+                    manifest_id=manifest_id,
+                    start_ts=start,
+                    end_ts=end,
+                )
+            )
+
+
+class TestTagViews:
+    async def test_the_tag_list_pages_and_filters_and_includes_history_by_default(
+        self, quay: Quay
+    ) -> None:
+        await quay.call("POST", "/api/v1/organization/", {"name": "acme"})
+        await quay.call(
+            "POST",
+            "/api/v1/repository",
+            {"namespace": "acme", "repository": "app", "visibility": "private", "description": ""},
+        )
+        await _push_rows(quay, [("v1", 100, 200), ("v1", 200, None), ("v2", 300, None)])
+        base = "/api/v1/repository/acme/app/tag/"
+        _, everything = await quay.call("GET", base)
+        assert [(t["name"], t.get("end_ts")) for t in everything["tags"]] == [
+            ("v2", None),
+            ("v1", None),
+            ("v1", 200),
+        ]
+        history = everything["tags"][2]
+        assert history["reversion"] is False and history["is_manifest_list"] is True
+        assert history["size"] == 7 and history["expiration"].endswith("-0000")
+        _, live = await quay.call("GET", base + "?onlyActiveTags=true")
+        assert [t["name"] for t in live["tags"]] == ["v2", "v1"]
+        _, first = await quay.call("GET", base + "?limit=1&page=2")
+        assert [t["name"] for t in first["tags"]] == ["v1"]
+        assert first["page"] == 2 and first["has_additional"] is True
+        _, only = await quay.call("GET", base + "?specificTag=v2")
+        assert [t["name"] for t in only["tags"]] == ["v2"]
+        _, like = await quay.call("GET", base + "?filter_tag_name=like:1")
+        assert {t["name"] for t in like["tags"]} == {"v1"}
+        _, repo = await quay.call("GET", "/api/v1/repository/acme/app")
+        assert sorted(repo["tags"]) == ["v1", "v2"]
+        assert repo["tags"]["v2"]["manifest_digest"] == "sha256:m1"
+
+    async def test_a_missing_repository_is_404_for_an_admin_and_403_for_others(
+        self, quay: Quay
+    ) -> None:
+        await quay.call("POST", "/api/v1/organization/", {"name": "acme"})
+        response, _ = await quay.call("GET", "/api/v1/repository/acme/nope/tag/")
+        assert response.status == 404
+        token = await quay.mint("acme", "org:admin")
+        response, _ = await quay.call("GET", "/api/v1/repository/acme/nope/tag/", token=token)
+        assert response.status == 403
