@@ -511,3 +511,38 @@ class TestTagViews:
         token = await quay.mint("acme", "org:admin")
         response, _ = await quay.call("GET", "/api/v1/repository/acme/nope/tag/", token=token)
         assert response.status == 403
+
+
+class TestRobotsAndApplications:
+    async def test_regenerating_a_robot_token_retires_the_old_one_for_registry_logins(
+        self, quay: Quay
+    ) -> None:
+        from registry import access
+
+        store = quay.client.app[STORE_KEY]  # type: ignore[index]
+        await quay.call("POST", "/api/v1/organization/", {"name": "acme"})
+        _, robot = await quay.call("PUT", "/api/v1/organization/acme/robots/builder")
+        assert await access.authenticate_basic(store, "acme+builder", robot["token"]) is not None
+        _, again = await quay.call("POST", "/api/v1/organization/acme/robots/builder/regenerate")
+        assert again["token"] != robot["token"] and "unstructured_metadata" not in again
+        assert await access.authenticate_basic(store, "acme+builder", robot["token"]) is None
+        assert await access.authenticate_basic(store, "acme+builder", again["token"]) is not None
+        response, _ = await quay.call("DELETE", "/api/v1/organization/acme/robots/builder")
+        assert response.status == 204
+        assert await access.authenticate_basic(store, "acme+builder", again["token"]) is None
+
+    async def test_applications_can_be_read_changed_and_deleted(self, quay: Quay) -> None:
+        await quay.call("POST", "/api/v1/organization/", {"name": "acme"})
+        _, app = await quay.call(
+            "POST", "/api/v1/organization/acme/applications", {"name": "bridge"}
+        )
+        assert len(app["client_id"]) == 20 and len(app["client_secret"]) == 40
+        path = f"/api/v1/organization/acme/applications/{app['client_id']}"
+        response, changed = await quay.call("PUT", path, {"name": "bridge2", "description": "d"})
+        assert response.status == 200 and changed["name"] == "bridge2"
+        _, listed = await quay.call("GET", "/api/v1/organization/acme/applications")
+        assert [a["name"] for a in listed["applications"]] == ["bridge2"]
+        response, _ = await quay.call("DELETE", path)
+        assert response.status == 204
+        response, _ = await quay.call("GET", path)
+        assert response.status == 404
