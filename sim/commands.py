@@ -113,13 +113,28 @@ def settings_from_args(argv: list[str]) -> Settings:
             parser.error(f"--delay {step}: must not be negative")
         group, name = DELAYS[step]
         setattr(getattr(settings, group), name, seconds)
+    for option, path in (
+        ("--request-log", args.request_log),
+        ("--kubeconfig-out", args.kubeconfig_out),
+    ):
+        if path:
+            try:
+                with open(path, "a", encoding="utf-8"):
+                    pass
+            except OSError as exc:
+                parser.error(f"{option}: cannot write {path}: {exc.strerror}")
     settings.builds.enabled = not args.no_build_controller
     settings.kubeconfig_out = args.kubeconfig_out  # type: ignore[attr-defined]
     return settings
 
 
 async def serve(settings: Settings, kubeconfig_out: str | None) -> None:
-    """Serve until SIGINT/SIGTERM."""
+    """Serve until SIGINT/SIGTERM (handled before the port opens, so a stop is always clean)."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
     _, app = build(settings)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
@@ -132,11 +147,6 @@ async def serve(settings: Settings, kubeconfig_out: str | None) -> None:
     if kubeconfig_out:
         write_kubeconfig(kubeconfig_out, url)
     print(f"listening on {url}", flush=True)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(sig, stop.set)
     await stop.wait()
     await runner.cleanup()
 

@@ -19,25 +19,21 @@ CLI = [sys.executable, "-m", "quaybridge_cli", "sim"]
 def test_it_prints_where_it_listens_and_writes_a_kubeconfig_for_that_url() -> None:
     port = free_port()
     path = os.path.join(tempfile.mkdtemp(prefix="sim-cmd-"), "kubeconfig")
-    proc = subprocess.Popen(
-        [*CLI, "--port", str(port), "--kubeconfig-out", path],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline().strip()
-        assert line == f"listening on http://127.0.0.1:{port}"
-        with open(path, encoding="utf-8") as fh:
-            config = yaml.safe_load(fh)
-        assert config["clusters"][0]["cluster"]["server"] == f"http://127.0.0.1:{port}"
-        assert config["current-context"] == "quay-bridge-sim"
-    finally:
-        proc.terminate()
-        assert proc.wait(timeout=10) == 0
-        if proc.stdout is not None:
-            proc.stdout.close()
+    args = [*CLI, "--port", str(port), "--kubeconfig-out", path]
+    with subprocess.Popen(
+        args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+    ) as proc:
+        try:
+            assert proc.stdout is not None
+            line = proc.stdout.readline().strip()
+            assert line == f"listening on http://127.0.0.1:{port}"
+            with open(path, encoding="utf-8") as fh:
+                config = yaml.safe_load(fh)
+            assert config["clusters"][0]["cluster"]["server"] == f"http://127.0.0.1:{port}"
+            assert config["current-context"] == "quay-bridge-sim"
+        finally:
+            proc.terminate()
+            assert proc.wait(timeout=10) == 0
 
 
 @pytest.mark.parametrize(
@@ -48,6 +44,8 @@ def test_it_prints_where_it_listens_and_writes_a_kubeconfig_for_that_url() -> No
         ["--delay", "scc=-1"],
         ["--service-address", "no-equals"],
         ["--port", "x"],
+        ["--request-log", "/nonexistent-dir/requests.jsonl"],
+        ["--kubeconfig-out", "/nonexistent-dir/kubeconfig"],
     ],
 )
 def test_bad_options_exit_2_with_a_message(args: list[str]) -> None:
