@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-GOLDEN_DIR = Path("/work/shared/reference/quay-golden")
+GOLDEN_DIR = Path(__file__).resolve().parents[1] / "golden"
 RECORDED_HOST = "127.0.0.1:58080"
 
 UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
