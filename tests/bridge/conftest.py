@@ -159,8 +159,9 @@ class Cluster:
 
 
 @pytest.fixture
-def sim() -> Iterator[SimServer]:
-    server = start_sim()
+def sim(request: pytest.FixtureRequest) -> Iterator[SimServer]:
+    """The simulator; ``indirect`` parametrization passes extra arguments (e.g. ``--delay``)."""
+    server = start_sim(*getattr(request, "param", ()))
     try:
         yield server
     finally:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import pytest
 import requests
 
 from tests.bridge.conftest import Cluster
@@ -161,3 +162,39 @@ class TestLateServiceAccounts:
         wait_for(lambda: all_linked(cluster, "oops"), timeout=20)
         cluster.core.delete_namespaced_secret("deployer-quay-openshift", "oops")
         wait_for(lambda: cluster.get_secret("oops", "deployer-quay-openshift"), timeout=10)
+
+
+class TestProjectTiming:
+    @pytest.mark.parametrize(
+        ("sim", "scc_late"),
+        [
+            (("--delay", "scc=3", "--delay", "service-accounts=0"), True),
+            (("--delay", "scc=0", "--delay", "service-accounts=2"), False),
+        ],
+        ids=["service-accounts-before-scc", "scc-before-service-accounts"],
+        indirect=["sim"],
+    )
+    def test_a_project_is_provisioned_only_once_its_scc_annotations_are_set(
+        self, ready_integration: Cluster, registry: Registry, operator_factory: Any, scc_late: bool
+    ) -> None:
+        cluster = ready_integration
+        operator_factory()
+        cluster.new_project("timed")
+
+        def annotations() -> dict[str, str]:
+            body = cluster.get_namespace("timed") or {"metadata": {}}
+            return dict(body["metadata"].get("annotations") or {})
+
+        if scc_late:
+            time.sleep(1.5)
+            assert "openshift.io/sa.scc.mcs" not in annotations()
+            assert cluster.get_sa("timed", "builder") is not None
+            assert registry.get("/api/v1/organization/openshift_timed").status_code == 404
+            namespace = cluster.get_namespace("timed")
+            assert namespace is not None
+            assert "quay.redhat.com/quayintegrations" not in (
+                namespace["metadata"].get("finalizers") or []
+            )
+        wait_for(lambda: all_linked(cluster, "timed"), timeout=30)
+        assert registry.get("/api/v1/organization/openshift_timed").status_code == 200
+        assert "openshift.io/sa.scc.mcs" in annotations()
