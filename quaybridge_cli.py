@@ -1,8 +1,8 @@
 """The one command-line dispatcher behind ``quay-bridge``.
 
-It exists so that each package keeps its own entry point and the packages never import one another
-just to be started: the dispatcher imports the chosen sub-command's module lazily, and nothing imports
-this module.
+It exists so that each package keeps its own entry point and the packages never import one
+another just to be started: the dispatcher imports the chosen sub-command's module lazily, and
+nothing imports this module.
 """
 
 from __future__ import annotations
@@ -13,11 +13,11 @@ from collections.abc import Callable, Sequence
 
 #: sub-command -> (module, function, one-line help). Each function takes the remaining argv.
 COMMANDS: dict[str, tuple[str, str, str]] = {
-    "run": ("bridge.commands", "main", "run the operator (kopf controller, admission webhook, metrics)"),
+    "run": ("bridge.commands", "main", "run the operator (kopf controller, webhook, metrics)"),
     "certs": ("certs.commands", "main", "make webhook certificates and inject the caBundle"),
     "sim": ("sim.commands", "main", "run the OpenShift simulator (an in-memory API server)"),
     "demo": ("demo.commands", "main", "run the embedded end-to-end demo"),
-    "registry": ("registry.commands", "main", "run the bundled registry core (same as quay-registry)"),
+    "registry": ("registry.commands", "main", "run the registry core (same as quay-registry)"),
 }
 
 

@@ -1,1 +1,1 @@
-"""Helpers shared by the test suites: free ports, real servers started as processes, throwaway databases."""
+"""Helpers shared by the test suites: free ports, real servers as processes, throwaway databases."""
