@@ -573,6 +573,10 @@ class Controller:
                 time.monotonic() - started
             )
 
+    def watches_object(self, kind: str, namespace: str, name: str) -> bool:
+        """Return whether a Secret/ConfigMap is some integration's credentials or CA bundle."""
+        return any(i.watches_object(kind, namespace, name) for i in self.integrations.values())
+
     async def on_secret(self, event_type: str, body: dict[str, Any]) -> None:
         """A Secret changed: credentials or CA of an integration, or one of our pull Secrets."""
         meta = _meta(body)

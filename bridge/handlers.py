@@ -15,6 +15,7 @@ import kopf
 
 import bridge.builds  # noqa: F401  (registers the Build completion handlers)
 from bridge.controller import Controller
+from bridge.planning import MANAGED_LABEL
 
 log = logging.getLogger(__name__)
 
@@ -106,13 +107,33 @@ async def service_account_event(event: Any, body: kopf.Body, memo: Any, **_: Any
     await _controller(memo).on_service_account(_event_type(event), dict(body))
 
 
-@kopf.on.event("", "v1", "secrets")
-async def secret_event(event: Any, body: kopf.Body, memo: Any, **_: Any) -> None:
-    """A Secret changed (credentials, CA bundle, or one of the bridge's pull Secrets)."""
+@kopf.on.event("", "v1", "secrets", labels={MANAGED_LABEL: "true"})
+async def pull_secret_event(event: Any, body: kopf.Body, memo: Any, **_: Any) -> None:
+    """One of the bridge's pull Secrets changed (filtered by label: no other Secret gets here)."""
     await _controller(memo).on_secret(_event_type(event), dict(body))
 
 
-@kopf.on.event("", "v1", "configmaps")
+def _is_integration_secret(body: kopf.Body, memo: Any, **_: Any) -> bool:
+    meta = body.get("metadata") or {}
+    return _controller(memo).watches_object(
+        "Secret", meta.get("namespace") or "", meta.get("name") or ""
+    )
+
+
+def _is_integration_configmap(body: kopf.Body, memo: Any, **_: Any) -> bool:
+    meta = body.get("metadata") or {}
+    return _controller(memo).watches_object(
+        "ConfigMap", meta.get("namespace") or "", meta.get("name") or ""
+    )
+
+
+@kopf.on.event("", "v1", "secrets", when=_is_integration_secret)
+async def integration_secret_event(event: Any, body: kopf.Body, memo: Any, **_: Any) -> None:
+    """An integration's credentials or CA bundle Secret changed: reload that integration."""
+    await _controller(memo).on_secret(_event_type(event), dict(body))
+
+
+@kopf.on.event("", "v1", "configmaps", when=_is_integration_configmap)
 async def configmap_event(event: Any, body: kopf.Body, memo: Any, **_: Any) -> None:
     """A ConfigMap changed (maybe an integration's CA bundle)."""
     await _controller(memo).on_configmap(_event_type(event), dict(body))
