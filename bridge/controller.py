@@ -84,6 +84,7 @@ class Controller:
         self._wanted: dict[str, int] = defaultdict(int)
         self._done: dict[str, int] = defaultdict(int)
         self._observe: set[str] = set()
+        self._relist: set[str] = set()
         self._rotate: set[str] = set()
         self._fingerprints: dict[str, tuple[Any, ...]] = {}
         self._retries: dict[str, int] = {}
@@ -143,7 +144,21 @@ class Controller:
         return self._spawn(self.run(namespace))
 
     async def ensure_now(self, namespace: str) -> None:
-        """Reconcile ``namespace`` now and return when done (the webhook's ``ensure_now``)."""
+        """Reconcile ``namespace`` now and return when done (the webhook's ``ensure_now``).
+
+        The webhook may ask before the watches have shown the namespace or its ServiceAccounts,
+        so the namespace is read if unknown and the pass lists Secrets and ServiceAccounts afresh.
+        """
+        if namespace not in self.namespaces:
+            try:
+                self._remember_namespace(await self.cluster.get_namespace(namespace))
+            except KubeError as exc:
+                if exc.status == 404:
+                    return
+                raise
+        if not self.state.builder_ready(namespace):
+            self._relist.add(namespace)
+            self._fingerprints.pop(namespace, None)
         await self.run(namespace)
 
     async def run(self, namespace: str) -> None:
@@ -316,7 +331,11 @@ class Controller:
             await self.provisioner.rotate(integration, record)
             self.metrics.reconciles.labels("rotation", "ok").inc()
         await self._patch_namespace(namespace, body, {ROTATED_ANNOTATION: marker})
-        await self.provisioner.ensure_kube(integration, record, self.caches, fresh_listing=observe)
+        relist = namespace in self._relist
+        self._relist.discard(namespace)
+        await self.provisioner.ensure_kube(
+            integration, record, self.caches, fresh_listing=observe or relist
+        )
         if self.images_available:
             if observe:
                 listed = await self.cluster.list_image_streams(namespace)
@@ -391,6 +410,7 @@ class Controller:
         self._unmanage(namespace)
         self._fingerprints.pop(namespace, None)
         self._observe.discard(namespace)
+        self._relist.discard(namespace)
         self._rotate.discard(namespace)
         handle = self._retry_handles.pop(namespace, None)
         if handle is not None:
