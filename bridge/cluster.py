@@ -105,11 +105,11 @@ class Cluster:
 
     # --- discovery --------------------------------------------------------------------------
 
-    async def has_api_group(self, group: str) -> bool:
-        """Return whether the API server serves ``group`` (e.g. ``image.openshift.io``)."""
+    async def api_groups(self) -> set[str]:
+        """Return the API groups the server serves (e.g. ``image.openshift.io``)."""
         apis = kubernetes.client.ApisApi(self.api_client)
         data = await self._call(apis.get_api_versions)
-        return any(g.get("name") == group for g in (data or {}).get("groups", []))
+        return {str(g.get("name")) for g in (data or {}).get("groups", [])}
 
     # --- reads ------------------------------------------------------------------------------
 

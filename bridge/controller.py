@@ -103,11 +103,21 @@ class Controller:
     async def start(self) -> None:
         """Load the integrations that exist and start the loops (kopf's startup hook)."""
         try:
-            self.images_available = await self.cluster.has_api_group("image.openshift.io")
+            groups = await self.cluster.api_groups()
         except KubeError as exc:
-            log.warning("API discovery failed (%s); assuming ImageStreams are served", exc)
-        if not self.images_available:
-            log.info("image.openshift.io is not served: ImageStream repositories are skipped")
+            log.warning("API discovery failed (%s); assuming OpenShift's APIs are served", exc)
+            groups = {"image.openshift.io", "build.openshift.io"}
+        self.images_available = "image.openshift.io" in groups
+        skipped = [
+            what
+            for group, what in (
+                ("image.openshift.io", "repositories per ImageStream"),
+                ("build.openshift.io", "imports after Builds"),
+            )
+            if group not in groups
+        ]
+        if skipped:
+            log.info("not an OpenShift API server: skipping %s", " and ".join(skipped))
         try:
             existing = await self.cluster.list_integrations()
         except KubeError as exc:
