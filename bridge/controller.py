@@ -334,10 +334,9 @@ class Controller:
             created = await self.provisioner.ensure_quay(
                 integration, record, observe=record.quay_ready
             )
-        if not created and (
-            namespace in self._rotate or (recorded is not None and recorded != marker)
-        ):
-            self._rotate.discard(namespace)
+        rotate_requested = namespace in self._rotate
+        self._rotate.discard(namespace)
+        if not created and (rotate_requested or (recorded is not None and recorded != marker)):
             await self.provisioner.rotate(integration, record)
             self.metrics.reconciles.labels("rotation", "ok").inc()
         await self._patch_namespace(namespace, body, {ROTATED_ANNOTATION: marker})
@@ -422,6 +421,13 @@ class Controller:
         self._observe.discard(namespace)
         self._relist.discard(namespace)
         self._rotate.discard(namespace)
+        self._reported_invalid.discard(namespace)
+        self._retries.pop(namespace, None)
+        lock = self._locks.get(namespace)
+        if lock is None or not lock.locked():
+            self._locks.pop(namespace, None)
+            self._wanted.pop(namespace, None)
+            self._done.pop(namespace, None)
         handle = self._retry_handles.pop(namespace, None)
         if handle is not None:
             handle.cancel()
