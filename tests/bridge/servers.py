@@ -1,9 +1,9 @@
 """Real servers for the bridge's tests: the registry core and the operator, as subprocesses.
 
-The registry core (``quay-registry serve``) runs on a free loopback port with a throwaway data
-directory; its first user is made through ``POST /api/v1/user/initialize`` exactly as an admin does
-on a real Quay, which yields a token with every scope. The operator is ``quay-bridge run
---no-webhook`` against a simulator's kubeconfig. Every wait is bounded.
+The registry core comes from ``tests/support/registry_server`` (its first user is made through
+``POST /api/v1/user/initialize``, as an admin does on a real Quay, so its token has every scope).
+The operator is ``quay-bridge run --no-webhook`` against a simulator's kubeconfig. Every wait is
+bounded.
 """
 
 from __future__ import annotations
@@ -13,36 +13,42 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
 import requests
 
 from tests.support.ports import free_port
+from tests.support.registry_server import RegistryServer
 
 T = TypeVar("T")
 
 
 @dataclass
 class Registry:
-    """A running registry core and its admin token."""
+    """A running registry core (``tests/support/registry_server``) with request helpers."""
 
-    url: str
-    host: str
-    token: str
-    process: subprocess.Popen[bytes]
+    server: RegistryServer
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    @property
+    def host(self) -> str:
+        return self.server.host
+
+    @property
+    def token(self) -> str:
+        return self.server.token
 
     def get(self, path: str, token: str | None = None) -> requests.Response:
         headers = {"Authorization": f"Bearer {token or self.token}"}
         return requests.get(self.url + path, headers=headers, timeout=10)
 
-    def metrics(self) -> str:
-        return requests.get(self.url + "/metrics", timeout=10).text
-
     def stop(self) -> None:
-        stop_process(self.process)
+        self.server.stop()
 
 
 def stop_process(process: subprocess.Popen[bytes]) -> None:
@@ -67,68 +73,9 @@ def wait_for(predicate: Callable[[], T], timeout: float = 20.0, interval: float 
     raise TimeoutError(f"condition not met within {timeout} s (last value: {last!r})")
 
 
-def start_registry(
-    *,
-    gc_seconds: float = 1.0,
-    port: int | None = None,
-    data_dir: str | None = None,
-    initialize: bool = True,
-) -> Registry:
-    """Start ``quay-registry serve`` and initialize its first user."""
-    port = port or free_port()
-    data_dir = data_dir or tempfile.mkdtemp(prefix="registry-")
-    args = [
-        sys.executable,
-        "-m",
-        "registry.commands",
-        "serve",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--data-dir",
-        data_dir,
-        "--namespace-gc-seconds",
-        str(gc_seconds),
-        "--log-level",
-        "WARNING",
-    ]
-    process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-
-    def up() -> bool:
-        if process.poll() is not None:
-            raise RuntimeError(f"quay-registry exited with {process.returncode}")
-        try:
-            return requests.get(url + "/health/instance", timeout=1).status_code in (200, 503)
-        except requests.ConnectionError:
-            return False
-
-    wait_for(up, timeout=30)
-    token = ""
-    if initialize:
-        reply = requests.post(
-            url + "/api/v1/user/initialize",
-            json={
-                "username": "quayadmin",
-                "password": "password1234",
-                "email": "a@example.com",
-                "access_token": True,
-            },
-            timeout=10,
-        )
-        reply.raise_for_status()
-        token = reply.json()["access_token"]
-    return Registry(url, f"127.0.0.1:{port}", token, process)
-
-
-@contextmanager
-def registry_server(**kwargs: object) -> Iterator[Registry]:
-    registry = start_registry(**kwargs)  # type: ignore[arg-type]
-    try:
-        yield registry
-    finally:
-        registry.stop()
+def start_registry(*, gc_seconds: float = 1.0) -> Registry:
+    """Start the registry core with its first user (its token has every scope)."""
+    return Registry(RegistryServer.start(gc_seconds=gc_seconds))
 
 
 @dataclass
@@ -150,7 +97,8 @@ class Operator:
 def start_operator(kubeconfig: str, *extra: str) -> Operator:
     """Start ``quay-bridge run --no-webhook`` and wait until ``/readyz`` answers."""
     port = free_port()
-    log_path = tempfile.mktemp(prefix="operator-", suffix=".log")
+    handle, log_path = tempfile.mkstemp(prefix="operator-", suffix=".log")
+    os.close(handle)
     args = [
         sys.executable,
         "-m",
