@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime
 import json
 import ssl
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -297,7 +296,6 @@ def tls_server(tmp_path: Path) -> Iterator[tuple[HTTPServer, str]]:
         server.clear()
         if server.is_running():
             server.stop()
-        assert threading.active_count() >= 1
 
 
 class TestTLS:
