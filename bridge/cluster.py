@@ -117,6 +117,11 @@ class Cluster:
         """Read a Namespace."""
         return dict(await self._call(self.core.read_namespace, name))
 
+    async def list_namespaces(self) -> list[dict[str, Any]]:
+        """List every Namespace."""
+        data = await self._call(self.core.list_namespace)
+        return list((data or {}).get("items") or [])
+
     async def get_service_account(self, namespace: str, name: str) -> dict[str, Any]:
         """Read a ServiceAccount."""
         return dict(await self._call(self.core.read_namespaced_service_account, name, namespace))

@@ -330,9 +330,14 @@ class Controller:
         )
         recorded = annotations.get(ROTATED_ANNOTATION)
         created = False
+        # A namespace that already carries our finalizer was provisioned before (an operator
+        # restart): read Quay and the cluster rather than write, so nothing in place is rewritten.
+        provisioned_before = planning.FINALIZER in (_meta(body).get("finalizers") or [])
+        if not record.quay_ready and provisioned_before:
+            self._relist.add(namespace)
         if not record.quay_ready or observe:
             created = await self.provisioner.ensure_quay(
-                integration, record, observe=record.quay_ready
+                integration, record, observe=record.quay_ready or provisioned_before
             )
         rotate_requested = namespace in self._rotate
         self._rotate.discard(namespace)
@@ -340,13 +345,11 @@ class Controller:
             await self.provisioner.rotate(integration, record)
             self.metrics.reconciles.labels("rotation", "ok").inc()
         await self._patch_namespace(namespace, body, {ROTATED_ANNOTATION: marker})
-        relist = namespace in self._relist
+        relist = observe or namespace in self._relist
         self._relist.discard(namespace)
-        await self.provisioner.ensure_kube(
-            integration, record, self.caches, fresh_listing=observe or relist
-        )
+        await self.provisioner.ensure_kube(integration, record, self.caches, fresh_listing=relist)
         if self.images_available:
-            if observe:
+            if relist:
                 listed = await self.cluster.list_image_streams(namespace)
                 self.caches.streams.replace_namespace(namespace, listed)
             names = [
@@ -356,6 +359,8 @@ class Controller:
                     "deletionTimestamp"
                 )
             ]
+            if observe or created:
+                record.repositories.clear()  # re-check each against Quay's listing
             await self.provisioner.ensure_repositories(integration, record, names, fresh=created)
         record.error = None
         self._status_dirty.add(integration.name)
@@ -557,7 +562,7 @@ class Controller:
         if fresh:
             await self._refresh(integration)
             self._restart_loop(integration)
-            self._kick_all()
+            self._spawn(self._first_pass(integration))
         elif changed:
             # A changed spec re-observes everything (drift repair), as a resync does.
             self._restart_loop(integration)
@@ -691,7 +696,9 @@ class Controller:
             return
         if name in record.repositories:
             return
-        if not record.quay_ready or not integration.usable:
+        lock = self._locks.get(namespace)
+        busy = lock is not None and lock.locked()  # a pass is running: let the next one do it
+        if busy or not record.quay_ready or not integration.usable:
             self._fingerprints.pop(namespace, None)
             self.kick(namespace)
             return
@@ -725,6 +732,22 @@ class Controller:
             self.metrics.reconcile_seconds.labels("imagestream").observe(time.monotonic() - started)
 
     # --- loops ------------------------------------------------------------------------------
+
+    async def _first_pass(self, integration: Integration) -> None:
+        """Reconcile every namespace once, then let the integration's status be written.
+
+        Namespaces are listed here rather than awaited from the watch, which may not have started.
+        """
+        try:
+            for body in await self.cluster.list_namespaces():
+                self._remember_namespace(body)
+        except KubeError as exc:
+            log.warning("could not list namespaces: %s", exc)
+        tasks = [self.kick(name) for name in list(self.namespaces)]
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+        integration.synced = True
+        self._status_dirty.add(integration.name)
 
     def _kick_all(self) -> None:
         for name in list(self.namespaces):
@@ -800,6 +823,9 @@ class Controller:
             for name in dirty:
                 found = self.integrations.get(name)
                 if found is None:
+                    continue
+                if found.usable and not found.synced:
+                    self._status_dirty.add(name)  # hold intermediate counts back
                     continue
                 try:
                     await self.write_status(found)

@@ -62,12 +62,16 @@ class Integration:
         self.last_sync: str | None = None
         self._transitions: dict[str, tuple[str, str]] = {}
         self.written_status: dict[str, Any] | None = None
+        #: the first pass over all namespaces finished (status is held back until then)
+        self.synced = False
 
     # --- spec -------------------------------------------------------------------------------
 
     def update_body(self, body: dict[str, Any]) -> bool:
         """Take a new CR body; return whether the spec changed."""
         self.body = body
+        if self.written_status is None:
+            self._adopt_status(body.get("status"))
         generation = int((body.get("metadata") or {}).get("generation") or 0)
         try:
             spec = parse_spec(body.get("spec"))
@@ -79,6 +83,22 @@ class Integration:
         changed = spec != self.spec
         self.spec, self.spec_error, self.generation = spec, None, generation
         return changed
+
+    def _adopt_status(self, status: Any) -> None:
+        """Start from the status already on the CR (after an operator restart).
+
+        An unchanged state is then not written again, and transition times survive the restart.
+        """
+        if not isinstance(status, dict):
+            return
+        self.written_status = status
+        self.last_sync = status.get("lastSync") or self.last_sync
+        for condition in status.get("conditions") or []:
+            if isinstance(condition, dict) and condition.get("type"):
+                self._transitions[str(condition["type"])] = (
+                    str(condition.get("status")),
+                    str(condition.get("lastTransitionTime") or now_iso()),
+                )
 
     @property
     def annotations(self) -> dict[str, str]:

@@ -54,29 +54,42 @@ class Provisioner:
         """
         spec, client = _parts(integration)
         org = record.organization
-        created = False
-        if not observe:
-            try:
-                await client.create_organization(org)
-                created = True
-            except qe.AlreadyExists:
-                created = False
-        if created:
-            await asyncio.gather(
-                *(self._new_robot(client, record, sa.name, sa.role) for sa in spec.service_accounts)
-            )
-        else:
-            try:
-                robots, prototypes = await asyncio.gather(
-                    client.list_robots(org), client.list_prototypes(org)
-                )
-            except (qe.Forbidden, qe.NotFound):
-                # Quay answers 403 on a missing org's robots: the org was deleted behind our back.
-                await client.get_organization(org)  # raises NotFound if really gone
+        if observe:
+            observed = await self._observe(client, org)
+            if observed is not None:
+                await self._repair(client, spec, record, *observed)
+                record.quay_ready = True
+                return False
+        try:
+            await client.create_organization(org)
+        except qe.AlreadyExists:
+            observed = await self._observe(client, org)
+            if observed is None:
                 raise
-            await self._repair(client, spec, record, robots, prototypes)
+            await self._repair(client, spec, record, *observed)
+            record.quay_ready = True
+            return False
+        await asyncio.gather(
+            *(self._new_robot(client, record, sa.name, sa.role) for sa in spec.service_accounts)
+        )
+        created = True
         record.quay_ready = True
         return created
+
+    async def _observe(self, client: QuayClient, org: str) -> tuple[list[Any], list[Any]] | None:
+        """Read an org's robots (with tokens) and prototypes; None when the org does not exist."""
+        try:
+            robots, prototypes = await asyncio.gather(
+                client.list_robots(org), client.list_prototypes(org)
+            )
+        except (qe.Forbidden, qe.NotFound):
+            # Quay answers 403 on a missing org's robots: was the org deleted behind our back?
+            try:
+                await client.get_organization(org)
+            except qe.NotFound:
+                return None
+            raise
+        return list(robots), list(prototypes)
 
     async def _new_robot(
         self, client: QuayClient, record: NamespaceRecord, sa: str, role: Role

@@ -13,7 +13,7 @@ import pytest
 import requests
 
 from tests.bridge.conftest import Cluster
-from tests.bridge.servers import Registry, operator_counts, wait_for
+from tests.bridge.servers import Registry, metric_total, operator_counts, wait_for
 
 SAS = ("builder", "default", "deployer")
 
@@ -198,3 +198,30 @@ class TestProjectTiming:
         wait_for(lambda: all_linked(cluster, "timed"), timeout=30)
         assert registry.get("/api/v1/organization/openshift_timed").status_code == 200
         assert "openshift.io/sa.scc.mcs" in annotations()
+
+
+class TestRestart:
+    def test_a_restarted_operator_finds_everything_in_place_and_writes_nothing(
+        self, ready_integration: Cluster, registry: Registry, operator_factory: Any
+    ) -> None:
+        cluster = ready_integration
+        first = operator_factory()
+        cluster.new_project("steady")
+        cluster.image_stream("steady", "web")
+        wait_for(lambda: all_linked(cluster, "steady"), timeout=20)
+        wait_for(lambda: registry.get("/api/v1/repository/openshift_steady/web").ok, timeout=10)
+        time.sleep(1.0)
+        first.stop()
+        second = operator_factory()
+
+        def managed() -> bool:
+            text = requests.get(second.metrics_url, timeout=5).text
+            return metric_total(text, "quay_bridge_managed_namespaces", integration="quay") >= 1
+
+        wait_for(managed, timeout=20)
+        time.sleep(1.5)
+        text = requests.get(second.metrics_url, timeout=5).text
+        calls = metric_total(text, "quay_bridge_quay_calls_total")
+        reads = metric_total(text, "quay_bridge_quay_calls_total", method="GET")
+        assert calls > 0 and calls == reads, "only reads on a restart"
+        assert metric_total(text, "quay_bridge_kubernetes_writes_total") == 0
