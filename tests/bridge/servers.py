@@ -8,6 +8,7 @@ bounded.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -92,6 +93,8 @@ class Operator:
 
     def stop(self) -> None:
         stop_process(self.process)
+        with contextlib.suppress(OSError):
+            os.remove(self.log_path)
 
 
 def start_operator(kubeconfig: str, *extra: str) -> Operator:
