@@ -98,7 +98,7 @@ async def run(args: argparse.Namespace) -> int:
         if webhook is not None:
             await webhook.stop()
         await runner.cleanup()
-        cluster.close()
+        await cluster.aclose()
     return 0
 
 

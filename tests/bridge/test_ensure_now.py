@@ -46,4 +46,4 @@ async def test_ensure_now_provisions_and_links_the_builder_without_any_watch_eve
         await state.ensure_now("no-such-namespace")  # unknown: returns quietly
     finally:
         await controller.stop()
-        kube.close()
+        await kube.aclose()
