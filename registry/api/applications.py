@@ -8,8 +8,10 @@ normalised to spaces, the default lifetime is 3652.5 days, and the secret is sho
 from __future__ import annotations
 
 from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from registry import schemas
+from registry.access import Entity
 from registry.api.errors import ModelError, not_found, unauthorized
 from registry.api.organizations import require_org_admin
 from registry.api.requests import json_body, no_content, reader, store_of, writer
@@ -19,6 +21,17 @@ from registry.settings import MINTED_TOKEN_DEFAULT_SECONDS
 from registry.store import oauth
 
 _APP_FIELDS = ("description", "application_uri", "redirect_uri", "avatar_email")
+
+
+async def _application_of(
+    conn: AsyncConnection, entity: Entity | None, request: web.Request
+) -> oauth.Application:
+    """The application named in the path, if the caller administers its org; else 401/403/404."""
+    org = await require_org_admin(conn, entity, request.match_info["orgname"])
+    app = await oauth.get_application(conn, org.id, request.match_info["client_id"])
+    if app is None:
+        raise not_found()
+    return app
 
 
 async def create_application(request: web.Request) -> web.Response:
@@ -57,10 +70,7 @@ async def get_application(request: web.Request) -> web.Response:
     entity = await reader(request)
     store = store_of(request)
     async with store.read() as conn:
-        org = await require_org_admin(conn, entity, request.match_info["orgname"])
-        app = await oauth.get_application(conn, org.id, request.match_info["client_id"])
-    if app is None:
-        raise not_found()
+        app = await _application_of(conn, entity, request)
     return web.json_response(application_view(app, store.keyring.unseal(app.client_secret_sealed)))
 
 
@@ -70,14 +80,12 @@ async def update_application(request: web.Request) -> web.Response:
     body = await json_body(request, schemas.NEW_APPLICATION)
     store = store_of(request)
     async with store.write() as conn:
-        org = await require_org_admin(conn, entity, request.match_info["orgname"])
-        app = await oauth.get_application(conn, org.id, request.match_info["client_id"])
-        if app is None:
-            raise not_found()
+        app = await _application_of(conn, entity, request)
         changes = {key: body[key] for key in _APP_FIELDS if key in body}
         await oauth.update_application(conn, app, name=body["name"], **changes)
-        app = await oauth.get_application(conn, org.id, app.client_id)
-    assert app is not None
+        updated = await oauth.get_application(conn, app.organization_id, app.client_id)
+    assert updated is not None
+    app = updated
     return web.json_response(application_view(app, store.keyring.unseal(app.client_secret_sealed)))
 
 
@@ -86,10 +94,7 @@ async def delete_application(request: web.Request) -> web.Response:
     entity = await writer(request)
     store = store_of(request)
     async with store.write() as conn:
-        org = await require_org_admin(conn, entity, request.match_info["orgname"])
-        app = await oauth.get_application(conn, org.id, request.match_info["client_id"])
-        if app is None:
-            raise not_found()
+        app = await _application_of(conn, entity, request)
         await oauth.delete_application(conn, app)
         store.token_cache.clear()
     return no_content()
@@ -100,10 +105,7 @@ async def create_token(request: web.Request) -> web.Response:
     entity = await writer(request)
     store = store_of(request)
     async with store.read() as conn:
-        org = await require_org_admin(conn, entity, request.match_info["orgname"])
-        app = await oauth.get_application(conn, org.id, request.match_info["client_id"])
-    if app is None:
-        raise not_found()
+        app = await _application_of(conn, entity, request)
     body = await json_body(request, schemas.NEW_APP_TOKEN)
     try:
         wanted = parse_scopes(body["scope"])
@@ -134,10 +136,7 @@ async def list_tokens(request: web.Request) -> web.Response:
     entity = await reader(request)
     store = store_of(request)
     async with store.read() as conn:
-        org = await require_org_admin(conn, entity, request.match_info["orgname"])
-        app = await oauth.get_application(conn, org.id, request.match_info["client_id"])
-        if app is None:
-            raise not_found()
+        app = await _application_of(conn, entity, request)
         tokens = await oauth.list_tokens(conn, app)
     return web.json_response({"tokens": [token_view(token) for token in tokens]})
 
@@ -147,9 +146,8 @@ async def delete_token(request: web.Request) -> web.Response:
     entity = await writer(request)
     store = store_of(request)
     async with store.write() as conn:
-        org = await require_org_admin(conn, entity, request.match_info["orgname"])
-        app = await oauth.get_application(conn, org.id, request.match_info["client_id"])
-        if app is None or not await oauth.delete_token(conn, app, request.match_info["token_uuid"]):
+        app = await _application_of(conn, entity, request)
+        if not await oauth.delete_token(conn, app, request.match_info["token_uuid"]):
             raise not_found()
         store.token_cache.clear()
     return no_content()
