@@ -61,6 +61,19 @@ async def _resolve(
     raise unauthorized(entity is not None)
 
 
+async def _resolve_path(
+    conn: AsyncConnection, entity: Entity | None, request: web.Request, wanted: RepoRole
+) -> tuple[accounts.Account, repositories.Repository, RepoRole]:
+    """:func:`_resolve` for the ``{namespace}/{repository}`` named in the request path."""
+    match = request.match_info
+    return await _resolve(conn, entity, match["namespace"], match["repository"], wanted)
+
+
+async def _org_member(conn: AsyncConnection, ns: accounts.Account, account_id: int) -> bool | None:
+    """Whether the account is in a team of the org (``is_org_member``); None for a user."""
+    return await accounts.team_role(conn, ns.id, account_id) is not None if ns.is_org else None
+
+
 def _seal_page(store: Store, offset: int) -> str:
     return store.keyring.seal(json.dumps({"offset": offset}))
 
@@ -148,13 +161,7 @@ async def get_repository(request: web.Request) -> web.Response:
     entity = await caller(request)
     store = store_of(request)
     async with store.read() as conn:
-        ns, repo, role = await _resolve(
-            conn,
-            entity,
-            request.match_info["namespace"],
-            request.match_info["repository"],
-            "read",
-        )
+        ns, repo, role = await _resolve_path(conn, entity, request, "read")
         tags = await repositories.list_tags(conn, repo.id, only_active=True, limit=500)
     view = repository_view(
         repo,
@@ -187,21 +194,11 @@ async def list_user_permissions(request: web.Request) -> web.Response:
     entity = await caller(request)
     store = store_of(request)
     async with store.read() as conn:
-        ns, repo, _ = await _resolve(
-            conn,
-            entity,
-            request.match_info["namespace"],
-            request.match_info["repository"],
-            "admin",
-        )
+        ns, repo, _ = await _resolve_path(conn, entity, request, "admin")
         entries = await repositories.user_permissions(conn, repo.id)
         body = {}
         for entry in entries:
-            member = (
-                await accounts.team_role(conn, ns.id, entry.account.id) is not None
-                if ns.is_org
-                else None
-            )
+            member = await _org_member(conn, ns, entry.account.id)
             body[entry.account.username] = permission_view(entry.account, entry.role, member)
     return web.json_response({"permissions": body})
 
@@ -211,21 +208,11 @@ async def get_user_permission(request: web.Request) -> web.Response:
     entity = await caller(request)
     store = store_of(request)
     async with store.read() as conn:
-        ns, repo, _ = await _resolve(
-            conn,
-            entity,
-            request.match_info["namespace"],
-            request.match_info["repository"],
-            "admin",
-        )
+        ns, repo, _ = await _resolve_path(conn, entity, request, "admin")
         username = request.match_info["username"]
         for entry in await repositories.user_permissions(conn, repo.id):
             if entry.account.username == username:
-                member = (
-                    await accounts.team_role(conn, ns.id, entry.account.id) is not None
-                    if ns.is_org
-                    else None
-                )
+                member = await _org_member(conn, ns, entry.account.id)
                 return web.json_response(permission_view(entry.account, entry.role, member))
     raise ModelError(NO_PERMISSION)
 
@@ -237,20 +224,14 @@ async def set_user_permission(request: web.Request) -> web.Response:
     username = request.match_info["username"]
     store = store_of(request)
     async with store.write() as conn:
-        ns, repo, _ = await _resolve(
-            conn,
-            entity,
-            request.match_info["namespace"],
-            request.match_info["repository"],
-            "admin",
-        )
+        ns, repo, _ = await _resolve_path(conn, entity, request, "admin")
         target = await accounts.get_by_name(conn, username)
         if target is None or target.is_org:
             raise invalid_request(f"Invalid username: {username}")
         if target.is_robot and target.organization_id != ns.id:
             raise invalid_request(f"Invalid username: {username}")
         await repositories.set_user_permission(conn, repo.id, target.id, body["role"])
-        member = await accounts.team_role(conn, ns.id, target.id) is not None if ns.is_org else None
+        member = await _org_member(conn, ns, target.id)
     return web.json_response(permission_view(target, body["role"], member))
 
 
@@ -260,13 +241,7 @@ async def delete_user_permission(request: web.Request) -> web.Response:
     username = request.match_info["username"]
     store = store_of(request)
     async with store.write() as conn:
-        _, repo, _ = await _resolve(
-            conn,
-            entity,
-            request.match_info["namespace"],
-            request.match_info["repository"],
-            "admin",
-        )
+        _, repo, _ = await _resolve_path(conn, entity, request, "admin")
         target = await accounts.get_by_name(conn, username)
         if target is None or not await repositories.delete_user_permission(
             conn, repo.id, target.id
@@ -305,13 +280,7 @@ async def list_tags(request: web.Request) -> web.Response:
             raise invalid_request("Invalid filter_tag_name: use like:<text> or eq:<name>")
     store = store_of(request)
     async with store.read() as conn:
-        _, repo, _ = await _resolve(
-            conn,
-            entity,
-            request.match_info["namespace"],
-            request.match_info["repository"],
-            "read",
-        )
+        _, repo, _ = await _resolve_path(conn, entity, request, "read")
         found = await repositories.list_tags(
             conn,
             repo.id,
