@@ -49,21 +49,22 @@ async def create_organization(request: web.Request) -> web.Response:
     name: str = body["name"]
     email = body.get("email")
     store: Store = store_of(request)
-    async with store.read() as conn:
-        if await accounts.get_by_name(conn, name) is not None:
-            raise invalid_request("A user or organization with this name already exists")
-    problem = names.namespace_error(name)
-    if problem is not None:
-        raise invalid_request(problem)
-    if email is not None and not EMAIL_RE.match(email):
-        raise invalid_request("Invalid email address")
     try:
         async with store.write() as conn:
-            if await accounts.is_reserved(conn, name):
+            # One statement answers the three questions; they are asked in Quay's order.
+            check = await accounts.check_new_name(conn, name, email)
+            if check.taken:
+                raise invalid_request("A user or organization with this name already exists")
+            problem = names.namespace_error(name)
+            if problem is not None:
+                raise invalid_request(problem)
+            if email is not None and not EMAIL_RE.match(email):
+                raise invalid_request("Invalid email address")
+            if check.reserved:
                 raise accounts.NameReservedError(name)
-            if email is not None and await accounts.email_used_by_user(conn, email):
+            if check.email_used:
                 raise invalid_request(f"Email has already been used: {email}")
-            await accounts.create_organization(conn, name, email, entity.account_id)
+            await accounts.insert_organization(conn, name, email, entity.account_id)
     except accounts.NameReservedError as error:
         raise invalid_request("Username is not available") from error
     except accounts.NameTakenError as error:

@@ -9,14 +9,17 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Row, bindparam, case, delete, func, select, update
+from sqlalchemy import bindparam, case, delete, exists, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from registry.scopes import TeamRole
+from registry.store import prepared
+from registry.store.prepared import Prepared
 from registry.store.schema import (
     account,
     deleted_namespace,
@@ -74,40 +77,59 @@ class Account:
         return value if isinstance(value, dict) else {}
 
 
-def to_account(row: Row[Any]) -> Account:
-    """Build an ``Account`` from an ``account`` row."""
-    m = row._mapping
+def to_account(row: Sequence[Any]) -> Account:
+    """Build an ``Account`` from a row whose first columns are the ``account`` table's, in order."""
     return Account(
-        id=m["id"],
-        username=m["username"],
-        email=m["email"],
-        kind=m["kind"],
-        password_hash=m["password_hash"],
-        organization_id=m["organization_id"],
-        enabled=bool(m["enabled"]),
-        superuser=bool(m["superuser"]),
-        uuid=m["uuid"],
-        description=m["description"],
-        metadata_json=m["metadata_json"],
-        robot_token_sealed=m["robot_token_sealed"],
-        created=m["created"],
-        last_accessed=m["last_accessed"],
+        id=row[0],
+        username=row[1],
+        email=row[2],
+        kind=row[3],
+        password_hash=row[4],
+        organization_id=row[5],
+        enabled=bool(row[6]),
+        superuser=bool(row[7]),
+        uuid=row[8],
+        description=row[9],
+        metadata_json=row[10],
+        robot_token_sealed=row[11],
+        created=row[12],
+        last_accessed=row[13],
     )
+
+
+_COLUMN_ORDER = (
+    "id",
+    "username",
+    "email",
+    "kind",
+    "password_hash",
+    "organization_id",
+    "enabled",
+    "superuser",
+    "uuid",
+    "description",
+    "metadata_json",
+    "robot_token_sealed",
+    "created",
+    "last_accessed",
+)
+assert tuple(account.c.keys()) == _COLUMN_ORDER, "to_account reads account rows by position"
+
+_BY_NAME = Prepared(
+    select(account).where(account.c.username == bindparam("username"), account.c.enabled.is_(True))
+)
+_BY_ID = Prepared(select(account).where(account.c.id == bindparam("account_id")))
 
 
 async def get_by_name(conn: AsyncConnection, username: str) -> Account | None:
     """The enabled account named ``username`` (case-sensitive), or None."""
-    row = (
-        await conn.execute(
-            select(account).where(account.c.username == username, account.c.enabled.is_(True))
-        )
-    ).first()
+    row = await prepared.fetch_one(conn, _BY_NAME, {"username": username})
     return to_account(row) if row else None
 
 
 async def get_by_id(conn: AsyncConnection, account_id: int) -> Account | None:
     """The account with ``account_id``, or None."""
-    row = (await conn.execute(select(account).where(account.c.id == account_id))).first()
+    row = await prepared.fetch_one(conn, _BY_ID, {"account_id": account_id})
     return to_account(row) if row else None
 
 
@@ -132,52 +154,112 @@ async def count_users(conn: AsyncConnection) -> int:
     )
 
 
+_EMAIL_USED = Prepared(
+    select(account.c.id).where(account.c.kind == "user", account.c.email == bindparam("email"))
+)
+_RESERVED = Prepared(
+    select(deleted_namespace.c.id).where(deleted_namespace.c.original_name == bindparam("name"))
+)
+
+
 async def email_used_by_user(conn: AsyncConnection, email: str) -> bool:
     """Whether a *user* already has ``email`` (organizations may share one)."""
-    row = (
-        await conn.execute(
-            select(account.c.id).where(account.c.kind == "user", account.c.email == email)
-        )
-    ).first()
-    return row is not None
+    return await prepared.fetch_one(conn, _EMAIL_USED, {"email": email}) is not None
 
 
 async def is_reserved(conn: AsyncConnection, name: str) -> bool:
     """Whether ``name`` belongs to a deleted organization not yet purged."""
-    row = (
-        await conn.execute(
-            select(deleted_namespace.c.id).where(deleted_namespace.c.original_name == name)
-        )
-    ).first()
-    return row is not None
+    return await prepared.fetch_one(conn, _RESERVED, {"name": name}) is not None
 
 
-async def _insert_account(conn: AsyncConnection, **values: Any) -> Account:
-    values.setdefault("uuid", str(uuid.uuid4()))
-    values.setdefault("created", time.time())
-    values.setdefault("enabled", True)
-    values.setdefault("superuser", False)
-    values.setdefault("description", "")
-    values.setdefault("metadata_json", "{}")
+@dataclass(frozen=True)
+class NameCheck:
+    """What stands in the way of a new organization's name and email."""
+
+    taken: bool  # an enabled account has the name
+    reserved: bool  # a deleted organization not yet purged had it
+    email_used: bool  # a user has the email
+
+
+_NAME_CHECK = Prepared(
+    select(
+        select(account.c.id)
+        .where(account.c.username == bindparam("name"), account.c.enabled.is_(True))
+        .exists()
+        .label("taken"),
+        select(deleted_namespace.c.id)
+        .where(deleted_namespace.c.original_name == bindparam("name"))
+        .exists()
+        .label("reserved"),
+        select(account.c.id)
+        .where(account.c.kind == "user", account.c.email == bindparam("email"))
+        .exists()
+        .label("email_used"),
+    )
+)
+
+
+async def check_new_name(conn: AsyncConnection, name: str, email: str | None) -> NameCheck:
+    """``get_by_name``, ``is_reserved`` and ``email_used_by_user`` in one statement."""
+    row = await prepared.fetch_one(conn, _NAME_CHECK, {"name": name, "email": email})
+    assert row is not None
+    return NameCheck(bool(row[0]), bool(row[1]), email is not None and bool(row[2]))
+
+
+_INSERT_ACCOUNT = Prepared(
+    account.insert().values({column: bindparam(column) for column in _COLUMN_ORDER[1:]})
+)
+
+
+async def _insert_account(
+    conn: AsyncConnection,
+    *,
+    username: str,
+    kind: str,
+    email: str | None = None,
+    password_hash: str | None = None,
+    organization_id: int | None = None,
+    superuser: bool = False,
+    description: str = "",
+    metadata_json: str = "{}",
+    robot_token_sealed: str | None = None,
+) -> Account:
+    created = time.time()
+    new_uuid = str(uuid.uuid4())
+    values = {
+        "username": username,
+        "email": email,
+        "kind": kind,
+        "password_hash": password_hash,
+        "organization_id": organization_id,
+        "enabled": True,
+        "superuser": superuser,
+        "uuid": new_uuid,
+        "description": description,
+        "metadata_json": metadata_json,
+        "robot_token_sealed": robot_token_sealed,
+        "created": created,
+        "last_accessed": None,
+    }
     try:
-        result = await conn.execute(account.insert().values(**values))
+        outcome = await prepared.run(conn, _INSERT_ACCOUNT, values)
     except IntegrityError as error:
-        raise NameTakenError(values["username"]) from error
-    assert result.inserted_primary_key is not None
+        raise NameTakenError(username) from error
+    assert outcome.lastrowid is not None
     return Account(
-        id=int(result.inserted_primary_key[0]),
-        username=values["username"],
-        email=values.get("email"),
-        kind=values["kind"],
-        password_hash=values.get("password_hash"),
-        organization_id=values.get("organization_id"),
-        enabled=bool(values["enabled"]),
-        superuser=bool(values["superuser"]),
-        uuid=values["uuid"],
-        description=values["description"],
-        metadata_json=values["metadata_json"],
-        robot_token_sealed=values.get("robot_token_sealed"),
-        created=values["created"],
+        id=outcome.lastrowid,
+        username=username,
+        email=email,
+        kind=kind,
+        password_hash=password_hash,
+        organization_id=organization_id,
+        enabled=True,
+        superuser=superuser,
+        uuid=new_uuid,
+        description=description,
+        metadata_json=metadata_json,
+        robot_token_sealed=robot_token_sealed,
+        created=created,
         last_accessed=None,
     )
 
@@ -208,6 +290,19 @@ async def create_user(
     )
 
 
+_INSERT_TEAM = Prepared(
+    team.insert().values(
+        organization_id=bindparam("org_id"),
+        name=bindparam("name"),
+        role=bindparam("role"),
+        description=bindparam("description"),
+    )
+)
+_INSERT_TEAM_MEMBER = Prepared(
+    team_member.insert().values(team_id=bindparam("team_id"), account_id=bindparam("account_id"))
+)
+
+
 async def create_organization(
     conn: AsyncConnection, name: str, email: str | None, creator_id: int
 ) -> Account:
@@ -219,14 +314,26 @@ async def create_organization(
     """
     if await is_reserved(conn, name):
         raise NameReservedError(name)
-    org = await _insert_account(
-        conn, username=name, email=email or str(uuid.uuid4()), kind="org", password_hash=None
+    return await insert_organization(conn, name, email, creator_id)
+
+
+async def insert_organization(
+    conn: AsyncConnection, name: str, email: str | None, creator_id: int
+) -> Account:
+    """``create_organization`` for a caller that has checked the name is not reserved.
+
+    Raises:
+        NameTakenError: the name is used by any account.
+    """
+    org = await _insert_account(conn, username=name, email=email or str(uuid.uuid4()), kind="org")
+    owners = await prepared.run(
+        conn,
+        _INSERT_TEAM,
+        {"org_id": org.id, "name": "owners", "role": "admin", "description": ""},
     )
-    owners = await conn.execute(
-        team.insert().values(organization_id=org.id, name="owners", role="admin", description="")
+    await prepared.run(
+        conn, _INSERT_TEAM_MEMBER, {"team_id": owners.lastrowid, "account_id": creator_id}
     )
-    owners_id = owners.inserted_primary_key[0] if owners.inserted_primary_key else None
-    await conn.execute(team_member.insert().values(team_id=owners_id, account_id=creator_id))
     return org
 
 
@@ -266,22 +373,31 @@ class TeamInfo:
     member_count: int
 
 
-_TEAM_ROLES = (
-    select(team.c.role)
-    .select_from(team.join(team_member, team_member.c.team_id == team.c.id))
-    .where(
-        team.c.organization_id == bindparam("org_id"),
-        team_member.c.account_id == bindparam("account_id"),
+def _is_member(account_id: Any) -> Any:
+    """``team`` has ``account_id`` as a member (the primary key lookup on ``team_member``).
+
+    Written as EXISTS so the database walks the org's few teams by ``team.organization_id`` and
+    probes each membership, instead of walking every membership of the account (an owner of many
+    orgs has one per org) and checking each team's org.
+    """
+    return exists().where(
+        team_member.c.team_id == team.c.id, team_member.c.account_id == account_id
+    )
+
+
+_TEAM_ROLES = Prepared(
+    select(team.c.role).where(
+        team.c.organization_id == bindparam("org_id"), _is_member(bindparam("account_id"))
     )
 )
 
 
 async def team_role(conn: AsyncConnection, org_id: int, account_id: int) -> TeamRole | None:
     """The highest team role ``account_id`` holds in ``org_id``, or None when not a member."""
-    rows = (await conn.execute(_TEAM_ROLES, {"org_id": org_id, "account_id": account_id})).scalars()
+    rows = await prepared.fetch_all(conn, _TEAM_ROLES, {"org_id": org_id, "account_id": account_id})
     order = {"member": 1, "creator": 2, "admin": 3}
     best: TeamRole | None = None
-    for role in rows:
+    for (role,) in rows:
         if best is None or order[role] > order[best]:
             best = role
     return best
@@ -290,18 +406,16 @@ async def team_role(conn: AsyncConnection, org_id: int, account_id: int) -> Team
 _ROLE_RANK = case({"admin": 3, "creator": 2, "member": 1}, value=team.c.role, else_=0)
 _BEST_ROLE = (
     select(team.c.role)
-    .select_from(team.join(team_member, team_member.c.team_id == team.c.id))
-    .where(
-        team.c.organization_id == account.c.id,
-        team_member.c.account_id == bindparam("caller_id"),
-    )
+    .where(team.c.organization_id == account.c.id, _is_member(bindparam("caller_id")))
     .order_by(_ROLE_RANK.desc())
     .limit(1)
     .correlate(account)
     .scalar_subquery()
 )
-_BY_NAME_WITH_ROLE = select(account, _BEST_ROLE.label("caller_role")).where(
-    account.c.username == bindparam("username"), account.c.enabled.is_(True)
+_BY_NAME_WITH_ROLE = Prepared(
+    select(account, _BEST_ROLE.label("caller_role")).where(
+        account.c.username == bindparam("username"), account.c.enabled.is_(True)
+    )
 )
 
 
@@ -313,13 +427,13 @@ async def get_with_role(
     One statement instead of two for the most common question of the REST API ("this org, and
     am I its admin?"). The role is None for users, robots and non-members.
     """
-    row = (
-        await conn.execute(_BY_NAME_WITH_ROLE, {"username": username, "caller_id": caller_id or -1})
-    ).first()
+    row = await prepared.fetch_one(
+        conn, _BY_NAME_WITH_ROLE, {"username": username, "caller_id": caller_id or -1}
+    )
     if row is None:
         return None, None
     found = to_account(row)
-    role = row._mapping["caller_role"] if found.is_org else None
+    role = row[len(_COLUMN_ORDER)] if found.is_org else None
     return found, role
 
 
@@ -400,16 +514,18 @@ async def create_robot(
     )
 
 
-_ROBOT = select(account).where(
-    account.c.username == bindparam("username"),
-    account.c.kind == "robot",
-    account.c.organization_id == bindparam("org_id"),
+_ROBOT = Prepared(
+    select(account).where(
+        account.c.username == bindparam("username"),
+        account.c.kind == "robot",
+        account.c.organization_id == bindparam("org_id"),
+    )
 )
 
 
 async def get_robot(conn: AsyncConnection, org: Account, full_name: str) -> Account | None:
     """The robot ``full_name`` owned by ``org``, or None."""
-    row = (await conn.execute(_ROBOT, {"username": full_name, "org_id": org.id})).first()
+    row = await prepared.fetch_one(conn, _ROBOT, {"username": full_name, "org_id": org.id})
     return to_account(row) if row else None
 
 

@@ -9,17 +9,18 @@ needs none of this; uniqueness is always enforced by constraints, never by locks
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, exc
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from registry.credentials import Keyring
 from registry.settings import Settings
-from registry.store import inline_sqlite  # noqa: F401  (registers sqlite+inline)
+from registry.store.inline_sqlite import sqlite3_connection  # also registers sqlite+inline
 from registry.store.migrating import migrate
 
 
@@ -60,6 +61,7 @@ class Store:
     dialect: str
     token_cache: dict[str, tuple[float, Any]] = field(default_factory=dict)
     _write_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    _writer: AsyncConnection | None = None
 
     @classmethod
     async def open(cls, settings: Settings) -> Store:
@@ -77,6 +79,10 @@ class Store:
 
     async def close(self) -> None:
         """Release every pooled connection."""
+        async with self._write_lock:
+            if self._writer is not None:
+                await self._writer.close()
+                self._writer = None
         await self.engine.dispose()
 
     @asynccontextmanager
@@ -96,7 +102,42 @@ class Store:
             async with self.engine.begin() as conn:
                 yield conn
             return
+        if self.engine.dialect.driver == "inline":
+            async with self._write_lock, self._inline_transaction() as conn:
+                yield conn
+            return
         async with self._write_lock, self.engine.connect() as conn:
             conn = await conn.execution_options(immediate=True)
             async with conn.begin():
                 yield conn
+
+    @asynccontextmanager
+    async def _inline_transaction(self) -> AsyncIterator[AsyncConnection]:
+        """A write transaction on the in-loop SQLite driver's one writer connection.
+
+        Writers take turns anyway (the caller holds the write lock), so one connection kept open
+        serves them all: no pool checkout and return per write. ``BEGIN IMMEDIATE``, ``COMMIT`` and
+        ``ROLLBACK`` go straight to ``sqlite3``; when a statement ran through SQLAlchemy in the
+        block, SQLAlchemy considers a transaction begun, so the block ends through it instead
+        (SQLAlchemy then commits or rolls back the same ``sqlite3`` transaction).
+        """
+        conn = self._writer
+        if conn is None or conn.closed or conn.invalidated:
+            conn = self._writer = await self.engine.connect()
+        raw = sqlite3_connection(conn)
+        assert raw is not None
+        try:
+            raw.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as error:
+            raise exc.DBAPIError.instance("BEGIN IMMEDIATE", (), error, sqlite3.Error) from error
+        try:
+            yield conn
+        except BaseException:
+            if conn.in_transaction():
+                await conn.rollback()
+            raw.rollback()
+            raise
+        if conn.in_transaction():
+            await conn.commit()
+        else:
+            raw.commit()

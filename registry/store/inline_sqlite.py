@@ -22,6 +22,7 @@ from typing import Any
 
 from sqlalchemy.dialects import registry as dialect_registry
 from sqlalchemy.dialects.sqlite.aiosqlite import AsyncAdapt_aiosqlite_dbapi, SQLiteDialect_aiosqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 
 class _Cursor:
@@ -96,6 +97,11 @@ class _Connection:
         self._connection: sqlite3.Connection | None = conn
         self._tx = _ImmediateQueue()
 
+    @property
+    def sqlite3(self) -> sqlite3.Connection:
+        """The plain ``sqlite3`` connection (``registry.store.prepared`` runs statements on it)."""
+        return self._conn
+
     def cursor(self) -> _Cursor:
         return _Cursor(self._conn.cursor())
 
@@ -164,6 +170,19 @@ _shim = types.SimpleNamespace(
     sqlite_version=sqlite3.sqlite_version,
     sqlite_version_info=sqlite3.sqlite_version_info,
 )
+
+
+def sqlite3_connection(conn: AsyncConnection) -> sqlite3.Connection | None:
+    """The ``sqlite3`` connection under ``conn`` when it uses this driver, else None.
+
+    Statements run on it join the transaction ``conn`` has open (the driver emits no BEGIN of its
+    own: ``Store`` sets ``isolation_level`` to None and begins explicitly).
+    """
+    sync = conn.sync_connection
+    if sync is None or sync.dialect.driver != SQLiteDialectInline.driver:
+        return None
+    driver = sync.connection.driver_connection
+    return driver.sqlite3 if isinstance(driver, _Connection) else None
 
 
 class SQLiteDialectInline(SQLiteDialect_aiosqlite):

@@ -2,7 +2,9 @@
 
 Each migration has a number, a name and a function run inside one transaction; ``schema_version``
 records which ran. Migration N creates the tables of ``schema.metadata`` tagged ``info["migration"]
-== N`` and may then run extra DDL. Adding a migration: append to ``MIGRATIONS`` with the next number
+== N`` and may then run extra DDL, such as an index added to an existing table (declared on the
+table in ``schema``, so a fresh database gets it with the table and the migration's ``IF NOT
+EXISTS`` skips it). Adding a migration: append to ``MIGRATIONS`` with the next number
 and tag its new tables with that number. Two processes starting at once are safe: the version row's
 primary key makes the loser's transaction fail, and it re-reads the version.
 """
@@ -16,6 +18,7 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, select
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.schema import CreateIndex
 
 from registry.store import schema
 
@@ -37,10 +40,21 @@ def _create_tagged(version: int) -> Callable[[Connection], None]:
     return apply
 
 
+def _create_indexes(*names: str) -> Callable[[Connection], None]:
+    def apply(conn: Connection) -> None:
+        for table in schema.metadata.sorted_tables:
+            for index in table.indexes:
+                if index.name in names:
+                    conn.execute(CreateIndex(index, if_not_exists=True))
+
+    return apply
+
+
 MIGRATIONS: list[Migration] = [
     Migration(
         1, "accounts, teams, repositories, permissions, prototypes, oauth, oci", _create_tagged(1)
     ),
+    Migration(2, "index account.email", _create_indexes("ix_account_email")),
 ]
 
 

@@ -11,9 +11,11 @@ import time
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from registry.store import prepared
+from registry.store.prepared import Prepared
 from registry.store.schema import prototype
 
 
@@ -30,6 +32,24 @@ class Prototype:
     role: str
 
 
+_INSERT = Prepared(
+    prototype.insert().values(
+        {
+            column: bindparam(column)
+            for column in (
+                "uuid",
+                "organization_id",
+                "activating_account_id",
+                "delegate_account_id",
+                "delegate_team_id",
+                "role",
+                "created",
+            )
+        }
+    )
+)
+
+
 async def create_prototype(
     conn: AsyncConnection,
     org_id: int,
@@ -41,20 +61,22 @@ async def create_prototype(
 ) -> Prototype:
     """Insert a prototype (no duplicate check, as Quay)."""
     new_uuid = str(uuid.uuid4())
-    result = await conn.execute(
-        prototype.insert().values(
-            uuid=new_uuid,
-            organization_id=org_id,
-            activating_account_id=activating_account_id,
-            delegate_account_id=delegate_account_id,
-            delegate_team_id=delegate_team_id,
-            role=role,
-            created=time.time(),
-        )
+    outcome = await prepared.run(
+        conn,
+        _INSERT,
+        {
+            "uuid": new_uuid,
+            "organization_id": org_id,
+            "activating_account_id": activating_account_id,
+            "delegate_account_id": delegate_account_id,
+            "delegate_team_id": delegate_team_id,
+            "role": role,
+            "created": time.time(),
+        },
     )
-    assert result.inserted_primary_key is not None
+    assert outcome.lastrowid is not None
     return Prototype(
-        id=int(result.inserted_primary_key[0]),
+        id=outcome.lastrowid,
         uuid=new_uuid,
         organization_id=org_id,
         activating_account_id=activating_account_id,

@@ -12,12 +12,14 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Row, bindparam, delete, func, select, union_all, update
+from sqlalchemy import Row, bindparam, delete, exists, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from registry.scopes import RepoRole, max_repo_role
+from registry.store import prepared
 from registry.store.accounts import Account
+from registry.store.prepared import Prepared
 from registry.store.schema import (
     account,
     blob,
@@ -91,17 +93,19 @@ def _select() -> Any:
     )
 
 
-_BY_NAME = _select().where(
-    repository.c.namespace_id == bindparam("namespace_id"),
-    repository.c.name == bindparam("name"),
-    repository.c.state == "NORMAL",
+_BY_NAME = Prepared(
+    _select().where(
+        repository.c.namespace_id == bindparam("namespace_id"),
+        repository.c.name == bindparam("name"),
+        repository.c.state == "NORMAL",
+    )
 )
 
 
 async def get_repository(conn: AsyncConnection, namespace_id: int, name: str) -> Repository | None:
     """The live repository ``name`` in ``namespace_id``, or None."""
-    row = (await conn.execute(_BY_NAME, {"namespace_id": namespace_id, "name": name})).first()
-    return _to_repository(row) if row else None
+    row = await prepared.fetch_one(conn, _BY_NAME, {"namespace_id": namespace_id, "name": name})
+    return Repository(*row) if row else None
 
 
 async def list_repositories(
@@ -136,6 +140,33 @@ async def list_public_repositories(
     return [_to_repository(row) for row in rows]
 
 
+_INSERT_REPOSITORY = Prepared(
+    repository.insert().values(
+        {
+            column: bindparam(column)
+            for column in (
+                "namespace_id",
+                "name",
+                "visibility",
+                "description",
+                "kind",
+                "state",
+                "status_token",
+                "created",
+            )
+        }
+    )
+)
+_INSERT_PERMISSION = Prepared(
+    repository_permission.insert().values(
+        repository_id=bindparam("repository_id"),
+        account_id=bindparam("account_id"),
+        team_id=bindparam("team_id"),
+        role=bindparam("role"),
+    )
+)
+
+
 async def create_repository(
     conn: AsyncConnection,
     namespace: Account,
@@ -156,26 +187,28 @@ async def create_repository(
     """
     status_token, created = str(uuid.uuid4()), time.time()
     try:
-        result = await conn.execute(
-            repository.insert().values(
-                namespace_id=namespace.id,
-                name=name,
-                visibility=visibility,
-                description=description,
-                kind=kind,
-                state="NORMAL",
-                status_token=status_token,
-                created=created,
-            )
+        outcome = await prepared.run(
+            conn,
+            _INSERT_REPOSITORY,
+            {
+                "namespace_id": namespace.id,
+                "name": name,
+                "visibility": visibility,
+                "description": description,
+                "kind": kind,
+                "state": "NORMAL",
+                "status_token": status_token,
+                "created": created,
+            },
         )
     except IntegrityError as error:
         raise RepositoryExistsError(name) from error
-    repo_id = int(result.inserted_primary_key[0]) if result.inserted_primary_key else 0
+    repo_id = outcome.lastrowid or 0
     if creator is not None and creator.id != namespace.id:
-        await conn.execute(
-            repository_permission.insert().values(
-                repository_id=repo_id, account_id=creator.id, role="admin"
-            )
+        await prepared.run(
+            conn,
+            _INSERT_PERMISSION,
+            {"repository_id": repo_id, "account_id": creator.id, "team_id": None, "role": "admin"},
         )
         if namespace.is_org:
             await _apply_prototypes(conn, namespace, repo_id, creator)
@@ -193,47 +226,50 @@ async def create_repository(
     )
 
 
+_APPLICABLE_PROTOTYPES = Prepared(
+    select(
+        prototype.c.delegate_account_id,
+        prototype.c.delegate_team_id,
+        prototype.c.activating_account_id,
+        prototype.c.role,
+    )
+    .where(prototype.c.organization_id == bindparam("org_id"))
+    .where(
+        prototype.c.activating_account_id.is_(None)
+        | (prototype.c.activating_account_id == bindparam("creator_id"))
+    )
+    .order_by(prototype.c.id)
+)
+
+
 async def _apply_prototypes(
     conn: AsyncConnection, org: Account, repo_id: int, creator: Account | Creator
 ) -> None:
-    rows = (
-        await conn.execute(
-            select(prototype)
-            .where(prototype.c.organization_id == org.id)
-            .where(
-                prototype.c.activating_account_id.is_(None)
-                | (prototype.c.activating_account_id == creator.id)
-            )
-            .order_by(prototype.c.id)
-        )
-    ).all()
+    rows = await prepared.fetch_all(
+        conn, _APPLICABLE_PROTOTYPES, {"org_id": org.id, "creator_id": creator.id}
+    )
     chosen: dict[tuple[str, int], tuple[bool, str]] = {}
-    for row in rows:
-        m = row._mapping
-        if m["delegate_account_id"] is not None:
-            key = ("user", int(m["delegate_account_id"]))
-        elif m["delegate_team_id"] is not None:
-            key = ("team", int(m["delegate_team_id"]))
+    for delegate_account_id, delegate_team_id, activating_account_id, role in rows:
+        if delegate_account_id is not None:
+            key = ("user", int(delegate_account_id))
+        elif delegate_team_id is not None:
+            key = ("team", int(delegate_team_id))
         else:
             continue
-        specific = m["activating_account_id"] is not None
+        specific = activating_account_id is not None
         if key not in chosen or (specific and not chosen[key][0]):
-            chosen[key] = (specific, m["role"])
-    for (kind, delegate_id), (_, role) in chosen.items():
-        if kind == "user":
-            if delegate_id == creator.id:
-                continue
-            await conn.execute(
-                repository_permission.insert().values(
-                    repository_id=repo_id, account_id=delegate_id, role=role
-                )
-            )
-        else:
-            await conn.execute(
-                repository_permission.insert().values(
-                    repository_id=repo_id, team_id=delegate_id, role=role
-                )
-            )
+            chosen[key] = (specific, role)
+    grants = [
+        {
+            "repository_id": repo_id,
+            "account_id": delegate_id if kind == "user" else None,
+            "team_id": delegate_id if kind == "team" else None,
+            "role": role,
+        }
+        for (kind, delegate_id), (_, role) in chosen.items()
+        if kind == "team" or delegate_id != creator.id
+    ]
+    await prepared.run_many(conn, _INSERT_PERMISSION, grants)
 
 
 async def mark_repository_deleted(conn: AsyncConnection, repo: Repository) -> None:
@@ -329,28 +365,28 @@ async def delete_user_permission(conn: AsyncConnection, repo_id: int, account_id
     return bool(result.rowcount)
 
 
-_HELD_ROLES = union_all(
+_HELD_ROLES = Prepared(
     select(repository_permission.c.role).where(
         repository_permission.c.repository_id == bindparam("repo_id"),
-        repository_permission.c.account_id == bindparam("account_id"),
-    ),
-    select(repository_permission.c.role)
-    .select_from(
-        repository_permission.join(
-            team_member, team_member.c.team_id == repository_permission.c.team_id
-        )
+        (repository_permission.c.account_id == bindparam("account_id"))
+        | exists().where(
+            team_member.c.team_id == repository_permission.c.team_id,
+            team_member.c.account_id == bindparam("account_id"),
+        ),
     )
-    .where(
-        repository_permission.c.repository_id == bindparam("repo_id"),
-        team_member.c.account_id == bindparam("account_id"),
-    ),
 )
 
 
 async def held_role(conn: AsyncConnection, repo_id: int, account_id: int) -> RepoRole | None:
-    """The best role ``account_id`` holds on a repository, directly or through a team."""
-    roles = await conn.execute(_HELD_ROLES, {"repo_id": repo_id, "account_id": account_id})
-    return max_repo_role(*roles.scalars())
+    """The best role ``account_id`` holds on a repository, directly or through a team.
+
+    The repository's few permission rows are walked, each team one probed by its membership key,
+    rather than every team membership of the account.
+    """
+    rows = await prepared.fetch_all(
+        conn, _HELD_ROLES, {"repo_id": repo_id, "account_id": account_id}
+    )
+    return max_repo_role(*(role for (role,) in rows))
 
 
 async def team_exists(conn: AsyncConnection, team_id: int) -> bool:

@@ -59,6 +59,7 @@ account = Table(
     Column("created", Float, nullable=False),
     Column("last_accessed", Float, nullable=True),
     Index("ix_account_organization", "organization_id"),
+    Index("ix_account_email", "email"),  # migration 2: "is this email a user's?" on org create
     info=V1,
 )
 
