@@ -4,6 +4,9 @@ One catch-all route parses ``/api/v1/...`` and ``/apis/<group>/<version>/...`` i
 namespace, name, subresource) and dispatches by method; errors become ``Status`` bodies; watches
 stream one JSON event per line. A request log (one JSON line per request with the Kubernetes verb)
 is written when asked for, so RBAC rules can be derived from what a client really did.
+
+Answers that carry stored objects reuse the store's cached JSON bytes of each object (a list is a
+join of them); a watch stream writes every event that is pending when it wakes in one chunk.
 """
 
 from __future__ import annotations
@@ -11,13 +14,15 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Awaitable, Callable
+import os
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import IO, Any
+from typing import Any
 
 from aiohttp import web
 
 from sim import discovery
+from sim.encoding import Encode, dumps, dumps_list
 from sim.errors import ApiError, bad_request, method_not_allowed
 from sim.machinery import Machinery, Request
 from sim.patching import APPLY_PATCH
@@ -26,7 +31,6 @@ from sim.selectors import field_matcher, label_matcher
 from sim.store import Event
 
 log = logging.getLogger("sim.serving")
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 MACHINERY: web.AppKey[Machinery] = web.AppKey("machinery", Machinery)
 
 
@@ -41,13 +45,26 @@ class Target:
 
 
 def _json(obj: Any, status: int = 200) -> web.Response:
-    return web.Response(
-        body=json.dumps(obj).encode(), status=status, content_type="application/json"
-    )
+    return _bytes(dumps(obj), status)
+
+
+def _bytes(body: bytes, status: int = 200) -> web.Response:
+    return web.Response(body=body, status=status, content_type="application/json")
+
+
+def _object(m: Machinery, obj: dict[str, Any], status: int = 200) -> web.Response:
+    """Answer one object, with the cached bytes when it is the stored version."""
+    return _bytes(m.store.encode(obj), status)
+
+
+def _list(m: Machinery, doc: dict[str, Any]) -> web.Response:
+    """Answer a ``<Kind>List``, its items from the store's cached bytes."""
+    return _bytes(dumps_list(doc, m.store.encode))
 
 
 def _error(exc: ApiError) -> web.Response:
-    return _json(exc.status(), exc.code)
+    # Status bodies keep the spaced separators clients have always been shown; they are rare
+    return _bytes(json.dumps(exc.status()).encode(), exc.code)
 
 
 def parse_path(m: Machinery, path: str) -> Target | dict[str, Any] | None:
@@ -90,7 +107,7 @@ def parse_path(m: Machinery, path: str) -> Target | dict[str, Any] | None:
     return Target(rt, namespace, name, sub)
 
 
-def kube_verb(method: str, target: Target, query: dict[str, str]) -> str:
+def kube_verb(method: str, target: Target, query: Mapping[str, str]) -> str:
     """Return the Kubernetes verb of a request (as RBAC rules name it)."""
     if method == "GET":
         if target.name:
@@ -105,19 +122,26 @@ def kube_verb(method: str, target: Target, query: dict[str, str]) -> str:
 
 
 class RequestLog:
-    """Appends one JSON line per API request to a file."""
+    """Appends one JSON line per API request to a file.
+
+    Each line is one ``write(2)`` on a descriptor opened for appending, so it is in the file as
+    soon as the request is answered (readers follow the log while the simulator runs) without a
+    buffered file object's flush in between.
+    """
 
     def __init__(self, path: str) -> None:
-        self._file: IO[str] = open(path, "a", encoding="utf-8")  # noqa: SIM115 - kept open while serving
+        self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
 
     def write(self, entry: dict[str, Any]) -> None:
         """Append one entry."""
-        self._file.write(json.dumps(entry) + "\n")
-        self._file.flush()
+        os.write(self._fd, dumps(entry) + b"\n")
 
     def close(self) -> None:
         """Close the file."""
-        self._file.close()
+        os.close(self._fd)
+
+
+REQUEST_LOG: web.AppKey[RequestLog] = web.AppKey("request_log", RequestLog)
 
 
 async def _body(request: web.Request) -> Any:
@@ -179,47 +203,41 @@ async def _watch(request: web.Request, m: Machinery, target: Target) -> web.Stre
     except ApiError as exc:
         await response.write(json.dumps({"type": "ERROR", "object": exc.status()}).encode() + b"\n")
         return response
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout if timeout else None
+    rt, encode = target.rt, m.store.encode
+    # one timer for the whole stream: it wakes the watcher, which then ends the stream
+    expiry = asyncio.get_running_loop().call_later(timeout, watcher.expire) if timeout else None
     try:
-        for event in first:
-            await response.write(_versioned_line(target.rt, event))
-        while True:
-            remaining = None if deadline is None else deadline - loop.time()
-            if remaining is not None and remaining <= 0:
-                break
-            try:
-                next_event: Event | None = await asyncio.wait_for(watcher.queue.get(), remaining)
-            except TimeoutError:
-                break
-            if next_event is None:
+        if first:
+            await response.write(b"".join([_versioned_line(rt, e, encode) for e in first]))
+        while not watcher.expired:
+            events = await watcher.take()
+            if events:
+                await response.write(b"".join([_versioned_line(rt, e, encode) for e in events]))
+            if watcher.ended:
                 return response
-            await response.write(_versioned_line(target.rt, next_event))
-        if q.get("allowWatchBookmarks") in ("true", "1") and watcher.queue.empty():
+        if q.get("allowWatchBookmarks") in ("true", "1") and not watcher.pending:
             # every change up to now has been sent: tell the client where it can resume from
             await response.write(_bookmark(target.rt, m.store.rv))
     except (ConnectionResetError, ConnectionError):
         pass
     finally:
+        if expiry is not None:
+            expiry.cancel()
         m.store.unwatch(target.rt.key, watcher)
     return response
 
 
 def _bookmark(rt: ResourceType, rv: int) -> bytes:
     obj = {"kind": rt.kind, "apiVersion": rt.api_version, "metadata": {"resourceVersion": str(rv)}}
-    return json.dumps({"type": "BOOKMARK", "object": obj}).encode() + b"\n"
+    return dumps({"type": "BOOKMARK", "object": obj}) + b"\n"
 
 
-def _versioned_line(rt: ResourceType, event: Any) -> bytes:
-    line: bytes = event.line()
+def _versioned_line(rt: ResourceType, event: Event, encode: Encode) -> bytes:
+    """Return an event's line, with the object under the version the watch was opened for."""
     if event.obj.get("apiVersion") == rt.api_version:
-        return line
-    return (
-        json.dumps(
-            {"type": event.type, "object": {**event.obj, "apiVersion": rt.api_version}}
-        ).encode()
-        + b"\n"
-    )
+        return event.line(encode)
+    obj = {**event.obj, "apiVersion": rt.api_version}
+    return dumps({"type": event.type, "object": obj}) + b"\n"
 
 
 async def _dispatch(request: web.Request, m: Machinery, target: Target) -> web.StreamResponse:
@@ -230,36 +248,34 @@ async def _dispatch(request: web.Request, m: Machinery, target: Target) -> web.S
     handler = m.hooks.subresources.get((rt.key, sub)) if sub else None
     if handler is not None:
         code, body = await handler(method, ns, name, await _body(request), req)
-        return _json(body, code)
+        return _object(m, body, code)
     if method == "GET":
         if name:
             if "get" not in rt.verbs:
                 raise method_not_allowed()
-            obj = m.get(rt, ns, name)
-            if sub == "status":
-                pass
-            return _json(obj)
+            return _object(m, m.get(rt, ns, name))
         if "list" not in rt.verbs:
             raise method_not_allowed()
         if q.get("watch") in ("true", "1"):
             return await _watch(request, m, target)
-        return _json(
+        return _list(
+            m,
             m.list(
                 rt,
                 ns if rt.namespaced and ns else None,
                 q.get("labelSelector"),
                 q.get("fieldSelector"),
-            )
+            ),
         )
     if method == "POST":
         if name:
             raise method_not_allowed()
         code, obj = await m.create(rt, ns, await _body(request), req)
-        return _json(obj, code)
+        return _object(m, obj, code)
     if method == "PUT":
         if not name:
             raise method_not_allowed()
-        return _json(await m.replace(rt, ns, name, await _body(request), sub, req))
+        return _object(m, await m.replace(rt, ns, name, await _body(request), sub, req))
     if method == "PATCH":
         if not name:
             raise method_not_allowed()
@@ -269,21 +285,22 @@ async def _dispatch(request: web.Request, m: Machinery, target: Target) -> web.S
                 "UnsupportedMediaType",
                 "server-side apply is not supported by this simulator; use client-side apply",
             )
-        return _json(
-            await m.patch(rt, ns, name, request.content_type, await _body(request), sub, req)
+        return _object(
+            m, await m.patch(rt, ns, name, request.content_type, await _body(request), sub, req)
         )
     if method == "DELETE":
         if name:
             options = await _body(request)
-            return _json(
-                await m.delete(rt, ns, name, options if isinstance(options, dict) else None, req)
+            return _object(
+                m, await m.delete(rt, ns, name, options if isinstance(options, dict) else None, req)
             )
         if "deletecollection" not in rt.verbs:
             raise method_not_allowed()
-        return _json(
+        return _list(
+            m,
             await m.delete_collection(
                 rt, ns or None, q.get("labelSelector"), q.get("fieldSelector")
-            )
+            ),
         )
     raise method_not_allowed()
 
@@ -320,15 +337,34 @@ async def handle(request: web.Request) -> web.StreamResponse:
         if request.method != "GET":
             return _error(method_not_allowed())
         return _json(parsed)
-    request["target"] = parsed
+    response = await _answer(request, m, parsed)
+    request_log = request.app.get(REQUEST_LOG)
+    if request_log is not None:
+        request_log.write(
+            {
+                "verb": kube_verb(request.method, parsed, request.query),
+                "group": parsed.rt.group,
+                "version": parsed.rt.version,
+                "resource": parsed.rt.plural,
+                "subresource": parsed.sub,
+                "namespace": parsed.namespace,
+                "name": parsed.name,
+                "user_agent": request.headers.get("User-Agent", ""),
+                "code": response.status,
+            }
+        )
+    return response
+
+
+async def _answer(request: web.Request, m: Machinery, target: Target) -> web.StreamResponse:
     try:
-        return await _dispatch(request, m, parsed)
+        return await _dispatch(request, m, target)
     except ApiError as exc:
         return _error(exc)
     except (ConnectionResetError, asyncio.CancelledError):
         raise
     except Exception as exc:  # a bug must answer a Status, not a bare 500 page
-        log.exception("unexpected error serving %s %s", request.method, path)
+        log.exception("unexpected error serving %s %s", request.method, request.path)
         return _error(
             ApiError(500, "InternalError", f"Internal error occurred: {type(exc).__name__}")
         )
@@ -336,29 +372,10 @@ async def handle(request: web.Request) -> web.StreamResponse:
 
 def make_app(m: Machinery, request_log: RequestLog | None = None) -> web.Application:
     """Return the aiohttp application serving the machinery."""
-
-    @web.middleware
-    async def logging_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-        response = await handler(request)
-        target = request.get("target")
-        if request_log is not None and isinstance(target, Target):
-            request_log.write(
-                {
-                    "verb": kube_verb(request.method, target, dict(request.query)),
-                    "group": target.rt.group,
-                    "version": target.rt.version,
-                    "resource": target.rt.plural,
-                    "subresource": target.sub,
-                    "namespace": target.namespace,
-                    "name": target.name,
-                    "user_agent": request.headers.get("User-Agent", ""),
-                    "code": response.status,
-                }
-            )
-        return response
-
-    app = web.Application(middlewares=[logging_middleware], client_max_size=32 * 1024 * 1024)
+    app = web.Application(client_max_size=32 * 1024 * 1024)
     app[MACHINERY] = m
+    if request_log is not None:
+        app[REQUEST_LOG] = request_log
     app.router.add_route("*", "/{tail:.*}", handle)
 
     async def on_shutdown(app: web.Application) -> None:

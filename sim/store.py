@@ -7,18 +7,22 @@ to that resource's history; a watch from resourceVersion N replays the history a
 receives live events, with no await in between, so nothing falls into a gap. When N is older than
 the kept history the watch is refused with 410 Gone, as etcd compaction does.
 
-Stored objects are never mutated in place: writers pass a fresh dict, readers may share it.
+Stored objects are never mutated in place: writers pass a fresh dict, readers may share it. That is
+what lets the JSON bytes of a stored version be computed once (:class:`EncodingCache`) and shared by
+the write's answer, every watcher's event, GETs and lists. A watcher collects the events that pass
+its filters until its stream takes them all at once, so a burst of changes costs one socket write
+per watcher rather than one per event.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from sim.encoding import Encode, EncodingCache, dumps
 from sim.errors import gone
 from sim.selectors import Matcher
 
@@ -35,20 +39,66 @@ class Event:
     old: dict[str, Any] | None = None
     _line: bytes | None = None
 
-    def line(self) -> bytes:
-        """Return the watch-stream line for this event (serialized once, shared by watchers)."""
+    def line(self, encode: Encode = dumps) -> bytes:
+        """Return the watch-stream line for this event (built once, shared by watchers).
+
+        ``encode`` gives the object's JSON bytes; the store's cache passes the ones already
+        computed for the write's answer or for another event of the same stored version.
+        """
         if self._line is None:
-            self._line = json.dumps({"type": self.type, "object": self.obj}).encode() + b"\n"
+            self._line = (
+                b'{"type":"' + self.type.encode() + b'","object":' + encode(self.obj) + b"}\n"
+            )
         return self._line
 
 
 @dataclass(eq=False)
 class Watcher:
-    """A live subscription: events that pass its filters are put on its queue (None ends it)."""
+    """A live subscription: events that pass its filters wait in ``pending`` for the stream.
+
+    The stream takes every pending event at once (:meth:`take`), so events that arrive while it
+    is busy or not yet scheduled leave in one write. :meth:`end` (server shutdown) and
+    :meth:`expire` (the watch's ``timeoutSeconds``) wake it too.
+    """
 
     namespace: str | None
     matchers: list[Matcher]
-    queue: asyncio.Queue[Event | None] = field(default_factory=asyncio.Queue)
+    pending: deque[Event] = field(default_factory=deque)
+    ended: bool = False
+    expired: bool = False
+    _waiter: asyncio.Future[None] | None = None
+
+    def push(self, event: Event) -> None:
+        """Add an event for the stream and wake it."""
+        self.pending.append(event)
+        self._wake()
+
+    def end(self) -> None:
+        """End the stream after the pending events (the server is shutting down)."""
+        self.ended = True
+        self._wake()
+
+    def expire(self) -> None:
+        """End the stream because its time is up."""
+        self.expired = True
+        self._wake()
+
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def take(self) -> list[Event]:
+        """Wait until an event is pending or the watch ends; return the pending events (or [])."""
+        while not self.pending and not self.ended and not self.expired:
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+        events = list(self.pending)
+        self.pending.clear()
+        return events
 
     def wants(self, obj: dict[str, Any]) -> bool:
         """Return whether an object passes this watcher's namespace and selectors."""
@@ -92,6 +142,11 @@ class Store:
         self._floor: dict[Key, int] = {}
         self._watchers: dict[Key, set[Watcher]] = {}
         self.listeners: list[Listener] = []
+        self.encodings = EncodingCache()
+
+    def encode(self, obj: dict[str, Any]) -> bytes:
+        """Return the JSON bytes of an object (cached while it is the stored version)."""
+        return self.encodings.encode(obj)
 
     def next_rv(self) -> int:
         """Take the next resourceVersion."""
@@ -124,9 +179,12 @@ class Store:
         rv = self.next_rv()
         obj["metadata"]["resourceVersion"] = str(rv)
         meta = obj["metadata"]
-        self._objects.setdefault(key, {}).setdefault(meta.get("namespace", ""), {})[
-            meta["name"]
-        ] = obj
+        bucket = self._objects.setdefault(key, {}).setdefault(meta.get("namespace", ""), {})
+        replaced = bucket.get(meta["name"])
+        if replaced is not None:
+            self.encodings.drop(replaced)
+        bucket[meta["name"]] = obj
+        self.encodings.hold(obj)
         self._emit(key, Event("ADDED" if old is None else "MODIFIED", rv, obj, old))
         return obj
 
@@ -136,6 +194,7 @@ class Store:
         old = by_ns.get(namespace, {}).pop(name, None)
         if old is None:
             return None
+        self.encodings.drop(old)
         if not by_ns[namespace]:
             del by_ns[namespace]
         rv = self.next_rv()
@@ -151,7 +210,7 @@ class Store:
         for watcher in self._watchers.get(key, ()):
             seen = watcher.view(event)
             if seen is not None:
-                watcher.queue.put_nowait(seen)
+                watcher.push(seen)
         for listener in list(self.listeners):
             listener(key, event)
 
@@ -186,5 +245,5 @@ class Store:
         """End every watch (on shutdown)."""
         for watchers in self._watchers.values():
             for w in watchers:
-                w.queue.put_nowait(None)
+                w.end()
         self._watchers.clear()
