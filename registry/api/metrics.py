@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
@@ -35,6 +36,9 @@ class RequestMetrics:
             registry=self.registry,
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0),
         )
+        # Labelled children by label values: ``labels()`` validates and locks on every call.
+        self._counters: dict[tuple[str, str, int], Any] = {}
+        self._timers: dict[tuple[str, str], Any] = {}
 
     @web.middleware
     async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -51,8 +55,17 @@ class RequestMetrics:
         finally:
             resource = request.match_info.route.resource
             route = resource.canonical if resource is not None else "unmatched"
-            self.requests.labels(route, request.method, str(status)).inc()
-            self.latency.labels(route, request.method).observe(time.perf_counter() - started)
+            method = request.method
+            counter = self._counters.get((route, method, status))
+            if counter is None:
+                counter = self._counters[route, method, status] = self.requests.labels(
+                    route, method, str(status)
+                )
+            counter.inc()
+            timer = self._timers.get((route, method))
+            if timer is None:
+                timer = self._timers[route, method] = self.latency.labels(route, method)
+            timer.observe(time.perf_counter() - started)
 
     async def serve(self, _request: web.Request) -> web.Response:
         """``GET /metrics`` in the Prometheus text format."""

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import re
+import string
+
 import pytest
 
 from registry import avatars, names, schemas, scopes
+from registry.credentials import random_token
 
 
 @pytest.mark.parametrize(
@@ -121,3 +125,16 @@ def test_an_avatar_is_stable_per_account_and_shaped_like_quays() -> None:
     assert first["hash"] == "3e82e9cbf62d25dec0ed1b4c66ca7c5d47ab9f1f271958298dea856fb26adc4c"
     assert first["color"].startswith("#") and len(first["color"]) == 7
     assert avatars.avatar("owners", "owners", "team")["kind"] == "team"
+
+
+@pytest.mark.parametrize("length", [0, 1, 20, 40, 64, 300])
+def test_random_tokens_have_the_asked_length_and_quays_alphabet(length: int) -> None:
+    tokens = {random_token(length) for _ in range(50)}
+    assert all(len(token) == length and re.fullmatch(r"[A-Z0-9]*", token) for token in tokens)
+    if length >= 20:
+        assert len(tokens) == 50
+
+
+def test_random_tokens_use_every_symbol_of_the_alphabet() -> None:
+    seen = set("".join(random_token(64) for _ in range(200)))
+    assert seen == set(string.ascii_uppercase + string.digits)
