@@ -17,7 +17,9 @@ import datetime
 import json
 import logging
 import ssl
+import time
 import uuid
+from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import quote
 
@@ -31,6 +33,11 @@ log = logging.getLogger(__name__)
 JSON_PATCH = "application/json-patch+json"
 MERGE_PATCH = "application/merge-patch+json"
 QI_GROUP, QI_VERSION, QI_PLURAL = "quay.redhat.com", "v1", "quayintegrations"
+#: Seconds the authorization header is reused before the configuration is asked again (an
+#: in-cluster token file is re-read by the configuration's refresh hook about once a minute).
+HEADER_TTL = 10.0
+#: Items per page when listing a collection for a watch.
+LIST_PAGE = 500
 
 
 class KubeError(Exception):
@@ -105,14 +112,20 @@ class Cluster:
         self._base = configuration.host.rstrip("/")
         self._ssl = _ssl_context(configuration)
         self._session: aiohttp.ClientSession | None = None
+        self._watch_session: aiohttp.ClientSession | None = None
+        self._auth: dict[str, str] = {}
+        self._auth_read = float("-inf")
 
     def _headers(self) -> dict[str, str]:
-        # Read each time: an in-cluster token is refreshed by the configuration's hook.
-        headers = {"Accept": "application/json", "User-Agent": "quay-bridge"}
-        for auth in self.api_client.configuration.auth_settings().values():
-            if auth.get("in") == "header" and auth.get("value"):
-                headers[str(auth["key"]).title()] = str(auth["value"])
-        return headers
+        # Re-read now and then: an in-cluster token is refreshed by the configuration's hook.
+        now = time.monotonic()
+        if now - self._auth_read > HEADER_TTL:
+            auth_headers = {}
+            for auth in self.api_client.configuration.auth_settings().values():
+                if auth.get("in") == "header" and auth.get("value"):
+                    auth_headers[str(auth["key"]).title()] = str(auth["value"])
+            self._auth, self._auth_read = auth_headers, now
+        return {"Accept": "application/json", "User-Agent": "quay-bridge", **self._auth}
 
     def _get_session(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
@@ -122,11 +135,22 @@ class Cluster:
             )
         return self._session
 
+    def _get_watch_session(self) -> aiohttp.ClientSession:
+        # Watches hold their connections for minutes: a session of their own keeps them from
+        # taking the request session's connections, with no total timeout, only a read timeout.
+        if self._watch_session is None or self._watch_session.closed:
+            self._watch_session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(ssl=self._ssl, limit=0),
+                timeout=aiohttp.ClientTimeout(total=None, sock_connect=30, sock_read=None),
+            )
+        return self._watch_session
+
     async def aclose(self) -> None:
-        """Close the HTTP session (and the official client's pools)."""
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        """Close the HTTP sessions (and the official client's pools)."""
+        for session in (self._session, self._watch_session):
+            if session is not None:
+                await session.close()
+        self._session = self._watch_session = None
         self.api_client.close()  # type: ignore[no-untyped-call]
 
     async def _request(
@@ -167,6 +191,57 @@ class Cluster:
         """Return the API groups the server serves (e.g. ``image.openshift.io``)."""
         data = await self._request("GET", "/apis")
         return {str(g.get("name")) for g in (data or {}).get("groups", [])}
+
+    # --- list and watch (for bridge.watching) ----------------------------------------------
+
+    async def list_collection(
+        self, path: str, params: dict[str, str]
+    ) -> tuple[list[dict[str, Any]], str]:
+        """List a collection page by page; return the items and the list's resourceVersion."""
+        items: list[dict[str, Any]] = []
+        query = {**params, "limit": str(LIST_PAGE)}
+        while True:
+            data = await self._request("GET", path, params=query) or {}
+            items.extend(data.get("items") or [])
+            meta = data.get("metadata") or {}
+            if not meta.get("continue"):
+                return items, str(meta.get("resourceVersion") or "")
+            query["continue"] = str(meta["continue"])
+
+    async def watch(
+        self, path: str, params: dict[str, str], *, timeout: float
+    ) -> AsyncIterator[dict[str, Any]]:
+        """Stream the events of a watch of ``path`` (one JSON object per line) until it ends.
+
+        ``timeout`` is the server-side ``timeoutSeconds``; a connection silent for 30 s longer
+        than that is treated as lost. Raises :class:`KubeError` for an error status or a broken
+        connection; an expired resourceVersion comes either as a 410 status or as an ``ERROR``
+        event carrying a Status with code 410, and is left to the caller.
+        """
+        query = {**params, "watch": "true", "timeoutSeconds": str(int(timeout))}
+        client_timeout = aiohttp.ClientTimeout(total=None, sock_connect=30, sock_read=timeout + 30)
+        try:
+            async with self._get_watch_session().get(
+                self._base + path, params=query, headers=self._headers(), timeout=client_timeout
+            ) as response:
+                if response.status >= 400:
+                    payload = await response.read()
+                    raise KubeError(
+                        response.status, _reason(response.status, response.reason or "", payload)
+                    )
+                buffer = b""
+                async for chunk in response.content.iter_any():
+                    buffer += chunk
+                    if b"\n" not in buffer:
+                        continue
+                    *lines, buffer = buffer.split(b"\n")
+                    for line in lines:
+                        if line.strip():
+                            yield json.loads(line)
+        except KubeError:
+            raise
+        except (TimeoutError, aiohttp.ClientError, OSError, ValueError) as exc:
+            raise KubeError(0, f"watch of {path}: {type(exc).__name__}: {exc}"[:300]) from None
 
     # --- reads ------------------------------------------------------------------------------
 

@@ -26,6 +26,7 @@ from bridge import naming, planning, selection
 from bridge import quay_errors as qe
 from bridge.caches import Caches
 from bridge.cluster import Cluster, KubeError
+from bridge.following import Followers
 from bridge.integrations import Integration, now_iso
 from bridge.metrics import Metrics
 from bridge.provisioning import Provisioner
@@ -95,13 +96,21 @@ class Controller:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._loops: dict[str, asyncio.Task[None]] = {}
         self._status_dirty: set[str] = set()
+        self.followers = Followers(cluster, metrics)
+        self.following = False
         self.started = False
         state.install_ensure(self.ensure_now)
 
     # --- life cycle -------------------------------------------------------------------------
 
-    async def start(self) -> None:
-        """Load the integrations that exist and start the loops (kopf's startup hook)."""
+    async def start(self, *, follow: bool = False) -> None:
+        """Load the integrations that exist and start the loops (kopf's startup hook).
+
+        With ``follow`` the controller also lists and watches the objects it reacts to
+        (:mod:`bridge.following`): ServiceAccounts, pull Secrets and ImageStreams first, so their
+        caches are complete before the first namespace reconcile; then Namespaces and each
+        integration's credentials and CA bundle.
+        """
         try:
             groups = await self.cluster.api_groups()
         except KubeError as exc:
@@ -118,6 +127,13 @@ class Controller:
         ]
         if skipped:
             log.info("not an OpenShift API server: skipping %s", " and ".join(skipped))
+        if follow:
+            self.following = True
+            await self.followers.start_objects(
+                on_service_account=self.on_service_account,
+                on_secret=self.on_secret,
+                on_image_stream=self.on_image_stream if self.images_available else None,
+            )
         try:
             existing = await self.cluster.list_integrations()
         except KubeError as exc:
@@ -125,12 +141,15 @@ class Controller:
             existing = []
         for body in existing:
             await self.on_integration("ADDED", body)
+        if follow:
+            self.followers.start_namespaces(self.on_namespace)
         self._spawn(self._status_loop())
         self._spawn(self._health_loop())
         self.started = True
 
     async def stop(self) -> None:
-        """Cancel the loops and close the Quay clients."""
+        """Stop following, cancel the loops and close the Quay clients."""
+        await self.followers.stop()
         for task in list(self._tasks) + list(self._loops.values()):
             task.cancel()
         for task in list(self._tasks) + list(self._loops.values()):
@@ -550,6 +569,7 @@ class Controller:
                 await integration.close()
             for record in self.state.for_integration(name):
                 self.state.records.pop(record.namespace, None)
+            self._follow_references()
             self._kick_all()
             return
         integration = self.integrations.get(name)
@@ -559,6 +579,7 @@ class Controller:
             self.integrations[name] = integration
         old_rotate = integration.annotations.get(ROTATE_ANNOTATION)
         changed = integration.update_body(body)
+        self._follow_references()
         if fresh:
             await self._refresh(integration)
             self._restart_loop(integration)
@@ -613,6 +634,20 @@ class Controller:
             self.metrics.reconcile_seconds.labels("serviceaccount").observe(
                 time.monotonic() - started
             )
+
+    def _follow_references(self) -> None:
+        if not self.following:
+            return
+        wanted: set[tuple[str, str, str]] = set()
+        for integration in self.integrations.values():
+            wanted |= integration.references()
+        self.followers.follow_references(wanted, self._on_reference)
+
+    async def _on_reference(self, kind: str, event_type: str, body: dict[str, Any]) -> None:
+        if kind == "Secret":
+            await self.on_secret(event_type, body)
+        else:
+            await self.on_configmap(event_type, body)
 
     def watches_object(self, kind: str, namespace: str, name: str) -> bool:
         """Return whether a Secret/ConfigMap is some integration's credentials or CA bundle."""

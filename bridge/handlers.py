@@ -1,9 +1,12 @@
-"""kopf handlers: thin adapters from watch events to :class:`bridge.controller.Controller`.
+"""kopf handlers: thin adapters from kopf to :class:`bridge.controller.Controller`.
 
-``on.event`` handlers only: they see the initial listing and every change, and, unlike kopf's
-create/update handlers, they store no progress annotations on the objects, so the bridge makes no
-Kubernetes write kopf would add. Importing this module registers the handlers in kopf's default
-registry; it also imports ``bridge.builds`` so its Build handlers are registered with them.
+kopf logs the operator in, runs its start-up and clean-up, and follows the QuayIntegrations (and,
+through ``bridge.builds``, the Builds). The numerous objects (Namespaces, ServiceAccounts, pull
+Secrets, ImageStreams, and the integrations' credentials and CA bundles) are followed by the
+controller's own informers (:mod:`bridge.watching`), which cost a fraction of kopf's per-event
+processing. ``on.event`` handlers only: unlike kopf's create/update handlers they store no
+progress annotations on the objects, so the bridge makes no Kubernetes write kopf would add.
+Importing this module registers the handlers in kopf's default registry.
 """
 
 from __future__ import annotations
@@ -15,7 +18,6 @@ import kopf
 
 import bridge.builds  # noqa: F401  (registers the Build completion handlers)
 from bridge.controller import Controller
-from bridge.planning import MANAGED_LABEL
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +82,7 @@ async def startup(memo: Any, settings: kopf.OperatorSettings, **_: Any) -> None:
     settings.watching.server_timeout = 300
     settings.networking.request_timeout = 330
     settings.persistence.diffbase_storage = WatchOnlyDiffBase()
-    await _controller(memo).start()
+    await _controller(memo).start(follow=True)
 
 
 @kopf.on.cleanup()
@@ -93,53 +95,3 @@ async def cleanup(memo: Any, **_: Any) -> None:
 async def integration_event(event: Any, body: kopf.Body, memo: Any, **_: Any) -> None:
     """A QuayIntegration changed."""
     await _controller(memo).on_integration(_event_type(event), dict(body))
-
-
-@kopf.on.event("", "v1", "namespaces")
-async def namespace_event(event: Any, body: kopf.Body, memo: Any, **_: Any) -> None:
-    """A Namespace changed."""
-    await _controller(memo).on_namespace(_event_type(event), dict(body))
-
-
-@kopf.on.event("", "v1", "serviceaccounts")
-async def service_account_event(event: Any, body: kopf.Body, memo: Any, **_: Any) -> None:
-    """A ServiceAccount changed."""
-    await _controller(memo).on_service_account(_event_type(event), dict(body))
-
-
-@kopf.on.event("", "v1", "secrets", labels={MANAGED_LABEL: "true"})
-async def pull_secret_event(event: Any, body: kopf.Body, memo: Any, **_: Any) -> None:
-    """One of the bridge's pull Secrets changed (filtered by label: no other Secret gets here)."""
-    await _controller(memo).on_secret(_event_type(event), dict(body))
-
-
-def _is_integration_secret(body: kopf.Body, memo: Any, **_: Any) -> bool:
-    meta = body.get("metadata") or {}
-    return _controller(memo).watches_object(
-        "Secret", meta.get("namespace") or "", meta.get("name") or ""
-    )
-
-
-def _is_integration_configmap(body: kopf.Body, memo: Any, **_: Any) -> bool:
-    meta = body.get("metadata") or {}
-    return _controller(memo).watches_object(
-        "ConfigMap", meta.get("namespace") or "", meta.get("name") or ""
-    )
-
-
-@kopf.on.event("", "v1", "secrets", when=_is_integration_secret)
-async def integration_secret_event(event: Any, body: kopf.Body, memo: Any, **_: Any) -> None:
-    """An integration's credentials or CA bundle Secret changed: reload that integration."""
-    await _controller(memo).on_secret(_event_type(event), dict(body))
-
-
-@kopf.on.event("", "v1", "configmaps", when=_is_integration_configmap)
-async def configmap_event(event: Any, body: kopf.Body, memo: Any, **_: Any) -> None:
-    """A ConfigMap changed (maybe an integration's CA bundle)."""
-    await _controller(memo).on_configmap(_event_type(event), dict(body))
-
-
-@kopf.on.event("image.openshift.io", "v1", "imagestreams")
-async def image_stream_event(event: Any, body: kopf.Body, memo: Any, **_: Any) -> None:
-    """An ImageStream changed."""
-    await _controller(memo).on_image_stream(_event_type(event), dict(body))

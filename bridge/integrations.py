@@ -115,6 +115,18 @@ class Integration:
             and self.reachable.ok is True
         )
 
+    def references(self) -> set[tuple[str, str, str]]:
+        """(kind, namespace, name) of the credentials Secret and the CA bundle object, if any."""
+        spec = self.spec
+        if spec is None:
+            return set()
+        ref = spec.credentials_secret
+        found = {("Secret", ref.namespace, ref.name)}
+        if spec.ca_bundle is not None:
+            ca = spec.ca_bundle
+            found.add((ca.kind, ca.namespace, ca.name))
+        return found
+
     def watches_object(self, kind: str, namespace: str, name: str) -> bool:
         """Return whether a Secret/ConfigMap is this integration's credentials or CA bundle."""
         spec = self.spec

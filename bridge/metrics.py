@@ -59,6 +59,19 @@ class Metrics:
             registry=self.registry,
         )
 
+        self.watch_events = Counter(
+            "quay_bridge_watch_events_total",
+            "Watch events received, by resource and type (ADDED, MODIFIED, DELETED, BOOKMARK).",
+            ["resource", "type"],
+            registry=self.registry,
+        )
+        self.watch_restarts = Counter(
+            "quay_bridge_watch_restarts_total",
+            "Watches listed again, by resource and reason (expired, error).",
+            ["resource", "reason"],
+            registry=self.registry,
+        )
+
     def quay_call(self, endpoint: str, method: str, outcome: str, seconds: float) -> None:
         """Record one Quay call (the Quay client's recorder)."""
         self.quay_calls.labels(endpoint, method, outcome).inc()
