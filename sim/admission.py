@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import copy
 import json
 import logging
 import ssl
@@ -29,7 +28,7 @@ from sim.machinery import NS_KEY, Machinery, Obj, Request
 from sim.patching import PatchError, apply_json_patch
 from sim.resources import ResourceType
 from sim.selectors import label_selector_matches
-from sim.store import Key
+from sim.store import Event, Key
 
 log = logging.getLogger("sim.admission")
 MWC_KEY: Key = ("admissionregistration.k8s.io", "mutatingwebhookconfigurations")
@@ -72,10 +71,19 @@ class AdmissionChain:
     def __init__(self, m: Machinery) -> None:
         self.m = m
         m.admission = self.admit
+        # the webhooks in configuration-name order, read again only after a configuration changes
+        self._cached: list[dict[str, Any]] | None = None
+        m.store.listeners.append(self._on_event)
+
+    def _on_event(self, key: Key, _event: Event) -> None:
+        if key == MWC_KEY:
+            self._cached = None
 
     def _hooks(self) -> list[dict[str, Any]]:
-        configs = sorted(self.m.store.iter(MWC_KEY, None), key=lambda c: c["metadata"]["name"])
-        return [h for c in configs for h in c.get("webhooks") or []]
+        if self._cached is None:
+            configs = sorted(self.m.store.iter(MWC_KEY, None), key=lambda c: c["metadata"]["name"])
+            self._cached = [h for c in configs for h in c.get("webhooks") or []]
+        return self._cached
 
     def _selected(
         self, hook: dict[str, Any], rt: ResourceType, ns: str, obj: Obj, old: Obj | None
@@ -277,7 +285,7 @@ class AdmissionChain:
                 f"received invalid webhook response: {exc}",
             ) from exc
         try:
-            patched = apply_json_patch(copy.deepcopy(obj), ops)
+            patched = apply_json_patch(obj, ops)
         except PatchError as exc:
             raise ApiError(500, "InternalError", f"Internal error occurred: {exc}") from exc
         if not isinstance(patched, dict) or not isinstance(patched.get("metadata"), dict):

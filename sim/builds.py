@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import copy
 import logging
 from datetime import UTC, datetime
 from typing import Any
@@ -22,6 +21,7 @@ from typing import Any
 import aiohttp
 
 from sim import dockercfg
+from sim.cloning import clone
 from sim.errors import ApiError, bad_request, conflict, invalid, not_found
 from sim.machinery import Machinery, Obj, Request, now
 from sim.oci import OciClient, RegistryError, generate_image, parse_reference
@@ -40,7 +40,7 @@ CONTROLLER = Request(user="system:serviceaccount:openshift-infra:build-controlle
 
 
 def _spec_without_push_secret(spec: dict[str, Any]) -> dict[str, Any]:
-    spec = copy.deepcopy(spec or {})
+    spec = clone(spec or {})
     (spec.get("output") or {}).pop("pushSecret", None)
     return spec
 
@@ -378,7 +378,7 @@ class Builds:
         old = self.m.store.get(IS_KEY, stream_ns, stream_name)
         if old is None:
             return
-        new = copy.deepcopy(old)
+        new = clone(old)
         tags = new.setdefault("status", {}).setdefault("tags", [])
         entry = next((t for t in tags if t.get("tag") == tag), None)
         if entry is None:
@@ -416,7 +416,7 @@ class Builds:
         bc = self.m.store.get(BC_KEY, ns, name)
         if bc is None:
             raise not_found("buildconfigs", "build.openshift.io", name)
-        spec = copy.deepcopy(bc.get("spec") or {})
+        spec = clone(bc.get("spec") or {})
         sa_name = spec.get("serviceAccount") or "builder"
         if self.m.store.get(SA_KEY, ns, sa_name) is None:
             raise bad_request(
@@ -432,7 +432,7 @@ class Builds:
                 f"the LastVersion({request['lastVersion']}) on build request {ns}/{name} "
                 f"does not match the build config LastVersion({last})",
             )
-        updated = copy.deepcopy(bc)
+        updated = clone(bc)
         updated.setdefault("status", {})["lastVersion"] = last + 1
         bc = await self.m.replace(bc_rt, ns, name, updated, req=CONTROLLER)
         number = last + 1

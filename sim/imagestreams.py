@@ -9,12 +9,12 @@ give 404 (stream gone) and 409 (stream changed since the caller's resourceVersio
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 import aiohttp
 
 from sim import dockercfg
+from sim.cloning import clone
 from sim.errors import ApiError, conflict, invalid, not_found
 from sim.machinery import Machinery, Obj, Request, now
 from sim.oci import OciClient, RegistryError, Resolved, parse_reference
@@ -227,7 +227,7 @@ class ImageStreams:
                 except RegistryError as exc:
                     results.append((image, self._failure(source, exc)))
         statuses = [self._image_status(image, result) for image, result in results]
-        out = copy.deepcopy(body)
+        out = clone(body)
         out.update({"kind": "ImageStreamImport", "apiVersion": "image.openshift.io/v1"})
         out.setdefault("metadata", {})["namespace"] = namespace
         out["metadata"]["creationTimestamp"] = now()
@@ -275,9 +275,7 @@ class ImageStreams:
         rt = self.m.rt(*IS_KEY)
         old = self.m.store.get(IS_KEY, namespace, name)
         new: dict[str, Any] = (
-            copy.deepcopy(old)
-            if old
-            else {"metadata": {"name": name, "namespace": namespace}, "spec": {}}
+            clone(old) if old else {"metadata": {"name": name, "namespace": namespace}, "spec": {}}
         )
         generation = old["metadata"].get("generation", 1) + 1 if old else 1
         spec_tags = new.setdefault("spec", {}).setdefault("tags", [])

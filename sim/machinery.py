@@ -12,15 +12,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import copy
+import functools
 import random
 import re
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
+from sim.cloning import clone
 from sim.errors import (
     ApiError,
     already_exists,
@@ -42,9 +43,17 @@ CRD_KEY: Key = ("apiextensions.k8s.io", "customresourcedefinitions")
 _SUFFIX_CHARS = "bcdfghjklmnpqrstvwxz2456789"
 
 
+@functools.lru_cache(maxsize=1)
+def _timestamp(second: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(second))
+
+
 def now() -> str:
-    """Return the current time as Kubernetes writes timestamps."""
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """Return the current time as Kubernetes writes timestamps (whole seconds, UTC).
+
+    Every write stamps objects; formatting each second once keeps that off the write path.
+    """
+    return _timestamp(int(time.time()))
 
 
 def random_suffix(n: int = 5) -> str:
@@ -282,12 +291,12 @@ class Machinery:
         if creator is not None:
             if rt.namespaced:
                 self.check_namespace(rt, namespace, for_create=True)
-            return await creator(namespace, copy.deepcopy(body), req)
+            return await creator(namespace, clone(body), req)
         return 201, await self.create_object(rt, namespace, body, req)
 
     async def create_object(self, rt: ResourceType, namespace: str, body: Obj, req: Request) -> Obj:
         """Store a new object after admission, defaulting and validation; return it."""
-        obj = copy.deepcopy(body)
+        obj = clone(body)
         meta = obj.setdefault("metadata", {})
         if not isinstance(meta, dict):
             raise bad_request("metadata must be an object")
@@ -377,7 +386,7 @@ class Machinery:
         rv = meta.get("resourceVersion")
         if rv and rv != current["metadata"]["resourceVersion"]:
             raise conflict(rt.plural, rt.group, name)
-        return await self._update(rt, namespace, current, copy.deepcopy(body), sub, req)
+        return await self._update(rt, namespace, current, clone(body), sub, req)
 
     async def patch(
         self,
@@ -431,14 +440,14 @@ class Machinery:
         if sub == "status":
             if not rt.has_status:
                 raise not_found(rt.plural, rt.group, name)
-            merged = copy.deepcopy(current)
+            merged = clone(current)
             if "status" in new:
                 merged["status"] = new["status"]
             else:
                 merged.pop("status", None)
             new = merged
         elif sub == "finalize":
-            merged = copy.deepcopy(current)
+            merged = clone(current)
             merged["spec"] = {
                 **merged.get("spec", {}),
                 "finalizers": (new.get("spec") or {}).get("finalizers") or [],
@@ -449,11 +458,11 @@ class Machinery:
         else:
             if rt.has_status:
                 if "status" in current:
-                    new["status"] = copy.deepcopy(current["status"])
+                    new["status"] = clone(current["status"])
                 else:
                     new.pop("status", None)
             if rt.key == NS_KEY:
-                new["spec"] = copy.deepcopy(current.get("spec", {}))
+                new["spec"] = clone(current.get("spec", {}))
         meta = new.setdefault("metadata", {})
         old_meta = current["metadata"]
         for fixed in (
@@ -553,7 +562,7 @@ class Machinery:
         if meta.get("finalizers") or (rt.key == NS_KEY):
             if meta.get("deletionTimestamp"):
                 return current
-            new = copy.deepcopy(current)
+            new = clone(current)
             new["metadata"]["deletionTimestamp"] = now()
             new["metadata"]["deletionGracePeriodSeconds"] = 0
             if rt.key == NS_KEY:
@@ -662,7 +671,7 @@ class Machinery:
                 ],
             }
             if crd.get("status", {}).get("acceptedNames") != status["acceptedNames"]:
-                updated = copy.deepcopy(crd)
+                updated = clone(crd)
                 updated["status"] = status
                 self.store.put(CRD_KEY, updated, crd)
 

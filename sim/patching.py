@@ -7,12 +7,16 @@
   item by item (``$patch: delete`` removes an item), ``metadata.finalizers`` merges as a set, other
   lists are replaced.
 The content type of the request decides which one applies, never the shape of the body.
+
+Each function copies the document once and then patches its own copy in place; the document passed
+in is never modified (it is usually the stored version, which readers share).
 """
 
 from __future__ import annotations
 
-import copy
 from typing import Any
+
+from sim.cloning import clone
 
 JSON_PATCH = "application/json-patch+json"
 MERGE_PATCH = "application/merge-patch+json"
@@ -115,7 +119,7 @@ def apply_json_patch(doc: Any, ops: Any) -> Any:
     """Return ``doc`` with the RFC 6902 operations ``ops`` applied (``doc`` is not modified)."""
     if not isinstance(ops, list):
         raise PatchError("a JSON Patch must be an array of operations")
-    result = copy.deepcopy(doc)
+    result = clone(doc)
     for op in ops:
         if not isinstance(op, dict) or "op" not in op or "path" not in op:
             raise PatchError(f"invalid JSON Patch operation {op!r}")
@@ -125,19 +129,19 @@ def apply_json_patch(doc: Any, ops: Any) -> Any:
         if name in ("add", "replace", "test") and "value" not in op:
             raise PatchError(f"operation {name} at {path} has no value")
         if name == "add":
-            result = _add(result, path, copy.deepcopy(op["value"]))
+            result = _add(result, path, clone(op["value"]))
         elif name == "remove":
             result = _remove(result, path)
         elif name == "replace":
             _get(result, path)
             if _pointer(path):
                 result = _remove(result, path)
-            result = _add(result, path, copy.deepcopy(op["value"]))
+            result = _add(result, path, clone(op["value"]))
         elif name in ("move", "copy"):
             source = op.get("from")
             if not isinstance(source, str):
                 raise PatchError(f"operation {name} at {path} has no 'from'")
-            value = copy.deepcopy(_get(result, source))
+            value = clone(_get(result, source))
             if name == "move":
                 result = _remove(result, source)
             result = _add(result, path, value)
@@ -155,17 +159,24 @@ def apply_json_patch(doc: Any, ops: Any) -> Any:
     return result
 
 
-def apply_merge_patch(doc: Any, patch: Any) -> Any:
-    """Return ``doc`` merged with ``patch`` as RFC 7386 says (``doc`` is not modified)."""
+def _merge_into(own: Any, patch: Any) -> Any:
+    """Merge ``patch`` into ``own``, a private copy that may be changed in place."""
     if not isinstance(patch, dict):
-        return copy.deepcopy(patch)
-    result = copy.deepcopy(doc) if isinstance(doc, dict) else {}
+        return clone(patch)
+    result = own if isinstance(own, dict) else {}
     for key, value in patch.items():
         if value is None:
             result.pop(key, None)
         else:
-            result[key] = apply_merge_patch(result.get(key), value)
+            result[key] = _merge_into(result.get(key), value)
     return result
+
+
+def apply_merge_patch(doc: Any, patch: Any) -> Any:
+    """Return ``doc`` merged with ``patch`` as RFC 7386 says (``doc`` is not modified)."""
+    if not isinstance(patch, dict):
+        return clone(patch)
+    return _merge_into(clone(doc) if isinstance(doc, dict) else None, patch)
 
 
 #: Lists merged item by item in a strategic merge patch: path of the list -> merge key.
@@ -184,12 +195,13 @@ MERGE_KEYS: dict[tuple[str, ...], str] = {
 }
 
 
-def _merge_list(current: list[Any], patch: list[Any], key: str) -> list[Any]:
-    result = copy.deepcopy(current)
+def _merge_list(own: list[Any], patch: list[Any], key: str) -> list[Any]:
+    """Merge list items into ``own``, a private copy that may be changed in place."""
+    result = own
     if key == "":
         for item in patch:
             if item not in result:
-                result.append(copy.deepcopy(item))
+                result.append(clone(item))
         return result
     for item in patch:
         if not isinstance(item, dict) or key not in item:
@@ -211,12 +223,13 @@ def _merge_list(current: list[Any], patch: list[Any], key: str) -> list[Any]:
     return result
 
 
-def _strategic(doc: Any, patch: Any, path: tuple[str, ...]) -> Any:
+def _strategic(own: Any, patch: Any, path: tuple[str, ...]) -> Any:
+    """Apply a strategic merge patch to ``own``, a private copy that may be changed in place."""
     if not isinstance(patch, dict):
-        return copy.deepcopy(patch)
+        return clone(patch)
     if patch.get("$patch") == "replace":
-        return {k: copy.deepcopy(v) for k, v in patch.items() if k != "$patch"}
-    result = copy.deepcopy(doc) if isinstance(doc, dict) else {}
+        return {k: clone(v) for k, v in patch.items() if k != "$patch"}
+    result = own if isinstance(own, dict) else {}
     for key, value in patch.items():
         if key.startswith("$"):
             if key.startswith("$deleteFromPrimitiveList/"):
@@ -231,7 +244,7 @@ def _strategic(doc: Any, patch: Any, path: tuple[str, ...]) -> Any:
         elif isinstance(value, list):
             result[key] = [
                 {k: v for k, v in x.items() if k != "$patch"} if isinstance(x, dict) else x
-                for x in copy.deepcopy(value)
+                for x in clone(value)
                 if not (isinstance(x, dict) and x.get("$patch") == "delete")
             ]
         else:
@@ -243,7 +256,7 @@ def apply_strategic_patch(doc: Any, patch: Any) -> Any:
     """Return ``doc`` with a strategic merge patch applied (``doc`` is not modified)."""
     if not isinstance(patch, dict):
         raise PatchError("a strategic merge patch must be an object")
-    return _strategic(doc, patch, ())
+    return _strategic(clone(doc), patch, ())
 
 
 def apply_patch(content_type: str, doc: Any, patch: Any) -> Any:

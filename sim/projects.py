@@ -12,13 +12,13 @@ machinery, so each one is a watch event an operator sees.
 from __future__ import annotations
 
 import asyncio
-import copy
 import itertools
 import logging
 import secrets as random_secrets
 from typing import Any
 
 from sim import dockercfg
+from sim.cloning import clone
 from sim.errors import ApiError, already_exists, forbidden, not_found
 from sim.machinery import NS_KEY, Machinery, Obj, Request, random_suffix
 from sim.store import Event, Key
@@ -40,9 +40,9 @@ def project_of(ns: Obj) -> Obj:
     return {
         "kind": "Project",
         "apiVersion": "project.openshift.io/v1",
-        "metadata": copy.deepcopy(ns["metadata"]),
-        "spec": copy.deepcopy(ns.get("spec") or {}),
-        "status": copy.deepcopy(ns.get("status") or {}),
+        "metadata": clone(ns["metadata"]),
+        "spec": clone(ns.get("spec") or {}),
+        "status": clone(ns.get("status") or {}),
     }
 
 
@@ -292,7 +292,7 @@ class Projects:
 
     async def _link(self, namespace: str, sa: Obj, ref: str) -> None:
         old_ref = (sa["metadata"].get("annotations") or {}).get(REF_ANNOTATION)
-        new = copy.deepcopy(sa)
+        new = clone(sa)
         new["metadata"].setdefault("annotations", {})[REF_ANNOTATION] = ref
         for field in ("secrets", "imagePullSecrets"):
             items = list(new.get(field) or [])

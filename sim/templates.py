@@ -8,7 +8,6 @@ template labels are added to every object. The template is preloaded into namesp
 
 from __future__ import annotations
 
-import copy
 import json
 import re
 import secrets
@@ -16,6 +15,7 @@ import string
 from importlib import resources
 from typing import Any
 
+from sim.cloning import clone
 from sim.errors import invalid
 from sim.machinery import Machinery, Obj, Request
 
@@ -70,7 +70,7 @@ def process(template: Obj) -> Obj:
                 ],
             )
         params[str(p.get("name"))] = str(value or "")
-    out = copy.deepcopy(template)
+    out = clone(template)
     out["parameters"] = [
         {**p, "value": params.get(str(p.get("name")), "")} for p in template.get("parameters") or []
     ]

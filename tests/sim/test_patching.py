@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import pytest
@@ -144,3 +145,51 @@ class TestStrategicMerge:
         assert apply_strategic_patch(
             {"data": {"a": "1"}, "l": [1, 2]}, {"data": {"a": None}, "l": [3]}
         ) == {"data": {}, "l": [3]}
+
+
+def _ids_of_containers(value: Any) -> set[int]:
+    found: set[int] = set()
+    stack = [value]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            found.add(id(node))
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            found.add(id(node))
+            stack.extend(node)
+    return found
+
+
+STORED = {
+    "metadata": {"name": "sa", "labels": {"a": "1"}, "finalizers": ["x"]},
+    "secrets": [{"name": "s1"}, {"name": "s2"}],
+    "imagePullSecrets": [{"name": "s1"}],
+    "spec": {"tags": [{"name": "latest", "from": {"kind": "DockerImage", "name": "a"}}]},
+}
+
+
+@pytest.mark.parametrize(
+    ("apply", "patch"),
+    [
+        (apply_json_patch, [{"op": "add", "path": "/secrets/-", "value": {"name": "s3"}}]),
+        (apply_json_patch, [{"op": "copy", "from": "/spec", "path": "/copied"}]),
+        (apply_merge_patch, {"metadata": {"labels": {"b": "2"}}, "extra": {"deep": [1]}}),
+        (
+            apply_strategic_patch,
+            {
+                "secrets": [{"name": "s3"}, {"name": "s1", "$patch": "delete"}],
+                "metadata": {"finalizers": ["y"]},
+                "spec": {"tags": [{"name": "latest", "from": {"name": "b"}}]},
+            },
+        ),
+    ],
+)
+def test_a_patch_leaves_the_document_and_the_patch_alone_and_shares_nothing_with_them(
+    apply: Any, patch: Any
+) -> None:
+    """Stored versions are shared by readers, so a patch must work on a copy of its own."""
+    doc, body = copy.deepcopy(STORED), copy.deepcopy(patch)
+    result = apply(doc, body)
+    assert doc == STORED and body == patch
+    assert not _ids_of_containers(result) & (_ids_of_containers(doc) | _ids_of_containers(body))
