@@ -437,20 +437,23 @@ async def get_with_role(
     return found, role
 
 
+_MEMBER_COUNT = (
+    select(func.count()).where(team_member.c.team_id == team.c.id).correlate(team).scalar_subquery()
+)
+_TEAMS = Prepared(
+    select(team.c.id, team.c.name, team.c.role, team.c.description, _MEMBER_COUNT.label("members"))
+    .where(team.c.organization_id == bindparam("org_id"))
+    .order_by(team.c.name)
+)
+
+
 async def list_teams(conn: AsyncConnection, org_id: int) -> list[TeamInfo]:
     """The org's teams with member counts, by name."""
-    count = (
-        select(func.count())
-        .where(team_member.c.team_id == team.c.id)
-        .correlate(team)
-        .scalar_subquery()
-    )
-    rows = await conn.execute(
-        select(team.c.id, team.c.name, team.c.role, team.c.description, count.label("members"))
-        .where(team.c.organization_id == org_id)
-        .order_by(team.c.name)
-    )
-    return [TeamInfo(r.id, r.name, r.role, r.description, int(r.members)) for r in rows]
+    rows = await prepared.fetch_all(conn, _TEAMS, {"org_id": org_id})
+    return [
+        TeamInfo(team_id, name, role, description, int(members))
+        for team_id, name, role, description, members in rows
+    ]
 
 
 async def get_team(conn: AsyncConnection, org_id: int, name: str) -> TeamInfo | None:
@@ -461,25 +464,28 @@ async def get_team(conn: AsyncConnection, org_id: int, name: str) -> TeamInfo | 
     return None
 
 
+_ORGANIZATIONS_OF = Prepared(
+    select(account, team.c.role)
+    .select_from(
+        account.join(team, team.c.organization_id == account.c.id).join(
+            team_member, team_member.c.team_id == team.c.id
+        )
+    )
+    .where(team_member.c.account_id == bindparam("account_id"), account.c.enabled.is_(True))
+    .order_by(account.c.username)
+)
+
+
 async def organizations_of(
     conn: AsyncConnection, account_id: int
 ) -> list[tuple[Account, TeamRole]]:
     """The enabled orgs ``account_id`` belongs to, each with its best team role, by name."""
-    rows = await conn.execute(
-        select(account, team.c.role)
-        .select_from(
-            account.join(team, team.c.organization_id == account.c.id).join(
-                team_member, team_member.c.team_id == team.c.id
-            )
-        )
-        .where(team_member.c.account_id == account_id, account.c.enabled.is_(True))
-        .order_by(account.c.username)
-    )
+    rows = await prepared.fetch_all(conn, _ORGANIZATIONS_OF, {"account_id": account_id})
     best: dict[int, tuple[Account, TeamRole]] = {}
     order = {"member": 1, "creator": 2, "admin": 3}
     for row in rows:
         org = to_account(row)
-        role = row._mapping["role"]
+        role = row[len(_COLUMN_ORDER)]
         if org.id not in best or order[role] > order[best[org.id][1]]:
             best[org.id] = (org, role)
     return list(best.values())

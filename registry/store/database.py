@@ -62,6 +62,7 @@ class Store:
     token_cache: dict[str, tuple[float, Any]] = field(default_factory=dict)
     _write_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _writer: AsyncConnection | None = None
+    _reader: AsyncConnection | None = None
 
     @classmethod
     async def open(cls, settings: Settings) -> Store:
@@ -83,13 +84,42 @@ class Store:
             if self._writer is not None:
                 await self._writer.close()
                 self._writer = None
+        if self._reader is not None:
+            await self._reader.close()
+            self._reader = None
         await self.engine.dispose()
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
-        """A connection for reads; its transaction is rolled back at the end."""
-        async with self.engine.connect() as conn:
+        """A connection for reads; its transaction is rolled back at the end.
+
+        On the in-loop SQLite driver every reader shares one connection kept open: reads run in
+        autocommit there (each statement sees the latest commit and holds nothing afterwards) and
+        each statement runs to completion without yielding to the loop, so readers cannot get in
+        each other's way, and a pool checkout and return per read is saved. Reads must not write.
+        """
+        if self.engine.dialect.driver != "inline":
+            async with self.engine.connect() as conn:
+                yield conn
+            return
+        conn = await self._shared_reader()
+        try:
             yield conn
+        finally:
+            if conn.in_transaction():  # a statement ran through SQLAlchemy: end its autobegin
+                await conn.rollback()
+
+    async def _shared_reader(self) -> AsyncConnection:
+        current = self._reader
+        if current is not None and not (current.closed or current.invalidated):
+            return current
+        opened = await self.engine.connect()
+        current = self._reader
+        if current is not None and not (current.closed or current.invalidated):
+            await opened.close()  # another reader opened one meanwhile
+            return current
+        self._reader = opened
+        return opened
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncConnection]:

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -86,26 +88,30 @@ async def create_prototype(
     )
 
 
+_BY_ORGANIZATION = Prepared(
+    select(prototype)
+    .where(prototype.c.organization_id == bindparam("org_id"))
+    .order_by(prototype.c.id)
+)
+_BY_UUID = Prepared(
+    select(prototype).where(
+        prototype.c.organization_id == bindparam("org_id"), prototype.c.uuid == bindparam("uuid")
+    )
+)
+
+
 async def list_prototypes(conn: AsyncConnection, org_id: int) -> list[Prototype]:
     """The org's prototypes in creation order."""
-    rows = await conn.execute(
-        select(prototype).where(prototype.c.organization_id == org_id).order_by(prototype.c.id)
-    )
-    return [_to_prototype(row._mapping) for row in rows]
+    rows = await prepared.fetch_all(conn, _BY_ORGANIZATION, {"org_id": org_id})
+    return [_to_prototype(row) for row in rows]
 
 
 async def get_prototype(
     conn: AsyncConnection, org_id: int, prototype_uuid: str
 ) -> Prototype | None:
     """The org's prototype with ``prototype_uuid``, or None."""
-    row = (
-        await conn.execute(
-            select(prototype).where(
-                prototype.c.organization_id == org_id, prototype.c.uuid == prototype_uuid
-            )
-        )
-    ).first()
-    return _to_prototype(row._mapping) if row else None
+    row = await prepared.fetch_one(conn, _BY_UUID, {"org_id": org_id, "uuid": prototype_uuid})
+    return _to_prototype(row) if row else None
 
 
 async def set_role(conn: AsyncConnection, proto: Prototype, role: str) -> None:
@@ -118,16 +124,25 @@ async def delete_prototype(conn: AsyncConnection, proto: Prototype) -> None:
     await conn.execute(delete(prototype).where(prototype.c.id == proto.id))
 
 
-def _to_prototype(m: object) -> Prototype:
-    from collections.abc import Mapping
-
-    assert isinstance(m, Mapping)
+def _to_prototype(row: Sequence[Any]) -> Prototype:
+    """A ``prototype`` row (all columns, in table order) as a ``Prototype``."""
     return Prototype(
-        id=m["id"],
-        uuid=m["uuid"],
-        organization_id=m["organization_id"],
-        activating_account_id=m["activating_account_id"],
-        delegate_account_id=m["delegate_account_id"],
-        delegate_team_id=m["delegate_team_id"],
-        role=m["role"],
+        id=row[0],
+        uuid=row[1],
+        organization_id=row[2],
+        activating_account_id=row[3],
+        delegate_account_id=row[4],
+        delegate_team_id=row[5],
+        role=row[6],
     )
+
+
+assert tuple(prototype.c.keys())[:7] == (
+    "id",
+    "uuid",
+    "organization_id",
+    "activating_account_id",
+    "delegate_account_id",
+    "delegate_team_id",
+    "role",
+), "_to_prototype reads prototype rows by position"

@@ -7,12 +7,13 @@ its OCI rows later (the namespace GC pass does both).
 
 from __future__ import annotations
 
+import functools
 import time
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Row, bindparam, delete, exists, func, select, update
+from sqlalchemy import Row, Select, bindparam, delete, exists, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -431,6 +432,39 @@ async def list_tags(
     limit: int | None = None,
 ) -> list[TagView]:
     """Tags of a repository, newest first; history rows too unless ``only_active``."""
+    if limit is not None and name_like is None:  # the REST views' shapes: statements built once
+        statement = _paged_tags(only_active, name_equals is not None)
+        params: dict[str, Any] = {"repo_id": repo_id, "limit": limit, "offset": offset}
+        if name_equals is not None:
+            params["name"] = name_equals
+        rows = await prepared.fetch_all(conn, statement, params)
+    else:
+        query = _tags_query().where(tag.c.repository_id == repo_id)
+        if only_active:
+            query = query.where(tag.c.end_ts.is_(None))
+        if name_equals is not None:
+            query = query.where(tag.c.name == name_equals)
+        if name_like is not None:
+            query = query.where(tag.c.name.contains(name_like, autoescape=True))
+        if offset:
+            query = query.offset(offset)
+        if limit is not None:
+            query = query.limit(limit)
+        rows = list(await conn.execute(query))
+    return [
+        TagView(
+            name=name,
+            start_ts=int(start_ts),
+            end_ts=None if end_ts is None else int(end_ts),
+            manifest_digest=digest,
+            media_type=media_type,
+            size=int(layers or 0),
+        )
+        for name, start_ts, end_ts, digest, media_type, layers in rows
+    ]
+
+
+def _tags_query() -> Select[Any]:
     layer_size = (
         select(func.coalesce(func.sum(blob.c.size), 0))
         .select_from(manifest_reference.join(blob, blob.c.digest == manifest_reference.c.digest))
@@ -440,7 +474,7 @@ async def list_tags(
         .correlate(manifest)
         .scalar_subquery()
     )
-    query = (
+    return (
         select(
             tag.c.name,
             tag.c.start_ts,
@@ -450,28 +484,15 @@ async def list_tags(
             layer_size.label("layers"),
         )
         .select_from(tag.join(manifest, manifest.c.id == tag.c.manifest_id))
-        .where(tag.c.repository_id == repo_id)
         .order_by(tag.c.start_ts.desc(), tag.c.id.desc())
     )
+
+
+@functools.cache
+def _paged_tags(only_active: bool, by_name: bool) -> Prepared:
+    query = _tags_query().where(tag.c.repository_id == bindparam("repo_id"))
     if only_active:
         query = query.where(tag.c.end_ts.is_(None))
-    if name_equals is not None:
-        query = query.where(tag.c.name == name_equals)
-    if name_like is not None:
-        query = query.where(tag.c.name.contains(name_like, autoescape=True))
-    if offset:
-        query = query.offset(offset)
-    if limit is not None:
-        query = query.limit(limit)
-    rows = await conn.execute(query)
-    return [
-        TagView(
-            name=r.name,
-            start_ts=int(r.start_ts),
-            end_ts=None if r.end_ts is None else int(r.end_ts),
-            manifest_digest=r.digest,
-            media_type=r.media_type,
-            size=int(r.layers or 0),
-        )
-        for r in rows
-    ]
+    if by_name:
+        query = query.where(tag.c.name == bindparam("name"))
+    return Prepared(query.limit(bindparam("limit")).offset(bindparam("offset")))

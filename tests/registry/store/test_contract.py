@@ -228,6 +228,7 @@ class TestTags:
                     created=now,
                 )
             )
+            assert result.inserted_primary_key is not None
             manifest_id = result.inserted_primary_key[0]
             await conn.execute(
                 schema.manifest_reference.insert().values(
@@ -246,8 +247,24 @@ class TestTags:
         async with store.read() as conn:
             everything = await repositories.list_tags(conn, repo.id, only_active=False)
             live = await repositories.list_tags(conn, repo.id, only_active=True)
+            first = await repositories.list_tags(conn, repo.id, only_active=False, limit=1)
+            second = await repositories.list_tags(
+                conn, repo.id, only_active=False, offset=1, limit=5
+            )
+            named = await repositories.list_tags(
+                conn, repo.id, only_active=True, name_equals="v1", limit=5
+            )
+            unnamed = await repositories.list_tags(
+                conn, repo.id, only_active=True, name_equals="v2", limit=5
+            )
+            liked = await repositories.list_tags(
+                conn, repo.id, only_active=False, name_like="1", limit=5
+            )
         assert [(t.name, t.end_ts, t.size) for t in everything] == [("v1", None, 7), ("v1", 200, 7)]
         assert [t.manifest_digest for t in live] == ["sha256:m1"]
+        assert first + second == everything
+        assert named == live and unnamed == []
+        assert liked == everything
 
 
 class TestOAuthTokens:

@@ -8,6 +8,8 @@ transaction shared with statements run through SQLAlchemy, and rollback on error
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from sqlalchemy import bindparam, func, inspect, select, text
 from sqlalchemy.exc import IntegrityError, StatementError
@@ -150,6 +152,44 @@ class TestWriteTransactions:
                 assert await _team_names(conn, org.id) == ["kept", "owners"]
         finally:
             await second.close()
+
+
+class TestReadConnections:
+    async def test_a_read_sees_every_commit_even_after_reading_through_sqlalchemy(
+        self, store: Store
+    ) -> None:
+        org = await _org(store)
+        count = select(func.count()).select_from(schema.team)
+        async with store.read() as conn:
+            assert (await conn.execute(count)).scalar_one() == 1
+        async with store.write() as conn:
+            await prepared.run(conn, _INSERT_TEAM, {"org_id": org.id, "name": "new"})
+        async with store.read() as conn:
+            assert (await conn.execute(count)).scalar_one() == 2
+            assert await _team_names(conn, org.id) == ["new", "owners"]
+
+    async def test_overlapping_readers_and_a_writer_each_see_a_consistent_answer(
+        self, store: Store
+    ) -> None:
+        org = await _org(store)
+        seen: list[list[str]] = []
+
+        async def reader() -> None:
+            async with store.read() as conn:
+                await conn.execute(select(schema.team.c.id))  # SQLAlchemy autobegins here
+                await asyncio.sleep(0)  # another reader ends its block meanwhile
+                seen.append(await _team_names(conn, org.id))
+                await asyncio.sleep(0)
+                seen.append(await _team_names(conn, org.id))
+
+        async def writer() -> None:
+            async with store.write() as conn:
+                await prepared.run(conn, _INSERT_TEAM, {"org_id": org.id, "name": "w"})
+
+        await asyncio.gather(reader(), reader(), writer(), reader())
+        assert all(names in (["owners"], ["owners", "w"]) for names in seen)
+        async with store.read() as conn:
+            assert await _team_names(conn, org.id) == ["owners", "w"]
 
 
 class TestEmailIndexMigration:
