@@ -118,4 +118,4 @@ class Keyring:
 
     def digest(self, secret: str) -> str:
         """HMAC-SHA256 of ``secret`` under the server key, hex."""
-        return hmac.new(self.hmac_key, secret.encode(), hashlib.sha256).hexdigest()
+        return hmac.digest(self.hmac_key, secret.encode(), "sha256").hex()

@@ -13,10 +13,12 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from registry.credentials import OAUTH_LOOKUP_LENGTH, OAUTH_TOKEN_LENGTH, Keyring, random_token
+from registry.store import prepared
+from registry.store.prepared import Prepared
 from registry.store.schema import account, oauth_application, oauth_token
 
 
@@ -160,25 +162,24 @@ async def create_token(
     return _token(row._mapping), secret
 
 
+_TOKEN_COLUMNS = tuple(oauth_token.c.keys())
+_BY_LOOKUP = Prepared(
+    select(oauth_token)
+    .join(account, account.c.id == oauth_token.c.account_id)
+    .where(oauth_token.c.lookup == bindparam("lookup"), account.c.enabled.is_(True))
+)
+
+
 async def find_valid_token(
     conn: AsyncConnection, keyring: Keyring, secret: str, now: float
 ) -> Token | None:
     """The unexpired token whose secret is ``secret``, if its owner is enabled; else None."""
     if len(secret) != OAUTH_TOKEN_LENGTH or not secret.isalnum():
         return None
-    row = (
-        await conn.execute(
-            select(oauth_token)
-            .join(account, account.c.id == oauth_token.c.account_id)
-            .where(
-                oauth_token.c.lookup == secret[:OAUTH_LOOKUP_LENGTH],
-                account.c.enabled.is_(True),
-            )
-        )
-    ).first()
+    row = await prepared.fetch_one(conn, _BY_LOOKUP, {"lookup": secret[:OAUTH_LOOKUP_LENGTH]})
     if row is None:
         return None
-    m = row._mapping
+    m = dict(zip(_TOKEN_COLUMNS, row, strict=True))
     if not hmac.compare_digest(m["code_digest"], keyring.digest(secret[OAUTH_LOOKUP_LENGTH:])):
         return None
     if m["expires_at"] is not None and m["expires_at"] <= now:
