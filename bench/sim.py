@@ -1,10 +1,12 @@
-"""Benchmark of the OpenShift simulator: simple requests per second and watch fan-out latency.
+"""Benchmark of the OpenShift simulator: requests per second, list cost and watch fan-out.
 
 Starts a real ``quay-bridge sim`` process, stores 5,000 ConfigMaps, then measures GET, POST
-(create) and PATCH (merge) throughput from concurrent keep-alive clients, and the latency from a
-write to its arrival on every one of many open watches. Prints JSON and writes
-``bench/results/sim.json``.
-Usage: ``.venv/bin/python bench/sim.py [--objects 5000] [--requests 3000]``.
+(create) and PATCH (merge) throughput from concurrent keep-alive clients, the server CPU of full
+and label-selected lists, and, for writes fanned out to many open watches, the latency from a
+write to its arrival on every watch and the server CPU per event delivered. Each measure also
+reports the server process's CPU seconds (``/proc``), the figure that does not depend on what else
+the shared machine runs. Prints JSON and writes ``bench/results/sim.json``.
+Usage: ``.venv/bin/python bench/sim.py [--objects 5000] [--requests 3000] [--watchers 50]``.
 """
 
 from __future__ import annotations
@@ -98,7 +100,9 @@ async def _run(
 CPU: dict[int, float] = {}
 
 
-async def throughput(url: str, objects: int, requests: int, concurrency: int) -> dict[str, Any]:
+async def throughput(
+    url: str, objects: int, requests: int, concurrency: int, lists: int
+) -> dict[str, Any]:
     base = f"{url}/api/v1/namespaces/bench/configmaps"
     connector = aiohttp.TCPConnector(limit=concurrency)
     async with aiohttp.ClientSession(connector=connector) as session:
@@ -150,6 +154,13 @@ async def throughput(url: str, objects: int, requests: int, concurrency: int) ->
 
         async with session.get(base, params={"labelSelector": "i=3"}) as resp:
             listed = len((await resp.json())["items"])
+        full_lists = [("GET", base, None, "application/json")] * lists
+        full_list_time = await _run(session, full_lists, 4)
+        selected_lists = [
+            ("GET", f"{base}?labelSelector=i%3D{i % 10}", None, "application/json")
+            for i in range(lists)
+        ]
+        await _run(session, selected_lists, 4)
     return {
         "stored_objects": objects + requests,
         "seed_creates_per_second": round(objects / seed_time, 1),
@@ -160,6 +171,10 @@ async def throughput(url: str, objects: int, requests: int, concurrency: int) ->
         "create_per_server_cpu_second": per_cpu(creates),
         "patch_per_server_cpu_second": per_cpu(patches),
         "label_selected_list_items": listed,
+        "full_list_items": objects + requests,
+        "full_list_per_second": round(lists / full_list_time, 1),
+        "full_list_per_server_cpu_second": per_cpu(full_lists),
+        "label_selected_list_per_server_cpu_second": per_cpu(selected_lists),
         "requests_per_measure": requests,
         "client_concurrency": concurrency,
     }
@@ -198,6 +213,7 @@ async def fan_out(url: str, watchers: int, writes: int) -> dict[str, Any]:
         tasks = [asyncio.create_task(watch()) for _ in range(watchers)]
         await asyncio.wait_for(ready.wait(), 30)
         await asyncio.sleep(0.2)
+        cpu = cpu_seconds(PID)
         for i in range(writes):
             name = f"w-{i}"
             sent[name] = time.perf_counter()
@@ -205,6 +221,7 @@ async def fan_out(url: str, watchers: int, writes: int) -> dict[str, Any]:
                 assert resp.status == 201
             await asyncio.sleep(0.01)
         await asyncio.wait_for(asyncio.gather(*tasks), 60)
+        cpu = cpu_seconds(PID) - cpu
     latencies.sort()
     return {
         "watchers": watchers,
@@ -213,6 +230,9 @@ async def fan_out(url: str, watchers: int, writes: int) -> dict[str, Any]:
         "latency_ms_p50": round(statistics.median(latencies) * 1000, 2),
         "latency_ms_p99": round(latencies[int(len(latencies) * 0.99) - 1] * 1000, 2),
         "latency_ms_max": round(latencies[-1] * 1000, 2),
+        # the writes themselves included: what one change costs the server with this many watches
+        "server_cpu_seconds": round(cpu, 3),
+        "server_cpu_us_per_event_delivered": round(cpu / len(latencies) * 1e6, 1),
     }
 
 
@@ -223,6 +243,7 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--watchers", type=int, default=50)
     parser.add_argument("--writes", type=int, default=100)
+    parser.add_argument("--lists", type=int, default=40, help="full and label-selected lists")
     args = parser.parse_args()
     proc, url = start_simulator()
     global PID
@@ -231,7 +252,7 @@ def main() -> int:
         result = {
             "benchmark": "sim",
             "throughput": asyncio.run(
-                throughput(url, args.objects, args.requests, args.concurrency)
+                throughput(url, args.objects, args.requests, args.concurrency, args.lists)
             ),
             "watch_fan_out": asyncio.run(fan_out(url, args.watchers, args.writes)),
             "goal_simple_requests_per_second": 1000,

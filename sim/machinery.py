@@ -33,7 +33,7 @@ from sim.errors import (
 )
 from sim.patching import STRATEGIC_PATCH, PatchError, PatchTestFailed, apply_patch
 from sim.resources import Catalogue, ResourceType, types_from_crd
-from sim.selectors import field_matcher, label_matcher
+from sim.selectors import all_of, field_matcher, label_matcher
 from sim.settings import Settings
 from sim.store import Event, Key, Store
 
@@ -264,11 +264,21 @@ class Machinery:
         field_selector: str | None = None,
     ) -> Obj:
         """Return a ``<Kind>List`` of the objects that pass the selectors."""
-        matchers = [m for m in (label_matcher(label_selector), field_matcher(field_selector)) if m]
+        matcher = all_of(label_matcher(label_selector), field_matcher(field_selector))
         reader = self.hooks.readers.get(rt.key)
-        source = reader(namespace, None) if reader else self.store.iter(rt.key, namespace)
-        items = [self._versioned(rt, o) for o in source if all(m(o) for m in matchers)]
-        items.sort(key=lambda o: (o["metadata"].get("namespace", ""), o["metadata"]["name"]))
+        if reader is not None:
+            source = sorted(
+                reader(namespace, None),
+                key=lambda o: (o["metadata"].get("namespace", ""), o["metadata"]["name"]),
+            )
+        else:
+            source = self.store.sorted_objects(rt.key, namespace)
+        if matcher is not None:
+            source = [o for o in source if matcher(o)]
+        version = rt.api_version
+        items = [
+            o if o.get("apiVersion") == version else {**o, "apiVersion": version} for o in source
+        ]
         return {
             "kind": f"{rt.kind}List",
             "apiVersion": rt.api_version,

@@ -69,6 +69,13 @@ def label_matcher(text: str | None) -> Matcher | None:
     if not text:
         return None
     checks = [_label_term(t) for t in _split_terms(text)]
+    if len(checks) == 1:
+        (check,) = checks
+
+        def match_one(obj: dict[str, Any]) -> bool:
+            return check((obj.get("metadata") or {}).get("labels") or {})
+
+        return match_one
 
     def match(obj: dict[str, Any]) -> bool:
         labels = (obj.get("metadata") or {}).get("labels") or {}
@@ -108,6 +115,16 @@ def field_matcher(text: str | None) -> Matcher | None:
         return all((_field_value(obj, p) == v) == eq for p, eq, v in checks)
 
     return match
+
+
+def all_of(*matchers: Matcher | None) -> Matcher | None:
+    """Return one matcher for all the given ones (``None`` ones ignored), or ``None`` if none."""
+    present = [m for m in matchers if m is not None]
+    if not present:
+        return None
+    if len(present) == 1:
+        return present[0]
+    return lambda obj: all(m(obj) for m in present)
 
 
 def label_selector_matches(selector: dict[str, Any] | None, labels: dict[str, str]) -> bool:
