@@ -162,12 +162,17 @@ class Store:
             raise exc.DBAPIError.instance("BEGIN IMMEDIATE", (), error, sqlite3.Error) from error
         try:
             yield conn
-        except BaseException:
             if conn.in_transaction():
-                await conn.rollback()
-            raw.rollback()
+                await conn.commit()
+            else:
+                raw.commit()
+        except BaseException:
+            # Whatever failed (the block, or the commit), the connection is left with no
+            # transaction open, so the next writer's BEGIN IMMEDIATE finds it clean.
+            try:
+                if conn.in_transaction():
+                    await conn.rollback()
+            finally:
+                if raw.in_transaction:
+                    raw.rollback()
             raise
-        if conn.in_transaction():
-            await conn.commit()
-        else:
-            raw.commit()

@@ -140,6 +140,23 @@ class TestWriteTransactions:
         async with store.read() as conn:
             assert await _team_names(conn, org.id) == ["kept", "owners"]
 
+    async def test_a_commit_that_fails_leaves_the_next_write_a_clean_connection(
+        self, store: Store, backend: str
+    ) -> None:
+        if backend != "sqlite":
+            pytest.skip("deferring a foreign key check to COMMIT is SQLite's PRAGMA")
+        org = await _org(store)
+        with pytest.raises(IntegrityError):
+            async with store.write() as conn:
+                await conn.execute(text("PRAGMA defer_foreign_keys = ON"))
+                await prepared.run(conn, _INSERT_TEAM, {"org_id": 999_999, "name": "orphan"})
+                await prepared.run(conn, _INSERT_TEAM, {"org_id": org.id, "name": "lost"})
+        async with store.write() as conn:
+            await prepared.run(conn, _INSERT_TEAM, {"org_id": org.id, "name": "kept"})
+        async with store.read() as conn:
+            assert await _team_names(conn, org.id) == ["kept", "owners"]
+            assert await _team_names(conn, 999_999) == []
+
     async def test_writes_survive_closing_and_reopening_the_store(self, settings: Settings) -> None:
         first = await Store.open(settings)
         org = await _org(first)
