@@ -251,10 +251,24 @@ class Store:
         else:
             if since < self._floor.get(key, 0):
                 raise gone(f"too old resource version: {since} ({self._floor[key]})")
-            views = (watcher.view(e) for e in self._history.get(key, ()) if e.rv > since)
+            views = (watcher.view(e) for e in self._events_after(key, since))
             first = [e for e in views if e is not None]
         self._watchers.setdefault(key, set()).add(watcher)
         return watcher, first
+
+    def _events_after(self, key: Key, since: int) -> list[Event]:
+        """Return the kept events of a resource after ``since``, oldest first.
+
+        The history is in resourceVersion order and watches usually start from a recent list,
+        so it is read from the newest end and only as far back as needed.
+        """
+        newer: list[Event] = []
+        for event in reversed(self._history.get(key, ())):
+            if event.rv <= since:
+                break
+            newer.append(event)
+        newer.reverse()
+        return newer
 
     def unwatch(self, key: Key, watcher: Watcher) -> None:
         """End a subscription."""
