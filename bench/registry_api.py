@@ -19,7 +19,12 @@ gevent worker does about 4/s here: bcrypt per request).
 Each level runs `--rounds` times, alternating, and the best round is the headline (the machine is
 shared); every round is in the JSON with the load average.
 
-Usage: `.venv/bin/python bench/registry_api.py [--units-c1 15] [--units-c16 96] [--rounds 3]`
+A third level, `writes`, sends only the write calls the operator makes for a new namespace (the
+org, 3 robot PUTs, 3 prototype POSTs, 2 repository POSTs: 9 calls, the mix `bench/convergence.py`
+measures as `registry_cpu_seconds`) at concurrency 8, and reports the server's CPU per write call.
+
+Usage: `.venv/bin/python bench/registry_api.py [--units-c1 15] [--units-c16 96]
+[--units-writes 100] [--rounds 3]`
 """
 
 from __future__ import annotations
@@ -98,6 +103,29 @@ class Driver:
                 {"namespace": org, "repository": repo, "visibility": "private",
                  "description": "", "repo_kind": "image"},
             )  # fmt: skip
+        await self.reads(org)
+
+    async def writes(self, org: str) -> None:
+        """Only the operator's writes for one new namespace (what convergence measures)."""
+        o = f"/api/v1/organization/{org}"
+        await self.call("POST", "/api/v1/organization/", 201, {"name": org, "email": f"{org}@x.io"})
+        for sa, _ in SERVICE_ACCOUNTS:
+            await self.call("PUT", f"{o}/robots/{sa}", 201)
+        for sa, role in SERVICE_ACCOUNTS:
+            delegate = {"kind": "user", "name": f"{org}+{sa}", "is_robot": True}
+            await self.call("POST", f"{o}/prototypes", 200, {"role": role, "delegate": delegate})
+        for repo in REPOS:
+            await self.call(
+                "POST",
+                "/api/v1/repository",
+                201,
+                {"namespace": org, "repository": repo, "visibility": "private",
+                 "description": "", "repo_kind": "image"},
+            )  # fmt: skip
+
+    async def reads(self, org: str) -> None:
+        """What a resync re-reads for a namespace."""
+        o = f"/api/v1/organization/{org}"
         await self.call("GET", "/api/v1/user", 200)
         await self.call("GET", o, 200)
         for sa, _ in SERVICE_ACCOUNTS:
@@ -114,7 +142,7 @@ def server_cpu_seconds(pid: int) -> float:
 
 
 async def run_level(
-    server: RegistryServer, concurrency: int, units: int, tag: str
+    server: RegistryServer, concurrency: int, units: int, tag: str, *, writes_only: bool = False
 ) -> dict[str, Any]:
     """Run ``units`` units with ``concurrency`` workers; return the measurements."""
     connector = aiohttp.TCPConnector(limit=concurrency)
@@ -126,7 +154,8 @@ async def run_level(
 
         async def worker() -> None:
             while not queue.empty():
-                await driver.unit(queue.get_nowait())
+                name = queue.get_nowait()
+                await (driver.writes(name) if writes_only else driver.unit(name))
 
         cpu_before = server_cpu_seconds(server.process.pid)
         started = time.perf_counter()
@@ -135,6 +164,7 @@ async def run_level(
         cpu = server_cpu_seconds(server.process.pid) - cpu_before
     latencies = sorted(driver.latencies)
     return {
+        "level": "writes" if writes_only else f"c{concurrency}",
         "concurrency": concurrency,
         "units": units,
         "calls": driver.calls,
@@ -173,23 +203,26 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         for round_ in range(args.rounds):
             levels.append(await run_level(server, 1, args.units_c1, f"c1r{round_}"))
             levels.append(await run_level(server, 16, args.units_c16, f"c16r{round_}"))
+            levels.append(
+                await run_level(server, 8, args.units_writes, f"wr{round_}", writes_only=True)
+            )
         counted = counted_calls(server) - before
     finally:
         server.stop()
     made = sum(level["calls"] for level in levels)
     best = {
-        concurrency: max(
-            level["calls_per_second"] for level in levels if level["concurrency"] == concurrency
-        )
-        for concurrency in (1, 16)
+        name: max(level["calls_per_second"] for level in levels if level["level"] == name)
+        for name in ("c1", "c16")
     }
-    c16 = best[16]
+    write_cpu = [level["server_cpu_ms_per_call"] for level in levels if level["level"] == "writes"]
+    c16 = best["c16"]
     return {
         "benchmark": "registry_api",
         "server": "quay-registry serve (SQLite, one process)",
         "mix_calls_per_unit": 25,  # 24 calls + the 308 hop of GET /api/v1/user
         "levels": levels,
-        "best_calls_per_second": {f"c{key}": value for key, value in best.items()},
+        "best_calls_per_second": best,
+        "server_cpu_ms_per_write_call": {"min": min(write_cpu), "max": max(write_cpu)},
         "load_average_1min_at_end": round(os.getloadavg()[0], 2),
         "metrics_counted_calls": counted,
         "metrics_match_calls_made": counted == made,
@@ -204,7 +237,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--units-c1", type=int, default=15, help="units at concurrency 1")
     parser.add_argument("--units-c16", type=int, default=96, help="units at concurrency 16")
-    parser.add_argument("--rounds", type=int, default=3, help="rounds of both levels (best kept)")
+    parser.add_argument(
+        "--units-writes", type=int, default=100, help="namespaces' writes at concurrency 8"
+    )
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of all levels (best kept)")
     args = parser.parse_args()
     result = asyncio.run(main_async(args))
     text = json.dumps(result, indent=2)
