@@ -8,8 +8,9 @@ module is the one place the bridge touches the webhook. Two certificate modes:
   whoever issued them keeps the ``caBundle``;
 - self-managed: no certificate there. The operator makes a CA and serving certificate, shares them
   with the other replicas through a Secret in its namespace (``certs.sharing``), sets the
-  MutatingWebhookConfiguration's ``caBundle`` through the kubernetes client, and renews the
-  certificate while it runs.
+  MutatingWebhookConfiguration's ``caBundle`` (``certs.injecting``), and renews the certificate
+  while it runs. These calls go through the operator's own client (``bridge.cluster.Cluster``,
+  a ``certs.api.CertificateApi``), not the official ``kubernetes`` one.
 """
 
 from __future__ import annotations
@@ -20,13 +21,12 @@ import os
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-from kubernetes.client.exceptions import ApiException
 from prometheus_client import CollectorRegistry
 
+from certs.api import CertificateApi, status_of
 from certs.cabundles import InjectionError
-from certs.cluster import patch_live_ca_bundle
+from certs.injecting import inject_ca_bundle
 from certs.sharing import SharedCertificates, ensure_shared_certificates, replacement_for
 from certs.storing import ServingFiles, write_serving_files
 from webhook.metrics import AdmissionMetrics
@@ -96,7 +96,7 @@ async def start_webhook(
     host: str = "0.0.0.0",
     port: int = 9443,
     cert_dir: str | Path | None = None,
-    api_client: Any = None,
+    cluster: CertificateApi | None = None,
     settings: WebhookSettings | None = None,
     self_managed: SelfManagedSettings | None = None,
     metrics_registry: CollectorRegistry | None = None,
@@ -111,14 +111,15 @@ async def start_webhook(
             (mounted mode); otherwise the operator manages its own certificate (self-managed
             mode), written into this directory when it is writable, else into a private
             temporary one.
-        api_client: a ``kubernetes.client.ApiClient``; needed in self-managed mode only.
+        cluster: the API-server calls for self-managed mode (``bridge.cluster.Cluster``);
+            needed in that mode only.
         settings: the webhook's timeouts and limits.
         self_managed: names for self-managed mode (defaults from the environment).
         metrics_registry: the operator's Prometheus registry, so ``/metrics`` shows the
             webhook's ``quay_bridge_admission*`` series (default: a private one).
 
     Raises:
-        ValueError: self-managed mode without an ``api_client``.
+        ValueError: self-managed mode without a ``cluster``.
         OSError, ssl.SSLError: the certificate does not load or the port is taken.
     """
     metrics = AdmissionMetrics(metrics_registry)
@@ -126,22 +127,22 @@ async def start_webhook(
     if directory is not None and ServingFiles(directory).exist():
         log.info("webhook serving the certificate mounted in %s", directory)
         return await start_server(view, host, port, directory, settings, metrics)
-    if api_client is None:
-        raise ValueError("self-managed webhook certificates need a kubernetes api_client")
+    if cluster is None:
+        raise ValueError("self-managed webhook certificates need a cluster to keep them in")
     options = self_managed or SelfManagedSettings()
     local = _writable_directory(directory)
-    shared = await _obtain(api_client, options)
+    shared = await _obtain(cluster, options)
     write_serving_files(local, shared.ca.cert_pem, shared.serving)
-    injected = await _inject_ca_bundle(api_client, options, shared.ca.cert_pem)
+    injected = await _inject_ca_bundle(cluster, options, shared.ca.cert_pem)
     server = await start_server(view, host, port, local, settings, metrics)
-    renewal = _keep_renewed(api_client, options, local, shared, injected)
+    renewal = _keep_renewed(cluster, options, local, shared, injected)
     server.run_alongside(renewal, "webhook-renewal")
     log.info("webhook serving a self-managed certificate from %s", local)
     return server
 
 
 async def _obtain(
-    api_client: Any, options: SelfManagedSettings, current: SharedCertificates | None = None
+    cluster: CertificateApi, options: SelfManagedSettings, current: SharedCertificates | None = None
 ) -> SharedCertificates:
     """Get the shared pair from the Secret; this replica's own if the Secret cannot be used.
 
@@ -149,23 +150,24 @@ async def _obtain(
     cannot use the Secret does not change its CA at every check.
     """
     try:
-        return await asyncio.to_thread(
-            ensure_shared_certificates,
-            api_client,
+        return await ensure_shared_certificates(
+            cluster,
             options.namespace,
             options.secret,
             options.service,
             dns_names=options.dns_names,
             ip_addresses=options.ip_addresses,
         )
-    except ApiException as exc:
+    except Exception as exc:
+        if status_of(exc) is None:
+            raise
         report = log.warning if current is None else log.debug
         report(
-            "cannot keep the webhook certificate in Secret %s/%s (HTTP %s); using one made for "
+            "cannot keep the webhook certificate in Secret %s/%s (%s); using one made for "
             "this replica only, so several replicas would not share a caBundle",
             options.namespace,
             options.secret,
-            exc.status,
+            exc,
         )
     replacement = replacement_for(
         current,
@@ -180,25 +182,29 @@ async def _obtain(
     return replacement
 
 
-async def _inject_ca_bundle(api_client: Any, options: SelfManagedSettings, ca_pem: bytes) -> bool:
+async def _inject_ca_bundle(
+    cluster: CertificateApi, options: SelfManagedSettings, ca_pem: bytes
+) -> bool:
     """Set the caBundle; a failure is logged and retried later, the webhook serves meanwhile."""
     try:
-        await asyncio.to_thread(patch_live_ca_bundle, api_client, options.configuration, ca_pem)
-    except ApiException as exc:
-        log.warning(
-            "cannot set the caBundle of MutatingWebhookConfiguration %s yet (HTTP %s)",
-            options.configuration,
-            exc.status,
-        )
+        await inject_ca_bundle(cluster, options.configuration, ca_pem)
     except InjectionError as exc:
         log.warning("cannot set the caBundle of %s yet: %s", options.configuration, exc)
+    except Exception as exc:
+        if status_of(exc) is None:
+            raise
+        log.warning(
+            "cannot set the caBundle of MutatingWebhookConfiguration %s yet (%s)",
+            options.configuration,
+            exc,
+        )
     else:
         return True
     return False
 
 
 async def _keep_renewed(
-    api_client: Any,
+    cluster: CertificateApi,
     options: SelfManagedSettings,
     local: Path,
     current: SharedCertificates,
@@ -214,9 +220,9 @@ async def _keep_renewed(
             await asyncio.sleep(options.renewal_check_seconds)
         else:
             await asyncio.sleep(min(options.renewal_check_seconds, INJECTION_RETRY_SECONDS))
-            injected = await _inject_ca_bundle(api_client, options, current.ca.cert_pem)
+            injected = await _inject_ca_bundle(cluster, options, current.ca.cert_pem)
         try:
-            latest = await _obtain(api_client, options, current)
+            latest = await _obtain(cluster, options, current)
         except Exception as exc:  # a failed check must not end the renewal loop
             log.warning("webhook certificate renewal check failed: %s", type(exc).__name__)
             continue
@@ -224,7 +230,7 @@ async def _keep_renewed(
             continue
         write_serving_files(local, latest.ca.cert_pem, latest.serving)
         if latest.ca.cert_pem != current.ca.cert_pem:
-            injected = await _inject_ca_bundle(api_client, options, latest.ca.cert_pem)
+            injected = await _inject_ca_bundle(cluster, options, latest.ca.cert_pem)
         current = latest
         log.info("webhook certificate renewed")
 

@@ -7,7 +7,7 @@ nothing that triggers on them (Deployments, chained Builds) runs. When a managed
 Build with ``destination-imagestreamtag-imported: "true"``, so it is never imported twice, not even
 after an operator restart (the mark lives on the Build; a restart lists every Build again and skips
 the marked ones). The decisions are pure (``bridge.imports``); this module does the cluster calls
-through the official ``kubernetes`` client, in worker threads so the event loop never blocks.
+through the operator's own client (``bridge.cluster.Cluster``) on the event loop.
 
 Failures: a 409 (the stream changed since it was read) retries at once with the fresh
 resourceVersion; a per-image failure (Unauthorized, NotFound: the reply is still a 201) posts a
@@ -25,10 +25,8 @@ from dataclasses import dataclass
 from typing import Any, Final, Protocol
 
 import kopf
-from kubernetes import client as k8s
-from kubernetes.client.exceptions import ApiException
-from urllib3.exceptions import HTTPError as TransportError
 
+from bridge.cluster import Cluster, KubeError
 from bridge.imports import (
     MANAGED_ANNOTATION,
     Decision,
@@ -50,8 +48,6 @@ VERSION: Final = "v1"
 #: The key under which the operator keeps its :class:`BuildImporter` in kopf's ``memo``.
 MEMO_KEY: Final = "build_importer"
 EVENT_SOURCE: Final = "quay-bridge"
-#: What the client raises when the API server cannot be reached or does not answer in time.
-NETWORK_ERRORS: Final = (OSError, TransportError)
 
 
 @dataclass(frozen=True)
@@ -123,7 +119,7 @@ class BuildImporter:
     """Imports completed managed Builds into their destination ImageStreamTags.
 
     Args:
-        api: an official ``kubernetes`` client configured for the cluster.
+        cluster: the operator's client for the API server.
         destinations: the bridge's state view (integration settings per namespace).
         settings: retry and timeout settings.
         sleep: how to wait between tries (tests pass a recorder).
@@ -131,23 +127,17 @@ class BuildImporter:
 
     def __init__(
         self,
-        api: k8s.ApiClient,
+        cluster: Cluster,
         destinations: Destinations,
         settings: ImportSettings | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
-        self._objects = k8s.CustomObjectsApi(api)
-        self._core = k8s.CoreV1Api(api)
+        self._cluster = cluster
         self._destinations = destinations
         self.settings = settings or ImportSettings()
         self._sleep = sleep
         self._imported: set[str] = set()  # Build uids this process imported and marked
         self._warned_invalid: set[str] = set()  # Build uids already warned about
-
-    async def _call(self, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        """Run one blocking client call in a worker thread, bounded by the request timeout."""
-        kwargs.setdefault("_request_timeout", self.settings.request_timeout)
-        return await asyncio.to_thread(func, *args, **kwargs)
 
     async def on_build(self, build: Mapping[str, Any]) -> Outcome:
         """Handle one observed state of a Build; import it when it is complete and unmarked.
@@ -181,32 +171,19 @@ class BuildImporter:
     async def _read_build(self, build: Mapping[str, Any]) -> Mapping[str, Any] | None:
         meta = build.get("metadata", {})
         try:
-            fresh: Mapping[str, Any] = await self._call(
-                self._objects.get_namespaced_custom_object,
-                BUILD_GROUP,
-                VERSION,
-                meta["namespace"],
-                "builds",
-                meta["name"],
+            fresh: Mapping[str, Any] = await self._cluster.read_build(
+                meta["namespace"], meta["name"], timeout=self.settings.request_timeout
             )
-        except ApiException as error:
+        except KubeError as error:
             if error.status == 404:
                 return None
             logger.warning(
                 "reading build %s/%s failed: %s",
                 meta.get("namespace"),
                 meta.get("name"),
-                _short(error.reason),
-            )
-            return build  # decide on what the event showed
-        except NETWORK_ERRORS as error:
-            logger.warning(
-                "reading build %s/%s failed: %s",
-                meta.get("namespace"),
-                meta.get("name"),
                 _short(error),
             )
-            return build
+            return build  # decide on what the event showed
         return fresh
 
     async def _import_with_retries(self, build: Mapping[str, Any], decision: Decision) -> Outcome:
@@ -282,20 +259,13 @@ class BuildImporter:
                 resource_version=version,
             )
             try:
-                reply: Mapping[str, Any] = await self._call(
-                    self._objects.create_namespaced_custom_object,
-                    IMAGE_GROUP,
-                    VERSION,
-                    target.namespace,
-                    "imagestreamimports",
-                    body,
+                reply: Mapping[str, Any] = await self._cluster.create_image_stream_import(
+                    target.namespace, body, timeout=self.settings.request_timeout
                 )
-            except ApiException as error:
+            except KubeError as error:
                 if error.status == 409 or (error.status == 404 and version is not None):
                     continue  # the stream changed or vanished since we read it: read it again
                 raise self._classify(error) from None
-            except NETWORK_ERRORS as error:
-                raise _Temporary(f"API server unreachable: {_short(error)}") from None
             return read_import_result(reply)
         raise _Temporary(
             f"the stream {target} kept changing ({self.settings.conflict_attempts} 409s)"
@@ -303,28 +273,22 @@ class BuildImporter:
 
     async def _stream_version(self, target: TagTarget) -> str | None:
         try:
-            stream: Mapping[str, Any] = await self._call(
-                self._objects.get_namespaced_custom_object,
-                IMAGE_GROUP,
-                VERSION,
-                target.namespace,
-                "imagestreams",
-                target.stream,
+            stream: Mapping[str, Any] = await self._cluster.read_image_stream(
+                target.namespace, target.stream, timeout=self.settings.request_timeout
             )
-        except ApiException as error:
+        except KubeError as error:
             if error.status == 404:
                 return None
             raise self._classify(error) from None
-        except NETWORK_ERRORS as error:
-            raise _Temporary(f"API server unreachable: {_short(error)}") from None
         version = stream.get("metadata", {}).get("resourceVersion")
         return str(version) if version else None
 
     @staticmethod
-    def _classify(error: ApiException) -> Exception:
-        status = error.status or 0
-        text = f"HTTP {status} {error.reason}: {_short(error.body)}"
-        if status in (400, 403, 422):
+    def _classify(error: KubeError) -> Exception:
+        if not error.status:
+            return _Temporary(f"API server unreachable: {_short(error.message)}")
+        text = f"HTTP {error.status}: {_short(error.message)}"
+        if error.status in (400, 403, 422):
             return _Refused(text)
         return _Temporary(text)
 
@@ -332,21 +296,16 @@ class BuildImporter:
         meta = build["metadata"]
         for attempt in range(1, self.settings.attempts + 1):
             try:
-                await self._call(
-                    self._objects.patch_namespaced_custom_object,
-                    BUILD_GROUP,
-                    VERSION,
+                await self._cluster.merge_patch_build(
                     meta["namespace"],
-                    "builds",
                     meta["name"],
                     imported_patch(),
+                    timeout=self.settings.request_timeout,
                 )
                 return
-            except ApiException as error:
+            except KubeError as error:
                 if error.status == 404:
                     return  # deleted meanwhile: nothing left to mark
-                problem = f"HTTP {error.status} {error.reason}"
-            except NETWORK_ERRORS as error:
                 problem = _short(error)
             logger.warning(
                 "marking build %s/%s failed (try %d): %s",
@@ -367,34 +326,42 @@ class BuildImporter:
         log("build %s/%s: %s: %s", namespace, name, reason, message)
         if not namespace or not name:
             return
-        now = datetime.datetime.now(datetime.UTC)
-        event = k8s.CoreV1Event(
-            metadata=k8s.V1ObjectMeta(generate_name=f"{name}.", namespace=namespace),
-            involved_object=k8s.V1ObjectReference(
-                api_version=f"{BUILD_GROUP}/{VERSION}",
-                kind="Build",
-                name=name,
-                namespace=namespace,
-                uid=meta.get("uid"),
-                resource_version=meta.get("resourceVersion"),
-            ),
-            reason=reason,
-            message=_short(message, 1000),
-            type=type_,
-            source=k8s.V1EventSource(component=EVENT_SOURCE),
-            first_timestamp=now,
-            last_timestamp=now,
-            count=1,
-        )
+        now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        event = {
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {"generateName": f"{name}.", "namespace": namespace},
+            "involvedObject": {
+                key: value
+                for key, value in {
+                    "apiVersion": f"{BUILD_GROUP}/{VERSION}",
+                    "kind": "Build",
+                    "name": name,
+                    "namespace": namespace,
+                    "uid": meta.get("uid"),
+                    "resourceVersion": meta.get("resourceVersion"),
+                }.items()
+                if value is not None
+            },
+            "reason": reason,
+            "message": _short(message, 1000),
+            "type": type_,
+            "source": {"component": EVENT_SOURCE},
+            "firstTimestamp": now,
+            "lastTimestamp": now,
+            "count": 1,
+        }
         try:
-            await self._call(self._core.create_namespaced_event, namespace, event)
-        except (ApiException, *NETWORK_ERRORS) as error:
+            await self._cluster.create_event(
+                str(namespace), event, timeout=self.settings.request_timeout
+            )
+        except KubeError as error:
             logger.warning(
                 "posting event %s on build %s/%s failed: %s",
                 reason,
                 namespace,
                 name,
-                _short(getattr(error, "reason", error)),
+                _short(error),
             )
 
 

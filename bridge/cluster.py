@@ -1,13 +1,13 @@
 """Kubernetes reads and writes the controller makes: plain REST calls on the event loop.
 
-The connection settings (server, CA, client certificate, token) come from the official client's
-``Configuration`` (``--kubeconfig`` or in-cluster), but the calls go through one aiohttp session
-on the operator's event loop: the official client is blocking and needed a thread pool, and its
-per-call serialisation plus the threads' contention for the interpreter lock cost about 2 CPU
-seconds per 200 new namespaces. Answers are plain dicts, the same shape kopf hands to handlers, so
-planning code works on one representation. Every write is counted for ``/metrics``. Errors come
-back as :class:`KubeError` with the HTTP status, so callers can tell a conflict (409), a failed
-JSON Patch ``test`` (422 or 409) and a missing object (404) apart.
+The connection settings (server, CA, client certificate, token) come from ``bridge.connection``
+(``--kubeconfig`` or in-cluster) and the calls go through one aiohttp session on the operator's
+event loop: the official client is blocking and needed a thread pool, its per-call serialisation
+plus the threads' contention for the interpreter lock cost about 2 CPU seconds per 200 new
+namespaces, and importing it costs about 19 MB. Answers are plain dicts, the same shape kopf hands
+to handlers, so planning code works on one representation. Every write is counted for
+``/metrics``. Errors come back as :class:`KubeError` with the HTTP status, so callers can tell a
+conflict (409), a failed JSON Patch ``test`` (422 or 409) and a missing object (404) apart.
 """
 
 from __future__ import annotations
@@ -17,15 +17,14 @@ import datetime
 import json
 import logging
 import ssl
-import time
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import quote
 
 import aiohttp
-import kubernetes
 
+from bridge.connection import Connection, load_connection
 from bridge.metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -33,11 +32,9 @@ log = logging.getLogger(__name__)
 JSON_PATCH = "application/json-patch+json"
 MERGE_PATCH = "application/merge-patch+json"
 QI_GROUP, QI_VERSION, QI_PLURAL = "quay.redhat.com", "v1", "quayintegrations"
-#: Seconds the authorization header is reused before the configuration is asked again (an
-#: in-cluster token file is re-read by the configuration's refresh hook about once a minute).
-HEADER_TTL = 10.0
 #: Items per page when listing a collection for a watch.
 LIST_PAGE = 500
+_WEBHOOKS = "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations"
 
 
 class KubeError(Exception):
@@ -58,37 +55,13 @@ def _reason(status: int, reason: str, body: bytes) -> str:
     return (reason or f"HTTP {status}")[:300]
 
 
-def load_client_config(kubeconfig: str | None) -> kubernetes.client.ApiClient:
-    """Return an ApiClient for ``kubeconfig`` (or in-cluster, or the default kubeconfig)."""
-    configuration = kubernetes.client.Configuration()
-    if kubeconfig:
-        kubernetes.config.load_kube_config(  # type: ignore[no-untyped-call]
-            config_file=kubeconfig, client_configuration=configuration
-        )
-    else:
-        try:
-            kubernetes.config.load_incluster_config(  # type: ignore[no-untyped-call]
-                client_configuration=configuration
-            )
-        except kubernetes.config.ConfigException:
-            kubernetes.config.load_kube_config(  # type: ignore[no-untyped-call]
-                client_configuration=configuration
-            )
-    configuration.connection_pool_maxsize = 32
-    return kubernetes.client.ApiClient(configuration)
+def load_client_config(kubeconfig: str | None, *, context: str | None = None) -> Connection:
+    """Return the connection for ``kubeconfig`` (or in-cluster, or the default kubeconfig).
 
-
-def _ssl_context(configuration: kubernetes.client.Configuration) -> ssl.SSLContext | bool:
-    """The TLS settings of ``configuration`` for aiohttp (False: no verification)."""
-    if not configuration.host.startswith("https"):
-        return False
-    context = ssl.create_default_context(cafile=configuration.ssl_ca_cert or None)
-    if not configuration.verify_ssl:
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-    if configuration.cert_file:
-        context.load_cert_chain(configuration.cert_file, configuration.key_file or None)
-    return context
+    Raises:
+        bridge.connection.KubeconfigError: nothing usable found, or unsupported settings.
+    """
+    return load_connection(kubeconfig, context=context)
 
 
 def _q(part: str) -> str:
@@ -105,27 +78,21 @@ def _ns_path(namespace: str, plural: str, name: str = "", *, group: str = "") ->
 class Cluster:
     """The controller's view of the API server: a few typed reads and counted writes."""
 
-    def __init__(self, api_client: kubernetes.client.ApiClient, metrics: Metrics) -> None:
-        self.api_client = api_client
+    def __init__(self, connection: Connection, metrics: Metrics) -> None:
+        self.connection = connection
         self.metrics = metrics
-        configuration = api_client.configuration
-        self._base = configuration.host.rstrip("/")
-        self._ssl = _ssl_context(configuration)
+        self._base = connection.server.rstrip("/")
+        context = connection.ssl_context()
+        self._ssl: ssl.SSLContext | bool = context if context is not None else False
         self._session: aiohttp.ClientSession | None = None
         self._watch_session: aiohttp.ClientSession | None = None
-        self._auth: dict[str, str] = {}
-        self._auth_read = float("-inf")
 
     def _headers(self) -> dict[str, str]:
-        # Re-read now and then: an in-cluster token is refreshed by the configuration's hook.
-        now = time.monotonic()
-        if now - self._auth_read > HEADER_TTL:
-            auth_headers = {}
-            for auth in self.api_client.configuration.auth_settings().values():
-                if auth.get("in") == "header" and auth.get("value"):
-                    auth_headers[str(auth["key"]).title()] = str(auth["value"])
-            self._auth, self._auth_read = auth_headers, now
-        return {"Accept": "application/json", "User-Agent": "quay-bridge", **self._auth}
+        headers = {"Accept": "application/json", "User-Agent": "quay-bridge"}
+        authorization = self.connection.authorization()  # a token file is re-read now and then
+        if authorization:
+            headers["Authorization"] = authorization
+        return headers
 
     def _get_session(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
@@ -146,12 +113,11 @@ class Cluster:
         return self._watch_session
 
     async def aclose(self) -> None:
-        """Close the HTTP sessions (and the official client's pools)."""
+        """Close the HTTP sessions."""
         for session in (self._session, self._watch_session):
             if session is not None:
                 await session.close()
         self._session = self._watch_session = None
-        self.api_client.close()  # type: ignore[no-untyped-call]
 
     async def _request(
         self,
@@ -161,15 +127,19 @@ class Cluster:
         *,
         params: dict[str, str] | None = None,
         content_type: str = "application/json",
+        timeout: float | None = None,
     ) -> Any:
         headers = self._headers()
         data = None
         if body is not None:
             data = json.dumps(body).encode()
             headers["Content-Type"] = content_type
+        extra: dict[str, Any] = {}
+        if timeout is not None:
+            extra["timeout"] = aiohttp.ClientTimeout(total=timeout)
         try:
             async with self._get_session().request(
-                method, self._base + path, params=params, data=data, headers=headers
+                method, self._base + path, params=params, data=data, headers=headers, **extra
             ) as response:
                 payload = await response.read()
                 if response.status >= 400:
@@ -328,6 +298,24 @@ class Cluster:
         )
         return list(data.get("items") or [])
 
+    async def read_build(
+        self, namespace: str, name: str, *, timeout: float | None = None
+    ) -> dict[str, Any]:
+        """Read an OpenShift Build (KubeError 404 when it is gone)."""
+        path = _ns_path(namespace, "builds", name, group="build.openshift.io")
+        return dict(await self._request("GET", path, timeout=timeout))
+
+    async def read_image_stream(
+        self, namespace: str, name: str, *, timeout: float | None = None
+    ) -> dict[str, Any]:
+        """Read an ImageStream (KubeError 404 when there is none)."""
+        path = _ns_path(namespace, "imagestreams", name, group="image.openshift.io")
+        return dict(await self._request("GET", path, timeout=timeout))
+
+    async def read_mutating_webhook_configuration(self, name: str) -> dict[str, Any]:
+        """Read a MutatingWebhookConfiguration (for the webhook's self-managed caBundle)."""
+        return dict(await self._request("GET", f"{_WEBHOOKS}/{_q(name)}"))
+
     # --- writes -----------------------------------------------------------------------------
 
     async def create_secret(self, namespace: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -372,6 +360,36 @@ class Cluster:
             {"status": status},
             content_type=MERGE_PATCH,
         )
+
+    async def patch_mutating_webhook_configuration(
+        self, name: str, operations: list[dict[str, Any]]
+    ) -> None:
+        """Apply a JSON Patch to a MutatingWebhookConfiguration."""
+        self._count("mutatingwebhookconfigurations", "patch")
+        await self._request("PATCH", f"{_WEBHOOKS}/{_q(name)}", operations, content_type=JSON_PATCH)
+
+    async def create_image_stream_import(
+        self, namespace: str, body: dict[str, Any], *, timeout: float | None = None
+    ) -> dict[str, Any]:
+        """Create an ImageStreamImport; the reply carries the per-image outcome."""
+        self._count("imagestreamimports", "create")
+        path = _ns_path(namespace, "imagestreamimports", group="image.openshift.io")
+        return dict(await self._request("POST", path, body, timeout=timeout))
+
+    async def merge_patch_build(
+        self, namespace: str, name: str, patch: dict[str, Any], *, timeout: float | None = None
+    ) -> None:
+        """Merge-patch an OpenShift Build (its metadata: the bridge never changes a spec)."""
+        self._count("builds", "patch")
+        path = _ns_path(namespace, "builds", name, group="build.openshift.io")
+        await self._request("PATCH", path, patch, content_type=MERGE_PATCH, timeout=timeout)
+
+    async def create_event(
+        self, namespace: str, body: dict[str, Any], *, timeout: float | None = None
+    ) -> None:
+        """Create a core/v1 Event as given; errors are raised (see :meth:`post_event`)."""
+        self._count("events", "create")
+        await self._request("POST", _ns_path(namespace, "events"), body, timeout=timeout)
 
     async def post_event(
         self,

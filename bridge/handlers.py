@@ -11,12 +11,15 @@ Importing this module registers the handlers in kopf's default registry.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import ssl
 from typing import Any
 
 import kopf
 
 import bridge.builds  # noqa: F401  (registers the Build completion handlers)
+from bridge.connection import pin_server_name
 from bridge.controller import Controller
 
 log = logging.getLogger(__name__)
@@ -55,24 +58,42 @@ class WatchOnlyDiffBase(kopf.DiffBaseStorage):
         """Store nothing (and so write nothing onto the objects)."""
 
 
+@dataclasses.dataclass(frozen=True)
+class _NamedServerInfo(kopf.ConnectionInfo):
+    """kopf's connection info for a server verified under another name (``tls-server-name``)."""
+
+    tls_server_name: str = ""
+
+    def as_ssl_context(self) -> ssl.SSLContext:
+        """Return kopf's context, verifying ``tls_server_name`` instead of the URL's host."""
+        return pin_server_name(super().as_ssl_context(), self.tls_server_name)
+
+
 @kopf.on.login()
 def login(memo: Any, **_: Any) -> kopf.ConnectionInfo:
-    """Log kopf in with the same credentials as the official client (``--kubeconfig``)."""
-    configuration = _controller(memo).cluster.api_client.configuration
-    header = ""
-    for auth in configuration.auth_settings().values():
-        if auth.get("key") == "authorization" and auth.get("value"):
-            header = str(auth["value"])
-    scheme, _sep, token = header.partition(" ")
-    return kopf.ConnectionInfo(
-        server=configuration.host,
-        ca_path=configuration.ssl_ca_cert,
-        insecure=not configuration.verify_ssl,
-        scheme=scheme or None,
-        token=token or None,
-        certificate_path=configuration.cert_file,
-        private_key_path=configuration.key_file,
-    )
+    """Log kopf in with the operator's own connection (``--kubeconfig`` or in-cluster).
+
+    Called again by kopf when the API server answers 401, so a rotated token file is read anew.
+    """
+    connection = _controller(memo).cluster.connection
+    token = connection.bearer_token()
+    settings: dict[str, Any] = {
+        "server": connection.server,
+        "ca_path": connection.ca_path,
+        "ca_data": connection.ca_data,
+        "insecure": connection.insecure or None,
+        "scheme": "Bearer" if token else None,
+        "token": token,
+        "username": None if token else connection.username,
+        "password": None if token else connection.password,
+        "certificate_path": connection.certificate_path,
+        "certificate_data": connection.certificate_data,
+        "private_key_path": connection.key_path,
+        "private_key_data": connection.key_data,
+    }
+    if connection.tls_server_name and connection.uses_tls:
+        return _NamedServerInfo(**settings, tls_server_name=connection.tls_server_name)
+    return kopf.ConnectionInfo(**settings)
 
 
 @kopf.on.startup()

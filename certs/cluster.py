@@ -1,8 +1,8 @@
 """Setting the ``caBundle`` of a live MutatingWebhookConfiguration through the kubernetes client.
 
-Used by ``quay-bridge certs inject-cabundle --name`` and by the operator in self-managed mode, when
-it makes its own CA at start. The call is synchronous (the official client is); async callers run it
-in a thread.
+Used by ``quay-bridge certs inject-cabundle --name`` (and tests). The call is synchronous (the
+official client is). The operator, which does not load the official client, uses the async
+:func:`certs.injecting.inject_ca_bundle` with the same patch planning.
 """
 
 from __future__ import annotations
@@ -14,11 +14,9 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from certs.cabundles import ca_bundle_patch
+from certs.injecting import ATTEMPTS
 
 log = logging.getLogger(__name__)
-
-#: A concurrent edit that moves the webhooks fails the patch's ``test`` (422) or conflicts (409).
-ATTEMPTS = 5
 
 
 def patch_live_ca_bundle(

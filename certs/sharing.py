@@ -19,9 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from kubernetes import client
-from kubernetes.client.exceptions import ApiException
-
+from certs.api import CertificateApi, status_of
 from certs.issuing import (
     CertificateError,
     Issued,
@@ -105,8 +103,8 @@ def replacement_for(
     return SharedCertificates(ca, serving)
 
 
-def ensure_shared_certificates(
-    api_client: Any,
+async def ensure_shared_certificates(
+    api: CertificateApi,
     namespace: str,
     secret_name: str,
     service: str,
@@ -116,21 +114,12 @@ def ensure_shared_certificates(
 ) -> SharedCertificates:
     """Return the shared certificates, creating or renewing them in the Secret when needed.
 
-    Synchronous (the kubernetes client is); async callers run it in a thread.
-
     Raises:
-        kubernetes.client.exceptions.ApiException: when the Secret cannot be read or written.
+        Exception: what ``api`` raises (with an HTTP ``status``) when the Secret cannot be read
+            or written.
     """
-    core = client.CoreV1Api(api_client)
     for attempt in range(1, ATTEMPTS + 1):
-        try:
-            secret = api_client.sanitize_for_serialization(
-                core.read_namespaced_secret(secret_name, namespace)
-            )
-        except ApiException as exc:
-            if exc.status != 404:
-                raise
-            secret = None
+        secret = await api.read_secret(namespace, secret_name)
         existing = SharedCertificates.from_secret_data(secret.get("data") if secret else None)
         replacement = replacement_for(
             existing, service, namespace, dns_names=dns_names, ip_addresses=ip_addresses
@@ -138,15 +127,14 @@ def ensure_shared_certificates(
         if replacement is None:
             assert existing is not None  # only an existing pair can be good enough
             return existing
-        body = client.V1Secret.from_dict(_secret_body(secret_name, namespace, replacement, secret))
-        assert body is not None
+        body = _secret_body(secret_name, namespace, replacement, secret)
         try:
             if secret is None:
-                core.create_namespaced_secret(namespace, body)
+                await api.create_secret(namespace, body)
             else:
-                core.replace_namespaced_secret(secret_name, namespace, body)
-        except ApiException as exc:
-            if exc.status == 409 and attempt < ATTEMPTS:
+                await api.replace_secret(namespace, secret_name, body)
+        except Exception as exc:
+            if status_of(exc) == 409 and attempt < ATTEMPTS:
                 log.info(
                     "another replica wrote Secret %s/%s first; reading it", namespace, secret_name
                 )

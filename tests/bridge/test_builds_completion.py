@@ -2,25 +2,29 @@
 
 Each test starts the registry core and the OpenShift simulator as processes, lets the simulator's
 build controller really push an image into the registry core, and drives
-``bridge.builds.BuildImporter`` against the simulator with the official client. Only the bridge's
-state view is a stand-in (a fixed :class:`Destination`), since the controller is not under test.
+``bridge.builds.BuildImporter`` against the simulator with the operator's own client. Only the
+bridge's state view is a stand-in (a fixed :class:`Destination`), since the controller is not under
+test.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import kubernetes.client
 import pytest
 import requests
 
 from bridge.builds import BuildImporter, ImportSettings
+from bridge.cluster import Cluster
+from bridge.connection import Connection
 from bridge.imports import DESTINATION_ANNOTATION, IMPORTED_ANNOTATION, MANAGED_ANNOTATION, Verdict
+from bridge.metrics import Metrics
 from demo.kube import Kube
 from demo.quay import Quay
 from demo.scenario import wait_for
@@ -65,12 +69,14 @@ class Parts:
     def image(self, tag: str = "latest") -> str:
         return f"{self.host}/{ORG}/{self.repo}:{tag}"
 
-    def api_client(self, url: str | None = None) -> kubernetes.client.ApiClient:
-        configuration = kubernetes.client.Configuration()
-        configuration.host = url or self.stack.sim_url
-        configuration.api_key = {"authorization": "sim-token"}
-        configuration.api_key_prefix = {"authorization": "Bearer"}
-        return kubernetes.client.ApiClient(configuration)
+    @contextlib.asynccontextmanager
+    async def cluster(self, url: str | None = None) -> AsyncIterator[Cluster]:
+        connection = Connection(server=url or self.stack.sim_url, token="sim-token")
+        cluster = Cluster(connection, Metrics())
+        try:
+            yield cluster
+        finally:
+            await cluster.aclose()
 
     def view(self, destination: Destination | None = None) -> Fixed:
         return Fixed(self.ns, destination)
@@ -209,7 +215,7 @@ class TestACompletedBuild:
         build = finished(parts, "app-1")
         assert build["status"]["phase"] == "Complete"
         digest = build["status"]["output"]["to"]["imageDigest"]
-        with parts.api_client() as api:
+        async with parts.cluster() as api:
             outcome = await BuildImporter(api, parts.view(DESTINATION), FAST).on_build(build)
         assert outcome.imported, outcome.reason
         stream = parts.kube.get(parts.stream)
@@ -229,7 +235,7 @@ class TestACompletedBuild:
     ) -> None:
         create_build(parts, "app-1")
         build = finished(parts, "app-1")
-        with parts.api_client() as api:
+        async with parts.cluster() as api:
             first = await BuildImporter(api, parts.view(DESTINATION), FAST).on_build(build)
             version = (parts.kube.get(parts.stream) or {})["metadata"]["resourceVersion"]
             # A restarted operator sees the same (stale, unmarked) event again.
@@ -256,7 +262,7 @@ class TestACompletedBuild:
         proxy.hook = change_the_stream_first
         proxy.start()
         try:
-            with parts.api_client(proxy.url) as api:
+            async with parts.cluster(proxy.url) as api:
                 outcome = await BuildImporter(api, parts.view(DESTINATION), FAST).on_build(build)
         finally:
             proxy.stop()
@@ -287,7 +293,7 @@ class TestAnImportThatFails:
         async def record(seconds: float) -> None:
             waits.append(seconds)
 
-        with parts.api_client() as api:
+        async with parts.cluster() as api:
             importer = BuildImporter(api, parts.view(DESTINATION), FAST, sleep=record)
             outcome = await importer.on_build(build)
         assert not outcome.imported
@@ -306,7 +312,7 @@ class TestAnImportThatFails:
     ) -> None:
         create_build(parts, "app-1")
         build = finished(parts, "app-1")
-        with parts.api_client() as api:
+        async with parts.cluster() as api:
             importer = BuildImporter(api, parts.view(None), FAST, sleep=lambda s: asyncio.sleep(0))
             outcome = await importer.on_build(build)
         assert not outcome.imported
@@ -331,7 +337,7 @@ class TestBuildsThatImportNothing:
             build = finished(parts, "app-2")
             assert build["status"]["phase"] == "Complete"
         version = (parts.kube.get(parts.stream) or {})["metadata"]["resourceVersion"]
-        with parts.api_client() as api:
+        async with parts.cluster() as api:
             outcome = await BuildImporter(api, parts.view(DESTINATION), FAST).on_build(build)
         expected = Verdict.UNSUCCESSFUL if managed else Verdict.UNMANAGED
         assert outcome.verdict is expected and not outcome.imported
@@ -347,7 +353,7 @@ class TestABuildTheBridgeCannotUse:
         build = finished(parts, "app-1")
         build["metadata"]["annotations"][DESTINATION_ANNOTATION] = "no-slash-here"
         version = (parts.kube.get(parts.stream) or {})["metadata"]["resourceVersion"]
-        with parts.api_client() as api:
+        async with parts.cluster() as api:
             importer = BuildImporter(api, parts.view(DESTINATION), FAST)
             outcomes = [await importer.on_build(build) for _ in range(3)]
         assert {outcome.verdict for outcome in outcomes} == {Verdict.INVALID}

@@ -1,7 +1,8 @@
 """``bridge.admission.start_webhook``: mounted and self-managed certificates, against the simulator.
 
-The simulator is the real API server here: the shared Secret and the MutatingWebhookConfiguration
-are written and read through the official kubernetes client, as in a cluster.
+The simulator is the real API server here: the operator writes the shared Secret and the
+MutatingWebhookConfiguration's caBundle through its own client (``bridge.cluster.Cluster``), as in a
+cluster; the tests read them back through the official kubernetes client.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import base64
 import dataclasses
 import ssl
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,9 @@ import yaml
 from prometheus_client import CollectorRegistry, generate_latest
 
 from bridge.admission import SelfManagedSettings, start_webhook
+from bridge.cluster import Cluster
+from bridge.connection import load_connection
+from bridge.metrics import Metrics
 from certs.issuing import make_serving_cert
 from certs.sharing import SharedCertificates
 from tests.support.sim_server import SimServer, sim_server
@@ -43,6 +47,14 @@ def sim() -> Iterator[SimServer]:
 @pytest.fixture
 def api(sim: SimServer) -> kubernetes.client.ApiClient:
     return sim.api_client()
+
+
+@pytest.fixture
+async def kube(sim: SimServer) -> AsyncIterator[Cluster]:
+    """The operator's own client for the simulator, from the kubeconfig the simulator wrote."""
+    cluster = Cluster(load_connection(sim.kubeconfig), Metrics())
+    yield cluster
+    await cluster.aclose()
 
 
 @pytest.fixture
@@ -94,12 +106,17 @@ def view() -> DictView:
 
 class TestMountedCertificates:
     async def test_certificates_in_the_cert_dir_are_served_and_nothing_is_written(
-        self, view: DictView, tmp_path: Path, api: kubernetes.client.ApiClient, configuration: str
+        self,
+        view: DictView,
+        tmp_path: Path,
+        api: kubernetes.client.ApiClient,
+        configuration: str,
+        kube: Cluster,
     ) -> None:
         _, ca = serving_files(tmp_path)
 
         server = await start_webhook(view, host="127.0.0.1", port=0, cert_dir=tmp_path,
-                                     api_client=api)  # fmt: skip
+                                     cluster=kube)  # fmt: skip
         try:
             assert await admitted_with(server, ca.cert_pem)
             assert server.metrics.count("rewritten") == 1
@@ -132,12 +149,17 @@ class TestMetrics:
 
 class TestSelfManagedCertificates:
     async def test_the_operator_makes_a_ca_stores_it_and_sets_the_ca_bundle(
-        self, view: DictView, tmp_path: Path, api: kubernetes.client.ApiClient, configuration: str
+        self,
+        view: DictView,
+        tmp_path: Path,
+        api: kubernetes.client.ApiClient,
+        configuration: str,
+        kube: Cluster,
     ) -> None:
         options = names(configuration, f"{configuration}-certs")
 
         server = await start_webhook(view, host="127.0.0.1", port=0, cert_dir=tmp_path / "c",
-                                     api_client=api, self_managed=options)  # fmt: skip
+                                     cluster=kube, self_managed=options)  # fmt: skip
         try:
             shared = shared_secret(api, options.secret)
             assert shared is not None
@@ -148,14 +170,19 @@ class TestSelfManagedCertificates:
             await server.stop()
 
     async def test_a_second_replica_serves_the_same_certificate_under_the_same_ca_bundle(
-        self, view: DictView, tmp_path: Path, api: kubernetes.client.ApiClient, configuration: str
+        self,
+        view: DictView,
+        tmp_path: Path,
+        api: kubernetes.client.ApiClient,
+        configuration: str,
+        kube: Cluster,
     ) -> None:
         options = names(configuration, f"{configuration}-certs")
 
         first = await start_webhook(view, host="127.0.0.1", port=0, cert_dir=tmp_path / "a",
-                                    api_client=api, self_managed=options)  # fmt: skip
+                                    cluster=kube, self_managed=options)  # fmt: skip
         second = await start_webhook(view, host="127.0.0.1", port=0, cert_dir=tmp_path / "b",
-                                     api_client=api, self_managed=options)  # fmt: skip
+                                     cluster=kube, self_managed=options)  # fmt: skip
         try:
             bundle = ca_bundle(api, configuration)
             assert await admitted_with(first, bundle)
@@ -168,21 +195,31 @@ class TestSelfManagedCertificates:
             await second.stop()
 
     async def test_a_replica_that_cannot_use_the_secret_still_serves_with_its_own_ca(
-        self, view: DictView, tmp_path: Path, api: kubernetes.client.ApiClient, configuration: str
+        self,
+        view: DictView,
+        tmp_path: Path,
+        api: kubernetes.client.ApiClient,
+        configuration: str,
+        kube: Cluster,
     ) -> None:
         options = SelfManagedSettings(
             namespace="no-such-namespace", configuration=configuration, secret="x"
         )
 
         server = await start_webhook(view, host="127.0.0.1", port=0, cert_dir=None,
-                                     api_client=api, self_managed=options)  # fmt: skip
+                                     cluster=kube, self_managed=options)  # fmt: skip
         try:
             assert await admitted_with(server, ca_bundle(api, configuration))
         finally:
             await server.stop()
 
     async def test_a_replica_on_its_own_ca_keeps_it_across_renewal_checks(
-        self, view: DictView, tmp_path: Path, api: kubernetes.client.ApiClient, configuration: str
+        self,
+        view: DictView,
+        tmp_path: Path,
+        api: kubernetes.client.ApiClient,
+        configuration: str,
+        kube: Cluster,
     ) -> None:
         options = SelfManagedSettings(
             namespace="no-such-namespace",
@@ -191,7 +228,7 @@ class TestSelfManagedCertificates:
             renewal_check_seconds=0.05,
         )
         server = await start_webhook(view, host="127.0.0.1", port=0, cert_dir=tmp_path,
-                                     api_client=api, self_managed=options)  # fmt: skip
+                                     cluster=kube, self_managed=options)  # fmt: skip
         try:
             served = (tmp_path / "tls.crt").read_bytes()
             await asyncio.sleep(0.5)
@@ -202,12 +239,12 @@ class TestSelfManagedCertificates:
             await server.stop()
 
     async def test_a_configuration_applied_after_start_gets_its_ca_bundle(
-        self, view: DictView, tmp_path: Path, api: kubernetes.client.ApiClient
+        self, view: DictView, tmp_path: Path, api: kubernetes.client.ApiClient, kube: Cluster
     ) -> None:
         late = f"late-{uuid.uuid4().hex[:8]}"
         options = dataclasses.replace(names(late, f"{late}-certs"), renewal_check_seconds=0.1)
         server = await start_webhook(view, host="127.0.0.1", port=0, cert_dir=tmp_path,
-                                     api_client=api, self_managed=options)  # fmt: skip
+                                     cluster=kube, self_managed=options)  # fmt: skip
         try:
             body = yaml.safe_load(DEPLOYED.read_text())
             body["metadata"]["name"] = late
@@ -227,12 +264,12 @@ class TestSelfManagedCertificates:
             await server.stop()
 
     async def test_a_missing_webhook_configuration_does_not_stop_the_webhook(
-        self, view: DictView, tmp_path: Path, api: kubernetes.client.ApiClient
+        self, view: DictView, tmp_path: Path, api: kubernetes.client.ApiClient, kube: Cluster
     ) -> None:
         options = names("not-registered", "not-registered-certs")
 
         server = await start_webhook(view, host="127.0.0.1", port=0, cert_dir=tmp_path,
-                                     api_client=api, self_managed=options)  # fmt: skip
+                                     cluster=kube, self_managed=options)  # fmt: skip
         try:
             shared = shared_secret(api, options.secret)
             assert shared is not None
@@ -240,23 +277,28 @@ class TestSelfManagedCertificates:
         finally:
             await server.stop()
 
-    async def test_self_managed_mode_without_a_kubernetes_client_is_refused(
+    async def test_self_managed_mode_without_a_cluster_is_refused(
         self, view: DictView, tmp_path: Path
     ) -> None:
-        with pytest.raises(ValueError, match="api_client"):
+        with pytest.raises(ValueError, match="need a cluster"):
             await start_webhook(view, host="127.0.0.1", port=0, cert_dir=tmp_path)
 
 
 class TestSelfManagedRenewal:
     async def test_a_certificate_renewed_by_another_replica_is_picked_up_while_serving(
-        self, view: DictView, tmp_path: Path, api: kubernetes.client.ApiClient, configuration: str
+        self,
+        view: DictView,
+        tmp_path: Path,
+        api: kubernetes.client.ApiClient,
+        configuration: str,
+        kube: Cluster,
     ) -> None:
         options = dataclasses.replace(
             names(configuration, f"{configuration}-certs"), renewal_check_seconds=0.1
         )
         settings = WebhookSettings(reload_interval=0.05)
         server = await start_webhook(view, host="127.0.0.1", port=0, cert_dir=tmp_path,
-                                     api_client=api, settings=settings,
+                                     cluster=kube, settings=settings,
                                      self_managed=options)  # fmt: skip
         try:
             shared = shared_secret(api, options.secret)
