@@ -21,6 +21,11 @@ How one runs depends on the connection's driver:
 Rows are tuples in the statement's column order on both paths. A ``Prepared`` INSERT must name a
 value (or a bind parameter) for every column that has a Python-side default: SQLAlchemy fills those
 in its execution context, which the SQLite path skips; the constructor refuses such a statement.
+
+The compile step reads three SQLAlchemy compiler internals (``_bind_processors``,
+``_result_columns`` and a type's ``_cached_result_processor``); ``tests/registry/store/
+test_prepared.py`` compares rows and value types with ``AsyncConnection.execute`` on both backends,
+so an upgrade that changes them fails there rather than in production.
 """
 
 from __future__ import annotations
