@@ -330,7 +330,7 @@ def run(n: int, operator_cmd: str, late: int, timeout: float) -> dict[str, Any]:
         quay_before = settle(registry.url, 0.5)
         server_before = quay_server_seconds(registry.url)
         _, log_offset = kube_writes(request_log, 0)
-        cpu_before, _ = proc_usage(operator.pid)
+        cpu_before, rss_at_start = proc_usage(operator.pid)
         sim_cpu_before, _ = proc_usage(sim.process.pid)
         registry_cpu_before, _ = proc_usage(registry.process.pid)
         namespaces = {f"bench-{i:04d}" for i in range(n)}
@@ -464,7 +464,11 @@ def run(n: int, operator_cmd: str, late: int, timeout: float) -> dict[str, Any]:
             "provisioning": provisioning,
             "change_storm": storm,
             "late_service_accounts": late_result,
-            "operator": {"cpu_seconds_total": round(cpu_end, 2), "peak_rss_mb": round(peak, 1)},
+            "operator": {
+                "cpu_seconds_total": round(cpu_end, 2),
+                "peak_rss_mb": round(peak, 1),
+                "peak_rss_mb_before_the_namespaces": round(rss_at_start, 1),
+            },
         }
     finally:
         if operator is not None and operator.poll() is None:

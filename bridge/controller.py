@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime
 import logging
 import random
 import time
@@ -27,7 +26,7 @@ from bridge import quay_errors as qe
 from bridge.caches import Caches
 from bridge.cluster import Cluster, KubeError
 from bridge.following import Followers
-from bridge.integrations import Integration, now_iso
+from bridge.integrations import Integration, now_iso, parse_time
 from bridge.metrics import Metrics
 from bridge.provisioning import Provisioner
 from bridge.settings import IntegrationSpec
@@ -60,15 +59,6 @@ def is_waiting_project(body: dict[str, Any]) -> bool:
     return is_project and MCS_ANNOTATION not in annotations
 
 
-def _parse_time(value: str | None) -> float | None:
-    if not value:
-        return None
-    try:
-        return datetime.datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None
-
-
 class Controller:
     """All of the operator's run-time state and behaviour, driven by kopf events."""
 
@@ -98,6 +88,9 @@ class Controller:
         self._status_dirty: set[str] = set()
         self.followers = Followers(cluster, metrics)
         self.following = False
+        #: True once every QuayIntegration is known: only then may a namespace that none of
+        #: them selects be disowned (a failed listing must not look like "no integrations").
+        self.integrations_listed = False
         self.started = False
         state.install_ensure(self.ensure_now)
 
@@ -134,18 +127,25 @@ class Controller:
                 on_secret=self.on_secret,
                 on_image_stream=self.on_image_stream if self.images_available else None,
             )
-        try:
-            existing = await self.cluster.list_integrations()
-        except KubeError as exc:
-            log.warning("could not list QuayIntegrations at start: %s", exc)
-            existing = []
-        for body in existing:
-            await self.on_integration("ADDED", body)
+        await self._list_integrations()
         if follow:
             self.followers.start_namespaces(self.on_namespace)
         self._spawn(self._status_loop())
         self._spawn(self._health_loop())
         self.started = True
+
+    async def _list_integrations(self) -> None:
+        """Load every QuayIntegration; until that has succeeded no namespace is disowned."""
+        try:
+            existing = await self.cluster.list_integrations()
+        except KubeError as exc:
+            log.warning(
+                "could not list QuayIntegrations (retrying every %.0fs): %s", HEALTH_INTERVAL, exc
+            )
+            return
+        for body in existing:
+            await self.on_integration("ADDED", body)
+        self.integrations_listed = True
 
     async def stop(self) -> None:
         """Stop following, cancel the loops and close the Quay clients."""
@@ -303,6 +303,8 @@ class Controller:
             return
         integration = self.owner(namespace, body)
         if integration is None or integration.spec is None:
+            if self._unclaimed(namespace, body):
+                await self._disown(namespace, body)
             self._unmanage(namespace)
             return
         spec = integration.spec
@@ -415,6 +417,55 @@ class Controller:
         ):
             self.namespaces[name] = body
 
+    def _unclaimed(self, namespace: str, body: dict[str, Any]) -> bool:
+        """True when no integration selects ``namespace``, and that is known for certain.
+
+        Not while an integration's spec is invalid (it may select the namespace once fixed),
+        nor before the integrations have been listed, nor for a conflict (several claim it).
+        """
+        if not self.integrations_listed:
+            return False
+        if any(i.spec is None for i in self.integrations.values()):
+            return False
+        labels = _meta(body).get("labels") or {}
+        return not selection.claimants(self._specs(), namespace, labels)
+
+    async def _disown(self, namespace: str, body: dict[str, Any]) -> None:
+        """Remove our finalizer and managed label from a namespace no integration selects.
+
+        Its Quay organization, robots and pull Secrets stay: leaving a selection is not a
+        deletion, and workloads may still pull with those Secrets. An Event says so.
+        """
+        current = self.namespaces.get(namespace, body)
+        if planning.disown_patch(current) is None:
+            return
+        record = self.state.records.get(namespace)
+        for _ in range(5):
+            ops = planning.disown_patch(current)
+            if ops is None:
+                break
+            try:
+                self._remember_namespace(await self.cluster.patch_namespace(namespace, ops))
+                break
+            except KubeError as exc:
+                if exc.status == 404:
+                    return
+                if exc.status not in (409, 422):
+                    raise
+            current = await self.cluster.get_namespace(namespace)
+            self._remember_namespace(current)
+        else:
+            raise KubeError(409, f"namespace {namespace} kept changing")
+        org = f"organization {record.organization}" if record else "its Quay organization"
+        log.info("namespace %s is no longer selected by any QuayIntegration", namespace)
+        await self.cluster.post_event(
+            {"apiVersion": "v1", "kind": "Namespace", "metadata": _meta(current)},
+            "QuayUnmanaged",
+            "no QuayIntegration selects this namespace any more: the quay-bridge finalizer and"
+            f" managed label were removed; {org}, its robots and the pull Secrets were left in"
+            " place (delete them in Quay and here if they are no longer needed)",
+        )
+
     async def _report_invalid(
         self, integration: Integration, namespace: str, body: dict[str, Any], why: str
     ) -> None:
@@ -484,7 +535,7 @@ class Controller:
                 namespace, body, f"organization {org} retained in Quay (policy Retain)", False
             )
             return
-        deadline = (_parse_time(meta.get("deletionTimestamp")) or time.time()) + (
+        deadline = (parse_time(meta.get("deletionTimestamp")) or time.time()) + (
             spec.namespace_deletion_deadline_seconds
         )
         try:
@@ -816,12 +867,20 @@ class Controller:
         resync = float(spec.resync_period_seconds)
         rotation = float(spec.robot_token_rotation_seconds)
         next_resync = time.monotonic() + resync
-        next_rotation = time.monotonic() + rotation if rotation > 0 else float("inf")
+        next_rotation = float("inf")
+        while not integration.synced:
+            # Rotation applies to the namespaces the first pass finds: wait for it.
+            await asyncio.sleep(STATUS_INTERVAL)
+        if rotation > 0:
+            wait = integration.rotation_due(rotation) - time.time()
+            next_rotation = time.monotonic() + max(0.0, wait)
         while True:
             await asyncio.sleep(max(0.0, min(next_resync, next_rotation) - time.monotonic()))
             now = time.monotonic()
             if now >= next_rotation:
                 next_rotation = now + rotation
+                integration.last_rotation = now_iso()
+                self._status_dirty.add(integration.name)
                 for record in self.state.for_integration(integration.name):
                     self._rotate.add(record.namespace)
                     self.kick(record.namespace)
@@ -847,6 +906,8 @@ class Controller:
     async def _health_loop(self) -> None:
         while True:
             await asyncio.sleep(HEALTH_INTERVAL)
+            if not self.integrations_listed:
+                await self._list_integrations()
             for integration in list(self.integrations.values()):
                 if integration.spec is not None and not integration.usable:
                     await self._refresh(integration)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime
 import hashlib
 import logging
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +25,16 @@ from bridge.settings import IntegrationSpec, parse_spec
 from bridge.state import NamespaceRecord
 
 log = logging.getLogger(__name__)
+
+
+def parse_time(value: str | None) -> float | None:
+    """Seconds since the epoch of an RFC 3339 time; None when absent or malformed."""
+    if not value:
+        return None
+    try:
+        return datetime.datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
 
 
 def now_iso() -> str:
@@ -60,6 +71,9 @@ class Integration:
         self.conflicts: dict[str, list[str]] = {}
         self.invalid_names: dict[str, str] = {}
         self.last_sync: str | None = None
+        #: When robot tokens were last rotated by the periodic rotation (RFC 3339), kept in the
+        #: status so that an operator restart does not push the next rotation back.
+        self.last_rotation: str | None = None
         self._transitions: dict[str, tuple[str, str]] = {}
         self.written_status: dict[str, Any] | None = None
         #: the first pass over all namespaces finished (status is held back until then)
@@ -93,6 +107,7 @@ class Integration:
             return
         self.written_status = status
         self.last_sync = status.get("lastSync") or self.last_sync
+        self.last_rotation = status.get("lastRobotTokenRotation") or self.last_rotation
         for condition in status.get("conditions") or []:
             if isinstance(condition, dict) and condition.get("type"):
                 self._transitions[str(condition["type"])] = (
@@ -345,4 +360,19 @@ class Integration:
         }
         if self.last_sync:
             body["lastSync"] = self.last_sync
+        if self.last_rotation:
+            body["lastRobotTokenRotation"] = self.last_rotation
         return body
+
+    def rotation_due(self, period: float) -> float:
+        """Wall-clock time the next periodic rotation is due: ``period`` after the last one.
+
+        Before any rotation, ``period`` after the CR was created; without a known time, one
+        period from now.
+        """
+        created = (self.body.get("metadata") or {}).get("creationTimestamp")
+        for value in (self.last_rotation, created):
+            parsed = parse_time(value)
+            if parsed is not None:
+                return parsed + period
+        return time.time() + period

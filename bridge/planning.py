@@ -206,5 +206,28 @@ def release_patch(namespace: Mapping[str, Any]) -> list[dict[str, Any]] | None:
     ]
 
 
+def disown_patch(namespace: Mapping[str, Any]) -> list[dict[str, Any]] | None:
+    """Return JSON Patch ops removing our finalizer and managed label, or None if neither is set.
+
+    For a namespace no integration selects any more: nothing of ours should then block its
+    deletion or make the webhook rewrite its Builds. Guarded by a ``test`` on resourceVersion.
+    """
+    metadata = namespace.get("metadata") or {}
+    ops: list[dict[str, Any]] = []
+    finalizers = list(metadata.get("finalizers") or [])
+    if FINALIZER in finalizers:
+        ops.append({"op": "remove", "path": f"/metadata/finalizers/{finalizers.index(FINALIZER)}"})
+    if MANAGED_LABEL in (metadata.get("labels") or {}):
+        ops.append({"op": "remove", "path": f"/metadata/labels/{_escape(MANAGED_LABEL)}"})
+    if not ops:
+        return None
+    test = {
+        "op": "test",
+        "path": "/metadata/resourceVersion",
+        "value": metadata.get("resourceVersion"),
+    }
+    return [test, *ops]
+
+
 def _escape(key: str) -> str:
     return key.replace("~", "~0").replace("/", "~1")

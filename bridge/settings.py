@@ -159,6 +159,7 @@ class IntegrationStatus(_Model):
     failed_namespaces: int = Field(default=0, alias="failedNamespaces")
     observed_generation: int = Field(default=0, alias="observedGeneration")
     last_sync: str | None = Field(default=None, alias="lastSync")
+    last_robot_token_rotation: str | None = Field(default=None, alias="lastRobotTokenRotation")
     message: str = ""
 
     def to_body(self) -> dict[str, Any]:

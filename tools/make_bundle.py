@@ -110,6 +110,7 @@ STATUS_DESCRIPTORS: list[tuple[str, str, list[str]]] = [
     ("managedNamespaces", "Managed namespaces", ["urn:alm:descriptor:text"]),
     ("failedNamespaces", "Failed namespaces", ["urn:alm:descriptor:text"]),
     ("lastSync", "Last sync", ["urn:alm:descriptor:text"]),
+    ("lastRobotTokenRotation", "Last robot token rotation", ["urn:alm:descriptor:text"]),
     ("observedGeneration", "Observed generation", ["urn:alm:descriptor:com.tectonic.ui:hidden"]),
 ]
 

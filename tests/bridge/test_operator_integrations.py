@@ -7,6 +7,7 @@ Real simulator, registry core and operator processes. The unknown-CA case uses a
 from __future__ import annotations
 
 import ssl
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -186,6 +187,81 @@ class TestSeveralIntegrations:
         assert "shared" in message and "b" in message
         assert registry.get("/api/v1/organization/alpha_shared").status_code == 404
         assert registry.get("/api/v1/organization/beta_shared").status_code == 404
+
+
+FINALIZER = "quay.redhat.com/quayintegrations"
+MANAGED = "quay-bridge.quay.redhat.com/managed"
+
+
+def marked(cluster: Cluster, namespace: str) -> tuple[bool, bool]:
+    """(our finalizer present, our managed label present) on ``namespace``."""
+    meta = (cluster.get_namespace(namespace) or {"metadata": {}})["metadata"]
+    return FINALIZER in (meta.get("finalizers") or []), MANAGED in (meta.get("labels") or {})
+
+
+class TestLeavingTheSelection:
+    def test_a_namespace_no_longer_selected_is_released_and_its_quay_data_kept(
+        self, cluster: Cluster, registry: Registry, operator_factory: Any
+    ) -> None:
+        cluster.secret("openshift-operators", "quay-token", {"token": registry.token})
+        cluster.integration("a", registry, namespaceSelector={"matchLabels": {"quay": "yes"}})
+        operator_factory()
+        cluster.new_project("leaving")
+        cluster.core.patch_namespace("leaving", {"metadata": {"labels": {"quay": "yes"}}})
+        wait_for(lambda: cluster.linked("leaving", "builder", "builder-quay-openshift"), 20)
+        assert marked(cluster, "leaving") == (True, True)
+
+        cluster.core.patch_namespace("leaving", {"metadata": {"labels": {"quay": None}}})
+        wait_for(lambda: marked(cluster, "leaving") == (False, False), timeout=20)
+        reasons = wait_for(
+            lambda: [e for e in cluster.events("leaving") if e["reason"] == "QuayUnmanaged"], 10
+        )
+        assert "openshift_leaving" in reasons[0]["message"]
+        assert registry.get("/api/v1/organization/openshift_leaving").ok, "Quay data is kept"
+        assert cluster.get_secret("leaving", "builder-quay-openshift") is not None
+        assert cluster.linked("leaving", "builder", "builder-quay-openshift")
+
+        cluster.core.patch_namespace("leaving", {"metadata": {"labels": {"quay": "yes"}}})
+        wait_for(lambda: marked(cluster, "leaving") == (True, True), timeout=20)
+
+    def test_deleting_the_integration_releases_its_namespaces_so_they_can_be_deleted(
+        self, cluster: Cluster, registry: Registry, operator_factory: Any
+    ) -> None:
+        cluster.secret("openshift-operators", "quay-token", {"token": registry.token})
+        cluster.integration("a", registry)
+        operator_factory()
+        cluster.new_project("orphan")
+        wait_for(lambda: cluster.linked("orphan", "builder", "builder-quay-openshift"), 20)
+        assert marked(cluster, "orphan") == (True, True)
+        cluster.custom.delete_cluster_custom_object(
+            "quay.redhat.com", "v1", "quayintegrations", "a"
+        )
+        wait_for(lambda: marked(cluster, "orphan") == (False, False), timeout=20)
+        assert registry.get("/api/v1/organization/openshift_orphan").ok
+        cluster.core.delete_namespace("orphan")
+        wait_for(lambda: cluster.get_namespace("orphan") is None, timeout=20)
+
+    def test_an_invalid_integration_does_not_release_what_it_may_select(
+        self, cluster: Cluster, registry: Registry, operator_factory: Any
+    ) -> None:
+        cluster.secret("openshift-operators", "quay-token", {"token": registry.token})
+        cluster.integration("a", registry)
+        operator_factory()
+        cluster.new_project("held")
+        wait_for(lambda: cluster.linked("held", "builder", "builder-quay-openshift"), 20)
+        # An invalid spec (the simulator does not apply the CRD schema, so the operator's own
+        # validation sees it): the integration then selects nothing it can name.
+        cluster.custom.patch_cluster_custom_object(
+            "quay.redhat.com",
+            "v1",
+            "quayintegrations",
+            "a",
+            {"spec": {"quayHostname": "no-scheme"}},
+        )
+        wait_for(lambda: condition_is(cluster, "a", "Ready", "False", "NotReady"), timeout=20)
+        cluster.core.patch_namespace("held", {"metadata": {"labels": {"touch": "1"}}})
+        time.sleep(1.0)
+        assert marked(cluster, "held") == (True, True)
 
 
 class TestInvalidNamespaceNames:

@@ -158,6 +158,41 @@ class TestTokenRotation:
         assert registry_auth(registry, *new) == 200
         assert registry_auth(registry, *old) == 401
 
+    def test_a_rotation_that_fell_due_while_the_operator_was_down_runs_at_start(
+        self, cluster: Cluster, registry: Registry, operator_factory: Any
+    ) -> None:
+        configure(cluster, registry, robotTokenRotationSeconds=3600)
+        first = operator_factory()
+        cluster.new_project("overdue")
+        wait_for(lambda: all_linked(cluster, "overdue"), timeout=20)
+        old = cluster.robot_login("overdue", "builder-quay-openshift", registry.host)
+        first.stop()
+        # The last periodic rotation was two hours ago: with a one-hour period it is overdue.
+        status = cluster.get_integration("quay").get("status") or {}
+        status["lastRobotTokenRotation"] = "2026-01-01T00:00:00Z"
+        cluster.custom.patch_cluster_custom_object_status(
+            "quay.redhat.com", "v1", "quayintegrations", "quay", {"status": status}
+        )
+        operator_factory()
+        new = wait_for(
+            lambda: (
+                (login := cluster.robot_login("overdue", "builder-quay-openshift", registry.host))
+                != old
+                and login
+            ),
+            timeout=20,
+        )
+        assert registry_auth(registry, *new) == 200
+        stamp = wait_for(
+            lambda: (
+                (cluster.get_integration("quay").get("status") or {}).get("lastRobotTokenRotation")
+                != "2026-01-01T00:00:00Z"
+                and cluster.get_integration("quay")["status"]["lastRobotTokenRotation"]
+            ),
+            timeout=10,
+        )
+        assert str(stamp) > "2026-01-01T00:00:00Z"
+
 
 class TestNamespaceDeletion:
     @pytest.mark.parametrize(("policy", "org_kept"), [("Delete", False), ("Retain", True)])

@@ -117,6 +117,28 @@ class TestNamespacePatches:
         assert jsonpatch.apply_patch(ns, ops)["metadata"]["finalizers"] == ["a", "b"]
         assert planning.release_patch({"metadata": {"finalizers": ["a"]}}) is None
 
+    def test_disowning_removes_our_finalizer_and_label_and_nothing_else(self) -> None:
+        ns = {
+            "metadata": {
+                "resourceVersion": "4",
+                "finalizers": ["a", planning.FINALIZER],
+                "labels": {planning.MANAGED_LABEL: "true", "team": "x"},
+                "annotations": {"keep": "me"},
+            }
+        }
+        ops = planning.disown_patch(ns)
+        assert ops is not None and ops[0] == {
+            "op": "test",
+            "path": "/metadata/resourceVersion",
+            "value": "4",
+        }
+        meta = jsonpatch.apply_patch(ns, ops)["metadata"]
+        assert meta["finalizers"] == ["a"]
+        assert meta["labels"] == {"team": "x"}
+        assert meta["annotations"] == {"keep": "me"}
+        assert planning.disown_patch({"metadata": meta}) is None
+        assert planning.disown_patch({"metadata": {"labels": {planning.MANAGED_LABEL: "x"}}})
+
 
 class TestPullSecrets:
     def test_dockerconfigjson_is_keyed_by_registry_host(self) -> None:

@@ -8,7 +8,8 @@ and a CA bundle ConfigMap, a new project, an ImageStream, a Build rewritten by t
 pushed and imported when complete), a late ServiceAccount, a robot token rotation, the project's
 deletion. The simulator logs every request it serves; every (verb, group, resource) the operator
 used must be granted, and every grant must be used or be in :data:`JUSTIFIED_UNUSED` with the
-reason this scenario cannot exercise it (today the list is empty: every grant is exercised).
+reason this scenario cannot exercise it (today the list is empty: every grant is exercised), or in
+:data:`USED_ON_RACES` when the scenario reaches it only when a race happens.
 """
 
 from __future__ import annotations
@@ -49,6 +50,12 @@ ROTATE = "quay-bridge.quay.redhat.com/rotate-robot-tokens"
 
 #: Granted and needed, but not exercised by this scenario; each says when the operator uses it.
 JUSTIFIED_UNUSED: dict[Permission, str] = {}
+#: Granted, needed, and reached by this scenario only when a race happens: neither required to be
+#: used nor to be unused here.
+USED_ON_RACES: dict[Permission, str] = {
+    ("get", "", "namespaces"): "a Namespace is read again after a JSON Patch of it was refused"
+    " because it changed meanwhile (409/422), and by the webhook for a namespace not yet watched",
+}
 
 
 def _deployment_container() -> tuple[dict[str, Any], dict[str, Any]]:
@@ -379,6 +386,11 @@ def _end_the_dead_watches(server: SimServer) -> None:
     """
     flush = "rbac-flush"
     _create(server, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": flush}})
+    # The operator follows its pull Secrets by label and the integration's credentials Secret and
+    # CA ConfigMap by name: each needs an event of its own.
+    _create(server, {"apiVersion": "v1", "kind": "Secret",
+                     "metadata": {"name": "flush-labelled", "namespace": flush,
+                                  "labels": {"quay-bridge.quay.redhat.com/managed": "true"}}})  # fmt: skip
     for kind, version in (("ConfigMap", "v1"), ("Secret", "v1"), ("ServiceAccount", "v1"),
                           ("ImageStream", "image.openshift.io/v1")):  # fmt: skip
         body: dict[str, Any] = {"apiVersion": version, "kind": kind,
@@ -390,6 +402,8 @@ def _end_the_dead_watches(server: SimServer) -> None:
                "Content-Type": "application/merge-patch+json"}  # fmt: skip
     touch = {"metadata": {"annotations": {"rbac-test/flush": "1"}}}
     for path in ("/apis/quay.redhat.com/v1/quayintegrations/quay",
+                 f"/api/v1/namespaces/{NAMESPACE}/secrets/quay-integration",
+                 f"/api/v1/namespaces/{NAMESPACE}/configmaps/quay-ca",
                  "/apis/kopf.dev/v1/clusterkopfpeerings/quay-bridge",
                  "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/"
                  "quayintegrations.quay.redhat.com"):  # fmt: skip
@@ -429,7 +443,8 @@ class TestTheClusterRole:
         assert rbac_rules.missing(_cluster_role()["rules"], used) == []
 
     def test_grants_nothing_the_operator_does_not_use(self, used: set[Permission]) -> None:
-        assert rbac_rules.unused(_cluster_role()["rules"], used, JUSTIFIED_UNUSED) == []
+        allowed = {**JUSTIFIED_UNUSED, **USED_ON_RACES}
+        assert rbac_rules.unused(_cluster_role()["rules"], used, allowed) == []
 
     def test_every_justified_exception_is_really_unused_here(self, used: set[Permission]) -> None:
         assert sorted(set(JUSTIFIED_UNUSED) & used) == []
@@ -448,4 +463,4 @@ class TestTheClusterRole:
 
 
 def test_the_justified_exceptions_say_why() -> None:
-    assert all(len(reason) > 20 for reason in JUSTIFIED_UNUSED.values())
+    assert all(len(reason) > 20 for reason in {**JUSTIFIED_UNUSED, **USED_ON_RACES}.values())
