@@ -28,6 +28,7 @@ from bridge.cluster import Cluster, KubeError
 from bridge.following import Followers
 from bridge.integrations import Integration, now_iso, parse_time
 from bridge.metrics import Metrics
+from bridge.peering import Peering
 from bridge.provisioning import Provisioner
 from bridge.settings import IntegrationSpec
 from bridge.state import BridgeState, NamespaceRecord
@@ -44,6 +45,8 @@ CONCURRENCY = 64
 #: Seconds between status flushes and between retries of integrations that are not ready.
 STATUS_INTERVAL = 0.5
 HEALTH_INTERVAL = 5.0
+#: Seconds to wait at start for the peering object before going on (passive until it is read).
+PEERING_WAIT = 10.0
 #: Retry delays of a failed namespace reconcile: first, cap (seconds).
 RETRY_FIRST, RETRY_CAP = 1.0, 30.0
 
@@ -62,10 +65,18 @@ def is_waiting_project(body: dict[str, Any]) -> bool:
 class Controller:
     """All of the operator's run-time state and behaviour, driven by kopf events."""
 
-    def __init__(self, cluster: Cluster, metrics: Metrics, state: BridgeState) -> None:
+    def __init__(
+        self,
+        cluster: Cluster,
+        metrics: Metrics,
+        state: BridgeState,
+        peering: Peering | None = None,
+    ) -> None:
         self.cluster = cluster
         self.metrics = metrics
         self.state = state
+        #: None when standalone (always active).
+        self.peering = peering
         self.provisioner = Provisioner(cluster)
         self.integrations: dict[str, Integration] = {}
         self.namespaces: dict[str, dict[str, Any]] = {}
@@ -120,6 +131,11 @@ class Controller:
         ]
         if skipped:
             log.info("not an OpenShift API server: skipping %s", " and ".join(skipped))
+        if self.peering is not None:
+            self.peering.listeners.append(self._on_activity)
+            self._spawn(self.peering.run())
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.peering.informer.synced.wait(), PEERING_WAIT)
         if follow:
             self.following = True
             await self.followers.start_objects(
@@ -157,6 +173,19 @@ class Controller:
                 await task
         for integration in self.integrations.values():
             await integration.close()
+
+    @property
+    def active(self) -> bool:
+        """Whether this replica may write (always, unless another peer is the active one)."""
+        return self.peering is None or self.peering.active
+
+    def _on_activity(self, active: bool) -> None:
+        if not active:
+            return
+        # Everything seen while passive was only observed: reconcile it all, reading first.
+        self._fingerprints.clear()
+        self._status_dirty.update(self.integrations)
+        self._kick_all()
 
     def _spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
         task = asyncio.get_running_loop().create_task(coro)
@@ -298,6 +327,9 @@ class Controller:
         if body is None:
             self._forget(namespace)
             return
+        if not self.active:
+            await self._observe_passively(namespace, body)
+            return
         if _meta(body).get("deletionTimestamp"):
             await self._finalize(namespace, body)
             return
@@ -416,6 +448,56 @@ class Controller:
             _meta(body).get("resourceVersion") or 0
         ):
             self.namespaces[name] = body
+
+    async def _observe_passively(self, namespace: str, body: dict[str, Any]) -> None:
+        """Keep the webhook's view of ``namespace`` from the watch caches, writing nothing.
+
+        The active replica provisions; this one only learns from the watches which pull Secrets
+        exist and which ServiceAccounts are linked, so its webhook can rewrite Builds too.
+        """
+        integration = self.owner(namespace, body)
+        spec = integration.spec if integration is not None else None
+        if integration is None or spec is None or _meta(body).get("deletionTimestamp"):
+            self._unmanage(namespace)
+            return
+        if is_waiting_project(body):
+            return
+        try:
+            org = naming.organization_name(spec.prefix, namespace)
+        except naming.InvalidQuayName:
+            self._unmanage(namespace)
+            return
+        if namespace in self._relist:
+            self._relist.discard(namespace)
+            secrets, accounts = await asyncio.gather(
+                self.cluster.list_secrets(namespace, planning.MANAGED_LABEL),
+                self.cluster.list_service_accounts(namespace),
+            )
+            self.caches.secrets.replace_namespace(namespace, secrets)
+            self.caches.accounts.replace_namespace(namespace, accounts)
+        record = self.state.records.get(namespace)
+        if record is None or record.integration != integration.name or record.organization != org:
+            record = NamespaceRecord(
+                namespace=namespace,
+                integration=integration.name,
+                organization=org,
+                registry_host=spec.registry_host,
+                insecure_registry=spec.insecure_registry,
+                scheduled_import=spec.scheduled_image_stream_import,
+            )
+            self.state.records[namespace] = record
+        record.secrets.clear()
+        record.linked.clear()
+        for sa in spec.service_accounts:
+            secret = naming.secret_name(sa.name, spec.cluster_id)
+            observed = self.caches.secrets.get(namespace, secret)
+            labels = _meta(observed or {}).get("labels") or {}
+            if observed is None or labels.get(planning.INTEGRATION_LABEL) != integration.name:
+                continue
+            record.secrets.add(secret)
+            account = self.caches.accounts.get(namespace, sa.name)
+            if account is not None and planning.is_linked(account, secret):
+                record.linked.add(sa.name)
 
     def _unclaimed(self, namespace: str, body: dict[str, Any]) -> bool:
         """True when no integration selects ``namespace``, and that is known for certain.
@@ -672,6 +754,8 @@ class Controller:
         if planning.is_linked(body, secret):
             record.linked.add(name)
             return
+        if not self.active:
+            return
         started = time.monotonic()
         try:
             await self.provisioner.link(record, body, secret, self.caches)
@@ -760,7 +844,7 @@ class Controller:
         else:
             self.caches.streams.put(body)
         record = self.state.records.get(namespace)
-        if record is None:
+        if record is None or not self.active:
             return
         integration = self.integrations.get(record.integration)
         if integration is None or integration.spec is None:
@@ -877,7 +961,11 @@ class Controller:
         while True:
             await asyncio.sleep(max(0.0, min(next_resync, next_rotation) - time.monotonic()))
             now = time.monotonic()
-            if now >= next_rotation:
+            if now >= next_rotation and not self.active:
+                # The active replica rotates; follow its schedule (it writes it to the status).
+                wait = integration.rotation_due(rotation) - time.time()
+                next_rotation = now + max(wait, STATUS_INTERVAL)
+            elif now >= next_rotation:
                 next_rotation = now + rotation
                 integration.last_rotation = now_iso()
                 self._status_dirty.add(integration.name)
@@ -915,6 +1003,8 @@ class Controller:
     async def _status_loop(self) -> None:
         while True:
             await asyncio.sleep(STATUS_INTERVAL)
+            if not self.active:
+                continue  # the active replica writes the status
             dirty, self._status_dirty = self._status_dirty, set()
             for name in dirty:
                 found = self.integrations.get(name)

@@ -86,6 +86,9 @@ class Integration:
         self.body = body
         if self.written_status is None:
             self._adopt_status(body.get("status"))
+        rotated = (body.get("status") or {}).get("lastRobotTokenRotation")
+        if isinstance(rotated, str) and rotated > (self.last_rotation or ""):
+            self.last_rotation = rotated  # another replica rotated (RFC 3339 sorts by time)
         generation = int((body.get("metadata") or {}).get("generation") or 0)
         try:
             spec = parse_spec(body.get("spec"))

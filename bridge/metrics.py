@@ -59,6 +59,12 @@ class Metrics:
             registry=self.registry,
         )
 
+        self.active = Gauge(
+            "quay_bridge_active",
+            "1 while this replica is the active one under peering (always 1 when standalone).",
+            registry=self.registry,
+        )
+        self.active.set(1)
         self.watch_events = Counter(
             "quay_bridge_watch_events_total",
             "Watch events received, by resource and type (ADDED, MODIFIED, DELETED, BOOKMARK).",

@@ -1,0 +1,174 @@
+"""Peering: only the active replica writes; a passive one keeps the webhook's view; takeover.
+
+The rule is checked against kopf's own decision for a table of peering states. The controller
+runs in-process against a real simulator and registry core, following a real ClusterKopfPeering
+whose keep-alives the test writes the way kopf's replicas do.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+from pathlib import Path
+from typing import Any
+
+import kopf
+import pytest
+import yaml
+from kopf._cogs.aiokits.aiotoggles import Toggle
+from kopf._cogs.structs import references
+from kopf._core.engines import peering as kopf_peering
+from kubernetes.client import ApiextensionsV1Api
+
+from bridge.cluster import Cluster as BridgeCluster
+from bridge.cluster import load_client_config
+from bridge.controller import Controller
+from bridge.metrics import Metrics
+from bridge.peering import Peering, is_active
+from bridge.state import BridgeState
+from tests.bridge.conftest import Cluster
+from tests.bridge.servers import Registry, wait_for
+
+ROOT = Path(__file__).resolve().parents[2]
+
+ME, PRIORITY = "me@host/1", 100
+
+
+def _peer(priority: int, seconds_ago: float, lifetime: int = 60) -> dict[str, Any]:
+    seen = datetime.datetime.now(datetime.UTC) - datetime.timedelta(seconds=seconds_ago)
+    return {"priority": priority, "lifetime": lifetime, "lastseen": seen.isoformat()}
+
+
+CASES: dict[str, dict[str, Any]] = {
+    "alone": {ME: _peer(PRIORITY, 0)},
+    "nobody yet": {},
+    "a lower peer": {ME: _peer(PRIORITY, 0), "low": _peer(PRIORITY - 1, 5)},
+    "a higher peer": {ME: _peer(PRIORITY, 0), "high": _peer(PRIORITY + 1, 5)},
+    "the same priority": {ME: _peer(PRIORITY, 0), "twin": _peer(PRIORITY, 5)},
+    "a higher peer, dead": {"high": _peer(PRIORITY + 1, 120)},
+    "a higher peer that exited": {"high": _peer(PRIORITY + 1, 1, lifetime=0)},
+    "a higher peer without lifetime": {
+        "high": {"priority": PRIORITY + 1, "lastseen": _peer(0, 30)["lastseen"]}
+    },
+}
+
+
+async def _kopf_says_active(status: dict[str, Any]) -> bool:
+    settings = kopf.OperatorSettings()
+    settings.peering.name = "p"
+    settings.peering.priority = PRIORITY
+    paused = Toggle(False)
+    pressure = asyncio.Event()
+    pressure.set()  # return at once instead of sleeping until a blocking peer expires
+    await kopf_peering.process_peering_event(
+        raw_event={"type": "MODIFIED", "object": {"metadata": {"name": "p"}, "status": status}},  # type: ignore[typeddict-item]
+        namespace=None,
+        resource=references.CLUSTER_PEERINGS_K,  # type: ignore[arg-type]
+        identity=kopf_peering.Identity(ME),
+        settings=settings,
+        autoclean=False,
+        stream_pressure=pressure,
+        conflicts_found=paused,
+    )
+    return paused.is_off()
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+async def test_the_rule_is_kopfs(case: str) -> None:
+    status = CASES[case]
+    ours, recheck = is_active(status, ME, PRIORITY, datetime.datetime.now(datetime.UTC))
+    assert ours == await _kopf_says_active(status)
+    assert (recheck is None) == ours
+
+
+def _install_peering(cluster: Cluster) -> None:
+    text = (ROOT / "deploy" / "base" / "kopf-peering.yaml").read_text()
+    crd, peering = yaml.safe_load_all(text)
+    ApiextensionsV1Api(cluster.api).create_custom_resource_definition(crd)
+    cluster.custom.create_cluster_custom_object("kopf.dev", "v1", "clusterkopfpeerings", peering)
+
+
+def _keepalive(cluster: Cluster, peers: dict[str, Any]) -> None:
+    cluster.custom.patch_cluster_custom_object(
+        "kopf.dev", "v1", "clusterkopfpeerings", "quay-bridge", {"status": peers}
+    )
+
+
+async def test_a_passive_replica_writes_nothing_keeps_the_view_and_takes_over(
+    ready_integration: Cluster, registry: Registry
+) -> None:
+    cluster = ready_integration
+    _install_peering(cluster)
+    _keepalive(cluster, {"other": _peer(PRIORITY + 1, 0)})
+    metrics = Metrics()
+    state = BridgeState()
+    kube = BridgeCluster(load_client_config(cluster.sim.kubeconfig), metrics)
+    peering = Peering(kube, metrics, "quay-bridge", identity=ME, priority=PRIORITY)
+    controller = Controller(kube, metrics, state, peering)
+    try:
+        await controller.start(follow=True)
+        assert not controller.active
+        await asyncio.to_thread(cluster.new_project, "standby")
+
+        # The active replica (played here by the test) provisions; this one only watches.
+        def sa_exists() -> bool:
+            return cluster.get_sa("standby", "builder") is not None
+
+        await asyncio.to_thread(wait_for, sa_exists, 10)
+        await asyncio.sleep(1.0)
+        assert state.destination_for("standby") is not None, "the webhook knows the namespace"
+        assert not state.builder_ready("standby")
+        assert registry.get("/api/v1/organization/openshift_standby").status_code == 404
+        text = metrics.render().decode()
+        assert "quay_bridge_kubernetes_writes_total{" not in text
+        quay_writes = [
+            line
+            for line in text.splitlines()
+            if line.startswith("quay_bridge_quay_calls_total{") and 'method="GET"' not in line
+        ]
+        assert quay_writes == []
+        assert "quay_bridge_active 0.0" in text
+
+        secret = {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "type": "kubernetes.io/dockerconfigjson",
+            "metadata": {
+                "name": "builder-quay-openshift",
+                "labels": {
+                    "quay-bridge.quay.redhat.com/managed": "true",
+                    "quay-bridge.quay.redhat.com/integration": "quay",
+                },
+            },
+            "data": {".dockerconfigjson": "e30="},
+        }
+        await asyncio.to_thread(cluster.core.create_namespaced_secret, "standby", secret)
+        link = {
+            "secrets": [{"name": "builder-quay-openshift"}],
+            "imagePullSecrets": [{"name": "builder-quay-openshift"}],
+        }
+        await asyncio.to_thread(
+            cluster.core.patch_namespaced_service_account, "builder", "standby", link
+        )
+        for _ in range(100):
+            if state.builder_ready("standby"):
+                break
+            await asyncio.sleep(0.05)
+        assert state.builder_ready("standby"), "the passive view follows the active replica"
+
+        # The active replica exits (kopf reports lifetime 0): this one takes over.
+        _keepalive(cluster, {"other": _peer(PRIORITY + 1, 0, lifetime=0)})
+
+        def provisioned() -> bool:
+            return registry.get("/api/v1/organization/openshift_standby").ok and all(
+                cluster.linked("standby", sa, f"{sa}-quay-openshift")
+                for sa in ("builder", "default", "deployer")
+            )
+
+        await asyncio.to_thread(wait_for, provisioned, 20)
+        assert controller.active
+        login = cluster.robot_login("standby", "builder-quay-openshift", registry.host)
+        assert login is not None and login[0] == "openshift_standby+builder"
+    finally:
+        await controller.stop()
+        await kube.aclose()
