@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import logging
 import signal
 import sys
@@ -128,6 +129,20 @@ def settings_from_args(argv: list[str]) -> Settings:
     return settings
 
 
+def tune_garbage_collection() -> None:
+    """Keep the cyclic garbage collector off the request path of a long-running simulator.
+
+    What the simulator allocates per request are JSON trees without reference cycles, freed by
+    reference counting; the collector's passes still walked the young objects every 700 net
+    allocations and, now and then, the whole heap — 5-10 % of the server's CPU under load.
+    Everything loaded at start-up (modules, the catalogue, the template) is moved out of its
+    reach, and young collections run every 20,000 net allocations; the cycles asyncio leaves
+    (exceptions with tracebacks) are still collected.
+    """
+    gc.freeze()
+    gc.set_threshold(20_000, 20, 20)
+
+
 async def serve(settings: Settings, kubeconfig_out: str | None) -> None:
     """Serve until SIGINT/SIGTERM (handled before the port opens, so a stop is always clean)."""
     stop = asyncio.Event()
@@ -146,6 +161,7 @@ async def serve(settings: Settings, kubeconfig_out: str | None) -> None:
     url = f"http://{settings.host}:{port}"
     if kubeconfig_out:
         write_kubeconfig(kubeconfig_out, url)
+    tune_garbage_collection()
     print(f"listening on {url}", flush=True)
     await stop.wait()
     await runner.cleanup()

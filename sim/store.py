@@ -222,7 +222,9 @@ class Store:
         return last
 
     def _emit(self, key: Key, event: Event) -> None:
-        history = self._history.setdefault(key, deque())
+        history = self._history.get(key)
+        if history is None:
+            history = self._history[key] = deque()
         history.append(event)
         while len(history) > self.history_limit:
             self._floor[key] = history.popleft().rv
