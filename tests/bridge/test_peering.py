@@ -61,7 +61,7 @@ async def _kopf_says_active(status: dict[str, Any]) -> bool:
     pressure = asyncio.Event()
     pressure.set()  # return at once instead of sleeping until a blocking peer expires
     await kopf_peering.process_peering_event(
-        raw_event={"type": "MODIFIED", "object": {"metadata": {"name": "p"}, "status": status}},  # type: ignore[typeddict-item]
+        raw_event={"type": "MODIFIED", "object": {"metadata": {"name": "p"}, "status": status}},
         namespace=None,
         resource=references.CLUSTER_PEERINGS_K,  # type: ignore[arg-type]
         identity=kopf_peering.Identity(ME),
@@ -129,7 +129,7 @@ async def test_a_passive_replica_writes_nothing_keeps_the_view_and_takes_over(
         assert quay_writes == []
         assert "quay_bridge_active 0.0" in text
 
-        secret = {
+        secret: Any = {
             "apiVersion": "v1",
             "kind": "Secret",
             "type": "kubernetes.io/dockerconfigjson",
