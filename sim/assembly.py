@@ -6,20 +6,33 @@ they run the same thing.
 
 from __future__ import annotations
 
-from aiohttp import web
+from dataclasses import dataclass
 
 from sim.admission import AdmissionChain
 from sim.builds import Builds
 from sim.imagestreams import ImageStreams
 from sim.machinery import Machinery
 from sim.projects import Projects
-from sim.serving import RequestLog, make_app
+from sim.serving import ApiServer, RequestLog
 from sim.settings import Settings
 from sim.templates import Templates
 
 
-def build(settings: Settings) -> tuple[Machinery, web.Application]:
-    """Return a wired machinery and the aiohttp application that serves it."""
+@dataclass
+class Simulator:
+    """A wired simulator: the machinery with its OpenShift behaviours and the API server."""
+
+    machinery: Machinery
+    api: ApiServer
+    templates: Templates
+
+    async def start(self) -> None:
+        """Create what every cluster has before the first request (namespaces, the template)."""
+        await self.templates.preload()
+
+
+def build(settings: Settings) -> Simulator:
+    """Return a wired machinery and the API server that serves it."""
     machinery = Machinery(settings)
     AdmissionChain(machinery)
     Projects(machinery)
@@ -27,10 +40,4 @@ def build(settings: Settings) -> tuple[Machinery, web.Application]:
     Builds(machinery)
     templates = Templates(machinery)
     request_log = RequestLog(settings.request_log) if settings.request_log else None
-    app = make_app(machinery, request_log)
-
-    async def on_startup(_: web.Application) -> None:
-        await templates.preload()
-
-    app.on_startup.append(on_startup)
-    return machinery, app
+    return Simulator(machinery, ApiServer(machinery, request_log), templates)

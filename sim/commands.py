@@ -18,6 +18,7 @@ from aiohttp import web
 
 from sim.assembly import build
 from sim.kubeconfig import write_kubeconfig
+from sim.serving import ApiRunner
 from sim.settings import BuildTiming, ProjectTiming, Settings
 
 #: --delay step names -> (settings group, field)
@@ -150,8 +151,9 @@ async def serve(settings: Settings, kubeconfig_out: str | None) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
-    _, app = build(settings)
-    runner = web.AppRunner(app, access_log=None)
+    simulator = build(settings)
+    await simulator.start()
+    runner = ApiRunner(simulator.api)
     await runner.setup()
     site = web.TCPSite(runner, settings.host, settings.port)
     await site.start()

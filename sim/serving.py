@@ -20,6 +20,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
+from aiohttp.abc import AbstractStreamWriter
+from aiohttp.http import HttpVersion11, RawRequestMessage
+from aiohttp.streams import StreamReader
+from aiohttp.web_protocol import RequestHandler
 
 from sim import discovery
 from sim.encoding import Encode, dumps, dumps_list
@@ -31,7 +35,6 @@ from sim.selectors import field_matcher, label_matcher
 from sim.store import Event
 
 log = logging.getLogger("sim.serving")
-MACHINERY: web.AppKey[Machinery] = web.AppKey("machinery", Machinery)
 
 
 @dataclass
@@ -141,10 +144,7 @@ class RequestLog:
         os.close(self._fd)
 
 
-REQUEST_LOG: web.AppKey[RequestLog] = web.AppKey("request_log", RequestLog)
-
-
-async def _body(request: web.Request) -> Any:
+async def _body(request: web.BaseRequest) -> Any:
     ctype = request.content_type
     if "protobuf" in ctype:
         raise ApiError(
@@ -169,14 +169,14 @@ async def _body(request: web.Request) -> Any:
         raise bad_request(f"the request body is not valid JSON: {exc}") from exc
 
 
-def _user(request: web.Request, m: Machinery) -> Request:
+def _user(request: web.BaseRequest, m: Machinery) -> Request:
     return Request(
         user=request.headers.get("Impersonate-User") or m.settings.username,
         dry_run=request.query.get("dryRun") == "All",
     )
 
 
-async def _watch(request: web.Request, m: Machinery, target: Target) -> web.StreamResponse:
+async def _watch(request: web.BaseRequest, m: Machinery, target: Target) -> web.StreamResponse:
     q = request.query
     matchers = [
         x
@@ -240,7 +240,7 @@ def _versioned_line(rt: ResourceType, event: Event, encode: Encode) -> bytes:
     return dumps({"type": event.type, "object": obj}) + b"\n"
 
 
-async def _dispatch(request: web.Request, m: Machinery, target: Target) -> web.StreamResponse:
+async def _dispatch(request: web.BaseRequest, m: Machinery, target: Target) -> web.StreamResponse:
     rt, ns, name, sub = target.rt, target.namespace, target.name, target.sub
     q = request.query
     method = request.method
@@ -320,43 +320,96 @@ def _openapi(m: Machinery, path: str) -> web.Response:
     return _json(doc)
 
 
-async def handle(request: web.Request) -> web.StreamResponse:
-    """Serve any API path."""
-    m = request.app[MACHINERY]
-    path = request.path
-    if path == "/version":
-        return _json(discovery.version_info())
-    if path in ("/healthz", "/readyz", "/livez"):
-        return web.Response(text="ok")
-    if path.startswith("/openapi/v3"):
-        return _openapi(m, path)
-    parsed = parse_path(m, path)
-    if parsed is None:
-        return _error(ApiError(404, "NotFound", "the server could not find the requested resource"))
-    if isinstance(parsed, dict):
-        if request.method != "GET":
-            return _error(method_not_allowed())
-        return _json(parsed)
-    response = await _answer(request, m, parsed)
-    request_log = request.app.get(REQUEST_LOG)
-    if request_log is not None:
-        request_log.write(
-            {
-                "verb": kube_verb(request.method, parsed, request.query),
-                "group": parsed.rt.group,
-                "version": parsed.rt.version,
-                "resource": parsed.rt.plural,
-                "subresource": parsed.sub,
-                "namespace": parsed.namespace,
-                "name": parsed.name,
-                "user_agent": request.headers.get("User-Agent", ""),
-                "code": response.status,
-            }
-        )
-    return response
+class ApiServer:
+    """Serves every path of the API from one request handler on aiohttp's low-level server.
+
+    There is a single catch-all route, so an ``Application`` with its router, match info and
+    middleware chain would only add work to each request; the handler here parses the path
+    itself and writes the request log line after answering.
+    """
+
+    #: bodies up to this size are accepted (kubectl applies large CRDs)
+    MAX_BODY = 32 * 1024 * 1024
+
+    def __init__(self, m: Machinery, request_log: RequestLog | None = None) -> None:
+        self.m = m
+        self.request_log = request_log
+
+    def web_server(self) -> web.Server:
+        """Return the aiohttp low-level server that runs :meth:`handle` for every request."""
+
+        def make_request(
+            message: RawRequestMessage,
+            payload: StreamReader,
+            protocol: RequestHandler,
+            writer: AbstractStreamWriter,
+            task: asyncio.Task[None],
+        ) -> web.BaseRequest:
+            return web.BaseRequest(
+                message,
+                payload,
+                protocol,
+                writer,
+                task,
+                asyncio.get_running_loop(),
+                client_max_size=self.MAX_BODY,
+            )
+
+        return web.Server(self.handle, request_factory=make_request, access_log=None)
+
+    async def handle(self, request: web.BaseRequest) -> web.StreamResponse:
+        """Serve any API path."""
+        m = self.m
+        path = request.path
+        if request.headers.get("Expect"):
+            refused = await _expect(request)
+            if refused is not None:
+                return refused
+        if path == "/version":
+            return _json(discovery.version_info())
+        if path in ("/healthz", "/readyz", "/livez"):
+            return web.Response(text="ok")
+        if path.startswith("/openapi/v3"):
+            return _openapi(m, path)
+        parsed = parse_path(m, path)
+        if parsed is None:
+            return _error(
+                ApiError(404, "NotFound", "the server could not find the requested resource")
+            )
+        if isinstance(parsed, dict):
+            if request.method != "GET":
+                return _error(method_not_allowed())
+            return _json(parsed)
+        response = await _answer(request, m, parsed)
+        if self.request_log is not None:
+            self.request_log.write(
+                {
+                    "verb": kube_verb(request.method, parsed, request.query),
+                    "group": parsed.rt.group,
+                    "version": parsed.rt.version,
+                    "resource": parsed.rt.plural,
+                    "subresource": parsed.sub,
+                    "namespace": parsed.namespace,
+                    "name": parsed.name,
+                    "user_agent": request.headers.get("User-Agent", ""),
+                    "code": response.status,
+                }
+            )
+        return response
 
 
-async def _answer(request: web.Request, m: Machinery, target: Target) -> web.StreamResponse:
+async def _expect(request: web.BaseRequest) -> web.Response | None:
+    """Answer ``Expect: 100-continue`` as aiohttp's router does; refuse other expectations."""
+    if request.version != HttpVersion11:
+        return None
+    if request.headers.get("Expect", "").lower() == "100-continue":
+        await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        request.writer.output_size = 0
+        return None
+    return _error(ApiError(417, "ExpectationFailed", "only Expect: 100-continue is understood"))
+
+
+async def _answer(request: web.BaseRequest, m: Machinery, target: Target) -> web.StreamResponse:
     try:
         return await _dispatch(request, m, target)
     except ApiError as exc:
@@ -370,18 +423,24 @@ async def _answer(request: web.Request, m: Machinery, target: Target) -> web.Str
         )
 
 
-def make_app(m: Machinery, request_log: RequestLog | None = None) -> web.Application:
-    """Return the aiohttp application serving the machinery."""
-    app = web.Application(client_max_size=32 * 1024 * 1024)
-    app[MACHINERY] = m
-    if request_log is not None:
-        app[REQUEST_LOG] = request_log
-    app.router.add_route("*", "/{tail:.*}", handle)
+class ApiRunner(web.ServerRunner):
+    """Runs an :class:`ApiServer`, stopping it in the order a clean stop needs.
 
-    async def on_shutdown(app: web.Application) -> None:
-        await m.shutdown()
-        if request_log is not None:
-            request_log.close()
+    Once the listening sockets are closed and open connections are told to close, the runner's
+    shutdown step ends every watch and background task (so no long-running answer holds the
+    stop up); after the answers in flight are written, the request log is closed.
+    """
 
-    app.on_shutdown.append(on_shutdown)
-    return app
+    def __init__(self, api: ApiServer) -> None:
+        super().__init__(api.web_server())
+        self.api = api
+
+    async def shutdown(self) -> None:
+        """End the watches and the simulated controllers."""
+        await self.api.m.shutdown()
+
+    async def cleanup(self) -> None:
+        """Stop serving, then close the request log."""
+        await super().cleanup()
+        if self.api.request_log is not None:
+            self.api.request_log.close()

@@ -199,3 +199,27 @@ def test_a_watch_that_allows_bookmarks_ends_with_one_carrying_the_current_resour
     assert int(events[1]["object"]["metadata"]["resourceVersion"]) >= int(
         created.metadata.resource_version
     )
+
+
+def test_a_client_that_expects_100_continue_gets_it_and_then_the_answer(
+    sim: SimServer, namespace: str
+) -> None:
+    resp = requests.post(
+        f"{sim.url}/api/v1/namespaces/{namespace}/configmaps",
+        data=json.dumps({"metadata": {"name": "expecting"}}),
+        headers={"Content-Type": "application/json", "Expect": "100-continue"},
+        timeout=5,
+    )
+    assert resp.status_code == 201 and resp.json()["metadata"]["name"] == "expecting"
+
+
+def test_bodies_larger_than_a_megabyte_are_accepted(sim: SimServer, namespace: str) -> None:
+    big = "x" * (3 * 1024 * 1024)
+    resp = requests.post(
+        f"{sim.url}/api/v1/namespaces/{namespace}/configmaps",
+        json={"metadata": {"name": "big"}, "data": {"blob": big}},
+        timeout=30,
+    )
+    assert resp.status_code == 201
+    got = requests.get(f"{sim.url}/api/v1/namespaces/{namespace}/configmaps/big", timeout=30)
+    assert got.json()["data"]["blob"] == big
