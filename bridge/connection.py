@@ -124,9 +124,20 @@ class Connection:
 
         Verification is on unless ``insecure``. A ``tls_server_name`` replaces the URL's host both
         as SNI and as the name the certificate must carry, as ``kubectl`` does.
+
+        Raises:
+            KubeconfigError: a CA or client certificate file is missing or does not load.
         """
         if not self.uses_tls:
             return None
+        try:
+            return self._make_ssl_context()
+        except (OSError, ssl.SSLError, ValueError) as exc:
+            raise KubeconfigError(
+                f"cannot load the TLS settings of {self.source or self.server}: {exc}"
+            ) from None
+
+    def _make_ssl_context(self) -> ssl.SSLContext:
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         if self.tls_server_name:
             context = pin_server_name(context, self.tls_server_name)

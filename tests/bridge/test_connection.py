@@ -399,6 +399,20 @@ class TestTls:
 
         assert await groups_through(load_connection(str(path))) == {"with-client-cert"}
 
+    @pytest.mark.parametrize("setting", ["certificate-authority", "client-certificate"])
+    def test_a_missing_certificate_file_is_a_clear_error(
+        self, tmp_path: Path, setting: str
+    ) -> None:
+        cluster: dict[str, Any] = {"server": "https://x"}
+        user: dict[str, Any] = {}
+        (cluster if setting == "certificate-authority" else user)[setting] = "missing.crt"
+        path = kubeconfig(tmp_path / "config", cluster=cluster, user=user)
+
+        with pytest.raises(KubeconfigError, match="cannot load the TLS settings") as caught:
+            load_connection(str(path)).ssl_context()
+
+        assert str(path) in str(caught.value)
+
     def test_bad_certificate_data_is_a_clear_error(self, tmp_path: Path) -> None:
         cluster = {"server": "https://x", "certificate-authority-data": "not base64!"}
         path = kubeconfig(tmp_path / "config", cluster=cluster)
