@@ -26,6 +26,7 @@ from bridge.cluster import Cluster, KubeError
 from bridge.connection import load_connection
 from bridge.controller import Controller
 from bridge.metrics import Metrics
+from bridge.peering import Peering, own_identity
 from bridge.serving import make_app, start_server
 from bridge.state import BridgeState
 
@@ -105,7 +106,18 @@ async def run(args: argparse.Namespace) -> int:
     metrics = Metrics()
     state = BridgeState()
     cluster = Cluster(connection, metrics)
-    controller = Controller(cluster, metrics, state)
+    peering: Peering | None = None
+    if args.peering:
+        # The controller's own loops run outside kopf: they follow the same peering object
+        # with the same identity and priority, so exactly one replica writes.
+        peering = Peering(
+            cluster,
+            metrics,
+            args.peering,
+            identity=own_identity(),
+            priority=random.randint(1, 10_000),
+        )
+    controller = Controller(cluster, metrics, state, peering)
 
     import kopf
 
@@ -130,11 +142,14 @@ async def run(args: argparse.Namespace) -> int:
             port=args.webhook_port,
             cert_dir=args.cert_dir,
             cluster=cluster,
+            metrics_registry=metrics.registry,
         )
     kwargs: dict[str, Any] = {"clusterwide": True, "memo": memo}
-    if args.peering:
-        await _ensure_peering(cluster, args.peering)
-        kwargs.update(peering_name=args.peering, priority=random.randint(1, 10_000))
+    if peering is not None:
+        await _ensure_peering(cluster, peering.name)
+        kwargs.update(
+            peering_name=peering.name, priority=peering.priority, identity=peering.identity
+        )
     else:
         kwargs["standalone"] = True
     try:

@@ -108,7 +108,7 @@ def start_operator(kubeconfig: str, *extra: str) -> Operator:
         "quaybridge_cli",
         "run",
         "--no-webhook",
-        "--standalone",
+        *([] if "--peering" in extra else ["--standalone"]),
         "--kubeconfig",
         kubeconfig,
         "--metrics-host",

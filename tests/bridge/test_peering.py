@@ -14,6 +14,7 @@ from typing import Any
 
 import kopf
 import pytest
+import requests
 import yaml
 from kopf._cogs.aiokits.aiotoggles import Toggle
 from kopf._cogs.structs import references
@@ -27,11 +28,12 @@ from bridge.metrics import Metrics
 from bridge.peering import Peering, is_active
 from bridge.state import BridgeState
 from tests.bridge.conftest import Cluster
-from tests.bridge.servers import Registry, wait_for
+from tests.bridge.servers import Operator, Registry, metric_total, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 
 ME, PRIORITY = "me@host/1", 100
+SAS = ("builder", "default", "deployer")
 
 
 def _peer(priority: int, seconds_ago: float, lifetime: int = 60) -> dict[str, Any]:
@@ -172,3 +174,43 @@ async def test_a_passive_replica_writes_nothing_keeps_the_view_and_takes_over(
     finally:
         await controller.stop()
         await kube.aclose()
+
+
+def _metric(operator: Operator, name: str) -> float:
+    text = requests.get(operator.metrics_url, timeout=5).text
+    return metric_total(text, name)
+
+
+def _writes(operator: Operator) -> float:
+    text = requests.get(operator.metrics_url, timeout=5).text
+    quay_writes = sum(
+        metric_total(text, "quay_bridge_quay_calls_total", method=method)
+        for method in ("POST", "PUT", "DELETE")
+    )
+    return metric_total(text, "quay_bridge_kubernetes_writes_total") + quay_writes
+
+
+def test_two_replicas_one_writes_and_the_other_takes_over_when_it_stops(
+    ready_integration: Cluster, registry: Registry, operator_factory: Any
+) -> None:
+    cluster = ready_integration
+    _install_peering(cluster)
+    first = operator_factory("--peering", "quay-bridge")
+    second = operator_factory("--peering", "quay-bridge")
+    wait_for(
+        lambda: _metric(first, "quay_bridge_active") + _metric(second, "quay_bridge_active") == 1,
+        30,
+    )
+    active, passive = (first, second) if _metric(first, "quay_bridge_active") else (second, first)
+    # The first replica was alone for a moment, and active then: count from here on.
+    before = _writes(passive)
+    cluster.new_project("twin")
+    wait_for(lambda: all(cluster.linked("twin", sa, f"{sa}-quay-openshift") for sa in SAS), 30)
+    assert _writes(active) > 0
+    assert _writes(passive) == before, "the passive replica wrote"
+
+    active.stop()
+    wait_for(lambda: _metric(passive, "quay_bridge_active") == 1, 30)
+    cluster.new_project("after")
+    wait_for(lambda: all(cluster.linked("after", sa, f"{sa}-quay-openshift") for sa in SAS), 30)
+    assert registry.get("/api/v1/organization/openshift_after").ok

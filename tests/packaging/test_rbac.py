@@ -388,9 +388,10 @@ def _end_the_dead_watches(server: SimServer) -> None:
     _create(server, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": flush}})
     # The operator follows its pull Secrets by label and the integration's credentials Secret and
     # CA ConfigMap by name: each needs an event of its own.
+    labels = {"quay-bridge.quay.redhat.com/managed": "true"}
     _create(server, {"apiVersion": "v1", "kind": "Secret",
                      "metadata": {"name": "flush-labelled", "namespace": flush,
-                                  "labels": {"quay-bridge.quay.redhat.com/managed": "true"}}})  # fmt: skip
+                                  "labels": labels}})  # fmt: skip
     for kind, version in (("ConfigMap", "v1"), ("Secret", "v1"), ("ServiceAccount", "v1"),
                           ("ImageStream", "image.openshift.io/v1")):  # fmt: skip
         body: dict[str, Any] = {"apiVersion": version, "kind": kind,

@@ -38,6 +38,7 @@ class OperatorWithWebhook:
     webhook_url: str
     ca_file: Path
     log_path: str
+    metrics_url: str = ""
 
     def log(self) -> str:
         return Path(self.log_path).read_text(errors="replace")
@@ -85,7 +86,8 @@ def start_operator_with_webhook(sim: SimServer, workdir: Path) -> OperatorWithWe
 
     wait_for(ready, timeout=30)
     url = f"https://127.0.0.1:{webhook_port}/admissionwebhook"
-    return OperatorWithWebhook(process, url, certs / "ca.crt", log_path)
+    metrics_url = f"http://127.0.0.1:{metrics_port}/metrics"
+    return OperatorWithWebhook(process, url, certs / "ca.crt", log_path, metrics_url)
 
 
 def wait_for(predicate: Callable[[], bool], timeout: float) -> None:

@@ -133,6 +133,24 @@ class TestTheOperatorsWebhook:
         assert {"op": "replace", "path": "/spec/output/to/name", "value": expected} in patch
         assert after[before:] == []
 
+    def test_the_operators_metrics_count_the_webhooks_answers(
+        self, stack: tuple[SimServer, RegistryServer, OperatorWithWebhook, Path]
+    ) -> None:
+        _, _, operator, _ = stack
+        body = json.dumps(review(build(namespace="team"), namespace="team")).encode()
+        with requests.Session() as http:
+            http.trust_env = False
+            http.verify = str(operator.ca_file)
+            http.post(operator.webhook_url, data=body, timeout=10).raise_for_status()
+        text = requests.get(operator.metrics_url, timeout=5).text
+        answered = [
+            line
+            for line in text.splitlines()
+            if line.startswith("quay_bridge_admission") and 'outcome="rewritten"' in line
+        ]
+        assert answered, "the webhook's series are on the operator's /metrics"
+        assert "quay_bridge_reconciles_total" in text
+
     def test_a_build_created_through_the_api_server_is_rewritten_by_the_operator(
         self, stack: tuple[SimServer, RegistryServer, OperatorWithWebhook, Path]
     ) -> None:
