@@ -1,0 +1,157 @@
+"""Namespace deletion and disowning: what happens when a managed namespace goes or leaves.
+
+A namespace being deleted has its organization deleted (or retained, by policy) before the
+finalizer is released, never later than the integration's deadline. A namespace that no
+integration selects any more loses the finalizer and the managed label, and keeps its Quay data.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from bridge import naming, planning, selection
+from bridge import quay_errors as qe
+from bridge.cluster import KubeError
+from bridge.integrations import parse_time
+from bridge.scheduling import (
+    RETRY_CAP,
+    RETRY_FIRST,
+    Scheduling,
+    meta_of,
+)
+
+log = logging.getLogger(__name__)
+
+
+class Finalizing(Scheduling):
+    """Releases namespaces: once their organization is deleted, or when nothing selects them."""
+
+    async def _finalize(self, namespace: str, body: dict[str, Any]) -> None:
+        meta = meta_of(body)
+        if planning.FINALIZER not in (meta.get("finalizers") or []):
+            self._unmanage(namespace)
+            return
+        integration = self.owner(namespace, body)
+        record = self.state.records.get(namespace)
+        if integration is None or integration.spec is None:
+            await self._release(namespace, body, "no integration manages it any more", False)
+            return
+        spec = integration.spec
+        org = record.organization if record else None
+        if org is None:
+            try:
+                org = naming.organization_name(spec.prefix, namespace)
+            except naming.InvalidQuayName:
+                await self._release(namespace, body, "it had no Quay organization", False)
+                return
+        if spec.organization_deletion_policy == "Retain":
+            await self._release(
+                namespace, body, f"organization {org} retained in Quay (policy Retain)", False
+            )
+            return
+        deadline = (parse_time(meta.get("deletionTimestamp")) or time.time()) + (
+            spec.namespace_deletion_deadline_seconds
+        )
+        try:
+            if integration.client is None:
+                raise qe.Unavailable(f"integration {integration.name} is not ready")
+            await self.provisioner.delete_organization(integration, org)
+        except qe.QuayError as exc:
+            integration.note_quay_error(exc)
+            remaining = deadline - time.time()
+            if remaining <= 0:
+                self.metrics.reconciles.labels("deletion", "deadline").inc()
+                await self._release(
+                    namespace,
+                    body,
+                    f"deadline of {spec.namespace_deletion_deadline_seconds}s reached; organization"
+                    f" {org} and its robots and repositories were left in Quay: {exc}",
+                    True,
+                )
+                return
+            self.metrics.reconciles.labels("deletion", "retry").inc()
+            attempt = self._retries.get(namespace, 0)
+            self._retries[namespace] = attempt + 1
+            delay = min(RETRY_FIRST * 2**attempt, RETRY_CAP, remaining)
+            log.warning(
+                "namespace %s: deleting %s failed (%s); retry in %.1fs", namespace, org, exc, delay
+            )
+            self._retry_at(namespace, delay)
+            return
+        self.metrics.reconciles.labels("deletion", "ok").inc()
+        await self._release(namespace, body, f"organization {org} deleted from Quay", False)
+
+    async def _release(self, namespace: str, body: dict[str, Any], why: str, warning: bool) -> None:
+        current = body
+        for _ in range(5):
+            ops = planning.release_patch(current)
+            if ops is None:
+                break
+            try:
+                await self.cluster.patch_namespace(namespace, ops)
+                break
+            except KubeError as exc:
+                if exc.status == 404:
+                    break
+                if exc.status not in (409, 422):
+                    raise
+            current = await self.cluster.get_namespace(namespace)
+        await self.cluster.post_event(
+            {"apiVersion": "v1", "kind": "Namespace", "metadata": meta_of(body)},
+            "QuayCleanupIncomplete" if warning else "QuayCleanup",
+            why,
+            warning=warning,
+        )
+        self._unmanage(namespace)
+        self._retries.pop(namespace, None)
+
+    def _unclaimed(self, namespace: str, body: dict[str, Any]) -> bool:
+        """True when no integration selects ``namespace``, and that is known for certain.
+
+        Not while an integration's spec is invalid (it may select the namespace once fixed),
+        nor before the integrations have been listed, nor for a conflict (several claim it).
+        """
+        if not self.integrations_listed:
+            return False
+        if any(i.spec is None for i in self.integrations.values()):
+            return False
+        labels = meta_of(body).get("labels") or {}
+        return not selection.claimants(self._specs(), namespace, labels)
+
+    async def _disown(self, namespace: str, body: dict[str, Any]) -> None:
+        """Remove our finalizer and managed label from a namespace no integration selects.
+
+        Its Quay organization, robots and pull Secrets stay: leaving a selection is not a
+        deletion, and workloads may still pull with those Secrets. An Event says so.
+        """
+        current = self.namespaces.get(namespace, body)
+        if planning.disown_patch(current) is None:
+            return
+        record = self.state.records.get(namespace)
+        for _ in range(5):
+            ops = planning.disown_patch(current)
+            if ops is None:
+                break
+            try:
+                self._remember_namespace(await self.cluster.patch_namespace(namespace, ops))
+                break
+            except KubeError as exc:
+                if exc.status == 404:
+                    return
+                if exc.status not in (409, 422):
+                    raise
+            current = await self.cluster.get_namespace(namespace)
+            self._remember_namespace(current)
+        else:
+            raise KubeError(409, f"namespace {namespace} kept changing")
+        org = f"organization {record.organization}" if record else "its Quay organization"
+        log.info("namespace %s is no longer selected by any QuayIntegration", namespace)
+        await self.cluster.post_event(
+            {"apiVersion": "v1", "kind": "Namespace", "metadata": meta_of(current)},
+            "QuayUnmanaged",
+            "no QuayIntegration selects this namespace any more: the quay-bridge finalizer and"
+            f" managed label were removed; {org}, its robots and the pull Secrets were left in"
+            " place (delete them in Quay and here if they are no longer needed)",
+        )

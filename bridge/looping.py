@@ -1,0 +1,138 @@
+"""The controller's loops: first pass, status writes, resync (drift repair), token rotation.
+
+Each integration has one loop for resync and periodic rotation (its schedule kept in the status,
+so a restart neither skips nor delays it); one loop writes changed statuses every half second.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from bridge.cluster import KubeError
+from bridge.integrations import Integration, now_iso
+from bridge.reconciling import Reconciling
+from bridge.scheduling import (
+    STATUS_INTERVAL,
+)
+
+log = logging.getLogger(__name__)
+
+
+class Looping(Reconciling):
+    """The periodic work of the controller."""
+
+    async def _first_pass(self, integration: Integration) -> None:
+        """Reconcile every namespace once, then let the integration's status be written.
+
+        Namespaces are listed here rather than awaited from the watch, which may not have started.
+        """
+        try:
+            for body in await self.cluster.list_namespaces():
+                self._remember_namespace(body)
+        except KubeError as exc:
+            log.warning("could not list namespaces: %s", exc)
+        tasks = [self.kick(name) for name in list(self.namespaces)]
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+        integration.synced = True
+        self._status_dirty.add(integration.name)
+
+    async def _refresh(self, integration: Integration) -> None:
+        was_usable = integration.usable
+        try:
+            await integration.refresh(self.cluster)
+        except KubeError as exc:
+            log.warning("integration %s: refresh failed: %s", integration.name, exc)
+        except Exception:
+            log.exception("integration %s: refresh failed", integration.name)
+        self._status_dirty.add(integration.name)
+        if integration.usable and not was_usable:
+            self._kick_all()
+
+    def _restart_loop(self, integration: Integration) -> None:
+        old = self._loops.pop(integration.name, None)
+        if old is not None:
+            old.cancel()
+        self._loops[integration.name] = asyncio.get_running_loop().create_task(
+            self._periodic(integration)
+        )
+
+    async def _periodic(self, integration: Integration) -> None:
+        """Resync (drift repair) and periodic token rotation for one integration."""
+        spec = integration.spec
+        if spec is None:
+            return
+        resync = float(spec.resync_period_seconds)
+        rotation = float(spec.robot_token_rotation_seconds)
+        next_resync = time.monotonic() + resync
+        next_rotation = float("inf")
+        while not integration.synced:
+            # Rotation applies to the namespaces the first pass finds: wait for it.
+            await asyncio.sleep(STATUS_INTERVAL)
+        if rotation > 0:
+            wait = integration.rotation_due(rotation) - time.time()
+            next_rotation = time.monotonic() + max(0.0, wait)
+        while True:
+            await asyncio.sleep(max(0.0, min(next_resync, next_rotation) - time.monotonic()))
+            now = time.monotonic()
+            if now >= next_rotation and not self.active:
+                # The active replica rotates; follow its schedule (it writes it to the status).
+                wait = integration.rotation_due(rotation) - time.time()
+                next_rotation = now + max(wait, STATUS_INTERVAL)
+            elif now >= next_rotation:
+                next_rotation = now + rotation
+                integration.last_rotation = now_iso()
+                self._status_dirty.add(integration.name)
+                for record in self.state.for_integration(integration.name):
+                    self._rotate.add(record.namespace)
+                    self.kick(record.namespace)
+            if now >= next_resync:
+                next_resync = now + resync
+                try:
+                    await self.resync(integration)
+                except Exception:
+                    log.exception("resync of integration %s failed", integration.name)
+
+    async def resync(self, integration: Integration) -> None:
+        """Re-observe Quay and the cluster for every namespace of ``integration``; repair drift."""
+        await self._refresh(integration)
+        names = [n for n in self.namespaces if n not in self.state.records] + [
+            r.namespace for r in self.state.for_integration(integration.name)
+        ]
+        tasks = [self.kick(n, observe=n in self.state.records) for n in names]
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+        integration.last_sync = now_iso()
+        self._status_dirty.add(integration.name)
+
+    async def _status_loop(self) -> None:
+        while True:
+            await asyncio.sleep(STATUS_INTERVAL)
+            if not self.active:
+                continue  # the active replica writes the status
+            dirty, self._status_dirty = self._status_dirty, set()
+            for name in dirty:
+                found = self.integrations.get(name)
+                if found is None:
+                    continue
+                if found.usable and not found.synced:
+                    self._status_dirty.add(name)  # hold intermediate counts back
+                    continue
+                try:
+                    await self.write_status(found)
+                except Exception:
+                    log.exception("status of integration %s not written", name)
+
+    async def write_status(self, integration: Integration) -> None:
+        """Patch the CR's status if it differs from what was last written."""
+        body = integration.status_body(self.state.for_integration(integration.name))
+        if body == integration.written_status:
+            return
+        try:
+            await self.cluster.patch_integration_status(integration.name, body)
+            integration.written_status = body
+        except KubeError as exc:
+            log.warning("status of %s not written: %s", integration.name, exc)
+            self._status_dirty.add(integration.name)

@@ -1,0 +1,269 @@
+"""The namespace reconcile: organization, robots, prototypes, Secrets, links, repositories.
+
+A pass reads what it needs (the watch caches, Quay where not known) and writes only what differs;
+a namespace whose inputs have not changed since its last successful pass is skipped outright (its
+fingerprint). A passive replica (``bridge.peering``) only observes, from the caches.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+from bridge import naming, planning
+from bridge import quay_errors as qe
+from bridge.cluster import KubeError
+from bridge.finalizing import Finalizing
+from bridge.integrations import Integration
+from bridge.scheduling import (
+    ROTATE_ANNOTATION,
+    ROTATED_ANNOTATION,
+    is_waiting_project,
+    meta_of,
+)
+from bridge.state import NamespaceRecord
+
+log = logging.getLogger(__name__)
+
+
+class Reconciling(Finalizing):
+    """Runs the per-namespace reconcile."""
+
+    async def _reconcile_safely(self, namespace: str) -> None:
+        started = time.monotonic()
+        outcome = "ok"
+        record = self.state.records.get(namespace)
+        try:
+            await self._reconcile(namespace)
+            self._retries.pop(namespace, None)
+        except qe.NameReserved as exc:
+            outcome = "name_reserved"
+            self._fail(namespace, f"organization name still reserved in Quay, retrying: {exc}")
+            self._retry_later(namespace)
+        except qe.QuayError as exc:
+            outcome = "quay_error"
+            self._fail(namespace, str(exc))
+            integration = self.integrations.get(record.integration) if record else None
+            if integration is not None:
+                integration.note_quay_error(exc)
+            self._retry_later(namespace)
+        except KubeError as exc:
+            outcome = "kube_error"
+            self._fail(namespace, f"Kubernetes API: {exc}")
+            self._retry_later(namespace)
+        except Exception as exc:
+            outcome = "error"
+            log.exception("reconcile of namespace %s failed", namespace)
+            self._fail(namespace, f"{type(exc).__name__}: {exc}")
+            self._retry_later(namespace)
+        finally:
+            self.metrics.reconciles.labels("namespace", outcome).inc()
+            self.metrics.reconcile_seconds.labels("namespace").observe(time.monotonic() - started)
+
+    def _fail(self, namespace: str, message: str) -> None:
+        log.warning("namespace %s: %s", namespace, message)
+        record = self.state.records.get(namespace)
+        if record is not None:
+            record.error = message[:500]
+            self._status_dirty.add(record.integration)
+        self._fingerprints.pop(namespace, None)
+
+    def _fingerprint(self, body: dict[str, Any], integration: Integration) -> tuple[Any, ...]:
+        meta = meta_of(body)
+        annotations = meta.get("annotations") or {}
+        return (
+            integration.name,
+            id(integration.spec),
+            tuple(sorted((meta.get("labels") or {}).items())),
+            is_waiting_project(body),
+            meta.get("deletionTimestamp"),
+            planning.FINALIZER in (meta.get("finalizers") or []),
+            annotations.get(ROTATE_ANNOTATION),
+            annotations.get(ROTATED_ANNOTATION),
+            integration.annotations.get(ROTATE_ANNOTATION),
+        )
+
+    async def _reconcile(self, namespace: str) -> None:
+        body = self.namespaces.get(namespace)
+        if body is None:
+            self._forget(namespace)
+            return
+        if not self.active:
+            await self._observe_passively(namespace, body)
+            return
+        if meta_of(body).get("deletionTimestamp"):
+            await self._finalize(namespace, body)
+            return
+        integration = self.owner(namespace, body)
+        if integration is None or integration.spec is None:
+            if self._unclaimed(namespace, body):
+                await self._disown(namespace, body)
+            self._unmanage(namespace)
+            return
+        spec = integration.spec
+        if is_waiting_project(body):
+            return
+        try:
+            org = naming.organization_name(spec.prefix, namespace)
+            for sa in spec.service_accounts:
+                naming.robot_full_name(org, naming.robot_short_name(sa.name))
+        except naming.InvalidQuayName as exc:
+            await self._report_invalid(integration, namespace, body, str(exc))
+            return
+        integration.invalid_names.pop(namespace, None)
+        record = self.state.records.get(namespace)
+        if record is None or record.integration != integration.name or record.organization != org:
+            record = NamespaceRecord(
+                namespace=namespace,
+                integration=integration.name,
+                organization=org,
+                registry_host=spec.registry_host,
+                insecure_registry=spec.insecure_registry,
+                scheduled_import=spec.scheduled_image_stream_import,
+            )
+            self.state.records[namespace] = record
+            self._status_dirty.add(integration.name)
+        if not integration.usable:
+            record.error = f"integration {integration.name} is not ready"
+            return
+        observe = namespace in self._observe
+        fingerprint = self._fingerprint(body, integration)
+        if (
+            not observe
+            and namespace not in self._rotate
+            and record.quay_ready
+            and record.error is None
+            and self._fingerprints.get(namespace) == fingerprint
+        ):
+            return
+        self._observe.discard(namespace)
+        annotations = meta_of(body).get("annotations") or {}
+        marker = (
+            f"{integration.annotations.get(ROTATE_ANNOTATION, '')}/"
+            f"{annotations.get(ROTATE_ANNOTATION, '')}"
+        )
+        recorded = annotations.get(ROTATED_ANNOTATION)
+        created = False
+        # A namespace that already carries our finalizer was provisioned before (an operator
+        # restart): read Quay and the cluster rather than write, so nothing in place is rewritten.
+        provisioned_before = planning.FINALIZER in (meta_of(body).get("finalizers") or [])
+        if not record.quay_ready and provisioned_before:
+            self._relist.add(namespace)
+        if not record.quay_ready or observe:
+            created = await self.provisioner.ensure_quay(
+                integration, record, observe=record.quay_ready or provisioned_before
+            )
+        rotate_requested = namespace in self._rotate
+        self._rotate.discard(namespace)
+        if not created and (rotate_requested or (recorded is not None and recorded != marker)):
+            await self.provisioner.rotate(integration, record)
+            self.metrics.reconciles.labels("rotation", "ok").inc()
+        await self._patch_namespace(namespace, body, {ROTATED_ANNOTATION: marker})
+        relist = observe or namespace in self._relist
+        self._relist.discard(namespace)
+        await self.provisioner.ensure_kube(integration, record, self.caches, fresh_listing=relist)
+        if self.images_available:
+            if relist:
+                listed = await self.cluster.list_image_streams(namespace)
+                self.caches.streams.replace_namespace(namespace, listed)
+            names = [
+                name
+                for name in self.caches.streams.names(namespace)
+                if not meta_of(self.caches.streams.get(namespace, name) or {}).get(
+                    "deletionTimestamp"
+                )
+            ]
+            if observe or created:
+                record.repositories.clear()  # re-check each against Quay's listing
+            await self.provisioner.ensure_repositories(integration, record, names, fresh=created)
+        record.error = None
+        self._status_dirty.add(integration.name)
+        current = self.namespaces.get(namespace, body)
+        self._fingerprints[namespace] = self._fingerprint(current, integration)
+
+    async def _patch_namespace(
+        self, namespace: str, body: dict[str, Any], annotations: dict[str, str]
+    ) -> None:
+        current = self.namespaces.get(namespace, body)
+        for _ in range(5):
+            ops = planning.namespace_patch(current, annotations)
+            if ops is None:
+                return
+            try:
+                updated = await self.cluster.patch_namespace(namespace, ops)
+                self._remember_namespace(updated)
+                return
+            except KubeError as exc:
+                if exc.status not in (409, 422):
+                    raise
+            current = await self.cluster.get_namespace(namespace)
+            self._remember_namespace(current)
+        raise KubeError(409, f"namespace {namespace} kept changing")
+
+    async def _observe_passively(self, namespace: str, body: dict[str, Any]) -> None:
+        """Keep the webhook's view of ``namespace`` from the watch caches, writing nothing.
+
+        The active replica provisions; this one only learns from the watches which pull Secrets
+        exist and which ServiceAccounts are linked, so its webhook can rewrite Builds too.
+        """
+        integration = self.owner(namespace, body)
+        spec = integration.spec if integration is not None else None
+        if integration is None or spec is None or meta_of(body).get("deletionTimestamp"):
+            self._unmanage(namespace)
+            return
+        if is_waiting_project(body):
+            return
+        try:
+            org = naming.organization_name(spec.prefix, namespace)
+        except naming.InvalidQuayName:
+            self._unmanage(namespace)
+            return
+        if namespace in self._relist:
+            self._relist.discard(namespace)
+            secrets, accounts = await asyncio.gather(
+                self.cluster.list_secrets(namespace, planning.MANAGED_LABEL),
+                self.cluster.list_service_accounts(namespace),
+            )
+            self.caches.secrets.replace_namespace(namespace, secrets)
+            self.caches.accounts.replace_namespace(namespace, accounts)
+        record = self.state.records.get(namespace)
+        if record is None or record.integration != integration.name or record.organization != org:
+            record = NamespaceRecord(
+                namespace=namespace,
+                integration=integration.name,
+                organization=org,
+                registry_host=spec.registry_host,
+                insecure_registry=spec.insecure_registry,
+                scheduled_import=spec.scheduled_image_stream_import,
+            )
+            self.state.records[namespace] = record
+        record.secrets.clear()
+        record.linked.clear()
+        for sa in spec.service_accounts:
+            secret = naming.secret_name(sa.name, spec.cluster_id)
+            observed = self.caches.secrets.get(namespace, secret)
+            labels = meta_of(observed or {}).get("labels") or {}
+            if observed is None or labels.get(planning.INTEGRATION_LABEL) != integration.name:
+                continue
+            record.secrets.add(secret)
+            account = self.caches.accounts.get(namespace, sa.name)
+            if account is not None and planning.is_linked(account, secret):
+                record.linked.add(sa.name)
+
+    async def _report_invalid(
+        self, integration: Integration, namespace: str, body: dict[str, Any], why: str
+    ) -> None:
+        integration.invalid_names[namespace] = why
+        self._status_dirty.add(integration.name)
+        self.state.records.pop(namespace, None)
+        if namespace not in self._reported_invalid:
+            self._reported_invalid.add(namespace)
+            log.warning("namespace %s cannot have a Quay organization: %s", namespace, why)
+            await self.cluster.post_event(
+                {"apiVersion": "v1", "kind": "Namespace", "metadata": meta_of(body)},
+                "InvalidQuayName",
+                f"no Quay organization for this namespace: {why}",
+                warning=True,
+            )

@@ -1,0 +1,210 @@
+"""The controller's state and how reconciles are scheduled: one at a time per namespace.
+
+:class:`Scheduling` holds everything the controller knows (integrations, namespaces, watch caches,
+per-namespace locks and retry timers) and runs one reconcile at a time per namespace: requests that
+arrive while a reconcile runs are coalesced into one more pass, so a storm of events costs little,
+and a failed pass is retried with exponential backoff. It also decides which integration owns a
+namespace (reporting overlaps as ``Conflict``). The reconcile itself comes from the subclasses
+(``bridge.reconciling``); the classes build on each other in this order: scheduling, finalizing,
+reconciling, looping, reacting, controller.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections import defaultdict
+from collections.abc import Coroutine
+from typing import Any
+
+from bridge import selection
+from bridge.caches import Caches
+from bridge.cluster import Cluster
+from bridge.following import Followers
+from bridge.integrations import Integration
+from bridge.metrics import Metrics
+from bridge.peering import Peering
+from bridge.provisioning import Provisioner
+from bridge.settings import IntegrationSpec
+from bridge.state import BridgeState
+
+log = logging.getLogger(__name__)
+
+ROTATE_ANNOTATION = "quay-bridge.quay.redhat.com/rotate-robot-tokens"
+ROTATED_ANNOTATION = "quay-bridge.quay.redhat.com/robot-tokens-rotated"
+MCS_ANNOTATION = "openshift.io/sa.scc.mcs"
+PROJECT_ANNOTATIONS = ("openshift.io/display-name", "openshift.io/description")
+
+#: Most namespace reconciles running at once.
+CONCURRENCY = 64
+#: Seconds between status flushes and between retries of integrations that are not ready.
+STATUS_INTERVAL = 0.5
+HEALTH_INTERVAL = 5.0
+#: Seconds to wait at start for the peering object before going on (passive until it is read).
+PEERING_WAIT = 10.0
+#: Retry delays of a failed namespace reconcile: first, cap (seconds).
+RETRY_FIRST, RETRY_CAP = 1.0, 30.0
+
+
+def meta_of(body: dict[str, Any]) -> dict[str, Any]:
+    """The metadata of a body (a copy of the top level; empty when absent)."""
+    return dict(body.get("metadata") or {})
+
+
+def is_waiting_project(body: dict[str, Any]) -> bool:
+    """True for an OpenShift project whose SCC annotations are not set yet (process it later)."""
+    annotations = meta_of(body).get("annotations") or {}
+    is_project = all(key in annotations for key in PROJECT_ANNOTATIONS)
+    return is_project and MCS_ANNOTATION not in annotations
+
+
+class Scheduling:
+    """The controller's state, reconcile scheduling and namespace ownership."""
+
+    def __init__(
+        self,
+        cluster: Cluster,
+        metrics: Metrics,
+        state: BridgeState,
+        peering: Peering | None = None,
+    ) -> None:
+        self.cluster = cluster
+        self.metrics = metrics
+        self.state = state
+        #: None when standalone (always active).
+        self.peering = peering
+        self.provisioner = Provisioner(cluster)
+        self.integrations: dict[str, Integration] = {}
+        self.namespaces: dict[str, dict[str, Any]] = {}
+        self.caches = Caches()
+        self.images_available = True
+        self._locks: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._wanted: dict[str, int] = defaultdict(int)
+        self._done: dict[str, int] = defaultdict(int)
+        self._observe: set[str] = set()
+        self._relist: set[str] = set()
+        self._rotate: set[str] = set()
+        self._fingerprints: dict[str, tuple[Any, ...]] = {}
+        self._retries: dict[str, int] = {}
+        self._retry_handles: dict[str, asyncio.TimerHandle] = {}
+        self._reported_invalid: set[str] = set()
+        self._repo_inflight: dict[tuple[str, str], asyncio.Future[None]] = {}
+        self._semaphore = asyncio.Semaphore(CONCURRENCY)
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._loops: dict[str, asyncio.Task[None]] = {}
+        self._status_dirty: set[str] = set()
+        self.followers = Followers(cluster, metrics)
+        self.following = False
+        #: True once every QuayIntegration is known: only then may a namespace that none of
+        #: them selects be disowned (a failed listing must not look like "no integrations").
+        self.integrations_listed = False
+        self.started = False
+
+    @property
+    def active(self) -> bool:
+        """Whether this replica may write (always, unless another peer is the active one)."""
+        return self.peering is None or self.peering.active
+
+    def _spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    def kick(self, namespace: str, *, observe: bool = False) -> asyncio.Task[Any]:
+        """Ask for a reconcile of ``namespace`` (coalesced with any already waiting)."""
+        if observe:
+            self._observe.add(namespace)
+        return self._spawn(self.run(namespace))
+
+    async def run(self, namespace: str) -> None:
+        """Run one reconcile pass of ``namespace`` unless a pass started after this request."""
+        self._wanted[namespace] += 1
+        ticket = self._wanted[namespace]
+        async with self._locks[namespace]:
+            if self._done[namespace] >= ticket:
+                return
+            target = self._wanted[namespace]
+            async with self._semaphore:
+                await self._reconcile_safely(namespace)
+            self._done[namespace] = target
+
+    def _retry_later(self, namespace: str) -> None:
+        attempt = self._retries.get(namespace, 0)
+        self._retries[namespace] = attempt + 1
+        delay = min(RETRY_FIRST * 2**attempt, RETRY_CAP) * random.uniform(0.8, 1.2)
+        self._retry_at(namespace, delay)
+
+    def _retry_at(self, namespace: str, delay: float) -> None:
+        old = self._retry_handles.pop(namespace, None)
+        if old is not None:
+            old.cancel()
+        loop = asyncio.get_running_loop()
+        self._retry_handles[namespace] = loop.call_later(max(delay, 0.0), self.kick, namespace)
+
+    def _kick_all(self) -> None:
+        for name in list(self.namespaces):
+            self.kick(name)
+
+    def _specs(self) -> dict[str, IntegrationSpec]:
+        return {n: i.spec for n, i in self.integrations.items() if i.spec is not None}
+
+    def owner(self, namespace: str, body: dict[str, Any]) -> Integration | None:
+        """Return the one integration managing ``namespace``; record overlaps as conflicts."""
+        labels = meta_of(body).get("labels") or {}
+        names = selection.claimants(self._specs(), namespace, labels)
+        for integration in self.integrations.values():
+            others = [n for n in names if n != integration.name]
+            had = namespace in integration.conflicts
+            if integration.name in names and others:
+                integration.conflicts[namespace] = others
+                self._status_dirty.add(integration.name)
+            elif had:
+                del integration.conflicts[namespace]
+                self._status_dirty.add(integration.name)
+        if len(names) != 1:
+            return None
+        return self.integrations[names[0]]
+
+    def _remember_namespace(self, body: dict[str, Any]) -> None:
+        name = meta_of(body).get("name")
+        if not name:
+            return
+        known = self.namespaces.get(name)
+        if known is None or int(meta_of(known).get("resourceVersion") or 0) <= int(
+            meta_of(body).get("resourceVersion") or 0
+        ):
+            self.namespaces[name] = body
+
+    def _unmanage(self, namespace: str) -> None:
+        record = self.state.records.pop(namespace, None)
+        if record is not None:
+            self._status_dirty.add(record.integration)
+        for integration in self.integrations.values():
+            if integration.invalid_names.pop(namespace, None) is not None:
+                self._status_dirty.add(integration.name)
+
+    def _forget(self, namespace: str) -> None:
+        self._unmanage(namespace)
+        self._fingerprints.pop(namespace, None)
+        self._observe.discard(namespace)
+        self._relist.discard(namespace)
+        self._rotate.discard(namespace)
+        self._reported_invalid.discard(namespace)
+        self._retries.pop(namespace, None)
+        lock = self._locks.get(namespace)
+        if lock is None or not lock.locked():
+            self._locks.pop(namespace, None)
+            self._wanted.pop(namespace, None)
+            self._done.pop(namespace, None)
+        handle = self._retry_handles.pop(namespace, None)
+        if handle is not None:
+            handle.cancel()
+        for integration in self.integrations.values():
+            if integration.conflicts.pop(namespace, None) is not None:
+                self._status_dirty.add(integration.name)
+
+    async def _reconcile_safely(self, namespace: str) -> None:
+        """One reconcile pass of ``namespace`` that never raises (``bridge.reconciling``)."""
+        raise NotImplementedError
