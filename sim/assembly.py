@@ -1,4 +1,4 @@
-"""Puts one simulator together: machinery, OpenShift behaviours, admission chain and HTTP app.
+"""Puts one simulator together: machinery, OpenShift behaviours, admission chain and API server.
 
 Tests that want a simulator in-process and the ``quay-bridge sim`` command both build it here, so
 they run the same thing.

@@ -1,9 +1,10 @@
 """The HTTP face of the simulator: Kubernetes REST paths mapped onto the machinery (aiohttp).
 
-One catch-all route parses ``/api/v1/...`` and ``/apis/<group>/<version>/...`` into (type,
-namespace, name, subresource) and dispatches by method; errors become ``Status`` bodies; watches
-stream one JSON event per line. A request log (one JSON line per request with the Kubernetes verb)
-is written when asked for, so RBAC rules can be derived from what a client really did.
+One request handler on aiohttp's low-level server parses ``/api/v1/...`` and
+``/apis/<group>/<version>/...`` into (type, namespace, name, subresource) and dispatches by method;
+errors become ``Status`` bodies; watches stream one JSON event per line. A request log (one JSON
+line per request with the Kubernetes verb) is written when asked for, so RBAC rules can be derived
+from what a client really did.
 
 Answers that carry stored objects reuse the store's cached JSON bytes of each object (a list is a
 join of them); a watch stream writes every event that is pending when it wakes in one chunk.
