@@ -102,11 +102,6 @@ class Followers:
             task = asyncio.get_running_loop().create_task(informer.run())
             self._references[reference] = (informer, task)
 
-    @property
-    def references(self) -> set[Reference]:
-        """The objects followed one by one now."""
-        return set(self._references)
-
     async def stop(self) -> None:
         """Cancel every informer and the handlers they run."""
         informers = list(self.informers.values()) + [i for i, _ in self._references.values()]
