@@ -1,10 +1,12 @@
 """What the watches have shown: ServiceAccounts, the bridge's pull Secrets and ImageStreams.
 
-kopf streams every change of these objects to the controller anyway; keeping the latest body of each
-lets a reconcile plan without listing them again, so a namespace costs writes only (and nothing when
-it is in place). The cache may lag behind the API server for an instant: every write it leads to is
-guarded (JSON Patch ``test`` on resourceVersion, create answering 409), and the periodic resync
-lists for real.
+The informers stream every change of these objects to the controller anyway; keeping the latest
+state of each lets a reconcile plan without listing them again, so a namespace costs writes only
+(and nothing when it is in place). Only the fields the bridge reads are kept (:func:`slim`): a real
+API server sends ``managedFields`` and annotations of several kilobytes with every object, and a
+cluster has many more ServiceAccounts than the bridge links. The cache may lag behind the API server
+for an instant: every write it leads to is guarded (JSON Patch ``test`` on resourceVersion, create
+answering 409), and the periodic resync lists for real.
 """
 
 from __future__ import annotations
@@ -13,6 +15,24 @@ from collections import defaultdict
 from typing import Any
 
 from bridge.planning import MANAGED_LABEL
+
+#: Metadata fields the bridge reads from cached objects (and informers keep for deletions).
+META_FIELDS = ("name", "namespace", "uid", "resourceVersion", "labels", "deletionTimestamp")
+#: Top-level fields kept per kind: links of a ServiceAccount, the login of a pull Secret.
+ACCOUNT_FIELDS = ("secrets", "imagePullSecrets")
+SECRET_FIELDS = ("type", "data")
+
+
+def slim_meta(meta: dict[str, Any]) -> dict[str, Any]:
+    """The metadata fields in :data:`META_FIELDS` that are present."""
+    return {key: meta[key] for key in META_FIELDS if key in meta}
+
+
+def slim(body: dict[str, Any], fields: tuple[str, ...]) -> dict[str, Any]:
+    """``body`` with its slim metadata and only the top-level ``fields`` that are present."""
+    kept = {key: body[key] for key in fields if key in body}
+    kept["metadata"] = slim_meta(body.get("metadata") or {})
+    return kept
 
 
 def _version(body: dict[str, Any]) -> int:
@@ -23,10 +43,11 @@ def _version(body: dict[str, Any]) -> int:
 
 
 class ObjectCache:
-    """Latest bodies of one namespaced kind, by namespace and name."""
+    """Latest (slimmed) bodies of one namespaced kind, by namespace and name."""
 
-    def __init__(self) -> None:
+    def __init__(self, fields: tuple[str, ...] = ()) -> None:
         self._objects: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
+        self._fields = fields
 
     def put(self, body: dict[str, Any]) -> None:
         """Remember ``body`` unless a newer version of the object is already known."""
@@ -36,7 +57,7 @@ class ObjectCache:
             return
         known = self._objects[namespace].get(name)
         if known is None or _version(known) <= _version(body):
-            self._objects[namespace][name] = body
+            self._objects[namespace][name] = slim(body, self._fields)
 
     def drop(self, body: dict[str, Any]) -> None:
         """Forget the object of ``body``."""
@@ -57,15 +78,15 @@ class ObjectCache:
 
     def replace_namespace(self, namespace: str, bodies: list[dict[str, Any]]) -> None:
         """Replace a namespace's objects with a fresh listing (resync)."""
-        self._objects[namespace] = {b["metadata"]["name"]: b for b in bodies}
+        self._objects[namespace] = {b["metadata"]["name"]: slim(b, self._fields) for b in bodies}
 
 
 class Caches:
     """The three caches the controller keeps."""
 
     def __init__(self) -> None:
-        self.accounts = ObjectCache()
-        self.secrets = ObjectCache()
+        self.accounts = ObjectCache(ACCOUNT_FIELDS)
+        self.secrets = ObjectCache(SECRET_FIELDS)
         self.streams = ObjectCache()
 
     @staticmethod

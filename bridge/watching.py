@@ -24,6 +24,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from bridge.caches import slim_meta
 from bridge.cluster import Cluster, KubeError
 from bridge.metrics import Metrics
 
@@ -200,7 +201,7 @@ class Informer:
             known = self._known.get(key)
             if known is not None and known.get("resourceVersion") == meta.get("resourceVersion"):
                 continue
-            self._known[key] = meta
+            self._known[key] = slim_meta(meta)
             self.dispatch.submit(key, "ADDED", item)
         for key in [k for k in self._known if k not in present]:
             meta = self._known.pop(key)
@@ -238,5 +239,5 @@ class Informer:
             if event_type == "DELETED":
                 self._known.pop(key, None)
             else:
-                self._known[key] = meta
+                self._known[key] = slim_meta(meta)
             self.dispatch.submit(key, event_type, body)
