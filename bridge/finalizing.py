@@ -13,7 +13,6 @@ from typing import Any
 
 from bridge import naming, planning, selection
 from bridge import quay_errors as qe
-from bridge.cluster import KubeError
 from bridge.integrations import parse_time
 from bridge.scheduling import (
     RETRY_CAP,
@@ -84,20 +83,7 @@ class Finalizing(Scheduling):
         await self._release(namespace, body, f"organization {org} deleted from Quay", False)
 
     async def _release(self, namespace: str, body: dict[str, Any], why: str, warning: bool) -> None:
-        current = body
-        for _ in range(5):
-            ops = planning.release_patch(current)
-            if ops is None:
-                break
-            try:
-                await self.cluster.patch_namespace(namespace, ops)
-                break
-            except KubeError as exc:
-                if exc.status == 404:
-                    break
-                if exc.status not in (409, 422):
-                    raise
-            current = await self.cluster.get_namespace(namespace)
+        await self._patch_namespace_with(namespace, body, planning.release_patch)
         await self.cluster.post_event(
             {"apiVersion": "v1", "kind": "Namespace", "metadata": meta_of(body)},
             "QuayCleanupIncomplete" if warning else "QuayCleanup",
@@ -130,22 +116,9 @@ class Finalizing(Scheduling):
         if planning.disown_patch(current) is None:
             return
         record = self.state.records.get(namespace)
-        for _ in range(5):
-            ops = planning.disown_patch(current)
-            if ops is None:
-                break
-            try:
-                self._remember_namespace(await self.cluster.patch_namespace(namespace, ops))
-                break
-            except KubeError as exc:
-                if exc.status == 404:
-                    return
-                if exc.status not in (409, 422):
-                    raise
-            current = await self.cluster.get_namespace(namespace)
-            self._remember_namespace(current)
-        else:
-            raise KubeError(409, f"namespace {namespace} kept changing")
+        if not await self._patch_namespace_with(namespace, current, planning.disown_patch):
+            return
+        current = self.namespaces.get(namespace, current)
         org = f"organization {record.organization}" if record else "its Quay organization"
         log.info("namespace %s is no longer selected by any QuayIntegration", namespace)
         await self.cluster.post_event(

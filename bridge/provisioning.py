@@ -240,12 +240,7 @@ class Provisioner:
         spec, _ = _parts(integration)
         ns = record.namespace
         if fresh_listing:
-            secrets, accounts = await asyncio.gather(
-                self.cluster.list_secrets(ns, planning.MANAGED_LABEL),
-                self.cluster.list_service_accounts(ns),
-            )
-            caches.secrets.replace_namespace(ns, secrets)
-            caches.accounts.replace_namespace(ns, accounts)
+            await self.relist(ns, caches)
 
         async def one(sa: str) -> None:
             secret = naming.secret_name(sa, spec.cluster_id)
@@ -260,6 +255,15 @@ class Provisioner:
                 record.linked.add(sa)
 
         await asyncio.gather(*(one(sa.name) for sa in spec.service_accounts))
+
+    async def relist(self, namespace: str, caches: Caches) -> None:
+        """List the namespace's pull Secrets and ServiceAccounts and replace what is cached."""
+        secrets, accounts = await asyncio.gather(
+            self.cluster.list_secrets(namespace, planning.MANAGED_LABEL),
+            self.cluster.list_service_accounts(namespace),
+        )
+        caches.secrets.replace_namespace(namespace, secrets)
+        caches.accounts.replace_namespace(namespace, accounts)
 
     async def ensure_secret(
         self,

@@ -7,7 +7,6 @@ fingerprint). A passive replica (``bridge.peering``) only observes, from the cac
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from typing import Any
@@ -23,7 +22,6 @@ from bridge.scheduling import (
     is_waiting_project,
     meta_of,
 )
-from bridge.state import NamespaceRecord
 
 log = logging.getLogger(__name__)
 
@@ -113,18 +111,7 @@ class Reconciling(Finalizing):
             await self._report_invalid(integration, namespace, body, str(exc))
             return
         integration.invalid_names.pop(namespace, None)
-        record = self.state.records.get(namespace)
-        if record is None or record.integration != integration.name or record.organization != org:
-            record = NamespaceRecord(
-                namespace=namespace,
-                integration=integration.name,
-                organization=org,
-                registry_host=spec.registry_host,
-                insecure_registry=spec.insecure_registry,
-                scheduled_import=spec.scheduled_image_stream_import,
-            )
-            self.state.records[namespace] = record
-            self._status_dirty.add(integration.name)
+        record = self._record_for(namespace, integration, spec, org)
         if not integration.usable:
             record.error = f"integration {integration.name} is not ready"
             return
@@ -187,20 +174,10 @@ class Reconciling(Finalizing):
         self, namespace: str, body: dict[str, Any], annotations: dict[str, str]
     ) -> None:
         current = self.namespaces.get(namespace, body)
-        for _ in range(5):
-            ops = planning.namespace_patch(current, annotations)
-            if ops is None:
-                return
-            try:
-                updated = await self.cluster.patch_namespace(namespace, ops)
-                self._remember_namespace(updated)
-                return
-            except KubeError as exc:
-                if exc.status not in (409, 422):
-                    raise
-            current = await self.cluster.get_namespace(namespace)
-            self._remember_namespace(current)
-        raise KubeError(409, f"namespace {namespace} kept changing")
+        if not await self._patch_namespace_with(
+            namespace, current, lambda ns: planning.namespace_patch(ns, annotations)
+        ):
+            raise KubeError(404, f"namespace {namespace} is gone")
 
     async def _observe_passively(self, namespace: str, body: dict[str, Any]) -> None:
         """Keep the webhook's view of ``namespace`` from the watch caches, writing nothing.
@@ -222,23 +199,8 @@ class Reconciling(Finalizing):
             return
         if namespace in self._relist:
             self._relist.discard(namespace)
-            secrets, accounts = await asyncio.gather(
-                self.cluster.list_secrets(namespace, planning.MANAGED_LABEL),
-                self.cluster.list_service_accounts(namespace),
-            )
-            self.caches.secrets.replace_namespace(namespace, secrets)
-            self.caches.accounts.replace_namespace(namespace, accounts)
-        record = self.state.records.get(namespace)
-        if record is None or record.integration != integration.name or record.organization != org:
-            record = NamespaceRecord(
-                namespace=namespace,
-                integration=integration.name,
-                organization=org,
-                registry_host=spec.registry_host,
-                insecure_registry=spec.insecure_registry,
-                scheduled_import=spec.scheduled_image_stream_import,
-            )
-            self.state.records[namespace] = record
+            await self.provisioner.relist(namespace, self.caches)
+        record = self._record_for(namespace, integration, spec, org)
         record.secrets.clear()
         record.linked.clear()
         for sa in spec.service_accounts:

@@ -15,19 +15,19 @@ import asyncio
 import logging
 import random
 from collections import defaultdict
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from bridge import selection
 from bridge.caches import Caches
-from bridge.cluster import Cluster
+from bridge.cluster import Cluster, KubeError
 from bridge.following import Followers
 from bridge.integrations import Integration
 from bridge.metrics import Metrics
 from bridge.peering import Peering
 from bridge.provisioning import Provisioner
 from bridge.settings import IntegrationSpec
-from bridge.state import BridgeState
+from bridge.state import BridgeState, NamespaceRecord
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +43,8 @@ STATUS_INTERVAL = 0.5
 HEALTH_INTERVAL = 5.0
 #: Seconds to wait at start for the peering object before going on (passive until it is read).
 PEERING_WAIT = 10.0
+#: Most attempts at a namespace patch that keeps meeting concurrent changes.
+PATCH_ATTEMPTS = 5
 #: Retry delays of a failed namespace reconcile: first, cap (seconds).
 RETRY_FIRST, RETRY_CAP = 1.0, 30.0
 
@@ -176,6 +178,61 @@ class Scheduling:
             meta_of(body).get("resourceVersion") or 0
         ):
             self.namespaces[name] = body
+
+    async def _patch_namespace_with(
+        self,
+        namespace: str,
+        current: dict[str, Any],
+        plan: Callable[[dict[str, Any]], list[dict[str, Any]] | None],
+    ) -> bool:
+        """Apply the JSON Patch ``plan`` makes of the namespace, planning again after a conflict.
+
+        Every namespace patch of the bridge is guarded by a ``test`` on resourceVersion; when the
+        namespace changed meanwhile it is read again and the patch planned again, at most five
+        times. Returns False when the namespace is gone; raises KubeError when it kept changing.
+        """
+        for _ in range(PATCH_ATTEMPTS):
+            ops = plan(current)
+            if ops is None:
+                return True
+            try:
+                self._remember_namespace(await self.cluster.patch_namespace(namespace, ops))
+                return True
+            except KubeError as exc:
+                if exc.status == 404:
+                    return False
+                if exc.status not in (409, 422):
+                    raise
+            try:
+                current = await self.cluster.get_namespace(namespace)
+            except KubeError as exc:
+                if exc.status == 404:
+                    return False
+                raise
+            self._remember_namespace(current)
+        raise KubeError(409, f"namespace {namespace} kept changing")
+
+    def _record_for(
+        self, namespace: str, integration: Integration, spec: IntegrationSpec, organization: str
+    ) -> NamespaceRecord:
+        """The namespace's record, new when its integration or organization changed."""
+        record = self.state.records.get(namespace)
+        if (
+            record is None
+            or record.integration != integration.name
+            or record.organization != organization
+        ):
+            record = NamespaceRecord(
+                namespace=namespace,
+                integration=integration.name,
+                organization=organization,
+                registry_host=spec.registry_host,
+                insecure_registry=spec.insecure_registry,
+                scheduled_import=spec.scheduled_image_stream_import,
+            )
+            self.state.records[namespace] = record
+            self._status_dirty.add(integration.name)
+        return record
 
     def _unmanage(self, namespace: str) -> None:
         record = self.state.records.pop(namespace, None)

@@ -7,7 +7,6 @@ Real simulator, registry core and operator processes. The unknown-CA case uses a
 from __future__ import annotations
 
 import ssl
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -260,7 +259,13 @@ class TestLeavingTheSelection:
         )
         wait_for(lambda: condition_is(cluster, "a", "Ready", "False", "NotReady"), timeout=20)
         cluster.core.patch_namespace("held", {"metadata": {"labels": {"touch": "1"}}})
-        time.sleep(1.0)
+
+        # The namespace was reconciled under the invalid spec: it is no longer counted managed.
+        def uncounted() -> bool:
+            status = cluster.get_integration("a").get("status") or {}
+            return status.get("managedNamespaces") == 0
+
+        wait_for(uncounted, timeout=20)
         assert marked(cluster, "held") == (True, True)
 
 
