@@ -15,51 +15,19 @@ import argparse
 import asyncio
 import json
 import os
-import socket
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from tests.support.sim_server import start_sim
+
 RESULTS = Path(__file__).parent / "results" / "sim.json"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def start_simulator() -> tuple[subprocess.Popen[bytes], str]:
-    port = _free_port()
-    kubeconfig = os.path.join(tempfile.mkdtemp(prefix="sim-bench-"), "kubeconfig")
-    args = [
-        sys.executable,
-        "-m",
-        "quaybridge_cli",
-        "sim",
-        "--port",
-        str(port),
-        "--immediate",
-        "--kubeconfig-out",
-        kubeconfig,
-    ]
-    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return proc, url
-        except OSError:
-            time.sleep(0.05)
-    proc.kill()
-    raise SystemExit("the simulator did not start")
 
 
 def cpu_seconds(pid: int) -> float:
@@ -245,9 +213,10 @@ def main() -> int:
     parser.add_argument("--writes", type=int, default=100)
     parser.add_argument("--lists", type=int, default=40, help="full and label-selected lists")
     args = parser.parse_args()
-    proc, url = start_simulator()
+    sim = start_sim(immediate=True)
+    url = sim.url
     global PID
-    PID = proc.pid
+    PID = sim.process.pid
     try:
         result = {
             "benchmark": "sim",
@@ -263,8 +232,7 @@ def main() -> int:
             ),
         }
     finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+        sim.stop()
     text = json.dumps(result, indent=2)
     print(text)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
