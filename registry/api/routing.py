@@ -34,6 +34,7 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("GET", "/api/v1/user/", users.get_user),
     ("GET", "/api/v1/superuser/users/", superuser.list_users),
     ("POST", "/api/v1/superuser/users/", superuser.create_user),
+    ("DELETE", "/api/v1/superuser/users/{username}", superuser.delete_user),
     ("POST", "/api/v1/organization/", organizations.create_organization),
     ("GET", ORG, organizations.get_organization),
     ("DELETE", ORG, organizations.delete_organization),

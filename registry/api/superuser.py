@@ -1,7 +1,9 @@
-"""Superuser user management: ``GET/POST /api/v1/superuser/users/``.
+"""Superuser user management: ``GET/POST /api/v1/superuser/users/``, ``DELETE .../{username}``.
 
 Only a superuser whose token carries ``super:user`` may call these (403 otherwise, 401 without a
-token). Created users get a random 32-character password, returned once.
+token). Created users get a random 32-character password, returned once. Deleting a user works as
+deleting an organization does (renamed, disabled, its name reserved until the namespace GC purges
+it); as in Quay a superuser cannot be deleted (400) and a missing user is 404.
 """
 
 from __future__ import annotations
@@ -12,8 +14,8 @@ from aiohttp import web
 from sqlalchemy import select
 
 from registry import credentials, names, schemas
-from registry.api.errors import invalid_request, unauthorized
-from registry.api.requests import json_body, reader, store_of, truthy, writer
+from registry.api.errors import invalid_request, not_found, unauthorized
+from registry.api.requests import json_body, no_content, reader, store_of, truthy, writer
 from registry.api.users import EMAIL_RE
 from registry.api.views import account_avatar
 from registry.store import accounts
@@ -97,3 +99,20 @@ async def create_user(request: web.Request) -> web.Response:
             "encrypted_password": password_hash,
         }
     )
+
+
+async def delete_user(request: web.Request) -> web.Response:
+    """``DELETE /api/v1/superuser/users/{username}``: 204; the user's credentials die at once."""
+    entity = await writer(request)
+    if not entity.acts_as_superuser:
+        raise unauthorized(True)
+    store = store_of(request)
+    async with store.write() as conn:
+        user = await accounts.get_by_name(conn, request.match_info["username"])
+        if user is None or user.kind != "user":
+            raise not_found()
+        if user.superuser:
+            raise invalid_request("Cannot delete a superuser")
+        await accounts.mark_organization_deleted(conn, user)
+        store.token_cache.clear()
+    return no_content()

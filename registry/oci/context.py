@@ -5,7 +5,8 @@ request with `context_of`. `authorize` is the single gate of the data endpoints:
 repository name, accepts only `Bearer <jwt>` signed by our key for our hostname, checks the token's
 `access` grants the action, and finds the repository, answering as Quay does (401 `UNAUTHORIZED`
 with a `scope` challenge when the token does not grant it, 404 `NAME_UNKNOWN` when a granted
-repository does not exist).
+repository does not exist). A token whose credential has gone since it was minted (see
+`liveness`) is treated as no token at all.
 """
 
 from __future__ import annotations
@@ -17,11 +18,11 @@ from typing import Literal
 from aiohttp import web
 
 from registry import access
-from registry.oci import errors, metadata
+from registry.oci import errors, liveness, metadata
 from registry.oci.blobstore import BlobStore
 from registry.oci.scopes import NameError_, RepositoryName, parse_repository_name
 from registry.oci.signing import SigningKey, TokenError
-from registry.oci.tokens import ClaimsError, TokenAccess, check_claims
+from registry.oci.tokens import ANONYMOUS, ClaimsError, TokenAccess, check_claims
 from registry.oci.uploads import UploadStore
 from registry.settings import Settings
 from registry.store import accounts, repositories
@@ -101,6 +102,17 @@ def bearer_access(request: web.Request, ctx: OciContext) -> TokenAccess | None:
         return None
 
 
+async def live_bearer_access(request: web.Request, ctx: OciContext) -> TokenAccess | None:
+    """`bearer_access`, and None as well when the token's credential is no longer live."""
+    granted = bearer_access(request, ctx)
+    if granted is None or granted.credential is None:
+        # Without the claim only an anonymous token is acceptable (it names no credential).
+        return granted if granted is None or granted.subject == ANONYMOUS else None
+    async with ctx.store.read() as conn:
+        alive = await liveness.is_live(conn, granted, time.time())
+    return granted if alive else None
+
+
 def _challenge_scope(name: RepositoryName, need: Need) -> str:
     actions = {"pull": "pull", "push": "pull,push", "*": "*"}[need]
     return f"repository:{name}:{actions}"
@@ -138,7 +150,7 @@ async def authorize(
     """
     ctx = context_of(request)
     name = repository_name(request)
-    granted = bearer_access(request, ctx)
+    granted = await live_bearer_access(request, ctx)
     if granted is None or not granted.allows(str(name), need):
         raise errors.RegistryError(
             errors.UNAUTHORIZED, challenge_scope=_challenge_scope(name, need)

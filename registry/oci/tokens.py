@@ -5,10 +5,16 @@ nbf = iat, exp = iat + 3600, `access` in the order asked, Quay's `context` block
 endpoints turn a verified token back into a `TokenAccess` with `check_claims`, which enforces Quay's
 validator: aud equals the server hostname, the issuer matches, the lifetime is at most 3660 s, and
 the token is within its validity window.
+
+Beyond Quay, every token minted for a caller names the credential it was minted for (the private
+`credential` claim, see `account_credential` and `oauth_credential`); the data endpoints compare it
+with the live credential on every request, so a deleted or regenerated robot, a deleted user or
+org, or a revoked OAuth token stops working at once rather than when the token expires.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -20,6 +26,8 @@ LIFETIME_SECONDS = 3600
 MAX_LIFETIME_SECONDS = 3660
 CLOCK_SKEW_SECONDS = 30
 ANONYMOUS = "(anonymous)"
+CREDENTIAL_CLAIM = "credential"
+"""The private claim binding a token to the credential that obtained it (not a Quay claim)."""
 
 EntityKind = Literal["robot", "user", "oauthtoken", "anonymous"]
 
@@ -78,9 +86,32 @@ def _context(identity: Identity, grants: Iterable[Grant]) -> dict[str, Any]:
     return context | apostille
 
 
-def issue_claims(identity: Identity, service: str, grants: list[Grant], now: int) -> dict[str, Any]:
-    """The claims of a token for `identity`, in Quay's key order."""
-    return {
+def account_credential(account_id: int, account_uuid: str, secret_hash: str | None) -> str:
+    """The `credential` claim of a token obtained with an account's own secret.
+
+    The account's row id tells a re-created robot or user of the same name from the old one; the
+    digest covers the account's uuid (rotated when a robot's token is regenerated) and its password
+    hash (changed with the password), so either change makes older tokens dead. Only a digest is
+    put in the token: its claims are readable by whoever holds it.
+    """
+    material = f"{account_uuid}\0{secret_hash or ''}".encode()
+    return f"account:{account_id}:{hashlib.sha256(material).hexdigest()[:32]}"
+
+
+def oauth_credential(token_uuid: str) -> str:
+    """The `credential` claim of a token obtained with an OAuth access token (`$oauthtoken`)."""
+    return f"oauth:{token_uuid}"
+
+
+def issue_claims(
+    identity: Identity,
+    service: str,
+    grants: list[Grant],
+    now: int,
+    credential: str | None = None,
+) -> dict[str, Any]:
+    """The claims of a token for `identity`, in Quay's key order, then `credential` if given."""
+    claims: dict[str, Any] = {
         "iss": ISSUER,
         "aud": service,
         "nbf": now,
@@ -93,6 +124,9 @@ def issue_claims(identity: Identity, service: str, grants: list[Grant], now: int
         ],
         "context": _context(identity, grants),
     }
+    if credential is not None:
+        claims[CREDENTIAL_CLAIM] = credential
+    return claims
 
 
 @dataclass(frozen=True)
@@ -102,6 +136,8 @@ class TokenAccess:
     subject: str
     actions: dict[str, frozenset[str]]
     """Repository name → granted actions."""
+    credential: str | None = None
+    """The credential the token was minted for; None for an anonymous token."""
 
     def allows(self, repository: str, need: str) -> bool:
         """Whether the token grants `need` (`pull`, `push` or `*`) on `repository`."""
@@ -143,7 +179,10 @@ def check_claims(claims: dict[str, Any], audience: str, now: int) -> TokenAccess
             raise ClaimsError("access entry is malformed")
         actions[name] = actions.get(name, frozenset()) | frozenset(str(a) for a in granted)
     subject = claims.get("sub")
-    return TokenAccess(subject if isinstance(subject, str) else ANONYMOUS, actions)
+    credential = claims.get(CREDENTIAL_CLAIM)
+    if credential is not None and not isinstance(credential, str):
+        raise ClaimsError("credential claim is not a string")
+    return TokenAccess(subject if isinstance(subject, str) else ANONYMOUS, actions, credential)
 
 
 def grant_actions(

@@ -121,6 +121,42 @@ _BY_NAME = Prepared(
 _BY_ID = Prepared(select(account).where(account.c.id == bindparam("account_id")))
 
 
+_owner = account.alias("owner")
+_CREDENTIAL = Prepared(
+    select(
+        account.c.username,
+        account.c.uuid,
+        account.c.password_hash,
+        account.c.enabled,
+        account.c.organization_id,
+        _owner.c.enabled,
+    )
+    .select_from(account.outerjoin(_owner, _owner.c.id == account.c.organization_id))
+    .where(account.c.id == bindparam("account_id"))
+)
+
+
+@dataclass(frozen=True)
+class CredentialState:
+    """What a registry token's credential is checked against: one primary-key lookup."""
+
+    username: str
+    uuid: str
+    password_hash: str | None
+    usable: bool
+    """The account is enabled and, for a robot, so is its organization."""
+
+
+async def credential_state(conn: AsyncConnection, account_id: int) -> CredentialState | None:
+    """The live credential of account ``account_id`` (None when the row is gone)."""
+    row = await prepared.fetch_one(conn, _CREDENTIAL, {"account_id": account_id})
+    if row is None:
+        return None
+    username, account_uuid, password_hash, enabled, organization_id, owner_enabled = row
+    usable = bool(enabled) and (organization_id is None or bool(owner_enabled))
+    return CredentialState(username, account_uuid, password_hash, usable)
+
+
 async def get_by_name(conn: AsyncConnection, username: str) -> Account | None:
     """The enabled account named ``username`` (case-sensitive), or None."""
     row = await prepared.fetch_one(conn, _BY_NAME, {"username": username})
@@ -349,7 +385,7 @@ def org_email_visible(org: Account) -> str:
 
 
 async def mark_organization_deleted(conn: AsyncConnection, org: Account) -> None:
-    """Rename and disable ``org`` and reserve its name until the namespace GC runs."""
+    """Rename and disable ``org`` (or a user) and reserve its name until the namespace GC runs."""
     await conn.execute(
         update(account)
         .where(account.c.id == org.id)
@@ -598,7 +634,7 @@ async def robot_repository_roles(conn: AsyncConnection, robot: Account) -> list[
 
 
 async def purge_organization(conn: AsyncConnection, org_id: int) -> None:
-    """Remove an organization and everything it owns (the namespace GC's work)."""
+    """Remove an organization or user and everything it owns (the namespace GC's work)."""
     from registry.store.repositories import purge_repository  # a cycle only at call time
 
     repo_ids = (
@@ -657,6 +693,18 @@ async def purge_organization(conn: AsyncConnection, org_id: int) -> None:
         await conn.execute(delete(team).where(team.c.id.in_(team_ids)))
     if robot_ids:
         await conn.execute(delete(account).where(account.c.id.in_(robot_ids)))
+    # A deleted user (the same GC purges it) holds rows of its own: tokens, memberships, grants.
+    await conn.execute(delete(oauth_token).where(oauth_token.c.account_id == org_id))
+    await conn.execute(delete(team_member).where(team_member.c.account_id == org_id))
+    await conn.execute(
+        delete(repository_permission).where(repository_permission.c.account_id == org_id)
+    )
+    await conn.execute(
+        delete(prototype).where(
+            (prototype.c.delegate_account_id == org_id)
+            | (prototype.c.activating_account_id == org_id)
+        )
+    )
     await conn.execute(delete(deleted_namespace).where(deleted_namespace.c.account_id == org_id))
     await conn.execute(delete(account).where(account.c.id == org_id))
 

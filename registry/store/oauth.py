@@ -187,6 +187,24 @@ async def find_valid_token(
     return _token(m)
 
 
+_HOLDER = Prepared(
+    select(account.c.username, account.c.enabled, oauth_token.c.expires_at)
+    .select_from(oauth_token.join(account, account.c.id == oauth_token.c.account_id))
+    .where(oauth_token.c.uuid == bindparam("uuid"))
+)
+
+
+async def live_token_holder(conn: AsyncConnection, token_uuid: str, now: float) -> str | None:
+    """The username behind the unrevoked, unexpired token ``token_uuid`` if enabled, else None."""
+    row = await prepared.fetch_one(conn, _HOLDER, {"uuid": token_uuid})
+    if row is None:
+        return None
+    username, enabled, expires_at = row
+    if not enabled or (expires_at is not None and expires_at <= now):
+        return None
+    return str(username)
+
+
 async def list_tokens(conn: AsyncConnection, app: Application) -> list[Token]:
     """Tokens issued by ``app``, newest first."""
     rows = await conn.execute(

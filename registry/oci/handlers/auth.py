@@ -17,7 +17,7 @@ import time
 from aiohttp import web
 
 from registry import access
-from registry.oci import errors
+from registry.oci import errors, liveness
 from registry.oci.context import context_of
 from registry.oci.scopes import NameError_, Scope, ScopeError, parse_scope
 from registry.oci.tokens import ANONYMOUS_IDENTITY, Grant, Identity, grant_actions, issue_claims
@@ -99,8 +99,14 @@ async def issue_token(request: web.Request) -> web.Response:
             raise errors.RegistryError(errors.NAME_INVALID, str(exc)) from exc
     grants = [await _grant(ctx.store, entity, scope) for scope in scopes]
     identity = ANONYMOUS_IDENTITY if entity is None else _identity(entity)
+    credential = None
+    if entity is not None:
+        async with ctx.store.read() as conn:
+            credential = await liveness.credential_of(conn, entity)
+        if credential is None:  # the credential went while the scopes were being looked at
+            raise errors.RegistryError(errors.UNAUTHORIZED, _refusal(entity.name))
     service = request.query.get("service") or ctx.hostname(request)
-    claims = issue_claims(identity, service, grants, int(time.time()))
+    claims = issue_claims(identity, service, grants, int(time.time()), credential)
     return web.Response(
         body=json.dumps({"token": ctx.key.sign(claims)}).encode(),
         content_type="application/json",

@@ -11,7 +11,7 @@ import json
 
 from aiohttp import web
 
-from registry.oci.context import bearer_access, context_of
+from registry.oci.context import context_of, live_bearer_access
 from registry.oci.errors import challenge_header
 
 
@@ -34,7 +34,7 @@ async def version_check(request: web.Request) -> web.Response:
     header = request.headers.get("Authorization", "")
     if header and not header.lower().startswith("bearer "):
         return _response(401, json.dumps({"error": "Invalid bearer token format"}), request)
-    if bearer_access(request, ctx) is None:
+    if await live_bearer_access(request, ctx) is None:
         body = "true" if not header else json.dumps({"error": "Invalid bearer token"})
         return _response(401, body, request)
     return _response(200, "true", request)

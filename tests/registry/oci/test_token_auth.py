@@ -2,7 +2,9 @@
 
 The golden claims recorded from a real Quay (`tests/registry/golden/`) fix the token's shape:
 the same claim keys, the same `context` keys per kind of caller, `exp = iat + 3600`, `aud` echoing
-the `service` sent. Downscoping is never an error; bad credentials and bad scopes are.
+the `service` sent. Downscoping is never an error; bad credentials and bad scopes are. The one
+addition is the private `credential` claim, present exactly when a credential obtained the token
+(see `registry/oci/liveness.py`).
 """
 
 from __future__ import annotations
@@ -46,7 +48,8 @@ async def _auth(
 
 
 def _shape(claims: dict[str, Any]) -> tuple[list[str], list[str]]:
-    return sorted(claims), sorted(claims["context"])
+    """Quay's claim keys and context keys; our `credential` claim is checked apart."""
+    return sorted(set(claims) - {"credential"}), sorted(claims["context"])
 
 
 class TestTokens:
@@ -62,6 +65,7 @@ class TestTokens:
         assert set(header) == {"alg", "kid", "typ"} and header["alg"] == "RS256"
         assert len(header["kid"]) == len("_d5XSdMHOmYIXmwFWS4p4B9_xdQup-j49R0MKMxwTxs")
         assert _shape(claims) == _shape(golden)
+        assert list(claims)[-1] == "credential" and claims["credential"].startswith("account:")
         assert claims["exp"] - claims["iat"] == 3600 and claims["nbf"] == claims["iat"]
         assert (claims["iss"], claims["aud"], claims["sub"]) == ("quay", registry.host, creds[0])
         assert claims["access"] == [
@@ -77,7 +81,7 @@ class TestTokens:
         assert status == 200
         claims = _segment(body["token"], 1)
         assert _shape(claims) == _shape(golden)
-        assert claims["sub"] == "(anonymous)"
+        assert claims["sub"] == "(anonymous)" and "credential" not in claims
         assert claims["access"][0]["actions"] == []
 
     async def test_a_robot_without_a_scope_gets_an_empty_access_list(
