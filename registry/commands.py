@@ -17,7 +17,11 @@ from pathlib import Path
 from aiohttp import web
 from sqlalchemy.exc import SQLAlchemyError
 
-from registry.settings import DEFAULT_NAMESPACE_GC_SECONDS, Settings
+from registry.settings import (
+    DEFAULT_NAMESPACE_GC_SECONDS,
+    DEFAULT_UNREFERENCED_BLOB_SECONDS,
+    Settings,
+)
 
 SUPPORTED_DATABASES = ("postgresql://", "postgres://", "sqlite:///")
 
@@ -52,6 +56,16 @@ def _parser() -> argparse.ArgumentParser:
         ),
         help="seconds a deleted organization's name stays reserved (default 60, like Quay)",
     )
+    serve.add_argument(
+        "--unreferenced-blob-seconds",
+        type=float,
+        default=float(
+            os.environ.get(
+                "QUAY_REGISTRY_UNREFERENCED_BLOB_SECONDS", DEFAULT_UNREFERENCED_BLOB_SECONDS
+            )
+        ),
+        help="seconds a blob no manifest references is kept before the blob GC (default 3600)",
+    )
     serve.add_argument("--log-level", default="INFO", help="logging level (default INFO)")
     return parser
 
@@ -63,9 +77,10 @@ def main(argv: list[str] | None = None) -> int:
         level=getattr(logging, str(args.log_level).upper(), logging.INFO),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    if args.namespace_gc_seconds < 0:
-        print("quay-registry: --namespace-gc-seconds must be >= 0", file=sys.stderr)
-        return 2
+    for option in ("namespace_gc_seconds", "unreferenced_blob_seconds"):
+        if getattr(args, option) < 0:
+            print(f"quay-registry: --{option.replace('_', '-')} must be >= 0", file=sys.stderr)
+            return 2
     if args.database and not args.database.startswith(SUPPORTED_DATABASES):
         print(
             f"quay-registry: --database must start with one of {', '.join(SUPPORTED_DATABASES)}",
@@ -78,6 +93,7 @@ def main(argv: list[str] | None = None) -> int:
         database_url=args.database,
         server_hostname=args.server_hostname or f"{args.host}:{args.port}",
         namespace_gc_seconds=args.namespace_gc_seconds,
+        unreferenced_blob_seconds=args.unreferenced_blob_seconds,
     )
     from registry.app import make_app  # imported late so --help stays fast
 

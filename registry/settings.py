@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 DEFAULT_NAMESPACE_GC_SECONDS = 60.0
+DEFAULT_UNREFERENCED_BLOB_SECONDS = 3600.0
 INITIALIZE_TOKEN_SECONDS = 9000
 MINTED_TOKEN_DEFAULT_SECONDS = int(3652.5 * 24 * 3600)
 
@@ -22,6 +23,7 @@ class Settings:
         namespace_gc_seconds: how long a deleted organization's name stays reserved ("Username is
             not available") before the namespace GC purges it; Quay's worker polls every 60 s.
         preferred_url_scheme: ``http`` or ``https``, for URLs built from ``server_hostname``.
+        unreferenced_blob_seconds: how long a blob no manifest references stays (the blob GC).
     """
 
     data_dir: Path
@@ -29,6 +31,7 @@ class Settings:
     server_hostname: str | None = None
     namespace_gc_seconds: float = DEFAULT_NAMESPACE_GC_SECONDS
     preferred_url_scheme: str = "http"
+    unreferenced_blob_seconds: float = DEFAULT_UNREFERENCED_BLOB_SECONDS
     extra: dict[str, str] = field(default_factory=dict)
 
     def resolved_database_url(self) -> str:

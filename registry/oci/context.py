@@ -20,6 +20,7 @@ from aiohttp import web
 from registry import access
 from registry.oci import errors, liveness, metadata
 from registry.oci.blobstore import BlobStore
+from registry.oci.collector import BlobGuard
 from registry.oci.scopes import NameError_, RepositoryName, parse_repository_name
 from registry.oci.signing import SigningKey, TokenError
 from registry.oci.tokens import ANONYMOUS, ClaimsError, TokenAccess, check_claims
@@ -44,6 +45,7 @@ class OciContext:
     blobs: BlobStore
     uploads: UploadStore
     key: SigningKey
+    guard: BlobGuard
 
     @classmethod
     def create(cls, store: Store, settings: Settings) -> OciContext:
@@ -58,6 +60,7 @@ class OciContext:
             blobs=blobs,
             uploads=uploads,
             key=SigningKey.load_or_create(settings.data_dir),
+            guard=BlobGuard(),
         )
 
     def hostname(self, request: web.Request) -> str:

@@ -89,9 +89,16 @@ def _insert_ignoring_duplicates(conn: AsyncConnection, table: Table) -> Executab
 
 
 async def link_blob(conn: AsyncConnection, repo_id: int, digest: Digest, size: int) -> None:
-    """Record the blob (once) and let `repo_id` serve it."""
+    """Record the blob (once) and let `repo_id` serve it.
+
+    The blob's `created` becomes now on every link: the collector (`registry.oci.collector`) reads
+    it as "last linked" and leaves unreferenced links younger than its delay alone.
+    """
+    insert = (postgresql if conn.dialect.name == "postgresql" else sqlite).insert(blob)
     await conn.execute(
-        _insert_ignoring_duplicates(conn, blob),
+        insert.on_conflict_do_update(
+            index_elements=[blob.c.digest], set_={"created": insert.excluded.created}
+        ),
         {"digest": str(digest), "size": size, "created": time.time()},
     )
     await conn.execute(
@@ -128,16 +135,6 @@ async def blob_size_by_name(
         )
     ).first()
     return None if row is None else int(row.size)
-
-
-async def unlink_blob(conn: AsyncConnection, repo_id: int, digest: Digest) -> bool:
-    """Stop `repo_id` serving `digest`; False when it did not."""
-    result = await conn.execute(
-        delete(repository_blob).where(
-            repository_blob.c.repository_id == repo_id, repository_blob.c.digest == str(digest)
-        )
-    )
-    return bool(result.rowcount)
 
 
 async def missing_blobs(

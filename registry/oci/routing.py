@@ -8,6 +8,8 @@ rows. Every handler is wrapped so a `RegistryError` it raises reaches the one er
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import functools
 import logging
 from collections.abc import Awaitable, Callable
@@ -16,7 +18,7 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from registry.appkeys import SETTINGS_KEY, STORE_KEY
-from registry.oci import errors
+from registry.oci import collector, errors
 from registry.oci.context import OCI_CONTEXT, OciContext, context_of
 from registry.oci.handlers import auth, base, blobs, manifests, referrers, tags, uploads
 from registry.settings import Settings
@@ -88,9 +90,26 @@ def attach_context(app: web.Application, store: Store, settings: Settings) -> Oc
     return context
 
 
+_COLLECTOR = web.AppKey("oci_blob_collector", asyncio.Task[None])
+
+
 async def _attach_on_startup(app: web.Application) -> None:
     if OCI_CONTEXT not in app:
         attach_context(app, app[STORE_KEY], app[SETTINGS_KEY])
+    ctx = app[OCI_CONTEXT]
+    app[_COLLECTOR] = asyncio.create_task(
+        collector.run_forever(
+            ctx.store, ctx.blobs, ctx.guard, ctx.settings.unreferenced_blob_seconds
+        )
+    )
+
+
+async def _stop_collector(app: web.Application) -> None:
+    task = app.get(_COLLECTOR)
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 def add_routes(app: web.Application) -> None:
@@ -103,3 +122,4 @@ def add_routes(app: web.Application) -> None:
     for route in ROUTES:
         app.router.add_route(route.method, route.path, _guarded(route.handler))
     app.on_startup.append(_attach_on_startup)
+    app.on_shutdown.append(_stop_collector)

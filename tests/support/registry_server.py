@@ -14,7 +14,8 @@ Every test that needs a Quay (bridge client, simulator, webhook, end to end) use
 
 ``RegistryServer.start(...)`` does the same without a ``with`` (call ``stop()`` yourself).
 Options: ``database`` (a ``postgresql://`` URL; default SQLite in the data dir), ``data_dir`` (reuse
-one to test restarts), ``gc_seconds``, ``initialize`` (False leaves the server without users). The
+one to test restarts), ``gc_seconds``, ``initialize`` (False leaves the server without users),
+``extra_args`` (more ``serve`` options, e.g. ``("--unreferenced-blob-seconds", "0.5")``). The
 server's log is ``<data_dir>/server.log``; a failed start raises with its tail.
 """
 
@@ -72,6 +73,7 @@ class RegistryServer:
         gc_seconds: float = 0.5,
         initialize: bool = True,
         timeout: float = START_TIMEOUT_SECONDS,
+        extra_args: tuple[str, ...] = (),
     ) -> RegistryServer:
         """Start ``quay-registry serve`` and wait for ``/health/instance``; bootstrap the user."""
         owns = data_dir is None
@@ -96,6 +98,7 @@ class RegistryServer:
         ]
         if database:
             args += ["--database", database]
+        args += extra_args
         log = open(directory / "server.log", "ab")  # noqa: SIM115 - closed in stop()
         process = subprocess.Popen(
             args, stdout=log, stderr=subprocess.STDOUT, env=dict(os.environ), cwd=directory
@@ -180,10 +183,15 @@ def registry_server(
     database: str | None = None,
     gc_seconds: float = 0.5,
     initialize: bool = True,
+    extra_args: tuple[str, ...] = (),
 ) -> Iterator[RegistryServer]:
     """Run a registry core for the duration of the block (see the module docstring)."""
     server = RegistryServer.start(
-        data_dir=data_dir, database=database, gc_seconds=gc_seconds, initialize=initialize
+        data_dir=data_dir,
+        database=database,
+        gc_seconds=gc_seconds,
+        initialize=initialize,
+        extra_args=extra_args,
     )
     try:
         yield server

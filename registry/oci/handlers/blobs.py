@@ -1,4 +1,4 @@
-"""Blobs: `GET`/`HEAD /v2/<name>/blobs/<digest>` (end-2) and `DELETE` (end-10).
+"""Blobs: `GET`/`HEAD /v2/<name>/blobs/<digest>` (end-2) and `DELETE` (end-10, refused).
 
 A repository serves a blob only when the blob is linked to it (pushed there or mounted). Content is
 sent from the content-addressed file with `sendfile`, with `Range` support (206, or 416 when out of
@@ -48,13 +48,11 @@ async def get_blob(request: web.Request) -> web.StreamResponse:
 
 
 async def delete_blob(request: web.Request) -> web.Response:
-    """End-10: stop serving the blob from this repository (202); the shared file stays."""
-    ctx = context_of(request)
-    allowed = await authorize(request, "push")
-    assert allowed.repository is not None
-    digest = parse_digest(request.match_info["digest"])
-    async with ctx.store.write() as conn:
-        removed = await metadata.unlink_blob(conn, allowed.repository.id, digest)
-    if not removed:
-        raise errors.RegistryError(errors.BLOB_UNKNOWN, detail={"digest": str(digest)})
-    return web.Response(status=202, headers={"Docker-Distribution-API-Version": "registry/2.0"})
+    """End-10: refused as Quay refuses it (405 `UNSUPPORTED`) once the caller may push.
+
+    Deleting a blob a manifest references would break the image; blobs go away only through the
+    blob GC (`registry.oci.collector`), when no manifest references them.
+    """
+    await authorize(request, "push", resolve=False)
+    parse_digest(request.match_info["digest"])
+    raise errors.RegistryError(errors.UNSUPPORTED, "The operation is unsupported.")

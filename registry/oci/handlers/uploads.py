@@ -83,14 +83,15 @@ async def _receive(ctx: OciContext, request: web.Request, session: UploadSession
 async def _finish(
     ctx: OciContext, repo: Repository, session: UploadSession, digest: Digest
 ) -> None:
-    try:
-        size = await ctx.uploads.commit(session, digest)
-    except UploadDigestMismatch as exc:
-        raise errors.RegistryError(
-            errors.BLOB_UPLOAD_INVALID, str(exc), detail={"digest": str(digest)}
-        ) from exc
-    async with ctx.store.write() as conn:
-        await metadata.link_blob(conn, repo.id, digest, size)
+    async with ctx.guard.using(digest):  # the blob GC must not take the file meanwhile
+        try:
+            size = await ctx.uploads.commit(session, digest)
+        except UploadDigestMismatch as exc:
+            raise errors.RegistryError(
+                errors.BLOB_UPLOAD_INVALID, str(exc), detail={"digest": str(digest)}
+            ) from exc
+        async with ctx.store.write() as conn:
+            await metadata.link_blob(conn, repo.id, digest, size)
 
 
 async def _try_mount(
@@ -107,13 +108,14 @@ async def _try_mount(
     source_repo = await find_repository(ctx, source_name)
     if source_repo is None:
         return None
-    async with ctx.store.read() as conn:
-        size = await metadata.linked_blob_size(conn, source_repo.id, digest)
-    if size is None or ctx.blobs.size(digest) is None:
-        return None
-    repo = await repository_for_push(request, allowed)
-    async with ctx.store.write() as conn:
-        await metadata.link_blob(conn, repo.id, digest, size)
+    async with ctx.guard.using(digest):  # the blob GC must not take the file meanwhile
+        async with ctx.store.read() as conn:
+            size = await metadata.linked_blob_size(conn, source_repo.id, digest)
+        if size is None or ctx.blobs.size(digest) is None:
+            return None
+        repo = await repository_for_push(request, allowed)
+        async with ctx.store.write() as conn:
+            await metadata.link_blob(conn, repo.id, digest, size)
     return _blob_created(ctx, request, allowed.name, digest)
 
 
