@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
 
+from registry import logsafety
 from registry.api import routing
 from registry.api.errors import METHOD_NOT_ALLOWED, QuayError, html_not_found
 from registry.api.metrics import RequestMetrics
@@ -83,6 +84,7 @@ async def _gc_loop(store: Store, delay_seconds: float) -> None:
 
 def make_app(settings: Settings) -> web.Application:
     """Build the application; its store is opened on startup and closed on cleanup."""
+    logsafety.install()
     metrics = RequestMetrics()
     app = web.Application(
         middlewares=[metrics.middleware, error_middleware], client_max_size=1024**3
