@@ -23,6 +23,10 @@ from registry.store import oauth
 _APP_FIELDS = ("description", "application_uri", "redirect_uri", "avatar_email")
 
 
+MAX_TOKEN_SECONDS = 100 * 31_557_600
+"""Longest lifetime of a minted token (100 years): beyond it the expiry is not a time."""
+
+
 async def _application_of(
     conn: AsyncConnection, entity: Entity | None, request: web.Request
 ) -> oauth.Application:
@@ -116,6 +120,8 @@ async def create_token(request: web.Request) -> web.Response:
     expiration = body.get("expiration")
     if expiration is not None and expiration <= 0:
         raise ModelError("Invalid expiration: must be a positive number of seconds")
+    if expiration is not None and expiration > MAX_TOKEN_SECONDS:
+        raise ModelError(f"Invalid expiration: must be at most {MAX_TOKEN_SECONDS} seconds")
     lifetime = MINTED_TOKEN_DEFAULT_SECONDS if expiration is None else expiration
     async with store.write() as conn:
         token, secret = await oauth.create_token(

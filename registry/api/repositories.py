@@ -250,20 +250,27 @@ async def delete_user_permission(request: web.Request) -> web.Response:
     return no_content()
 
 
-def _int_param(request: web.Request, name: str, default: int) -> int:
+MAX_PAGE = 2**31 - 1
+"""Highest `page` of the tag list: page times limit must stay a 64-bit offset for the database."""
+
+
+def _int_param(request: web.Request, name: str, default: int, maximum: int | None = None) -> int:
     raw = request.query.get(name)
     if raw is None:
         return default
     try:
-        return int(raw)
+        value = int(raw)
     except ValueError as error:
         raise invalid_request(f"Invalid value for {name}: {raw}") from error
+    if maximum is not None and value > maximum:
+        raise invalid_request(f"Invalid value for {name}: {raw} (at most {maximum})")
+    return value
 
 
 async def list_tags(request: web.Request) -> web.Response:
     """``GET .../tag/``: paged with ``page``/``limit`` (≤100); history included by default."""
     entity = await caller(request)
-    page = max(1, _int_param(request, "page", 1))
+    page = max(1, _int_param(request, "page", 1, maximum=MAX_PAGE))
     limit = min(100, max(1, _int_param(request, "limit", 50)))
     only_active = truthy(request.query.get("onlyActiveTags"), False)
     specific = request.query.get("specificTag")

@@ -7,13 +7,12 @@ Reads then fall back to the anonymous view or answer 401; writes fail the CSRF c
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
 
-from registry import schemas
+from registry import boundedjson, schemas
 from registry.access import Entity, authenticate_bearer_in, cached_bearer
 from registry.api.errors import (
     BAD_REQUEST,
@@ -89,7 +88,9 @@ async def json_body(
     if optional and not raw.strip():
         return {}
     try:
-        data = json.loads(raw)
+        data = boundedjson.loads(raw)
+    except boundedjson.JsonTooDeep as error:
+        raise HttpError(f"Invalid JSON body: {error}") from error
     except (ValueError, UnicodeDecodeError) as error:
         raise HttpError(BAD_REQUEST) from error
     if data is None and optional:

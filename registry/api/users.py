@@ -7,14 +7,13 @@
 
 from __future__ import annotations
 
-import json
 import re
 import secrets
 
 from aiohttp import web
 from sqlalchemy import text
 
-from registry import credentials, names
+from registry import boundedjson, credentials, names
 from registry.access import Entity
 from registry.api.errors import ModelError, unauthorized
 from registry.api.requests import caller, store_of
@@ -33,7 +32,9 @@ def _initialize_error(reason: str) -> ModelError:
 async def initialize(request: web.Request) -> web.Response:
     """``POST /api/v1/user/initialize``: create the first user (no CSRF check)."""
     try:
-        body = json.loads(await request.read() or b"null")
+        body = boundedjson.loads(await request.read() or b"null")
+    except boundedjson.JsonTooDeep as error:
+        raise _initialize_error(f"invalid JSON body: {error}") from error
     except (ValueError, UnicodeDecodeError) as error:
         raise _initialize_error("invalid JSON body") from error
     if not isinstance(body, dict):

@@ -8,10 +8,10 @@ an index references, and the `subject` a referrer points at.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from registry import boundedjson
 from registry.oci.digests import Digest, DigestError
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -159,8 +159,8 @@ def parse_manifest(
             f"manifest is {len(body)} bytes, over the {MAX_MANIFEST_BYTES} limit"
         )
     try:
-        document = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        document = boundedjson.loads(body)
+    except ValueError as exc:  # not UTF-8, not JSON, or nested too deeply
         raise ManifestError(f"manifest is not valid JSON: {exc}") from exc
     if not isinstance(document, dict):
         raise ManifestError("manifest must be a JSON object")

@@ -21,6 +21,8 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
+from registry import boundedjson
+
 KEY_FILE = "oci-signing-key.pem"
 
 
@@ -120,9 +122,9 @@ class SigningKey:
         if len(parts) != 3:
             raise TokenError("token is not a compact JWS")
         try:
-            header = json.loads(b64url_decode(parts[0]))
-            claims = json.loads(b64url_decode(parts[1]))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            header = boundedjson.loads(b64url_decode(parts[0]))
+            claims = boundedjson.loads(b64url_decode(parts[1]))
+        except ValueError as exc:  # bad base64, not UTF-8, not JSON, or nested too deeply
             raise TokenError("token header or claims are not JSON") from exc
         if not isinstance(header, dict) or header.get("alg") != "RS256":
             raise TokenError("token is not RS256")

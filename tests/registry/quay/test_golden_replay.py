@@ -165,12 +165,17 @@ def _segment(token: str, index: int) -> dict[str, Any]:
 
 
 def _assert_claims_match_the_recording(token: str, host: str) -> None:
-    """The robot's registry JWT carries the recorded header and claims (times by arithmetic)."""
+    """The robot's registry JWT carries the recorded header and claims (times by arithmetic).
+
+    Plus our one private claim, `credential`, which binds the token to the robot's live credential
+    (docs/registry-oci.md, "Tokens die with their credential").
+    """
     recorded = load_jwt()
     header, claims = _segment(token, 0), _segment(token, 1)
     assert {key: header[key] for key in ("alg", "typ")} == {"alg": "RS256", "typ": "JWT"}
     assert header.get("kid")
     assert claims["exp"] - claims["iat"] == 3600 and claims["nbf"] == claims["iat"]
+    assert claims.pop("credential", "").startswith("account:")
     timeless = {k: v for k, v in claims.items() if k not in {"nbf", "iat", "exp"}}
     expected = {k: v for k, v in recorded["claims"].items() if k not in {"nbf", "iat", "exp"}}
     found = differences(expected, timeless, host)
