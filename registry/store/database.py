@@ -13,12 +13,14 @@ import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event, exc
+from sqlalchemy import event, exc, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from registry.credentials import Keyring
+from registry.datadir import secure_data_dir, secure_sqlite_file
 from registry.settings import Settings
 from registry.store.inline_sqlite import sqlite3_connection  # also registers sqlite+inline
 from registry.store.migrating import migrate
@@ -67,9 +69,12 @@ class Store:
     @classmethod
     async def open(cls, settings: Settings) -> Store:
         """Connect to the configured database, run pending migrations and load the keys."""
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        secure_data_dir(settings.data_dir)
         url = settings.resolved_database_url()
         if url.startswith("sqlite"):
+            database = make_url(url).database
+            if database and database != ":memory:":
+                secure_sqlite_file(Path(database))
             engine = create_async_engine(url, pool_size=8, max_overflow=8)
             _sqlite_hooks(engine)
         else:
