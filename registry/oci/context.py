@@ -11,6 +11,7 @@ repository does not exist). A token whose credential has gone since it was minte
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass
 from typing import Literal
@@ -92,28 +93,75 @@ def repository_name(request: web.Request) -> RepositoryName:
         raise errors.RegistryError(errors.NAME_INVALID, str(exc)) from exc
 
 
+_BEARER = re.compile(r"^[Bb]earer\s+([-\w.]+)$")
+"""Quay's TOKEN_REGEX: anything else in `Authorization` is "Invalid bearer token format"."""
+INVALID_FORMAT = "Invalid bearer token format"
+DEAD_CREDENTIAL = "the credential this token was issued for is no longer valid"
+
+
+class BearerRefused(Exception):
+    """An `Authorization` header that is not a valid, live registry token (Quay's abort 401)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def check_bearer(request: web.Request, ctx: OciContext) -> TokenAccess | None:
+    """The access of the request's `Bearer` JWT; None without an `Authorization` header.
+
+    Raises:
+        BearerRefused: another scheme (Basic credentials sent straight to a data endpoint), or a
+            token that is malformed, not ours, expired or for another audience.
+    """
+    header = request.headers.get("Authorization", "").strip()
+    if not header:
+        return None
+    match = _BEARER.match(header)
+    if match is None:
+        raise BearerRefused(INVALID_FORMAT)
+    try:
+        claims = ctx.key.verify(match.group(1))
+        return check_claims(claims, ctx.hostname(request), int(time.time()))
+    except (TokenError, ClaimsError) as exc:
+        raise BearerRefused(str(exc)) from exc
+
+
 def bearer_access(request: web.Request, ctx: OciContext) -> TokenAccess | None:
     """The access a valid `Bearer` JWT grants, or None without one (or with a bad one)."""
-    header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token:
-        return None
     try:
-        claims = ctx.key.verify(token.strip())
-        return check_claims(claims, ctx.hostname(request), int(time.time()))
-    except (TokenError, ClaimsError):
+        return check_bearer(request, ctx)
+    except BearerRefused:
         return None
+
+
+async def check_live_bearer(request: web.Request, ctx: OciContext) -> TokenAccess | None:
+    """`check_bearer`, also refusing a token whose credential is no longer live.
+
+    Raises:
+        BearerRefused: as `check_bearer`, or the token's credential has gone or changed.
+    """
+    granted = check_bearer(request, ctx)
+    if granted is None:
+        return None
+    if granted.credential is None:
+        # Without the claim only an anonymous token is acceptable (it names no credential).
+        if granted.subject == ANONYMOUS:
+            return granted
+        raise BearerRefused(DEAD_CREDENTIAL)
+    async with ctx.store.read() as conn:
+        alive = await liveness.is_live(conn, granted, time.time())
+    if not alive:
+        raise BearerRefused(DEAD_CREDENTIAL)
+    return granted
 
 
 async def live_bearer_access(request: web.Request, ctx: OciContext) -> TokenAccess | None:
-    """`bearer_access`, and None as well when the token's credential is no longer live."""
-    granted = bearer_access(request, ctx)
-    if granted is None or granted.credential is None:
-        # Without the claim only an anonymous token is acceptable (it names no credential).
-        return granted if granted is None or granted.subject == ANONYMOUS else None
-    async with ctx.store.read() as conn:
-        alive = await liveness.is_live(conn, granted, time.time())
-    return granted if alive else None
+    """`check_live_bearer`, None for any refused token."""
+    try:
+        return await check_live_bearer(request, ctx)
+    except BearerRefused:
+        return None
 
 
 def _challenge_scope(name: RepositoryName, need: Need) -> str:
@@ -153,7 +201,16 @@ async def authorize(
     """
     ctx = context_of(request)
     name = repository_name(request)
-    granted = await live_bearer_access(request, ctx)
+    try:
+        granted = await check_live_bearer(request, ctx)
+    except BearerRefused as refused:
+        raise errors.TokenRefused(refused.reason, _challenge_scope(name, need)) from refused
+    if granted is None and need == "pull":
+        # As Quay: no Authorization header at all is an anonymous caller, who may read a public
+        # repository without fetching a token first.
+        repo = await find_repository(ctx, name)
+        if repo is not None and repo.is_public:
+            return Authorized(name, repo, TokenAccess(ANONYMOUS, {str(name): frozenset({"pull"})}))
     if granted is None or not granted.allows(str(name), need):
         raise errors.RegistryError(
             errors.UNAUTHORIZED, challenge_scope=_challenge_scope(name, need)

@@ -89,6 +89,35 @@ class RegistryError(Exception):
         return f"{self.error.code}: {self.message or self.error.message}"
 
 
+class TokenRefused(Exception):
+    """A bad `Authorization` header on a data endpoint: Quay's `abort(401)` from its JWT check.
+
+    Quay answers these (Basic credentials sent straight to a data endpoint, a malformed, expired or
+    foreign token) not with the distribution error list but with `{"error": <reason>}` as
+    text/html, and the challenge naming the repository and the scopes the endpoint needs.
+    """
+
+    def __init__(self, reason: str, challenge_scope: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.challenge_scope = challenge_scope
+
+
+def token_refused_response(
+    refused: TokenRefused, *, realm: str, service: str, head: bool = False
+) -> web.Response:
+    """Render `refused` as Quay does: 401 `{"error": reason}` (text/html) with the challenge."""
+    headers = {
+        "Docker-Distribution-API-Version": "registry/2.0",
+        "WWW-Authenticate": challenge_header(realm, service, refused.challenge_scope),
+    }
+    body = b"" if head else json.dumps({"error": refused.reason}).encode()
+    response = web.Response(status=401, body=body, headers=headers)
+    response.content_type = "text/html"
+    response.charset = "utf-8"
+    return response
+
+
 def error_body(err: RegistryError) -> bytes:
     """The wire body of one error, `{"errors": [{"code", "detail", "message"}]}`."""
     entry = {

@@ -70,6 +70,15 @@ def _guarded(handler: Handler) -> Handler:
     async def guarded(request: web.Request) -> web.StreamResponse:
         try:
             return await handler(request)
+        except errors.TokenRefused as refused:
+            ctx = context_of(request)
+            log.info("%s %s -> 401 token refused", request.method, request.path)
+            return errors.token_refused_response(
+                refused,
+                realm=ctx.realm(request),
+                service=ctx.hostname(request),
+                head=request.method == "HEAD",
+            )
         except errors.RegistryError as err:
             ctx = context_of(request)
             log.info("%s %s -> %s", request.method, request.path, err.error.code)

@@ -13,7 +13,7 @@ import re
 
 from aiohttp import web
 
-from registry.oci import errors, metadata
+from registry.oci import errors, metadata, replies
 from registry.oci.context import authorize, context_of, repository_for_push
 from registry.oci.digests import Digest, DigestError
 from registry.oci.manifests import (
@@ -122,13 +122,13 @@ async def put_manifest(request: web.Request) -> web.Response:
         if isinstance(reference, str):
             await metadata.point_tag(conn, repo.id, reference, manifest_id)
     headers = {
-        **_API_VERSION,
-        "Location": f"{ctx.base_url(request)}/v2/{allowed.name}/manifests/{parsed.digest}",
+        # Quay's Location here is relative (Flask's url_for); upload Locations are absolute.
+        "Location": f"/v2/{allowed.name}/manifests/{parsed.digest}",
         "Docker-Content-Digest": str(parsed.digest),
     }
     if parsed.subject is not None:
         headers["OCI-Subject"] = str(parsed.subject.digest)
-    return web.Response(status=201, headers=headers)
+    return replies.empty(201, headers, b"OK")
 
 
 async def delete_manifest(request: web.Request) -> web.Response:
@@ -144,4 +144,4 @@ async def delete_manifest(request: web.Request) -> web.Response:
             removed = await metadata.end_tag(conn, allowed.repository.id, reference)
     if not removed:
         raise errors.RegistryError(errors.MANIFEST_UNKNOWN, detail={"reference": str(reference)})
-    return web.Response(status=202, headers=_API_VERSION)
+    return replies.empty(202, {})

@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
-from registry.oci import errors, metadata
+from registry.oci import errors, metadata, replies
 from registry.oci.context import (
     Authorized,
     OciContext,
@@ -59,7 +59,7 @@ def _blob_created(
         "Location": f"{ctx.base_url(request)}/v2/{name}/blobs/{digest}",
         "Docker-Content-Digest": str(digest),
     }
-    return web.Response(status=201, headers=headers)
+    return replies.empty(201, headers)
 
 
 async def _body(request: web.Request) -> AsyncIterator[bytes]:
@@ -133,7 +133,7 @@ async def start_upload(request: web.Request) -> web.Response:
     repo = await repository_for_push(request, allowed)
     session = ctx.uploads.create(str(allowed.name))
     if digest is None:
-        return web.Response(status=202, headers=_session_headers(ctx, request, session))
+        return replies.empty(202, _session_headers(ctx, request, session))
     try:
         async with ctx.uploads.lock(session.uuid):
             await _receive(ctx, request, session)
@@ -173,7 +173,7 @@ async def upload_chunk(request: web.Request) -> web.Response:
                     errors.SIZE_INVALID, "Content-Range and Content-Length disagree"
                 )
         await _receive(ctx, request, session)
-    return web.Response(status=202, headers=_session_headers(ctx, request, session))
+    return replies.empty(202, _session_headers(ctx, request, session))
 
 
 async def finish_upload(request: web.Request) -> web.Response:
@@ -199,7 +199,7 @@ async def upload_status(request: web.Request) -> web.Response:
     ctx = context_of(request)
     allowed = await authorize(request, "push")
     session = await _session(request, allowed)
-    return web.Response(status=204, headers=_session_headers(ctx, request, session))
+    return replies.empty(204, _session_headers(ctx, request, session))
 
 
 async def cancel_upload(request: web.Request) -> web.Response:
@@ -209,4 +209,4 @@ async def cancel_upload(request: web.Request) -> web.Response:
     session = await _session(request, allowed)
     async with ctx.uploads.lock(session.uuid):
         ctx.uploads.delete(session)
-    return web.Response(status=204, headers=_API_VERSION)
+    return replies.empty(204, {})
