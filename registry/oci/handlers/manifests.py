@@ -13,10 +13,11 @@ import re
 
 from aiohttp import web
 
-from registry.oci import errors, metadata, replies
+from registry.oci import configs, errors, metadata, replies
 from registry.oci.context import authorize, context_of, repository_for_push
 from registry.oci.digests import Digest, DigestError
 from registry.oci.manifests import (
+    DOCKER_MANIFEST,
     MAX_MANIFEST_BYTES,
     ManifestError,
     ManifestTooLarge,
@@ -93,7 +94,9 @@ async def put_manifest(request: web.Request) -> web.Response:
     except ManifestTooLarge as exc:
         raise errors.RegistryError(errors.SIZE_INVALID, str(exc), status=413) from exc
     except ManifestError as exc:
-        raise errors.RegistryError(errors.MANIFEST_INVALID, str(exc)) from exc
+        raise errors.RegistryError(
+            errors.MANIFEST_INVALID, detail={"message": f"failed to parse manifest: {exc}"}
+        ) from exc
     if isinstance(reference, Digest) and reference != parsed.digest:
         raise errors.RegistryError(
             errors.DIGEST_INVALID,
@@ -118,6 +121,15 @@ async def put_manifest(request: web.Request) -> web.Response:
                 f"manifest unknown to registry: {children[0]}",
                 detail={"digest": str(children[0])},
             )
+        if parsed.media_type == DOCKER_MANIFEST:
+            config = parsed.blobs[0]
+            problem = (
+                configs.docker_config_problem(ctx.blobs.read(config.digest))
+                if config.size <= MAX_MANIFEST_BYTES
+                else f"config blob is larger than {MAX_MANIFEST_BYTES} bytes"
+            )
+            if problem is not None:
+                raise errors.RegistryError(errors.MANIFEST_INVALID, detail={"message": problem})
         manifest_id = await metadata.store_manifest(conn, repo.id, parsed, body)
         if isinstance(reference, str):
             await metadata.point_tag(conn, repo.id, reference, manifest_id)

@@ -65,6 +65,7 @@ def make_image(text: str = "hello from quay-bridge\n") -> Image:
             "os": "linux",
             "config": {},
             "rootfs": {"type": "layers", "diff_ids": [digest_of(uncompressed)]},
+            "history": [{"created_by": "quay-bridge test layer"}],
         }
     ).encode()
     manifest = json.dumps(

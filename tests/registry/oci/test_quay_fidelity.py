@@ -5,15 +5,20 @@
   answers `OK` with a relative `Location`;
 - a public repository is readable with no `Authorization` header at all (no token needed);
 - Basic credentials sent straight to a data endpoint get Quay's `{"error": ...}` text/html 401
-  with the challenge naming the repository, not the distribution error list.
+  with the challenge naming the repository, not the distribution error list;
+- an invalid manifest is `MANIFEST_INVALID` "manifest invalid" with the reason in
+  `detail.message`, and a Docker schema 2 manifest whose config lacks `history` or `rootfs` (or
+  is not JSON) is refused as Quay refuses it.
 """
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
-from tests.registry.oci.images import make_image
-from tests.registry.oci.registry_fixture import Registry, error_code, push_image
+from tests.registry.oci.images import descriptor, make_image
+from tests.registry.oci.registry_fixture import Registry, error_code, push_blob, push_image
 
 HTML = "text/html; charset=utf-8"
 PUSH = "repository:acme/app:push,pull"
@@ -97,3 +102,78 @@ async def test_basic_credentials_on_a_data_endpoint_get_quays_error_answer(
         challenge = resp.headers["WWW-Authenticate"]
         assert challenge.endswith(f',scope="{scope}"')
         assert challenge.startswith(f'Bearer realm="{registry.url}/v2/auth",service=')
+
+
+DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
+DOCKER_CONFIG = "application/vnd.docker.container.image.v1+json"
+DOCKER_LAYER = "application/vnd.docker.image.rootfs.diff.tar.gzip"
+
+
+def _docker_manifest(config: bytes, layer: bytes) -> bytes:
+    return json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": DOCKER_MANIFEST,
+            "config": descriptor(DOCKER_CONFIG, config),
+            "layers": [descriptor(DOCKER_LAYER, layer)],
+        }
+    ).encode()
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        (
+            {"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers"}},
+            "config data does not match schema: 'history' is a required property\n",
+        ),
+        (
+            {"history": [], "os": "linux"},
+            "config data does not match schema: 'rootfs' is a required property\n",
+        ),
+        (
+            {"history": [], "rootfs": {"diff_ids": []}},
+            "config data does not match schema: 'type' is a required property\n",
+        ),
+        (None, "malformed config data: "),
+    ],
+    ids=["no-history", "no-rootfs", "rootfs-without-type", "not-json"],
+)
+async def test_a_docker_schema2_config_quay_refuses_is_manifest_invalid(
+    registry: Registry, config: object, message: str
+) -> None:
+    http = registry.http
+    assert http is not None
+    headers = await registry.bearer("acme+writer", PUSH)
+    config_bytes = b"{not json" if config is None else json.dumps(config).encode()
+    layer = b"docker layer"
+    for data in (config_bytes, layer):
+        await push_blob(registry, headers, "acme/app", data)
+    url = f"{registry.url}/v2/acme/app/manifests/docker"
+    put = headers | {"Content-Type": DOCKER_MANIFEST}
+    async with http.put(url, data=_docker_manifest(config_bytes, layer), headers=put) as resp:
+        assert resp.status == 400
+        error = (await resp.json())["errors"][0]
+        assert (error["code"], error["message"]) == ("MANIFEST_INVALID", "manifest invalid")
+        assert error["detail"]["message"].startswith(message)
+    async with http.get(url, headers=headers) as resp:
+        assert resp.status == 404  # nothing was stored
+
+    good = json.dumps({"history": [], "rootfs": {"type": "layers", "diff_ids": []}}).encode()
+    await push_blob(registry, headers, "acme/app", good)
+    async with http.put(url, data=_docker_manifest(good, layer), headers=put) as resp:
+        assert resp.status == 201
+
+
+async def test_an_unparsable_manifest_names_the_reason_in_detail_message(
+    registry: Registry,
+) -> None:
+    http = registry.http
+    assert http is not None
+    headers = await registry.bearer("acme+writer", PUSH) | {"Content-Type": DOCKER_MANIFEST}
+    url = f"{registry.url}/v2/acme/app/manifests/bad"
+    async with http.put(url, data=b"{not json", headers=headers) as resp:
+        assert resp.status == 400
+        error = (await resp.json())["errors"][0]
+        assert (error["code"], error["message"]) == ("MANIFEST_INVALID", "manifest invalid")
+        assert error["detail"]["message"].startswith("failed to parse manifest: ")

@@ -93,7 +93,8 @@ def test_a_100000_deep_manifest_is_manifest_invalid(
     assert answer.status_code == 400
     error = answer.json()["errors"][0]
     assert error["code"] == "MANIFEST_INVALID"
-    assert "nested deeper than 100 levels" in error["message"]
+    assert error["message"] == "manifest invalid"
+    assert "nested deeper than 100 levels" in error["detail"]["message"]
     _no_traceback(quay)
 
 
