@@ -91,6 +91,10 @@ def _entity_for(account: accounts.Account, token: oauth.Token | None = None) -> 
     )
 
 
+LAST_ACCESSED_UPDATE_SECONDS = 60.0
+"""A robot login records ``last_accessed`` when the recorded one is older than this (Quay's
+LAST_ACCESSED_UPDATE_THRESHOLD_S), so a burst of pulls costs one write, not one per login."""
+
 TOKEN_CACHE_SECONDS = 5.0
 TOKEN_CACHE_MAX = 10_000
 
@@ -173,9 +177,13 @@ async def authenticate_basic(store: Store, username: str, password: str) -> Enti
                 return None
             if not hmac.compare_digest(expected.encode(), password.encode()):
                 return None
-            return _entity_for(account)
-        if account.kind != "user":
+        elif account.kind != "user":
             return None
+    if account.is_robot:
+        if time.time() - (account.last_accessed or 0.0) >= LAST_ACCESSED_UPDATE_SECONDS:
+            async with store.write() as conn:
+                await accounts.touch(conn, account.id)
+        return _entity_for(account)
     ok = await asyncio.to_thread(credentials.check_password, password, account.password_hash)
     return _entity_for(account) if ok else None
 

@@ -32,6 +32,33 @@ NEW_ORG: JsonSchema = {
     },
 }
 
+TEAM_DESCRIPTION: JsonSchema = {
+    "type": "object",
+    "description": "Description of a team",
+    "required": ["role"],
+    "properties": {
+        "role": {
+            "type": "string",
+            "description": "Org wide permissions that should apply to the team",
+            "enum": ["member", "creator", "admin"],
+        },
+        "description": {"type": "string", "description": "Markdown description for the team"},
+    },
+}
+
+CHANGE_VISIBILITY: JsonSchema = {
+    "type": "object",
+    "description": "Change the visibility for the repository.",
+    "required": ["visibility"],
+    "properties": {
+        "visibility": {
+            "type": "string",
+            "description": "Visibility which the repository will start with",
+            "enum": ["public", "private"],
+        },
+    },
+}
+
 NEW_REPO: JsonSchema = {
     "type": "object",
     "description": "Description of a new repository",

@@ -162,7 +162,9 @@ async def get_repository(request: web.Request) -> web.Response:
     store = store_of(request)
     async with store.read() as conn:
         ns, repo, role = await _resolve_path(conn, entity, request, "read")
-        tags = await repositories.list_tags(conn, repo.id, only_active=True, limit=500)
+        tags = None
+        if truthy(request.query.get("includeTags"), True):
+            tags = await repositories.list_tags(conn, repo.id, only_active=True, limit=500)
     view = repository_view(
         repo,
         is_organization=ns.is_org,
@@ -171,6 +173,19 @@ async def get_repository(request: web.Request) -> web.Response:
         tags=tags,
     )
     return web.json_response(view)
+
+
+async def change_visibility(request: web.Request) -> web.Response:
+    """``POST .../changevisibility {"visibility"}``: repo admins; ``{"success": true}``."""
+    entity = await writer(request)
+    store = store_of(request)
+    async with store.read() as conn:  # as Quay: the permission is checked before the body
+        await _resolve_path(conn, entity, request, "admin")
+    body = await json_body(request, schemas.CHANGE_VISIBILITY)
+    async with store.write() as conn:
+        _, repo, _ = await _resolve_path(conn, entity, request, "admin")
+        await repositories.set_visibility(conn, repo.id, body["visibility"])
+    return web.json_response({"success": True})
 
 
 async def delete_repository(request: web.Request) -> web.Response:

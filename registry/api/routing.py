@@ -14,12 +14,14 @@ from aiohttp import web
 
 from registry.api import (
     applications,
+    discovery,
     health,
     organizations,
     prototypes,
     repositories,
     robots,
     superuser,
+    teams,
     users,
 )
 from registry.api.errors import redirect_308
@@ -30,6 +32,7 @@ ORG = "/api/v1/organization/{orgname}"
 REPO = "/api/v1/repository/{namespace}/{repository:.+}"
 
 ROUTES: list[tuple[str, str, Handler]] = [
+    ("GET", "/api/v1/discovery", discovery.discovery),
     ("POST", "/api/v1/user/initialize", users.initialize),
     ("GET", "/api/v1/user/", users.get_user),
     ("GET", "/api/v1/superuser/users/", superuser.list_users),
@@ -38,6 +41,11 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("POST", "/api/v1/organization/", organizations.create_organization),
     ("GET", ORG, organizations.get_organization),
     ("DELETE", ORG, organizations.delete_organization),
+    ("PUT", ORG + "/team/{teamname}", teams.put_team),
+    ("DELETE", ORG + "/team/{teamname}", teams.delete_team),
+    ("GET", ORG + "/team/{teamname}/members", teams.list_members),
+    ("PUT", ORG + "/team/{teamname}/members/{membername}", teams.put_member),
+    ("DELETE", ORG + "/team/{teamname}/members/{membername}", teams.delete_member),
     ("GET", ORG + "/robots", robots.list_robots),
     ("GET", ORG + "/robots/{shortname}", robots.get_robot),
     ("PUT", ORG + "/robots/{shortname}", robots.create_robot),
@@ -58,6 +66,7 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("GET", "/api/v1/repository", repositories.list_repositories),
     ("POST", "/api/v1/repository", repositories.create_repository),
     ("GET", REPO + "/tag/", repositories.list_tags),
+    ("POST", REPO + "/changevisibility", repositories.change_visibility),
     ("GET", REPO + "/permissions/user/", repositories.list_user_permissions),
     ("GET", REPO + "/permissions/user/{username}", repositories.get_user_permission),
     ("PUT", REPO + "/permissions/user/{username}", repositories.set_user_permission),

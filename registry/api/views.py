@@ -27,10 +27,13 @@ def rfc2822(timestamp: float | None) -> str | None:
 
 
 def iso8601(timestamp: float | None) -> str | None:
-    """ISO 8601 UTC with ``Z`` (the v3.18 token API), or None."""
+    """ISO 8601 UTC with ``Z`` (the v3.18 token API), or None.
+
+    As Quay's ``datetime.isoformat() + "Z"``: microseconds are shown unless they are zero.
+    """
     if timestamp is None:
         return None
-    return datetime.fromtimestamp(timestamp, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.fromtimestamp(timestamp, tz=UTC).replace(tzinfo=None).isoformat() + "Z"
 
 
 def account_avatar(entry: Account) -> Avatar:
@@ -142,10 +145,10 @@ def repository_view(
     is_organization: bool,
     can_write: bool,
     can_admin: bool,
-    tags: list[TagView],
+    tags: list[TagView] | None,
 ) -> Json:
-    """A repository as ``GET /api/v1/repository/{ns}/{repo}`` shows it."""
-    return {
+    """A repository as ``GET /api/v1/repository/{ns}/{repo}`` shows it (None: no ``tags`` key)."""
+    view: Json = {
         "namespace": repo.namespace,
         "name": repo.name,
         "kind": repo.kind,
@@ -165,11 +168,14 @@ def repository_view(
                 "last_modified": rfc2822(entry.start_ts),
                 "manifest_digest": entry.manifest_digest,
             }
-            for entry in tags
+            for entry in tags or []
         },
         "can_write": can_write,
         "can_admin": can_admin,
     }
+    if tags is None:  # ?includeTags=false: Quay leaves the key out
+        del view["tags"]
+    return view
 
 
 def repository_list_item(repo: Repository) -> Json:

@@ -309,6 +309,13 @@ async def purge_repository(conn: AsyncConnection, repo_id: int) -> None:
     await conn.execute(delete(repository).where(repository.c.id == repo_id))
 
 
+async def set_visibility(conn: AsyncConnection, repo_id: int, visibility: str) -> None:
+    """Make a repository ``public`` or ``private``."""
+    await conn.execute(
+        update(repository).where(repository.c.id == repo_id).values(visibility=visibility)
+    )
+
+
 # --- permissions ---
 
 
