@@ -96,14 +96,14 @@ class Replayer:
             self.token = body["access_token"]
         if "/robots/" in exchange["path"] and isinstance(body.get("token"), str):
             self.robot_tokens[body["name"]] = body["token"]
-        if exchange["path"].startswith("/v2/auth") and (exchange.get("auth") or "").startswith(
-            "Basic " + "openshift_e2e-demo+builder"
-        ):
-            self.registry_jwt = body["token"]
+        auth = exchange.get("auth") or ""
+        if exchange["path"].startswith("/v2/auth") and auth.startswith("Basic ") and "+" in auth:
+            self.registry_jwt = body["token"]  # a robot's token serves the /v2 calls that follow
 
 
 def _all_exchanges() -> list[tuple[str, dict[str, Any]]]:
-    return [(name, ex) for name in ("exchanges.json", "exchanges2.json") for ex in load(name)]
+    files = ("exchanges.json", "exchanges2.json", "exchanges3.json")
+    return [(name, ex) for name in files for ex in load(name)]
 
 
 EXCHANGES = _all_exchanges()
