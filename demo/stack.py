@@ -139,6 +139,8 @@ class Stack:
     webhook_url: str = ""
     metrics_url: str = ""
     cert_dir: Path | None = None
+    #: the registry core's PostgreSQL URL; None keeps SQLite in its data directory
+    registry_database: str | None = None
 
     def _spawn(self, name: str, argv: list[str]) -> Component:
         log = self.workdir / f"{name}.log"
@@ -171,10 +173,13 @@ class Stack:
         except TimeoutError as error:
             raise StackError(f"{error}\n{component.log_tail()}") from None
 
-    def start_registry(self) -> str:
-        """Start the registry core with SQLite in the work directory; return its base URL."""
-        port = free_port()
-        data = self.workdir / "registry-data"
+    def start_registry(self, *, port: int | None = None, data: Path | None = None) -> str:
+        """Start the registry core (SQLite in the work directory); return its base URL.
+
+        ``port`` and ``data`` start it again at the same address on other data (a restore).
+        """
+        port = port or free_port()
+        data = data or self.workdir / "registry-data"
         data.mkdir(exist_ok=True)
         argv = cli(
             "registry",
@@ -188,6 +193,8 @@ class Stack:
             "--server-hostname",
             f"127.0.0.1:{port}",
         )
+        if self.registry_database:
+            argv += ["--database", self.registry_database]
         component = self._spawn("registry", argv)
         self.registry_url = f"http://127.0.0.1:{port}"
         self._await(

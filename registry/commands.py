@@ -1,13 +1,16 @@
-"""``quay-registry`` (also ``quay-bridge registry``): run the registry core.
+"""``quay-registry`` (also ``quay-bridge registry``): run, back up and restore the registry core.
 
 ``serve --host --port --data-dir --database --server-hostname`` is a contract that tests, benchmarks
 and users call. ``--namespace-gc-seconds`` (or ``QUAY_REGISTRY_NAMESPACE_GC_SECONDS``) sets how long
-a deleted organization's name stays reserved.
+a deleted organization's name stays reserved. ``backup --out DIR`` copies a running registry core's
+metadata, keys and blobs consistently; ``restore --from DIR`` puts them into a new data directory
+(and database); see ``registry.backups``.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 import os
 import sys
@@ -53,7 +56,75 @@ def _parser() -> argparse.ArgumentParser:
         help="seconds a deleted organization's name stays reserved (default 60, like Quay)",
     )
     serve.add_argument("--log-level", default="INFO", help="logging level (default INFO)")
+    backup = sub.add_parser(
+        "backup", help="back up a registry core's metadata, keys and blobs (it may keep serving)"
+    )
+    backup.add_argument("--out", type=Path, required=True, help="new (or empty) backup directory")
+    _add_target_arguments(backup, "the registry's")
+    restore = sub.add_parser("restore", help="restore a backup into a new data directory")
+    restore.add_argument(
+        "--from", dest="source", type=Path, required=True, help="a directory `backup` wrote"
+    )
+    _add_target_arguments(restore, "the restored registry's")
+    restore.add_argument(
+        "--force",
+        action="store_true",
+        help="replace the registry files of a non-empty data directory and drop the registry "
+        "tables of a non-empty database",
+    )
     return parser
+
+
+def _add_target_arguments(parser: argparse.ArgumentParser, whose: str) -> None:
+    parser.add_argument(
+        "--data-dir", type=Path, required=True, help=f"{whose} data directory (keys, blobs)"
+    )
+    parser.add_argument(
+        "--database", default=None, help=f"{whose} PostgreSQL URL (default: SQLite in --data-dir)"
+    )
+    parser.add_argument("--log-level", default="INFO", help="logging level (default INFO)")
+
+
+def _backup(args: argparse.Namespace) -> int:
+    from registry.backups.taking import BackupError, take_backup
+
+    settings = Settings(data_dir=args.data_dir, database_url=args.database)
+    try:
+        summary = asyncio.run(take_backup(settings, args.out))
+    except (BackupError, OSError, SQLAlchemyError) as error:
+        print(f"quay-registry backup: {_first_line(error)}", file=sys.stderr)
+        return 1
+    rows = sum(summary.tables.values())
+    print(
+        f"backup in {summary.out}: {rows} rows in {len(summary.tables)} tables, "
+        f"{summary.blobs} blobs ({summary.blob_bytes} bytes), keys"
+    )
+    return 0
+
+
+def _restore(args: argparse.Namespace) -> int:
+    from registry.backups.restoring import RestoreError, restore_backup
+
+    settings = Settings(data_dir=args.data_dir, database_url=args.database)
+    try:
+        summary = asyncio.run(restore_backup(args.source, settings, force=args.force))
+    except (RestoreError, OSError, SQLAlchemyError) as error:
+        print(f"quay-registry restore: {_first_line(error)}", file=sys.stderr)
+        return 1
+    rows = sum(summary.tables.values())
+    print(
+        f"restored {rows} rows into {summary.database}, {summary.blobs} blobs and the keys into "
+        f"{args.data_dir}"
+    )
+    return 0
+
+
+def _first_line(error: BaseException) -> str:
+    """The error's message; for database errors only the first line (URLs hold passwords)."""
+    if isinstance(error, SQLAlchemyError):
+        text = str(error).splitlines()[0] if str(error) else ""
+        return f"{type(error).__name__}: {text}"
+    return str(error) or type(error).__name__
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -63,14 +134,18 @@ def main(argv: list[str] | None = None) -> int:
         level=getattr(logging, str(args.log_level).upper(), logging.INFO),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    if args.namespace_gc_seconds < 0:
-        print("quay-registry: --namespace-gc-seconds must be >= 0", file=sys.stderr)
-        return 2
     if args.database and not args.database.startswith(SUPPORTED_DATABASES):
         print(
             f"quay-registry: --database must start with one of {', '.join(SUPPORTED_DATABASES)}",
             file=sys.stderr,
         )
+        return 2
+    if args.command == "backup":
+        return _backup(args)
+    if args.command == "restore":
+        return _restore(args)
+    if args.namespace_gc_seconds < 0:
+        print("quay-registry: --namespace-gc-seconds must be >= 0", file=sys.stderr)
         return 2
     data_dir = args.data_dir or Path(tempfile.mkdtemp(prefix="quay-registry-"))
     settings = Settings(
