@@ -20,6 +20,9 @@ from pathlib import Path
 from aiohttp import web
 from sqlalchemy.exc import SQLAlchemyError
 
+from registry.algorithms import Algorithms
+from registry.configfile import LISTEN_IP_VERSIONS, ConfigError, RegistryConfig, parse_config
+from registry.listening import ListenError, listen_addresses, server_hostname_for
 from registry.settings import DEFAULT_NAMESPACE_GC_SECONDS, Settings
 
 SUPPORTED_DATABASES = ("postgresql://", "postgres://", "sqlite:///")
@@ -29,7 +32,31 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="quay-registry", description="The bundled registry core.")
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="serve the Quay REST API subset and the OCI /v2 API")
-    serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    serve.add_argument(
+        "--host",
+        action="append",
+        default=None,
+        help="address to listen on; repeat for several (default: 127.0.0.1, ::1 or both, "
+        "after the IP version)",
+    )
+    serve.add_argument(
+        "--listen-ip-version",
+        choices=LISTEN_IP_VERSIONS,
+        default=None,
+        help="IPv4 (default), IPv6 or dual-stack (config: FEATURE_LISTEN_IP_VERSION)",
+    )
+    serve.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        help="a config.yaml with FEATURE_FIPS, PASSWORD_HASH_ALGORITHM, FEATURE_LISTEN_IP_VERSION, "
+        "SERVER_HOSTNAME",
+    )
+    serve.add_argument(
+        "--fips",
+        action="store_true",
+        help="use only FIPS-approved algorithms (config: FEATURE_FIPS: true; docs/fips.md)",
+    )
     serve.add_argument("--port", type=int, default=8080, help="port to listen on")
     serve.add_argument(
         "--data-dir",
@@ -119,6 +146,28 @@ def _restore(args: argparse.Namespace) -> int:
     return 0
 
 
+def _signing_key_problems(data_dir: Path, algorithms: Algorithms) -> list[str]:
+    """Whether the registry token signing key kept in ``data_dir`` suits ``algorithms``."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    from registry.oci.signing import KEY_FILE
+
+    path = data_dir / KEY_FILE
+    if not algorithms.fips or not path.is_file():
+        return []  # a new key is RSA-2048
+    key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    if not isinstance(key, rsa.RSAPrivateKey):
+        return [f"{path} does not hold an RSA private key"]
+    problem = algorithms.rsa_key_problem(key.key_size)
+    if problem is None:
+        return []
+    return [
+        f"{path} holds {problem}: move it away and start again to make a new key "
+        "(registry tokens signed with the old one stop working; clients log in again)"
+    ]
+
+
 def _first_line(error: BaseException) -> str:
     """The error's message; for database errors only the first line (URLs hold passwords)."""
     if isinstance(error, SQLAlchemyError):
@@ -147,20 +196,46 @@ def main(argv: list[str] | None = None) -> int:
     if args.namespace_gc_seconds < 0:
         print("quay-registry: --namespace-gc-seconds must be >= 0", file=sys.stderr)
         return 2
+    try:
+        config = parse_config(args.config.read_text()) if args.config else RegistryConfig()
+    except (OSError, ConfigError) as error:
+        print(f"quay-registry: config file {args.config}: {error}", file=sys.stderr)
+        return 2
+    algorithms = Algorithms.select(
+        fips=bool(args.fips or config.fips), password_scheme=config.password_hash_algorithm
+    )
+    try:
+        version = args.listen_ip_version or config.listen_ip_version or "IPv4"
+        hosts = listen_addresses(version, args.host)
+    except ListenError as error:
+        print(f"quay-registry: {error}", file=sys.stderr)
+        return 2
     data_dir = args.data_dir or Path(tempfile.mkdtemp(prefix="quay-registry-"))
+    problems = algorithms.problems() + _signing_key_problems(data_dir, algorithms)
+    if problems:
+        for problem in problems:
+            print(f"quay-registry: cannot start: {problem}", file=sys.stderr)
+        return 2
     settings = Settings(
         data_dir=data_dir,
         database_url=args.database,
-        server_hostname=args.server_hostname or f"{args.host}:{args.port}",
+        server_hostname=args.server_hostname
+        or config.server_hostname
+        or server_hostname_for(hosts[0], args.port),
         namespace_gc_seconds=args.namespace_gc_seconds,
+        algorithms=algorithms,
     )
     from registry.app import make_app  # imported late so --help stays fast
 
     logging.getLogger(__name__).info(
-        "registry core on %s:%d, data in %s", args.host, args.port, data_dir
+        "registry core on %s port %d%s, data in %s",
+        ", ".join(hosts),
+        args.port,
+        " (FIPS mode)" if algorithms.fips else "",
+        data_dir,
     )
     try:
-        web.run_app(make_app(settings), host=args.host, port=args.port, access_log=None, print=None)
+        web.run_app(make_app(settings), host=hosts, port=args.port, access_log=None, print=None)
     except (OSError, SQLAlchemyError) as error:
         # e.g. the port is taken or the database is unreachable; the URL may hold a password,
         # so only the error's class and first line are shown.

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from registry.algorithms import Algorithms
+
 DEFAULT_NAMESPACE_GC_SECONDS = 60.0
 INITIALIZE_TOKEN_SECONDS = 9000
 MINTED_TOKEN_DEFAULT_SECONDS = int(3652.5 * 24 * 3600)
@@ -22,6 +24,7 @@ class Settings:
         namespace_gc_seconds: how long a deleted organization's name stays reserved ("Username is
             not available") before the namespace GC purges it; Quay's worker polls every 60 s.
         preferred_url_scheme: ``http`` or ``https``, for URLs built from ``server_hostname``.
+        algorithms: the cryptographic choices, FIPS mode among them (``registry.algorithms``).
     """
 
     data_dir: Path
@@ -29,6 +32,7 @@ class Settings:
     server_hostname: str | None = None
     namespace_gc_seconds: float = DEFAULT_NAMESPACE_GC_SECONDS
     preferred_url_scheme: str = "http"
+    algorithms: Algorithms = field(default_factory=Algorithms)
     extra: dict[str, str] = field(default_factory=dict)
 
     def resolved_database_url(self) -> str:
