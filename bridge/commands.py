@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import importlib.abc
 import importlib.machinery
 import logging
@@ -29,6 +30,7 @@ from bridge.metrics import Metrics
 from bridge.peering import Peering, own_identity
 from bridge.serving import make_app, start_server
 from bridge.state import BridgeState
+from webhook.serving import WebhookSettings
 
 log = logging.getLogger("bridge")
 
@@ -88,6 +90,11 @@ def _parser() -> argparse.ArgumentParser:
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--standalone", action="store_true", help="no kopf peering (one replica)")
     mode.add_argument("--peering", default=None, metavar="NAME", help="kopf peering object name")
+    p.add_argument(
+        "--fips",
+        action="store_true",
+        help="only FIPS-approved TLS for the webhook, the API server and Quay (docs/fips.md)",
+    )
     return p
 
 
@@ -102,6 +109,8 @@ async def _ensure_peering(cluster: Cluster, name: str) -> None:
 async def run(args: argparse.Namespace) -> int:
     """Run the operator until it is stopped; return the exit code."""
     connection = load_connection(args.kubeconfig, context=args.context)
+    if args.fips:
+        connection = dataclasses.replace(connection, fips=True)
     log.info("connecting to %s (%s)", connection.server, connection.source)
     metrics = Metrics()
     state = BridgeState()
@@ -142,6 +151,7 @@ async def run(args: argparse.Namespace) -> int:
             port=args.webhook_port,
             cert_dir=args.cert_dir,
             cluster=cluster,
+            settings=WebhookSettings(fips=args.fips),
             metrics_registry=metrics.registry,
         )
     kwargs: dict[str, Any] = {"clusterwide": True, "memo": memo}

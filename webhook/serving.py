@@ -25,6 +25,7 @@ from typing import Any
 
 from aiohttp import web
 
+from certs.tlspolicy import restrict_to_approved
 from webhook.metrics import AdmissionMetrics, Outcome
 from webhook.mutation import Rewrite, decide
 from webhook.reviews import MalformedReview, allow, deny, parse_review
@@ -61,12 +62,15 @@ class WebhookSettings:
         reload_interval: seconds between checks of the certificate files for a change. Default 2 s.
         max_body_bytes: largest accepted request body. Default 4 MiB: a Build is far below the
             API server's 1.5 MiB object limit, whatever its environment and labels.
+        fips: serve only FIPS-approved TLS versions, suites and groups (``certs.tlspolicy``).
+            Default off.
     """
 
     provision_timeout: float = 8.0
     provision_poll_interval: float = 0.1
     reload_interval: float = 2.0
     max_body_bytes: int = 4 * 1024 * 1024
+    fips: bool = False
 
 
 def parse_go_duration(text: str) -> float | None:
@@ -101,9 +105,10 @@ class CertificateFiles:
     service, and the next check tries again.
     """
 
-    def __init__(self, cert_dir: Path) -> None:
+    def __init__(self, cert_dir: Path, fips: bool = False) -> None:
         self.cert = cert_dir / TLS_CERT
         self.key = cert_dir / TLS_KEY
+        self.fips = fips
         self.current = self._load()
         self._loaded = self._fingerprint()
         self.reloads = 0
@@ -132,6 +137,8 @@ class CertificateFiles:
     def _load(self) -> ssl.SSLContext:
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         context.minimum_version = ssl.TLSVersion.TLSv1_2
+        if self.fips:
+            restrict_to_approved(context)
         context.load_cert_chain(self.cert, self.key)
         return context
 
@@ -156,7 +163,7 @@ class WebhookServer:
         self.view = view
         self.settings = settings
         self.metrics = metrics or AdmissionMetrics()
-        self.certificates = CertificateFiles(cert_dir)
+        self.certificates = CertificateFiles(cert_dir, settings.fips)
         self.host = ""
         self.port = 0
         self._runner: web.AppRunner | None = None
