@@ -26,6 +26,7 @@ from typing import Any
 from bridge.cluster import Cluster, KubeError
 from bridge.connection import load_connection
 from bridge.controller import Controller
+from bridge.listening import IP_VERSIONS, listen_hosts
 from bridge.metrics import Metrics
 from bridge.peering import Peering, own_identity
 from bridge.serving import make_app, start_server
@@ -81,10 +82,26 @@ def _parser() -> argparse.ArgumentParser:
         "--context", default=None, help="kubeconfig context (default: its current-context)"
     )
     p.add_argument("--no-webhook", action="store_true", help="do not serve the admission webhook")
-    p.add_argument("--webhook-host", default="0.0.0.0", help="webhook listen address")
+    p.add_argument(
+        "--listen-ip-version",
+        choices=IP_VERSIONS,
+        default="IPv4",
+        help="IPv4 (default), IPv6 or dual-stack: the webhook's and the metrics server's addresses",
+    )
+    p.add_argument(
+        "--webhook-host",
+        action="append",
+        default=None,
+        help="webhook listen address, repeatable (default 0.0.0.0, :: or both)",
+    )
     p.add_argument("--webhook-port", type=int, default=9443, help="webhook HTTPS port")
     p.add_argument("--cert-dir", default=None, help="webhook certificate directory")
-    p.add_argument("--metrics-host", default="0.0.0.0", help="metrics/health listen address")
+    p.add_argument(
+        "--metrics-host",
+        action="append",
+        default=None,
+        help="metrics/health listen address, repeatable (default 0.0.0.0, :: or both)",
+    )
     p.add_argument("--metrics-port", type=int, default=8080, help="metrics/health port")
     p.add_argument("--log-level", default="INFO", help="logging level (default INFO)")
     mode = p.add_mutually_exclusive_group()
@@ -139,7 +156,7 @@ async def run(args: argparse.Namespace) -> int:
     memo[BUILDS_KEY] = BuildImporter(cluster, state)
 
     runner = await start_server(
-        make_app(metrics, lambda: controller.started), args.metrics_host, args.metrics_port
+        make_app(metrics, lambda: controller.started), args.metrics_hosts, args.metrics_port
     )
     webhook: Any = None
     if not args.no_webhook:
@@ -147,7 +164,7 @@ async def run(args: argparse.Namespace) -> int:
 
         webhook = await start_webhook(
             state,
-            host=args.webhook_host,
+            host=args.webhook_hosts,
             port=args.webhook_port,
             cert_dir=args.cert_dir,
             cluster=cluster,
@@ -175,7 +192,14 @@ async def run(args: argparse.Namespace) -> int:
 def main(argv: list[str]) -> int:
     """Entry point of ``quay-bridge run``."""
     keep_official_client_out()
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        version = args.listen_ip_version
+        args.webhook_hosts = listen_hosts(version, args.webhook_host, "--webhook-host")
+        args.metrics_hosts = listen_hosts(version, args.metrics_host, "--metrics-host")
+    except ValueError as exc:
+        parser.error(str(exc))
     if args.kubeconfig and not os.path.isfile(args.kubeconfig):
         print(f"quay-bridge run: kubeconfig {args.kubeconfig} does not exist", file=sys.stderr)
         return 2

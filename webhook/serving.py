@@ -18,7 +18,7 @@ import logging
 import re
 import ssl
 import time
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -185,14 +185,23 @@ class WebhookServer:
         app.router.add_get("/readyz", self._readyz)
         return app
 
-    async def start(self, host: str, port: int) -> None:
-        """Listen on ``host:port`` (port 0 picks a free one) and start watching the certificate."""
+    async def start(self, host: str | Sequence[str], port: int) -> None:
+        """Listen on ``host:port`` (port 0 picks a free one) and start watching the certificate.
+
+        Several hosts (dual-stack) share the port the first one got.
+        """
+        hosts = [host] if isinstance(host, str) else list(host)
+        host = hosts[0]
         self._runner = web.AppRunner(self.make_app(), access_log=None, handle_signals=False)
         await self._runner.setup()
         site = web.TCPSite(self._runner, host, port, ssl_context=self.certificates.context)
         await site.start()
         bound = self._runner.addresses[0]
         self.host, self.port = host, int(bound[1])
+        for other in hosts[1:]:
+            await web.TCPSite(
+                self._runner, other, self.port, ssl_context=self.certificates.context
+            ).start()
         self._watcher = asyncio.create_task(self._watch_certificates(), name="webhook-cert-watch")
         log.info("admission webhook listening on %s", self.url)
 
@@ -304,7 +313,7 @@ class WebhookServer:
 
 async def start_webhook(
     view: StateView,
-    host: str,
+    host: str | Sequence[str],
     port: int,
     cert_dir: Path,
     settings: WebhookSettings | None = None,
@@ -314,7 +323,8 @@ async def start_webhook(
 
     Args:
         view: the controller's state, answered from memory.
-        host: address to listen on (``0.0.0.0`` in a pod, ``127.0.0.1`` in tests).
+        host: address(es) to listen on (``0.0.0.0`` in a pod, ``127.0.0.1`` in tests; both
+            ``0.0.0.0`` and ``::`` for dual-stack).
         port: port to listen on; 0 picks a free one (see ``WebhookServer.port``).
         cert_dir: directory holding ``tls.crt`` and ``tls.key``; watched for rotation.
         settings: timeouts and limits (defaults suit ``timeoutSeconds: 10``).
