@@ -150,6 +150,9 @@ class Stack:
     registry_database: str | None = None
     #: the loopback address every component listens on: ``127.0.0.1``, or ``::1`` (``--ipv6``)
     host: str = "127.0.0.1"
+    #: more options for ``quay-registry serve`` and ``quay-bridge run`` (e.g. ``--fips``)
+    registry_args: tuple[str, ...] = ()
+    operator_args: tuple[str, ...] = ()
 
     @property
     def ip_version(self) -> str:
@@ -211,6 +214,7 @@ class Stack:
         )
         if self.registry_database:
             argv += ["--database", self.registry_database]
+        argv += self.registry_args
         component = self._spawn("registry", argv)
         self.registry_url = f"http://{authority(self.host, port)}"
         self._await(
@@ -311,6 +315,7 @@ class Stack:
             self.host,
             "--metrics-port",
             metrics_port,
+            *self.operator_args,
         )
         component = self._spawn("operator", argv)
         self._await(
