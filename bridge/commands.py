@@ -85,8 +85,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--listen-ip-version",
         choices=IP_VERSIONS,
-        default="IPv4",
-        help="IPv4 (default), IPv6 or dual-stack: the webhook's and the metrics server's addresses",
+        default=None,
+        help="IPv4, IPv6 or dual-stack: the webhook's and the metrics server's addresses "
+        "(default: what the hosts imply, else IPv4)",
     )
     p.add_argument(
         "--webhook-host",

@@ -43,7 +43,8 @@ def _parser() -> argparse.ArgumentParser:
         "--listen-ip-version",
         choices=LISTEN_IP_VERSIONS,
         default=None,
-        help="IPv4 (default), IPv6 or dual-stack (config: FEATURE_LISTEN_IP_VERSION)",
+        help="IPv4, IPv6 or dual-stack (config: FEATURE_LISTEN_IP_VERSION; default: what --host "
+        "implies, else IPv4)",
     )
     serve.add_argument(
         "--config",
@@ -205,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
         fips=bool(args.fips or config.fips), password_scheme=config.password_hash_algorithm
     )
     try:
-        version = args.listen_ip_version or config.listen_ip_version or "IPv4"
+        version = args.listen_ip_version or config.listen_ip_version
         hosts = listen_addresses(version, args.host)
     except ListenError as error:
         print(f"quay-registry: {error}", file=sys.stderr)

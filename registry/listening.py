@@ -4,7 +4,8 @@ Quay's setting names the IP version (``IPv4``, ``IPv6`` or ``dual-stack``); ``--
 addresses. Without ``--host`` the loopback address of each version is taken (``127.0.0.1``,
 ``::1``, both for dual-stack); with it, every address must belong to the chosen version, so a
 misconfiguration (an IPv4 address on an IPv6-only registry) fails at start with a clear message
-rather than listening somewhere unexpected. asyncio marks IPv6 sockets IPV6_V6ONLY, so ``0.0.0.0``
+rather than listening somewhere unexpected. With addresses and no version, the version is the
+addresses' own (both kinds: dual-stack). asyncio marks IPv6 sockets IPV6_V6ONLY, so ``0.0.0.0``
 and ``::`` can be listened on together for a dual-stack registry on every interface.
 """
 
@@ -27,8 +28,21 @@ def _version_of(host: str) -> int | None:
         return None  # a host name: resolved by the server, any version
 
 
-def listen_addresses(ip_version: str, hosts: Sequence[str] | None) -> list[str]:
-    """The addresses to listen on for ``ip_version`` (``IPv4``, ``IPv6``, ``dual-stack``)."""
+def implied_version(hosts: Sequence[str] | None) -> str:
+    """The IP version the addresses themselves imply (``IPv4`` when none is an IPv6 address)."""
+    versions = {_version_of(host) for host in hosts or ()}
+    if 6 in versions:
+        return "dual-stack" if 4 in versions else "IPv6"
+    return "IPv4"
+
+
+def listen_addresses(ip_version: str | None, hosts: Sequence[str] | None) -> list[str]:
+    """The addresses to listen on for ``ip_version`` (``IPv4``, ``IPv6``, ``dual-stack``).
+
+    ``None``: the version the addresses imply (``IPv4`` without any).
+    """
+    if ip_version is None:
+        ip_version = implied_version(hosts)
     if ip_version not in DEFAULT_HOSTS:
         raise ListenError(f"unknown IP version {ip_version!r}: use IPv4, IPv6 or dual-stack")
     chosen = list(hosts) if hosts else DEFAULT_HOSTS[ip_version]

@@ -48,8 +48,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--listen-ip-version",
         choices=IP_VERSIONS,
-        default="IPv4",
-        help="IPv4 (default), IPv6 or dual-stack",
+        default=None,
+        help="IPv4, IPv6 or dual-stack (default: what --host implies, else IPv4)",
     )
     p.add_argument("--port", type=int, default=0, help="port (default: a free one, printed)")
     p.add_argument(

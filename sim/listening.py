@@ -2,7 +2,8 @@
 
 Named after the registry core's ``FEATURE_LISTEN_IP_VERSION``. Without ``--host`` the loopback
 address of each version is used; with it, each address must belong to the version. The first
-address names the simulator in the kubeconfig it writes (an IPv6 one in brackets).
+address names the simulator in the kubeconfig it writes (an IPv6 one in brackets). Without a
+version, the addresses imply it (IPv4 when none is given).
 """
 
 from __future__ import annotations
@@ -15,8 +16,18 @@ _DEFAULTS = {"IPv4": ["127.0.0.1"], "IPv6": ["::1"], "dual-stack": ["127.0.0.1",
 _ALLOWED = {"IPv4": {4}, "IPv6": {6}, "dual-stack": {4, 6}}
 
 
-def listen_hosts(ip_version: str, hosts: Sequence[str]) -> list[str]:
+def _version(host: str) -> int | None:
+    try:
+        return ipaddress.ip_address(host).version
+    except ValueError:
+        return None
+
+
+def listen_hosts(ip_version: str | None, hosts: Sequence[str]) -> list[str]:
     """The addresses to listen on; raises ``ValueError`` when one does not fit the version."""
+    if ip_version is None:
+        versions = {_version(host) for host in hosts}
+        ip_version = ("dual-stack" if 4 in versions else "IPv6") if 6 in versions else "IPv4"
     chosen = list(hosts) or _DEFAULTS[ip_version]
     for host in chosen:
         try:
