@@ -19,6 +19,7 @@ import asyncio
 import logging
 import os
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -93,7 +94,7 @@ class SelfManagedSettings:
 async def start_webhook(
     view: StateView,
     *,
-    host: str = "0.0.0.0",
+    host: str | Sequence[str] = "0.0.0.0",
     port: int = 9443,
     cert_dir: str | Path | None = None,
     cluster: CertificateApi | None = None,
@@ -105,7 +106,7 @@ async def start_webhook(
 
     Args:
         view: the bridge's in-memory state (``webhook.views.StateView``).
-        host: listen address (``--webhook-host``).
+        host: listen address(es) (``--webhook-host``, after ``--listen-ip-version``).
         port: listen port (``--webhook-port``); 0 picks a free one, see ``server.port``.
         cert_dir: ``--cert-dir``. With ``tls.crt`` and ``tls.key`` in it they are served
             (mounted mode); otherwise the operator manages its own certificate (self-managed

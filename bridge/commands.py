@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import importlib.abc
 import importlib.machinery
 import logging
@@ -25,10 +26,12 @@ from typing import Any
 from bridge.cluster import Cluster, KubeError
 from bridge.connection import load_connection
 from bridge.controller import Controller
+from bridge.listening import IP_VERSIONS, listen_hosts
 from bridge.metrics import Metrics
 from bridge.peering import Peering, own_identity
 from bridge.serving import make_app, start_server
 from bridge.state import BridgeState
+from webhook.serving import WebhookSettings
 
 log = logging.getLogger("bridge")
 
@@ -79,15 +82,37 @@ def _parser() -> argparse.ArgumentParser:
         "--context", default=None, help="kubeconfig context (default: its current-context)"
     )
     p.add_argument("--no-webhook", action="store_true", help="do not serve the admission webhook")
-    p.add_argument("--webhook-host", default="0.0.0.0", help="webhook listen address")
+    p.add_argument(
+        "--listen-ip-version",
+        choices=IP_VERSIONS,
+        default=None,
+        help="IPv4, IPv6 or dual-stack: the webhook's and the metrics server's addresses "
+        "(default: what the hosts imply, else IPv4)",
+    )
+    p.add_argument(
+        "--webhook-host",
+        action="append",
+        default=None,
+        help="webhook listen address, repeatable (default 0.0.0.0, :: or both)",
+    )
     p.add_argument("--webhook-port", type=int, default=9443, help="webhook HTTPS port")
     p.add_argument("--cert-dir", default=None, help="webhook certificate directory")
-    p.add_argument("--metrics-host", default="0.0.0.0", help="metrics/health listen address")
+    p.add_argument(
+        "--metrics-host",
+        action="append",
+        default=None,
+        help="metrics/health listen address, repeatable (default 0.0.0.0, :: or both)",
+    )
     p.add_argument("--metrics-port", type=int, default=8080, help="metrics/health port")
     p.add_argument("--log-level", default="INFO", help="logging level (default INFO)")
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--standalone", action="store_true", help="no kopf peering (one replica)")
     mode.add_argument("--peering", default=None, metavar="NAME", help="kopf peering object name")
+    p.add_argument(
+        "--fips",
+        action="store_true",
+        help="only FIPS-approved TLS for the webhook, the API server and Quay (docs/fips.md)",
+    )
     return p
 
 
@@ -102,6 +127,8 @@ async def _ensure_peering(cluster: Cluster, name: str) -> None:
 async def run(args: argparse.Namespace) -> int:
     """Run the operator until it is stopped; return the exit code."""
     connection = load_connection(args.kubeconfig, context=args.context)
+    if args.fips:
+        connection = dataclasses.replace(connection, fips=True)
     log.info("connecting to %s (%s)", connection.server, connection.source)
     metrics = Metrics()
     state = BridgeState()
@@ -130,7 +157,7 @@ async def run(args: argparse.Namespace) -> int:
     memo[BUILDS_KEY] = BuildImporter(cluster, state)
 
     runner = await start_server(
-        make_app(metrics, lambda: controller.started), args.metrics_host, args.metrics_port
+        make_app(metrics, lambda: controller.started), args.metrics_hosts, args.metrics_port
     )
     webhook: Any = None
     if not args.no_webhook:
@@ -138,10 +165,11 @@ async def run(args: argparse.Namespace) -> int:
 
         webhook = await start_webhook(
             state,
-            host=args.webhook_host,
+            host=args.webhook_hosts,
             port=args.webhook_port,
             cert_dir=args.cert_dir,
             cluster=cluster,
+            settings=WebhookSettings(fips=args.fips),
             metrics_registry=metrics.registry,
         )
     kwargs: dict[str, Any] = {"clusterwide": True, "memo": memo}
@@ -165,7 +193,14 @@ async def run(args: argparse.Namespace) -> int:
 def main(argv: list[str]) -> int:
     """Entry point of ``quay-bridge run``."""
     keep_official_client_out()
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        version = args.listen_ip_version
+        args.webhook_hosts = listen_hosts(version, args.webhook_host, "--webhook-host")
+        args.metrics_hosts = listen_hosts(version, args.metrics_host, "--metrics-host")
+    except ValueError as exc:
+        parser.error(str(exc))
     if args.kubeconfig and not os.path.isfile(args.kubeconfig):
         print(f"quay-bridge run: kubeconfig {args.kubeconfig} does not exist", file=sys.stderr)
         return 2

@@ -30,6 +30,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from certs.tlspolicy import restrict_to_approved
+
 #: Where a pod's service-account credentials are mounted.
 SERVICE_ACCOUNT_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
 #: How long a token read from a file is used before the file is read again (kubelet rotates bound
@@ -73,6 +75,8 @@ class Connection:
         certificate_path, key_path: the client certificate and key files.
         certificate_data, key_data: the client certificate and key (PEM).
         username, password: basic authentication.
+        fips: restrict TLS to FIPS-approved versions, suites and groups (``quay-bridge run
+            --fips``, ``certs.tlspolicy``); the Quay client follows the same choice.
     """
 
     server: str
@@ -89,6 +93,7 @@ class Connection:
     key_data: bytes | None = field(default=None, repr=False)
     username: str | None = None
     password: str | None = field(default=None, repr=False)
+    fips: bool = False
     _cache: _TokenCache = field(default_factory=lambda: _TokenCache(), repr=False, compare=False)
 
     @property
@@ -153,6 +158,8 @@ class Connection:
             context.load_default_certs()
         if self.certificate_path or self.certificate_data:
             _load_client_certificate(context, self)
+        if self.fips:
+            restrict_to_approved(context)
         return context
 
 

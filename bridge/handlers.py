@@ -21,6 +21,7 @@ import kopf
 import bridge.builds  # noqa: F401  (registers the Build completion handlers)
 from bridge.connection import pin_server_name
 from bridge.controller import Controller
+from certs.tlspolicy import restrict_to_approved
 
 log = logging.getLogger(__name__)
 
@@ -59,14 +60,24 @@ class WatchOnlyDiffBase(kopf.DiffBaseStorage):
 
 
 @dataclasses.dataclass(frozen=True)
-class _NamedServerInfo(kopf.ConnectionInfo):
-    """kopf's connection info for a server verified under another name (``tls-server-name``)."""
+class _BridgeConnectionInfo(kopf.ConnectionInfo):
+    """kopf's connection info with the operator's TLS choices.
+
+    ``tls_server_name``: verify the server under that name (kubeconfig ``tls-server-name``)
+    instead of the URL's host; ``fips``: only approved TLS (``certs.tlspolicy``).
+    """
 
     tls_server_name: str = ""
+    fips: bool = False
 
     def as_ssl_context(self) -> ssl.SSLContext:
-        """Return kopf's context, verifying ``tls_server_name`` instead of the URL's host."""
-        return pin_server_name(super().as_ssl_context(), self.tls_server_name)
+        """Return kopf's context with the operator's name pinning and TLS restrictions."""
+        context = super().as_ssl_context()
+        if self.tls_server_name:
+            context = pin_server_name(context, self.tls_server_name)
+        if self.fips:
+            restrict_to_approved(context)
+        return context
 
 
 @kopf.on.login()
@@ -91,8 +102,10 @@ def login(memo: Any, **_: Any) -> kopf.ConnectionInfo:
         "private_key_path": connection.key_path,
         "private_key_data": connection.key_data,
     }
-    if connection.tls_server_name and connection.uses_tls:
-        return _NamedServerInfo(**settings, tls_server_name=connection.tls_server_name)
+    if connection.uses_tls and (connection.tls_server_name or connection.fips):
+        return _BridgeConnectionInfo(
+            **settings, tls_server_name=connection.tls_server_name or "", fips=connection.fips
+        )
     return kopf.ConnectionInfo(**settings)
 
 

@@ -57,9 +57,11 @@ UNKNOWN = Check(None, "Pending", "not checked yet")
 class Integration:
     """The run-time state of one QuayIntegration."""
 
-    def __init__(self, name: str, metrics: Metrics) -> None:
+    def __init__(self, name: str, metrics: Metrics, fips: bool = False) -> None:
         self.name = name
         self.metrics = metrics
+        #: only FIPS-approved TLS towards Quay (``quay-bridge run --fips``)
+        self.fips = fips
         self.body: dict[str, Any] = {}
         self.generation = 0
         self.spec: IntegrationSpec | None = None
@@ -237,6 +239,7 @@ class Integration:
                     insecure=spec.insecure_registry,
                     attempts=3,
                     recorder=self.metrics.quay_call,
+                    fips=self.fips,
                 )
             except qe.TLSFailure as exc:
                 self.reachable = Check(False, "CABundleInvalid", str(exc))

@@ -25,6 +25,7 @@ from urllib.parse import quote
 import aiohttp
 
 from bridge.quay_errors import QuayError, TLSFailure, Unavailable, error_from_response, shorten
+from certs.tlspolicy import restrict_to_approved
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +80,7 @@ class QuayClient:
         max_backoff_seconds: float = 5.0,
         timeout_seconds: float = 15.0,
         recorder: CallRecorder | None = None,
+        fips: bool = False,
     ) -> None:
         """Prepare a client for ``base_url`` (scheme and host, e.g. ``https://quay.example.com``).
 
@@ -93,11 +95,12 @@ class QuayClient:
             max_backoff_seconds: cap on one delay, also on a ``Retry-After``.
             timeout_seconds: total time for one try.
             recorder: called after each try for metrics.
+            fips: only FIPS-approved TLS (``certs.tlspolicy``).
         """
         self.base_url = base_url.rstrip("/")
         self._token = token
         self._insecure = insecure
-        self._ssl: ssl.SSLContext | bool = self._ssl_context(ca_pem, insecure)
+        self._ssl: ssl.SSLContext | bool = self._ssl_context(ca_pem, insecure, fips)
         self._semaphore = asyncio.Semaphore(concurrency)
         self._attempts = max(1, attempts)
         self._backoff = backoff_seconds
@@ -107,15 +110,19 @@ class QuayClient:
         self._session: aiohttp.ClientSession | None = None
 
     @staticmethod
-    def _ssl_context(ca_pem: str | None, insecure: bool) -> ssl.SSLContext | bool:
+    def _ssl_context(ca_pem: str | None, insecure: bool, fips: bool) -> ssl.SSLContext | bool:
         if insecure:
             return False
         if ca_pem:
             try:
-                return ssl.create_default_context(cadata=ca_pem)
+                context = ssl.create_default_context(cadata=ca_pem)
             except (ssl.SSLError, ValueError) as exc:
                 raise TLSFailure(f"the CA bundle is not valid PEM: {exc}") from exc
-        return True
+        elif fips:
+            context = ssl.create_default_context()
+        else:
+            return True
+        return restrict_to_approved(context) if fips else context
 
     def set_token(self, token: str) -> None:
         """Use a new bearer token from now on (credentials Secret changed)."""

@@ -63,7 +63,7 @@ class Reacting(Looping):
         integration = self.integrations.get(name)
         fresh = integration is None
         if integration is None:
-            integration = Integration(name, self.metrics)
+            integration = Integration(name, self.metrics, fips=self.cluster.connection.fips)
             self.integrations[name] = integration
         old_rotate = integration.annotations.get(ROTATE_ANNOTATION)
         changed = integration.update_body(body)

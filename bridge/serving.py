@@ -6,7 +6,7 @@ integrations and started its loops.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from aiohttp import web
 
@@ -34,9 +34,10 @@ def make_app(metrics: Metrics, ready: Callable[[], bool]) -> web.Application:
     return app
 
 
-async def start_server(app: web.Application, host: str, port: int) -> web.AppRunner:
-    """Start serving ``app``; return the runner to clean up with."""
+async def start_server(app: web.Application, host: str | Sequence[str], port: int) -> web.AppRunner:
+    """Start serving ``app`` on each host (dual-stack: two); return the runner to clean up with."""
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
-    await web.TCPSite(runner, host, port).start()
+    for address in [host] if isinstance(host, str) else host:
+        await web.TCPSite(runner, address, port).start()
     return runner

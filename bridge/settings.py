@@ -107,6 +107,19 @@ class IntegrationSpec(_Model):
             raise ValueError(
                 "quayHostname must be a URL with scheme and host only, e.g. https://quay.example.com"
             )
+        netloc = urlsplit(value).netloc
+        host = netloc.rsplit("@", 1)[-1]
+        if not host.startswith("[") and host.count(":") > 1:
+            raise ValueError(
+                f"quayHostname {value}: an IPv6 address must be in brackets, "
+                "e.g. https://[fd00::10]:8443"
+            )
+        try:
+            _ = urlsplit(value).port
+        except ValueError:
+            raise ValueError(
+                f"quayHostname {value}: the port is not a number from 0 to 65535"
+            ) from None
         return value
 
     @property

@@ -1,9 +1,10 @@
 """``quay-bridge demo``: the whole story on one machine, with every component really running.
 
 It starts the registry core, the OpenShift simulator and the operator (with its webhook) as
-processes on 127.0.0.1 under a temporary work directory, plays what an OpenShift user does
-(``demo.scenario``), reports each step as it happens, and stops everything it started, also on
-failure or Ctrl-C. ``--keep`` leaves the stack up after the story and prints how to reach it.
+processes on 127.0.0.1 (on ::1 only with ``--ipv6``) under a temporary work directory, plays what
+an OpenShift user does (``demo.scenario``), reports each step as it happens, and stops everything
+it started, also on failure or Ctrl-C. ``--keep`` leaves the stack up after the story and prints
+how to reach it.
 Exit status: 0 when every step held, 1 when one failed, 130 when interrupted.
 """
 
@@ -39,6 +40,9 @@ def parser() -> argparse.ArgumentParser:
     )
     result.add_argument("--workdir", type=Path, help="keep logs and data here (default: temp)")
     result.add_argument("--namespace", default="e2e-demo", help="project to create")
+    result.add_argument(
+        "--ipv6", action="store_true", help="run every component on ::1 only (IPv6 loopback)"
+    )
     return result
 
 
@@ -80,7 +84,7 @@ def run(args: argparse.Namespace, reporter: Reporter) -> int:
     owned = args.workdir is None
     workdir = Path(tempfile.mkdtemp(prefix="quay-bridge-demo-")) if owned else args.workdir
     workdir.mkdir(parents=True, exist_ok=True)
-    stack = Stack(workdir)
+    stack = Stack(workdir, host="::1" if args.ipv6 else "127.0.0.1")
     config = DemoConfig(namespace=args.namespace)
     scenario = Scenario(stack, reporter, config)
     ok = interrupted = False

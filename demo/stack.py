@@ -3,8 +3,9 @@
 The demo must show the real thing, so it runs each component exactly as a user would, through
 the ``quay-bridge`` command line (``python -m quaybridge_cli ...``), and meets them only over HTTP.
 Each process gets its own log file in the work directory (shown when a step fails), its own
-process group (so it can be stopped with everything it started), a free port on 127.0.0.1, and a
-bounded wait until it answers its health endpoint. ``tests/e2e`` starts its stacks with it too.
+process group (so it can be stopped with everything it started), a free port on 127.0.0.1 (or on
+::1), and a bounded wait until it answers its health endpoint. ``tests/e2e`` starts its stacks
+with it too.
 """
 
 from __future__ import annotations
@@ -32,11 +33,17 @@ class StackError(RuntimeError):
     """A component could not be started or did not become ready."""
 
 
-def free_port() -> int:
-    """Return a TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
+def free_port(host: str = "127.0.0.1") -> int:
+    """Return a TCP port on ``host`` (``127.0.0.1`` or ``::1``) that nothing listens on now."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
         return int(sock.getsockname()[1])
+
+
+def authority(host: str, port: int) -> str:
+    """``host:port`` as URLs and image references write it (IPv6 addresses in brackets)."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 def cli(*args: str) -> list[str]:
@@ -139,6 +146,18 @@ class Stack:
     webhook_url: str = ""
     metrics_url: str = ""
     cert_dir: Path | None = None
+    #: the registry core's PostgreSQL URL; None keeps SQLite in its data directory
+    registry_database: str | None = None
+    #: the loopback address every component listens on: ``127.0.0.1``, or ``::1`` (``--ipv6``)
+    host: str = "127.0.0.1"
+    #: more options for ``quay-registry serve`` and ``quay-bridge run`` (e.g. ``--fips``)
+    registry_args: tuple[str, ...] = ()
+    operator_args: tuple[str, ...] = ()
+
+    @property
+    def ip_version(self) -> str:
+        """``IPv4`` or ``IPv6``, after :attr:`host` (the components' ``--listen-ip-version``)."""
+        return "IPv6" if ":" in self.host else "IPv4"
 
     def _spawn(self, name: str, argv: list[str]) -> Component:
         log = self.workdir / f"{name}.log"
@@ -171,25 +190,33 @@ class Stack:
         except TimeoutError as error:
             raise StackError(f"{error}\n{component.log_tail()}") from None
 
-    def start_registry(self) -> str:
-        """Start the registry core with SQLite in the work directory; return its base URL."""
-        port = free_port()
-        data = self.workdir / "registry-data"
+    def start_registry(self, *, port: int | None = None, data: Path | None = None) -> str:
+        """Start the registry core (SQLite in the work directory); return its base URL.
+
+        ``port`` and ``data`` start it again at the same address on other data (a restore).
+        """
+        port = port or free_port(self.host)
+        data = data or self.workdir / "registry-data"
         data.mkdir(exist_ok=True)
         argv = cli(
             "registry",
             "serve",
+            "--listen-ip-version",
+            self.ip_version,
             "--host",
-            "127.0.0.1",
+            self.host,
             "--port",
             str(port),
             "--data-dir",
             str(data),
             "--server-hostname",
-            f"127.0.0.1:{port}",
+            authority(self.host, port),
         )
+        if self.registry_database:
+            argv += ["--database", self.registry_database]
+        argv += self.registry_args
         component = self._spawn("registry", argv)
-        self.registry_url = f"http://127.0.0.1:{port}"
+        self.registry_url = f"http://{authority(self.host, port)}"
         self._await(
             component,
             lambda: _answers(f"{self.registry_url}/health/instance"),
@@ -203,12 +230,14 @@ class Stack:
         The registry core speaks plain HTTP, so its host (and any proxy in front of it, in
         ``insecure_hosts``) is declared insecure to the simulator's pushes and imports.
         """
-        port = free_port()
+        port = free_port(self.host)
         kubeconfig = self.workdir / "kubeconfig"
         argv = cli(
             "sim",
+            "--listen-ip-version",
+            self.ip_version,
             "--host",
-            "127.0.0.1",
+            self.host,
             "--port",
             str(port),
             "--registry",
@@ -219,7 +248,7 @@ class Stack:
         for host in (urlsplit(registry_url).netloc, *insecure_hosts):
             argv += ["--insecure-registry", host]
         component = self._spawn("sim", argv)
-        self.sim_url = f"http://127.0.0.1:{port}"
+        self.sim_url = f"http://{authority(self.host, port)}"
         self.kubeconfig = kubeconfig
         self._await(
             component,
@@ -229,7 +258,7 @@ class Stack:
         return kubeconfig
 
     def make_certificates(self) -> Path:
-        """Make the webhook's CA and serving certificate for 127.0.0.1 (``quay-bridge certs``)."""
+        """Make the webhook's CA and serving certificate for the host (``quay-bridge certs``)."""
         out = self.workdir / "certs"
         argv = cli(
             "certs",
@@ -241,7 +270,7 @@ class Stack:
             "--out",
             str(out),
             "--ip",
-            "127.0.0.1",
+            self.host,
             "--dns",
             "localhost",
         )
@@ -264,25 +293,29 @@ class Stack:
         if self.kubeconfig is None or self.cert_dir is None:
             raise StackError("start the simulator and make the certificates first")
         if not self.webhook_url:
-            self.webhook_url = f"https://127.0.0.1:{webhook_port or free_port()}/admissionwebhook"
-            self.metrics_url = f"http://127.0.0.1:{free_port()}"
-        webhook_port_ = self.webhook_url.split(":")[2].split("/")[0]
-        metrics_port = self.metrics_url.rsplit(":", 1)[1]
+            where = authority(self.host, webhook_port or free_port(self.host))
+            self.webhook_url = f"https://{where}/admissionwebhook"
+            self.metrics_url = f"http://{authority(self.host, free_port(self.host))}"
+        webhook_port_ = str(urlsplit(self.webhook_url).port)
+        metrics_port = str(urlsplit(self.metrics_url).port)
         argv = cli(
             "run",
             "--kubeconfig",
             str(self.kubeconfig),
             "--standalone",
+            "--listen-ip-version",
+            self.ip_version,
             "--webhook-host",
-            "127.0.0.1",
+            self.host,
             "--webhook-port",
             webhook_port_,
             "--cert-dir",
             str(self.cert_dir),
             "--metrics-host",
-            "127.0.0.1",
+            self.host,
             "--metrics-port",
             metrics_port,
+            *self.operator_args,
         )
         component = self._spawn("operator", argv)
         self._await(

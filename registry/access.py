@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import logging
 import time
 from dataclasses import dataclass
 from typing import Literal
@@ -41,6 +42,8 @@ from registry.scopes import (
 )
 from registry.store import accounts, oauth, repositories
 from registry.store.database import Store
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -184,8 +187,24 @@ async def authenticate_basic(store: Store, username: str, password: str) -> Enti
             async with store.write() as conn:
                 await accounts.touch(conn, account.id)
         return _entity_for(account)
-    ok = await asyncio.to_thread(credentials.check_password, password, account.password_hash)
-    return _entity_for(account) if ok else None
+    algorithms = store.keyring.algorithms
+    stored = account.password_hash
+    ok = await asyncio.to_thread(credentials.check_password, password, stored, algorithms)
+    if not ok:
+        if algorithms.fips and credentials.password_scheme(stored) == "scrypt":
+            log.warning(
+                "user %s has a scrypt password hash, which FIPS mode cannot check: see "
+                "docs/fips.md (migrating passwords)",
+                username,
+            )
+        return None
+    if stored is not None and credentials.needs_rehash(stored, algorithms):
+        rehashed = await asyncio.to_thread(
+            credentials.hash_password, password, algorithms.password_scheme
+        )
+        async with store.write() as conn:
+            await accounts.replace_password_hash(conn, account.id, stored, rehashed)
+    return _entity_for(account)
 
 
 async def organization_role_for(

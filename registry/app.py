@@ -95,6 +95,15 @@ def make_app(settings: Settings) -> web.Application:
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         store = await Store.open(settings)
         app[STORE_KEY] = store
+        if settings.algorithms.fips:
+            async with store.read() as conn:
+                left = await accounts.count_password_hashes(conn, "scrypt")
+            if left:
+                log.warning(
+                    "FIPS mode: %d user(s) have scrypt password hashes, which FIPS mode cannot "
+                    "check; their password logins fail until migrated (docs/fips.md)",
+                    left,
+                )
         gc = asyncio.create_task(_gc_loop(store, settings.namespace_gc_seconds))
         yield
         gc.cancel()

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from registry.algorithms import Algorithms
+
 DEFAULT_NAMESPACE_GC_SECONDS = 60.0
 DEFAULT_UNREFERENCED_BLOB_SECONDS = 3600.0
 INITIALIZE_TOKEN_SECONDS = 9000
@@ -24,6 +26,7 @@ class Settings:
             not available") before the namespace GC purges it; Quay's worker polls every 60 s.
         preferred_url_scheme: ``http`` or ``https``, for URLs built from ``server_hostname``.
         unreferenced_blob_seconds: how long a blob no manifest references stays (the blob GC).
+        algorithms: the cryptographic choices, FIPS mode among them (``registry.algorithms``).
     """
 
     data_dir: Path
@@ -32,6 +35,7 @@ class Settings:
     namespace_gc_seconds: float = DEFAULT_NAMESPACE_GC_SECONDS
     preferred_url_scheme: str = "http"
     unreferenced_blob_seconds: float = DEFAULT_UNREFERENCED_BLOB_SECONDS
+    algorithms: Algorithms = field(default_factory=Algorithms)
     extra: dict[str, str] = field(default_factory=dict)
 
     def resolved_database_url(self) -> str:

@@ -18,6 +18,7 @@ from aiohttp import web
 
 from sim.assembly import build
 from sim.kubeconfig import write_kubeconfig
+from sim.listening import IP_VERSIONS, listen_hosts, url_host
 from sim.serving import ApiRunner
 from sim.settings import BuildTiming, ProjectTiming, Settings
 
@@ -37,7 +38,19 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="quay-bridge sim", description="Run the OpenShift simulator (plain HTTP on loopback)."
     )
-    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument(
+        "--host",
+        action="append",
+        default=[],
+        help="address to listen on, repeatable (default 127.0.0.1, ::1 or both, after the IP "
+        "version); the first one goes into the kubeconfig",
+    )
+    p.add_argument(
+        "--listen-ip-version",
+        choices=IP_VERSIONS,
+        default=None,
+        help="IPv4, IPv6 or dual-stack (default: what --host implies, else IPv4)",
+    )
     p.add_argument("--port", type=int, default=0, help="port (default: a free one, printed)")
     p.add_argument(
         "--registry", default=None, help="URL of the OCI registry builds push to by default"
@@ -89,8 +102,13 @@ def settings_from_args(argv: list[str]) -> Settings:
         if not sep or not svc or not addr:
             parser.error(f"--service-address wants SVC.NS:PORT=HOST:PORT, got {item!r}")
         addresses[svc] = addr
+    try:
+        hosts = listen_hosts(args.listen_ip_version, args.host)
+    except ValueError as exc:
+        parser.error(str(exc))
     settings = Settings(
-        host=args.host,
+        host=hosts[0],
+        extra_hosts=tuple(hosts[1:]),
         port=args.port,
         registry_url=args.registry,
         service_addresses=addresses,
@@ -160,7 +178,9 @@ async def serve(settings: Settings, kubeconfig_out: str | None) -> None:
     server = site._server
     sockets = getattr(server, "sockets", None) or []
     port = sockets[0].getsockname()[1] if sockets else settings.port
-    url = f"http://{settings.host}:{port}"
+    for host in settings.extra_hosts:  # dual-stack: the same port on the other addresses
+        await web.TCPSite(runner, host, port).start()
+    url = f"http://{url_host(settings.host)}:{port}"
     if kubeconfig_out:
         write_kubeconfig(kubeconfig_out, url)
     tune_garbage_collection()

@@ -41,6 +41,8 @@ class Settings:
     """Everything a simulator instance needs; defaults suit an interactive run."""
 
     host: str = "127.0.0.1"
+    #: more addresses to listen on, on the same port (dual-stack: ``::1`` beside ``127.0.0.1``)
+    extra_hosts: tuple[str, ...] = ()
     port: int = 0
     #: default registry (URL) for builds that push to the internal registry and for the demo
     registry_url: str | None = None
@@ -80,5 +82,8 @@ def registry_scheme(settings: Settings, host: str) -> str:
             return scheme
     if host in settings.insecure_registries:
         return "http"
-    name = host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+    if host.startswith("["):  # [v6addr] or [v6addr]:port
+        name = host[: host.find("]") + 1]
+    else:
+        name = host.rsplit(":", 1)[0] if host.count(":") == 1 else host
     return "http" if name in ("127.0.0.1", "localhost", "[::1]") else "https"

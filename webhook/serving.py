@@ -18,13 +18,14 @@ import logging
 import re
 import ssl
 import time
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
+from certs.tlspolicy import restrict_to_approved
 from webhook.metrics import AdmissionMetrics, Outcome
 from webhook.mutation import Rewrite, decide
 from webhook.reviews import MalformedReview, allow, deny, parse_review
@@ -61,12 +62,15 @@ class WebhookSettings:
         reload_interval: seconds between checks of the certificate files for a change. Default 2 s.
         max_body_bytes: largest accepted request body. Default 4 MiB: a Build is far below the
             API server's 1.5 MiB object limit, whatever its environment and labels.
+        fips: serve only FIPS-approved TLS versions, suites and groups (``certs.tlspolicy``).
+            Default off.
     """
 
     provision_timeout: float = 8.0
     provision_poll_interval: float = 0.1
     reload_interval: float = 2.0
     max_body_bytes: int = 4 * 1024 * 1024
+    fips: bool = False
 
 
 def parse_go_duration(text: str) -> float | None:
@@ -101,9 +105,10 @@ class CertificateFiles:
     service, and the next check tries again.
     """
 
-    def __init__(self, cert_dir: Path) -> None:
+    def __init__(self, cert_dir: Path, fips: bool = False) -> None:
         self.cert = cert_dir / TLS_CERT
         self.key = cert_dir / TLS_KEY
+        self.fips = fips
         self.current = self._load()
         self._loaded = self._fingerprint()
         self.reloads = 0
@@ -132,6 +137,8 @@ class CertificateFiles:
     def _load(self) -> ssl.SSLContext:
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         context.minimum_version = ssl.TLSVersion.TLSv1_2
+        if self.fips:
+            restrict_to_approved(context)
         context.load_cert_chain(self.cert, self.key)
         return context
 
@@ -156,7 +163,7 @@ class WebhookServer:
         self.view = view
         self.settings = settings
         self.metrics = metrics or AdmissionMetrics()
-        self.certificates = CertificateFiles(cert_dir)
+        self.certificates = CertificateFiles(cert_dir, settings.fips)
         self.host = ""
         self.port = 0
         self._runner: web.AppRunner | None = None
@@ -178,14 +185,23 @@ class WebhookServer:
         app.router.add_get("/readyz", self._readyz)
         return app
 
-    async def start(self, host: str, port: int) -> None:
-        """Listen on ``host:port`` (port 0 picks a free one) and start watching the certificate."""
+    async def start(self, host: str | Sequence[str], port: int) -> None:
+        """Listen on ``host:port`` (port 0 picks a free one) and start watching the certificate.
+
+        Several hosts (dual-stack) share the port the first one got.
+        """
+        hosts = [host] if isinstance(host, str) else list(host)
+        host = hosts[0]
         self._runner = web.AppRunner(self.make_app(), access_log=None, handle_signals=False)
         await self._runner.setup()
         site = web.TCPSite(self._runner, host, port, ssl_context=self.certificates.context)
         await site.start()
         bound = self._runner.addresses[0]
         self.host, self.port = host, int(bound[1])
+        for other in hosts[1:]:
+            await web.TCPSite(
+                self._runner, other, self.port, ssl_context=self.certificates.context
+            ).start()
         self._watcher = asyncio.create_task(self._watch_certificates(), name="webhook-cert-watch")
         log.info("admission webhook listening on %s", self.url)
 
@@ -297,7 +313,7 @@ class WebhookServer:
 
 async def start_webhook(
     view: StateView,
-    host: str,
+    host: str | Sequence[str],
     port: int,
     cert_dir: Path,
     settings: WebhookSettings | None = None,
@@ -307,7 +323,8 @@ async def start_webhook(
 
     Args:
         view: the controller's state, answered from memory.
-        host: address to listen on (``0.0.0.0`` in a pod, ``127.0.0.1`` in tests).
+        host: address(es) to listen on (``0.0.0.0`` in a pod, ``127.0.0.1`` in tests; both
+            ``0.0.0.0`` and ``::`` for dual-stack).
         port: port to listen on; 0 picks a free one (see ``WebhookServer.port``).
         cert_dir: directory holding ``tls.crt`` and ``tls.key``; watched for rotation.
         settings: timeouts and limits (defaults suit ``timeoutSeconds: 10``).

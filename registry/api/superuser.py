@@ -8,6 +8,7 @@ it); as in Quay a superuser cannot be deleted (400) and a missing user is 404.
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 from aiohttp import web
@@ -80,8 +81,10 @@ async def create_user(request: web.Request) -> web.Response:
     if email is not None and not EMAIL_RE.match(email):
         raise invalid_request("Invalid email address")
     password = credentials.random_token(32)
-    password_hash = credentials.hash_password(password)
     store = store_of(request)
+    password_hash = await asyncio.to_thread(
+        credentials.hash_password, password, store.keyring.algorithms.password_scheme
+    )
     try:
         async with store.write() as conn:
             if email is not None and await accounts.email_used_by_user(conn, email):

@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import secrets
 
@@ -54,7 +55,9 @@ async def initialize(request: web.Request) -> web.Response:
         raise _initialize_error(problem)
     if len(password) < 8 or any(ch.isspace() for ch in password):
         raise _initialize_error("Password must be at least 8 characters and contain no whitespace.")
-    password_hash = credentials.hash_password(password)
+    password_hash = await asyncio.to_thread(
+        credentials.hash_password, password, store.keyring.algorithms.password_scheme
+    )
     token_secret: str | None = None
     async with store.write() as conn:
         if store.dialect == "postgresql":  # two first users must not both see an empty table

@@ -590,6 +590,25 @@ async def set_robot_token(conn: AsyncConnection, robot: Account, token_sealed: s
     )
 
 
+async def replace_password_hash(
+    conn: AsyncConnection, account_id: int, old_hash: str, new_hash: str
+) -> None:
+    """Store a rehashed password, unless the password changed meanwhile (then nothing happens)."""
+    await conn.execute(
+        update(account)
+        .where(account.c.id == account_id, account.c.password_hash == old_hash)
+        .values(password_hash=new_hash)
+    )
+
+
+async def count_password_hashes(conn: AsyncConnection, scheme: str) -> int:
+    """How many accounts have a password hash made with ``scheme``."""
+    found = await conn.scalar(
+        select(func.count()).select_from(account).where(account.c.password_hash.like(f"{scheme}$%"))
+    )
+    return int(found or 0)
+
+
 async def touch(conn: AsyncConnection, account_id: int) -> None:
     """Record a login (``last_accessed``)."""
     await conn.execute(

@@ -80,7 +80,7 @@ class Store:
         else:
             engine = create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=False)
         await migrate(engine)
-        keyring = Keyring.load_or_create(settings.data_dir)
+        keyring = Keyring.load_or_create(settings.data_dir, settings.algorithms)
         return cls(engine=engine, keyring=keyring, dialect=engine.dialect.name)
 
     async def close(self) -> None:

@@ -15,8 +15,9 @@ Every test that needs a Quay (bridge client, simulator, webhook, end to end) use
 ``RegistryServer.start(...)`` does the same without a ``with`` (call ``stop()`` yourself).
 Options: ``database`` (a ``postgresql://`` URL; default SQLite in the data dir), ``data_dir`` (reuse
 one to test restarts), ``gc_seconds``, ``initialize`` (False leaves the server without users),
-``extra_args`` (more ``serve`` options, e.g. ``("--unreferenced-blob-seconds", "0.5")``). The
-server's log is ``<data_dir>/server.log``; a failed start raises with its tail.
+``host`` (``::1`` for IPv6; the URL then brackets it), ``extra_args`` (more ``serve`` options, e.g.
+``--fips``) and ``env`` (added to the process's environment). The server's log is
+``<data_dir>/server.log``; a failed start raises with its tail.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,7 +36,7 @@ from typing import IO
 
 import requests
 
-from tests.support.ports import free_port
+from tests.support.ports import free_port, free_port_on
 
 START_TIMEOUT_SECONDS = 30.0
 DEFAULT_USERNAME = "quayadmin"
@@ -73,39 +74,45 @@ class RegistryServer:
         gc_seconds: float = 0.5,
         initialize: bool = True,
         timeout: float = START_TIMEOUT_SECONDS,
-        extra_args: tuple[str, ...] = (),
+        host: str = "127.0.0.1",
+        extra_args: Sequence[str] = (),
+        env: Mapping[str, str] | None = None,
     ) -> RegistryServer:
         """Start ``quay-registry serve`` and wait for ``/health/instance``; bootstrap the user."""
         owns = data_dir is None
         directory = Path(tempfile.mkdtemp(prefix="quay-registry-test-")) if owns else data_dir
         assert directory is not None
         directory.mkdir(parents=True, exist_ok=True)
-        port = free_port()
-        host = f"127.0.0.1:{port}"
+        port = free_port() if host == "127.0.0.1" else free_port_on(host)
+        authority = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
         args = [
             *_command(),
             "serve",
             "--host",
-            "127.0.0.1",
+            host,
             "--port",
             str(port),
             "--data-dir",
             str(directory),
             "--server-hostname",
-            host,
+            authority,
             "--namespace-gc-seconds",
             str(gc_seconds),
+            *extra_args,
         ]
         if database:
             args += ["--database", database]
-        args += extra_args
         log = open(directory / "server.log", "ab")  # noqa: SIM115 - closed in stop()
         process = subprocess.Popen(
-            args, stdout=log, stderr=subprocess.STDOUT, env=dict(os.environ), cwd=directory
+            args,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **(env or {})},
+            cwd=directory,
         )
         server = cls(
-            url=f"http://{host}",
-            host=host,
+            url=f"http://{authority}",
+            host=authority,
             data_dir=directory,
             process=process,
             owns_data_dir=owns,
@@ -183,7 +190,9 @@ def registry_server(
     database: str | None = None,
     gc_seconds: float = 0.5,
     initialize: bool = True,
-    extra_args: tuple[str, ...] = (),
+    host: str = "127.0.0.1",
+    extra_args: Sequence[str] = (),
+    env: Mapping[str, str] | None = None,
 ) -> Iterator[RegistryServer]:
     """Run a registry core for the duration of the block (see the module docstring)."""
     server = RegistryServer.start(
@@ -191,7 +200,9 @@ def registry_server(
         database=database,
         gc_seconds=gc_seconds,
         initialize=initialize,
+        host=host,
         extra_args=extra_args,
+        env=env,
     )
     try:
         yield server
