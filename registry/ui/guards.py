@@ -11,6 +11,7 @@ CSRF token and, when the browser says where it comes from (``Origin``), comes fr
 
 from __future__ import annotations
 
+import re
 import secrets
 import time
 from dataclasses import dataclass
@@ -29,6 +30,8 @@ SESSIONS_KEY = web.AppKey("ui_sessions", SessionStore)
 SESSION_COOKIE = "quay_ui_session"
 SIGNIN_COOKIE = "quay_ui_signin"
 CSRF_FIELD = "_csrf_token"
+#: The shape of a sign-in form token (``secrets.token_urlsafe(32)``).
+SIGNIN_TOKEN = re.compile(r"[A-Za-z0-9_-]{43}")
 #: Form bodies are small; anything larger is refused before it is parsed.
 MAX_FORM_BYTES = 64 * 1024
 

@@ -34,7 +34,10 @@ def safe_next(target: str | None) -> str:
 def _signin_page(
     request: web.Request, *, error: str = "", username: str = "", status: int = 200
 ) -> web.Response:
-    token = guards.new_signin_token()
+    # One token per browser until it signs in: a second tab or a re-render keeps the first valid.
+    token = request.cookies.get(guards.SIGNIN_COOKIE, "")
+    if not guards.SIGNIN_TOKEN.fullmatch(token):
+        token = guards.new_signin_token()
     response = render(
         "signin.html",
         {
