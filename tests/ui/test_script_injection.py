@@ -27,7 +27,9 @@ from tests.support.browser import Page
 from tests.support.registry_server import RegistryServer
 from tests.ui.conftest import FormSession, api, needs_browser
 
-MARKUP = '<script>document.title="pwned"</script>"><img src=x onerror=alert(1)><svg onload=alert(2)>'
+MARKUP = (
+    '<script>document.title="pwned"</script>"><img src=x onerror=alert(1)><svg onload=alert(2)>'
+)
 PAYLOAD = MARKUP + " {{ 7*7 }} {% raw %}"
 ORG = "a.b-c_d9"  # dots, dashes, underscores: every separator a namespace may hold
 REPO = "x.y-z_w/nested.0"  # nested, as FEATURE_EXTENDED_REPOSITORY_NAMES allows
