@@ -19,7 +19,7 @@ from typing import Any
 from urllib.parse import quote
 
 from aiohttp import web
-from multidict import MultiDictProxy
+from multidict import MultiDict, MultiDictProxy
 
 from registry.access import Entity
 from registry.appkeys import SETTINGS_KEY, STORE_KEY
@@ -124,9 +124,13 @@ def same_origin(request: web.Request) -> bool:
 
 
 async def read_form(request: web.Request) -> MultiDictProxy[Any]:
-    """The POSTed form; 413 when too large, 415 when not a form."""
+    """The POSTed form (empty without a body); 411, 413 or 415 when not a small form."""
     if request.content_length is not None and request.content_length > MAX_FORM_BYTES:
         raise Refused(413, "The form is too large.")
+    if not request.body_exists:
+        return MultiDictProxy(MultiDict())
+    if request.content_length is None:
+        raise Refused(411, "A form must say its length.")
     if request.content_type not in ("application/x-www-form-urlencoded", "multipart/form-data"):
         raise Refused(415, "Expected a form submitted from this site.")
     return await request.post()
