@@ -19,7 +19,7 @@ from pathlib import Path
 from types import FrameType
 
 from demo.reporting import Reporter, reporter_for
-from demo.scenario import DemoConfig, Scenario
+from demo.scenario import USERNAME, DemoConfig, Scenario
 from demo.stack import Stack
 
 
@@ -39,13 +39,21 @@ def parser() -> argparse.ArgumentParser:
     )
     result.add_argument("--workdir", type=Path, help="keep logs and data here (default: temp)")
     result.add_argument("--namespace", default="e2e-demo", help="project to create")
+    result.add_argument(
+        "--screenshots",
+        type=Path,
+        metavar="DIR",
+        help="save screenshots of the web UI's organization and robot pages in DIR "
+        "(headless Chromium; before the project is deleted)",
+    )
     return result
 
 
-def instructions(stack: Stack, config: DemoConfig) -> list[str]:
+def instructions(stack: Stack, config: DemoConfig, password: str) -> list[str]:
     """Return how to point kubectl, skopeo and a browser at a kept stack."""
     host = stack.registry_url.split("://", 1)[1]
     org, repo = config.organization, config.template
+    ui = stack.registry_url
     return [
         "The stack keeps running; press Ctrl-C to stop it and remove its files.",
         f"  kubectl:  export KUBECONFIG={stack.kubeconfig}",
@@ -55,7 +63,10 @@ def instructions(stack: Stack, config: DemoConfig) -> list[str]:
         f"docker://{host}/{org}/{repo}:latest",
         f"            (the robot token is in Secret builder-quay-{config.cluster_id}: "
         f"kubectl get secret -n {config.namespace} builder-quay-{config.cluster_id} -o json)",
-        f"  browser:  {stack.registry_url}/api/v1/organization/{org}  (the Quay API)",
+        f"  web UI:   {ui}/  sign in as {USERNAME} with password {password}",
+        f"            {ui}/organization/{org}?tab=robots  (the organization's Robot Accounts)",
+        f"            {ui}/repository/{org}/{repo}  (the pushed tags)",
+        f"  API:      {ui}/api/v1/organization/{org}  (the Quay API, with a bearer token)",
         f"            {stack.metrics_url}/metrics  (the operator's metrics)",
         f"  logs:     {stack.workdir}/*.log",
     ]
@@ -81,7 +92,10 @@ def run(args: argparse.Namespace, reporter: Reporter) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="quay-bridge-demo-")) if owned else args.workdir
     workdir.mkdir(parents=True, exist_ok=True)
     stack = Stack(workdir)
-    config = DemoConfig(namespace=args.namespace)
+    config = DemoConfig(
+        namespace=args.namespace,
+        screenshots_dir=str(args.screenshots.resolve()) if args.screenshots else "",
+    )
     scenario = Scenario(stack, reporter, config)
     ok = interrupted = False
     try:
@@ -94,7 +108,8 @@ def run(args: argparse.Namespace, reporter: Reporter) -> int:
         reporter.summary(ok, scenario.records)
         if args.keep:
             reporter.note(f"--keep: project {config.namespace} was left in place")
-            for line in instructions(stack, config):
+            password = str(scenario.facts.get("_password", ""))
+            for line in instructions(stack, config, password):
                 reporter.note(line)
             _wait_for_interrupt()
         return 0 if ok else 1
