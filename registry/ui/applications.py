@@ -5,9 +5,9 @@ Generate Token, tick the scopes, Authorize Application, confirm) is done here wi
 Generate Access Token shows what the application will be allowed to do, Authorize Application asks
 for a confirmation, and the confirmation mints the token and shows it once, on a page that is never
 cached and whose URL holds no token. Every step re-checks the CSRF token and that the user
-administers the organization (``require_org_admin``); the token is minted by
-``registry.store.oauth.create_token`` under the API's rules (known scopes only, never more than the
-caller holds, the API's default lifetime).
+administers the organization (``require_org_admin``); the token is minted by the API's own
+``registry.api.applications.mint_token`` (known scopes only, never more than the caller holds, the
+API's default lifetime).
 """
 
 from __future__ import annotations
@@ -18,10 +18,10 @@ from aiohttp import web
 from multidict import MultiDictProxy
 
 from registry import schemas
+from registry.api.applications import mint_token
 from registry.api.organizations import require_org_admin
 from registry.appkeys import STORE_KEY
-from registry.scopes import ALL_SCOPES, format_scopes, is_subset
-from registry.settings import MINTED_TOKEN_DEFAULT_SECONDS
+from registry.scopes import ALL_SCOPES, format_scopes
 from registry.store import oauth
 from registry.ui import formatting, guards
 from registry.ui.rendering import path_segment, redirect, render
@@ -160,8 +160,6 @@ async def generate_token(request: web.Request) -> web.Response:
         )
         context.update(choices=scope_choices(wanted & set(ALL_SCOPES)), error=error)
         return render("token_scopes.html", context, status=400)
-    if not is_subset(wanted, signed_in.entity.scopes):
-        raise guards.Refused(403, "You cannot grant scopes you do not hold.")
     chosen = [choice for choice in scope_choices(wanted) if choice["checked"]]
     if _text(data, "action") == "back":
         # Back from the authorize or confirm page: the checkboxes again, as ticked.
@@ -170,18 +168,12 @@ async def generate_token(request: web.Request) -> web.Response:
     if step != "mint":
         context.update(chosen=chosen, confirming=step == "confirm", next_step=_NEXT[step])
         return render("token_authorize.html", context)
-    store = request.app[STORE_KEY]
-    async with store.write() as conn:
-        await require_org_admin(conn, signed_in.entity, orgname)
-        token, secret = await oauth.create_token(
-            conn,
-            store.keyring,
-            app,
-            signed_in.account.id,
-            format_scopes(wanted),
-            name=app.name[:255] or app.client_id,
-            lifetime_seconds=MINTED_TOKEN_DEFAULT_SECONDS,
-            created_by=signed_in.account.username,
-        )
+    token, secret = await mint_token(
+        request.app[STORE_KEY],
+        app,
+        signed_in.entity,
+        format_scopes(wanted),
+        app.name[:255] or app.client_id,
+    )
     context.update(chosen=chosen, token=token, secret=secret)
     return render("token_created.html", context)

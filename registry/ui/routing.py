@@ -15,7 +15,7 @@ from aiohttp import web
 
 from registry.api.errors import QuayError
 from registry.ui import applications, guards, organizations, repositories, robots, signin
-from registry.ui.rendering import SECURITY_HEADERS, redirect, render
+from registry.ui.rendering import redirect, render
 from registry.ui.sessions import SessionStore
 from registry.ui.static import stylesheet
 
@@ -97,6 +97,3 @@ def add_routes(app: web.Application) -> None:
 
 async def _to_organizations(request: web.Request) -> web.Response:
     return redirect("/organizations/")
-
-
-__all__ = ["ROUTES", "SECURITY_HEADERS", "add_routes"]
