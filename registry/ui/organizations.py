@@ -1,4 +1,6 @@
-"""The organizations pages: the user's organizations, and one organization with its tabs.
+"""The organizations pages: the user's organizations, a new one, and one organization's tabs.
+
+Create New Organization runs the API's own ``new_organization`` (its checks, order and messages).
 
 An organization page answers like Quay's: the Repositories tab for any member (each repository the
 user may read), Robot Accounts for members, Default Permissions and OAuth Applications for
@@ -14,14 +16,14 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from registry.access import namespace_team_role, repository_role_for
-from registry.api.errors import unauthorized
-from registry.api.organizations import require_org_admin
+from registry.api.errors import ApiError, unauthorized
+from registry.api.organizations import new_organization, require_org_admin
 from registry.api.prototypes import prototype_views
 from registry.appkeys import STORE_KEY
 from registry.scopes import TeamRole
 from registry.store import accounts, oauth, prototypes, repositories
 from registry.ui import guards
-from registry.ui.rendering import render
+from registry.ui.rendering import path_segment, redirect, render
 
 TABS: tuple[tuple[str, str, bool], ...] = (
     # (tab, title, admins only)
@@ -46,6 +48,29 @@ async def organization_list(request: web.Request) -> web.Response:
             "organizations": [{"name": org.username, "role": role} for org, role in found],
         },
     )
+
+
+async def new_organization_form(request: web.Request) -> web.Response:
+    """``GET /organizations/new``: Create New Organization."""
+    signed_in = await guards.require_viewer(request)
+    return render("organization_new.html", {"viewer": signed_in, "values": {}, "error": ""})
+
+
+async def create_organization(request: web.Request) -> web.Response:
+    """``POST /organizations/new``: the API's checks and messages, then the new organization."""
+    signed_in = await guards.require_viewer(request)
+    data = await guards.form(request, signed_in)
+    values = {key: str(data.get(key, "")).strip() for key in ("name", "email")}
+    try:
+        await new_organization(
+            request.app[STORE_KEY], signed_in.entity, values["name"], values["email"] or None
+        )
+    except ApiError as error:
+        if error.status != 400:
+            raise
+        context = {"viewer": signed_in, "values": values, "error": error.message}
+        return render("organization_new.html", context, status=400)
+    return redirect(f"/organization/{path_segment(values['name'])}")
 
 
 async def organization(request: web.Request) -> web.Response:

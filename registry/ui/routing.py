@@ -74,6 +74,8 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("POST", "/signin", signin.signin),
     ("POST", "/signout", signin.signout),
     ("GET", "/organizations/", organizations.organization_list),
+    ("GET", "/organizations/new", organizations.new_organization_form),
+    ("POST", "/organizations/new", organizations.create_organization),
     ("GET", ORG, organizations.organization),
     ("GET", ORG + "/robot/{shortname}", robots.robot),
     ("POST", ORG + "/robot/{shortname}/credentials", robots.robot_credentials),

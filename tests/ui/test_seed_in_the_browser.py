@@ -1,14 +1,15 @@
 """The product documentation's steps done in the web UI, against the whole stack.
 
-Section 11.1 in a real browser: sign in, choose the organization, Applications, Create New
-Application ``openshift``, open it, Generate Token with the seven listed scopes, Authorize
-Application twice, copy the token shown once. That token goes into the credentials Secret of a
-QuayIntegration on the simulator, with the real operator running: the integration must become Ready
-and provision ``oc new-project e2e-demo`` and ``oc new-app --template=httpd-example`` (a build that
-really pushes). Then section 11.5's UI checks: the organization ``openshift_e2e-demo`` in the list,
-its Robot Accounts ``+builder``, ``+default``, ``+deployer`` with their permissions and credentials
-(equal to the pull Secrets the operator wrote), its default permissions, and the pushed ``latest``
-tag with the digest the build reported.
+Section 11.1 in a real browser: sign in, create the dedicated organization (Create New
+Organization) and choose it, Applications, Create New Application ``openshift``, open it, Generate
+Token with the seven listed scopes, Authorize Application twice, copy the token shown once. That
+token goes into the credentials Secret of a QuayIntegration on the simulator, with the real
+operator running: the integration must become Ready and provision ``oc new-project e2e-demo`` and
+``oc new-app --template=httpd-example`` (a build that really pushes). Then section 11.5's UI
+checks: the organization ``openshift_e2e-demo`` in the list, its Robot Accounts ``+builder``,
+``+default``, ``+deployer`` with their permissions and credentials (equal to the pull Secrets the
+operator wrote), its default permissions, and the pushed ``latest`` tag with the digest the build
+reported.
 """
 
 from __future__ import annotations
@@ -18,8 +19,6 @@ import json
 import re
 import secrets
 from pathlib import Path
-
-import requests
 
 from demo.scenario import DemoConfig, Scenario
 from demo.stack import Stack
@@ -46,6 +45,14 @@ def generate_token_in_the_ui(page: Page, password: str) -> str:
     """Section 11.1, click by click; returns the token the page shows once."""
     page.sign_in("quayadmin", password)
     assert page.element("#signed-in-user").text == "quayadmin"
+    # The dedicated organization the procedure starts from.
+    page.click("#create-organization")
+    page.element("#name").send_keys(BRIDGE_ORG)
+    page.element("#email").send_keys("bridge@example.com")
+    page.screenshot("00-create-new-organization")
+    page.click("#create-organization-button")
+    assert page.element("#org-name").text == BRIDGE_ORG
+    page.open("/organizations/")
     page.click(f'a.org-link[href="/organization/{BRIDGE_ORG}"]')
     page.click("#tab-applications")
     page.screenshot("01-organization-applications-empty")
@@ -92,15 +99,7 @@ def test_seed_procedure_in_the_browser(tmp_path: Path) -> None:
         assert scenario.run_step("registry", "registry core", scenario.start_registry)
         assert scenario.quay is not None
         password = secrets.token_urlsafe(18)
-        admin_token = scenario.quay.initialize("quayadmin", password, "admin@example.com")
-        # The dedicated organization the procedure starts from (created by its admin).
-        created = requests.post(
-            f"{stack.registry_url}/api/v1/organization/",
-            json={"name": BRIDGE_ORG, "email": "bridge@example.com"},
-            headers={"Authorization": f"Bearer {admin_token}"},
-            timeout=10,
-        )
-        assert created.status_code == 201, created.text
+        scenario.quay.initialize("quayadmin", password, "admin@example.com")
         with chromium(tmp_path) as driver:
             page = Page(driver, stack.registry_url, artifacts_dir() / "seed-procedure")
             token = generate_token_in_the_ui(page, password)

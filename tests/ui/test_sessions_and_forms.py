@@ -328,3 +328,30 @@ def test_generate_token_steps_and_the_minted_token(quay: RegistryServer) -> None
     assert [t["scope"] for t in listed_tokens] == ["repo:read user:read"]
     assert listed_tokens[0]["created_by"] == quay.username
     assert secret not in browser.get(app_path).text
+
+
+def test_create_new_organization_uses_the_apis_checks(quay: RegistryServer) -> None:
+    browser = FormSession(quay.url)
+    browser.sign_in(quay.username, quay.password)
+    token = browser.csrf("/organizations/new")
+    for name, message in (
+        ("Bad Name", "Invalid namespace Bad Name: Namespace must match expression"),
+        (quay.username, "A user or organization with this name already exists"),
+        ("x", "Namespace must be between 2 and 255 characters in length"),
+    ):
+        refused = browser.post("/organizations/new", {"_csrf_token": token, "name": name})
+        assert refused.status_code == 400, name
+        assert message in refused.text.replace("&#39;", "'"), refused.text
+    made = browser.post(
+        "/organizations/new",
+        {"_csrf_token": token, "name": "team-1", "email": "team@example.com"},
+        allow_redirects=False,
+    )
+    assert made.status_code == 303 and made.headers["Location"] == "/organization/team-1"
+    org = api(quay, "GET", "/api/v1/organization/team-1").json()
+    assert org["is_admin"] is True and org["email"] == "team@example.com"
+    again = browser.post("/organizations/new", {"_csrf_token": token, "name": "team-2"})
+    assert again.status_code == 200 and "team-2" in again.text
+    no_csrf = browser.post("/organizations/new", {"name": "team-3"})
+    assert no_csrf.status_code == 403
+    assert api(quay, "GET", "/api/v1/organization/team-3").status_code == 404
