@@ -18,6 +18,7 @@ from registry.ui import applications, guards, organizations, repositories, robot
 from registry.ui.rendering import redirect, render
 from registry.ui.sessions import SessionStore
 from registry.ui.static import stylesheet
+from registry.ui.throttle import SignInThrottle
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -90,8 +91,9 @@ ROUTES: list[tuple[str, str, Handler]] = [
 
 
 def add_routes(app: web.Application) -> None:
-    """Register the UI on ``app`` with an empty session store (sessions live in this process)."""
+    """Register the UI on ``app`` with empty session and sign-in stores (kept in this process)."""
     app[guards.SESSIONS_KEY] = SessionStore()
+    app[signin.THROTTLE_KEY] = SignInThrottle()
     for method, path, handler in ROUTES:
         app.router.add_route(method, path, guarded(handler))
     app.router.add_get("/organizations", _to_organizations)

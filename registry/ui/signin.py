@@ -4,12 +4,14 @@ The password is checked by ``registry.access.authenticate_basic``, the same func
 uses; only users sign in here (a robot or an OAuth token is refused). Before a session exists the
 sign-in form is protected by a double-submit token (an HttpOnly cookie and a hidden field that must
 match), so another site cannot sign a browser into an account of its choosing. Signing in always
-starts a new session id; signing out ends the session on the server and clears the cookie.
+starts a new session id; signing out ends the session on the server and clears the cookie. Repeated
+failures for one username back off (``throttle``): 429 with ``Retry-After``.
 """
 
 from __future__ import annotations
 
 import hmac
+import math
 import time
 
 from aiohttp import web
@@ -20,6 +22,9 @@ from registry.store import accounts
 from registry.ui import guards
 from registry.ui.rendering import redirect, render
 from registry.ui.sessions import password_version
+from registry.ui.throttle import SignInThrottle
+
+THROTTLE_KEY = web.AppKey("ui_signin_throttle", SignInThrottle)
 
 FAILED = "Invalid username or password."
 
@@ -79,11 +84,26 @@ async def signin(request: web.Request) -> web.Response:
     username = username.strip() if isinstance(username, str) else ""
     password = password if isinstance(password, str) else ""
     store = request.app[STORE_KEY]
+    throttle = request.app[THROTTLE_KEY]
+    wait = throttle.wait_seconds(username, time.time())
+    if wait > 0:
+        seconds = math.ceil(wait)
+        response = _signin_page(
+            request,
+            error=f"Too many failed sign-ins for this user: try again in {seconds} s.",
+            username=username,
+            status=429,
+        )
+        response.headers["Retry-After"] = str(seconds)
+        return response
     entity = None
     if username and password and username != "$oauthtoken" and "+" not in username:
         entity = await authenticate_basic(store, username, password)
     if entity is None or entity.kind != "user" or entity.scopes is not None:
+        if username:
+            throttle.failed(username, time.time())
         return _signin_page(request, error=FAILED, username=username, status=401)
+    throttle.succeeded(username)
     async with store.read() as conn:
         account = await accounts.get_by_id(conn, entity.account_id)
     if account is None:

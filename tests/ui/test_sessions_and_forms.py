@@ -23,6 +23,7 @@ from registry import credentials
 from registry.scopes import ALL_SCOPES
 from registry.ui import formatting
 from registry.ui.sessions import SessionStore, password_version
+from registry.ui.throttle import SignInThrottle
 from tests.support.registry_server import RegistryServer
 from tests.ui.conftest import FormSession, api
 
@@ -70,6 +71,23 @@ def test_the_password_version_follows_the_stored_hash() -> None:
     assert password_version(key, first) == password_version(key, first)
     assert password_version(key, first) != password_version(key, credentials.hash_password("one"))
     assert password_version(key, first) != password_version(b"x" * 32, first)
+
+
+def test_failed_sign_ins_back_off_per_username() -> None:
+    throttle = SignInThrottle(free_failures=3, first_delay=1, max_delay=8)
+    for now in (0, 1, 2):
+        assert throttle.wait_seconds("Alice", now) == 0
+        throttle.failed("alice", now)
+    assert throttle.wait_seconds("alice", 2) == 1  # 2 ** 0 after the third failure
+    assert throttle.wait_seconds("bob", 2) == 0
+    throttle.failed("ALICE", 3)
+    assert throttle.wait_seconds("alice", 3) == 2
+    assert throttle.wait_seconds("alice", 5) == 0
+    for now in range(6, 12):
+        throttle.failed("alice", now)
+    assert throttle.wait_seconds("alice", 11) == 8  # capped
+    throttle.succeeded("Alice")
+    assert throttle.wait_seconds("alice", 11) == 0
 
 
 @pytest.mark.parametrize(
@@ -176,6 +194,27 @@ def test_sign_in_refusals(quay: RegistryServer) -> None:
     )
     assert other_site.status_code == 403
     assert "quay_ui_session" not in browser.http.cookies
+
+
+def test_password_guessing_is_answered_429_without_checking(quay: RegistryServer) -> None:
+    browser = FormSession(quay.url)
+    statuses = []
+    for _ in range(6):
+        token = browser.csrf("/signin")
+        answer = browser.post(
+            "/signin", {"_csrf_token": token, "username": quay.username, "password": "guess"}
+        )
+        statuses.append(answer.status_code)
+    assert statuses == [401] * 5 + [429]
+    assert int(answer.headers["Retry-After"]) >= 1
+    assert "Too many failed sign-ins" in answer.text
+    token = browser.csrf("/signin")
+    right = browser.post(
+        "/signin", {"_csrf_token": token, "username": quay.username, "password": quay.password}
+    )
+    assert right.status_code == 429, "the password is not checked while backing off"
+    assert _second_user(quay, "dave")  # another user is not held back
+    assert FormSession(quay.url).sign_in("dave", "wrong").status_code == 401
 
 
 def test_sign_out_ends_the_session_on_the_server(quay: RegistryServer) -> None:
