@@ -27,7 +27,11 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
+from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.support.ui import WebDriverWait
 
+#: Seconds a clicked link or form may take to show the next page.
+PAGE_TIMEOUT = 60.0
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
 FLAGS = (
@@ -99,8 +103,17 @@ class Page:
         return self.driver.find_elements(By.CSS_SELECTOR, css)
 
     def click(self, css: str) -> None:
-        """Click an element and remember where the browser went."""
+        """Click a link or a form's button, wait for the next page, remember where it went.
+
+        Every click on these pages loads another page; the click returns before the browser has
+        necessarily replaced the old document, so wait until it has and the new one is loaded.
+        """
+        old = self.driver.find_element(By.TAG_NAME, "html")
         self.element(css).click()
+        WebDriverWait(self.driver, PAGE_TIMEOUT).until(expected_conditions.staleness_of(old))
+        WebDriverWait(self.driver, PAGE_TIMEOUT).until(
+            lambda driver: driver.execute_script("return document.readyState") == "complete"
+        )
         self.visited.append(self.driver.current_url)
 
     def text(self) -> str:
