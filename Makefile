@@ -16,12 +16,15 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# Debian packages the tests use as real parts: PostgreSQL (metadata store contract suite) and skopeo (a real
-# OCI client). Installed only when missing, and only as root; otherwise say what is missing.
+# Debian packages the tests use as real parts: PostgreSQL (metadata store contract suite), skopeo (a real
+# OCI client), and Chromium with its WebDriver (the web UI tests drive the system browser headless; no browser is
+# ever downloaded). Installed only when missing, and only as root; otherwise say what is missing.
 system-deps:
 	@missing=""; \
 	command -v skopeo >/dev/null 2>&1 || missing="$$missing skopeo"; \
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	test -x /usr/bin/chromium || missing="$$missing chromium"; \
+	test -x /usr/bin/chromedriver || missing="$$missing chromium-driver"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = "0" ]; then \
 	    echo "installing Debian packages:$$missing"; \

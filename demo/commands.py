@@ -20,7 +20,7 @@ from pathlib import Path
 from types import FrameType
 
 from demo.reporting import Reporter, reporter_for
-from demo.scenario import DemoConfig, Scenario
+from demo.scenario import USERNAME, DemoConfig, Scenario
 from demo.stack import Stack
 
 
@@ -43,13 +43,21 @@ def parser() -> argparse.ArgumentParser:
     result.add_argument(
         "--ipv6", action="store_true", help="run every component on ::1 only (IPv6 loopback)"
     )
+    result.add_argument(
+        "--screenshots",
+        type=Path,
+        metavar="DIR",
+        help="save screenshots of the web UI's organization and robot pages in DIR "
+        "(headless Chromium; before the project is deleted)",
+    )
     return result
 
 
-def instructions(stack: Stack, config: DemoConfig) -> list[str]:
+def instructions(stack: Stack, config: DemoConfig, password: str) -> list[str]:
     """Return how to point kubectl, skopeo and a browser at a kept stack."""
     host = stack.registry_url.split("://", 1)[1]
     org, repo = config.organization, config.template
+    ui = stack.registry_url
     return [
         "The stack keeps running; press Ctrl-C to stop it and remove its files.",
         f"  kubectl:  export KUBECONFIG={stack.kubeconfig}",
@@ -59,7 +67,10 @@ def instructions(stack: Stack, config: DemoConfig) -> list[str]:
         f"docker://{host}/{org}/{repo}:latest",
         f"            (the robot token is in Secret builder-quay-{config.cluster_id}: "
         f"kubectl get secret -n {config.namespace} builder-quay-{config.cluster_id} -o json)",
-        f"  browser:  {stack.registry_url}/api/v1/organization/{org}  (the Quay API)",
+        f"  web UI:   {ui}/  sign in as {USERNAME} with password {password}",
+        f"            {ui}/organization/{org}?tab=robots  (the organization's Robot Accounts)",
+        f"            {ui}/repository/{org}/{repo}  (the pushed tags)",
+        f"  API:      {ui}/api/v1/organization/{org}  (the Quay API, with a bearer token)",
         f"            {stack.metrics_url}/metrics  (the operator's metrics)",
         f"  logs:     {stack.workdir}/*.log",
     ]
@@ -85,7 +96,10 @@ def run(args: argparse.Namespace, reporter: Reporter) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="quay-bridge-demo-")) if owned else args.workdir
     workdir.mkdir(parents=True, exist_ok=True)
     stack = Stack(workdir, host="::1" if args.ipv6 else "127.0.0.1")
-    config = DemoConfig(namespace=args.namespace)
+    config = DemoConfig(
+        namespace=args.namespace,
+        screenshots_dir=str(args.screenshots.resolve()) if args.screenshots else "",
+    )
     scenario = Scenario(stack, reporter, config)
     ok = interrupted = False
     try:
@@ -98,7 +112,8 @@ def run(args: argparse.Namespace, reporter: Reporter) -> int:
         reporter.summary(ok, scenario.records)
         if args.keep:
             reporter.note(f"--keep: project {config.namespace} was left in place")
-            for line in instructions(stack, config):
+            password = str(scenario.facts.get("_password", ""))
+            for line in instructions(stack, config, password):
                 reporter.note(line)
             _wait_for_interrupt()
         return 0 if ok else 1

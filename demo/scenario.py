@@ -18,11 +18,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import resources
+from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import yaml
 
+from demo.browser import BrowserError, ui_screenshots
 from demo.kube import Kube, KubeError
 from demo.quay import Quay
 from demo.reporting import Reporter, StepRecord
@@ -34,6 +36,8 @@ MANAGED_LABEL = "quay-bridge.quay.redhat.com/managed"
 ANNOTATIONS = "quay-registry-operator.quay.redhat.com/"
 IMPORTED = ANNOTATIONS + "destination-imagestreamtag-imported"
 SERVICE_ACCOUNTS = ("builder", "default", "deployer")
+#: The Quay user the demo bootstraps (also the web UI's sign-in).
+USERNAME = "quayadmin"
 
 
 @dataclass
@@ -52,6 +56,8 @@ class DemoConfig:
         provision_timeout: organization, robots, Secrets and links after ``new-project``.
         build_timeout: the build running and pushing, the ImageStream following it.
         delete_timeout: the namespace and the organization gone after ``delete project``.
+        screenshots_dir: where the ``screenshots`` step saves the web UI's organization and robot
+            pages (empty: no such step).
     """
 
     namespace: str = "e2e-demo"
@@ -63,6 +69,7 @@ class DemoConfig:
     provision_timeout: float = 60.0
     build_timeout: float = 120.0
     delete_timeout: float = 60.0
+    screenshots_dir: str = ""
 
     @property
     def organization(self) -> str:
@@ -130,6 +137,11 @@ class Scenario:
             ("new-app", f"oc new-app --template={self.config.template}", self.new_app),
             ("build", "The build runs and pushes to Quay", self.build_pushes),
             ("imagestream", "The ImageStream tag follows the image in Quay", self.stream_follows),
+            *(
+                [("screenshots", "Screenshots of the web UI's pages", self.screenshots)]
+                if self.config.screenshots_dir
+                else []
+            ),
             ("delete-project", f"oc delete project {ns}", self.delete_project),
         ]
 
@@ -209,8 +221,10 @@ class Scenario:
     def bootstrap(self) -> dict[str, Any]:
         """Create the first Quay user and keep its token for the credentials Secret."""
         password = secrets.token_urlsafe(18)
-        self.facts["_token"] = self._quay.initialize("quayadmin", password, "admin@example.com")
-        return {"user": "quayadmin", "token": "(kept in the credentials Secret, not shown)"}
+        self.facts["_token"] = self._quay.initialize(USERNAME, password, "admin@example.com")
+        # Kept for the web UI's sign-in (printed only by --keep, for the user at the terminal).
+        self.facts["_password"] = password
+        return {"user": USERNAME, "token": "(kept in the credentials Secret, not shown)"}
 
     def start_simulator(self) -> dict[str, Any]:
         """Start the simulator and apply the QuayIntegration CRD to it."""
@@ -449,6 +463,32 @@ class Scenario:
             "dockerImageReference": reference,
             "build annotation": f"{IMPORTED}=true",
         }
+
+    def ui_pages(self) -> list[tuple[str, str]]:
+        """The web UI pages of what the bridge made: ``(name, path)``."""
+        org, repo = self.config.organization, self.config.template
+        return [
+            ("organization", f"/organization/{org}"),
+            ("organization-robot-accounts", f"/organization/{org}?tab=robots"),
+            ("organization-default-permissions", f"/organization/{org}?tab=defaultpermissions"),
+            ("robot-builder", f"/organization/{org}/robot/builder"),
+            ("repository-tags", f"/repository/{org}/{repo}"),
+        ]
+
+    def screenshots(self) -> dict[str, Any]:
+        """Sign in to the web UI in headless Chromium and save its pages as PNG files."""
+        try:
+            saved = ui_screenshots(
+                self.stack.workdir,
+                self.stack.registry_url,
+                USERNAME,
+                str(self.facts.get("_password", "")),
+                self.ui_pages(),
+                Path(self.config.screenshots_dir),
+            )
+        except BrowserError as error:
+            raise StepFailedError(str(error)) from None
+        return {"saved": [str(path) for path in saved]}
 
     def delete_project(self) -> dict[str, Any]:
         """``oc delete project``: the namespace goes, and with it the organization."""

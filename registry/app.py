@@ -26,6 +26,7 @@ from registry.oci import routing as oci_routing
 from registry.settings import Settings
 from registry.store import accounts, repositories
 from registry.store.database import Store
+from registry.ui import routing as ui_routing
 
 log = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -115,4 +116,5 @@ def make_app(settings: Settings) -> web.Application:
     routing.add_routes(app)
     app.router.add_get("/metrics", metrics.serve)
     oci_routing.add_routes(app)
+    ui_routing.add_routes(app)
     return app

@@ -19,6 +19,7 @@ from registry.api.views import application_view, token_view
 from registry.scopes import InvalidScopeError, format_scopes, is_subset, parse_scopes
 from registry.settings import MINTED_TOKEN_DEFAULT_SECONDS
 from registry.store import oauth
+from registry.store.database import Store
 
 _APP_FIELDS = ("description", "application_uri", "redirect_uri", "avatar_email")
 
@@ -111,30 +112,50 @@ async def create_token(request: web.Request) -> web.Response:
     async with store.read() as conn:
         app = await _application_of(conn, entity, request)
     body = await json_body(request, schemas.NEW_APP_TOKEN)
+    token, secret = await mint_token(
+        store, app, entity, body["scope"], body["name"], body.get("expiration")
+    )
+    return web.json_response(token_view(token, secret))
+
+
+async def mint_token(
+    store: Store,
+    app: oauth.Application,
+    entity: Entity,
+    scope: str,
+    name: str,
+    expiration: int | None = None,
+) -> tuple[oauth.Token, str]:
+    """Mint a token of ``app`` for ``entity`` (the API's rules; the web UI's Generate Token too).
+
+    The scopes must be known and held by the caller; the lifetime defaults to 3652.5 days.
+
+    Raises:
+        ModelError: an unknown scope or a non-positive expiration.
+        ApiError: 403 when the scopes exceed the caller's.
+    """
     try:
-        wanted = parse_scopes(body["scope"])
+        wanted = parse_scopes(scope)
     except InvalidScopeError as error:
         raise ModelError(str(error)) from error
     if not is_subset(wanted, entity.scopes):
         raise unauthorized(True)
-    expiration = body.get("expiration")
     if expiration is not None and expiration <= 0:
         raise ModelError("Invalid expiration: must be a positive number of seconds")
     if expiration is not None and expiration > MAX_TOKEN_SECONDS:
         raise ModelError(f"Invalid expiration: must be at most {MAX_TOKEN_SECONDS} seconds")
     lifetime = MINTED_TOKEN_DEFAULT_SECONDS if expiration is None else expiration
     async with store.write() as conn:
-        token, secret = await oauth.create_token(
+        return await oauth.create_token(
             conn,
             store.keyring,
             app,
             entity.account_id,
             format_scopes(wanted),
-            name=body["name"],
+            name=name,
             lifetime_seconds=lifetime,
             created_by=entity.name,
         )
-    return web.json_response(token_view(token, secret))
 
 
 async def list_tokens(request: web.Request) -> web.Response:

@@ -46,9 +46,19 @@ async def create_organization(request: web.Request) -> web.Response:
     if entity.is_robot or not entity.has_scope("user:admin"):
         raise unauthorized(True)
     body = await json_body(request, schemas.NEW_ORG)
-    name: str = body["name"]
-    email = body.get("email")
-    store: Store = store_of(request)
+    await new_organization(store_of(request), entity, body["name"], body.get("email"))
+    return web.json_response("Created", status=201)
+
+
+async def new_organization(store: Store, entity: Entity, name: str, email: str | None) -> None:
+    """Create an org owned by ``entity`` with Quay's checks, in Quay's order (also the web UI's).
+
+    Raises:
+        ApiError: 403 without ``user:admin`` (or for a robot); 400 for a taken, reserved or invalid
+            name, or an invalid or used email.
+    """
+    if entity.is_robot or not entity.has_scope("user:admin"):
+        raise unauthorized(True)
     try:
         async with store.write() as conn:
             # One statement answers the three questions; they are asked in Quay's order.
@@ -69,7 +79,6 @@ async def create_organization(request: web.Request) -> web.Response:
         raise invalid_request("Username is not available") from error
     except accounts.NameTakenError as error:
         raise invalid_request("A user or organization with this name already exists") from error
-    return web.json_response("Created", status=201)
 
 
 async def get_organization(request: web.Request) -> web.Response:

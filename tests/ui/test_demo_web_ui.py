@@ -1,0 +1,82 @@
+"""``quay-bridge demo --keep --screenshots DIR``: the UI's address and sign-in, and its screenshots.
+
+The demo runs as a user runs it (a process); its JSON output must name the web UI and a sign-in
+that works in a real browser, where the organization ``openshift_e2e-demo`` shows the three robots
+the bridge made (section 11.5), and its ``screenshots`` step must have saved PNG files of the
+organization and robot pages before stopping.
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from tests.support.browser import Page, artifacts_dir, chromium
+from tests.ui.conftest import needs_browser
+
+ORG = "openshift_e2e-demo"
+PNG = b"\x89PNG\r\n\x1a\n"
+DEMO = (sys.executable, "-m", "quaybridge_cli", "demo")
+
+
+@needs_browser
+def test_keep_prints_a_working_sign_in_and_the_screenshots_are_saved(tmp_path: Path) -> None:
+    shots = tmp_path / "shots"
+    process = subprocess.Popen(
+        [*DEMO, "--json", "--keep", "--screenshots", str(shots)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(
+        target=lambda: [lines.put(line) for line in process.stdout or []], daemon=True
+    ).start()
+    seen: list[dict[str, Any]] = []
+    try:
+        deadline = time.monotonic() + 240
+        while not any("web UI:" in o.get("text", "") for o in seen):
+            assert time.monotonic() < deadline, seen[-3:]
+            try:
+                seen.append(json.loads(lines.get(timeout=5)))
+            except queue.Empty:
+                assert process.poll() is None, f"the demo exited early: {seen[-3:]}"
+        steps = [o for o in seen if o["event"] == "step"]
+        assert steps[-1]["name"] == "screenshots" and steps[-1]["ok"], steps[-1]
+        names = sorted(path.name for path in shots.iterdir())
+        assert "organization.png" in names and "organization-robot-accounts.png" in names
+        assert "robot-builder.png" in names
+        assert all((shots / name).read_bytes().startswith(PNG) for name in names)
+        assert sorted(Path(p).name for p in steps[-1]["facts"]["saved"]) == names
+
+        note = next(o["text"] for o in seen if "web UI:" in o.get("text", ""))
+        found = re.search(
+            r"web UI:\s+(http://127\.0\.0\.1:\d+)/\s+sign in as (\S+) with password (\S+)", note
+        )
+        assert found is not None, note
+        url, username, password = found.groups()
+        with chromium(tmp_path) as driver:
+            page = Page(driver, url, artifacts_dir() / "demo-keep")
+            page.sign_in(username, password)
+            assert ORG in [a.text for a in page.elements("a.org-link")]
+            page.open(f"/organization/{ORG}?tab=robots")
+            assert [a.text for a in page.elements("a.robot-link")] == [
+                f"{ORG}+builder",
+                f"{ORG}+default",
+                f"{ORG}+deployer",
+            ]
+            page.screenshot("organization-robot-accounts")
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=60)
+        if process.stdout is not None:
+            process.stdout.close()
+    assert process.returncode == 0
