@@ -1,8 +1,8 @@
-"""The image: the Dockerfile's shape (no container engine here) and its install step, run for real.
+"""The image: the Dockerfile's shape (a lint, in milliseconds) and its install step, run for real.
 
 The install step is what the Dockerfile's first stage does: build the project's wheel, install it
 into a fresh virtual environment, and run both console scripts. Dependencies come from PyPI through
-pip's cache, as in the image build.
+pip's cache. The image itself is built and run in test_image_build.py.
 """
 
 from __future__ import annotations
@@ -31,13 +31,16 @@ class TestTheDockerfilePassesItsLint:
         assert dockerfile_lint.final_stage_value(DOCKERFILE, "CMD") == ["run"]
 
     def test_the_base_image_is_the_pinned_python_3_11_slim_in_every_stage(self) -> None:
-        bases = [
-            i.arguments.split()[0] for i in dockerfile_lint.parse(DOCKERFILE) if i.keyword == "FROM"
-        ]
+        bases = dockerfile_lint.base_images(DOCKERFILE)
         assert len(bases) == 2
         for base in bases:
             assert base.split(":")[-1].startswith("3.11.")
             assert base.endswith("-slim-bookworm")
+
+    def test_the_base_is_a_build_argument_used_by_both_stages(self) -> None:
+        froms = [i.arguments for i in dockerfile_lint.parse(DOCKERFILE) if i.keyword == "FROM"]
+        assert froms == ["${BASE} AS build", "${BASE}"]
+        assert set(dockerfile_lint.base_args(DOCKERFILE)) == {"BASE"}
 
     def test_the_entrypoint_and_the_registry_command_are_console_scripts_of_the_version(
         self,
@@ -124,6 +127,16 @@ class TestTheLintCatchesWhatItPromises:
         problems = dockerfile_lint.lint(GOOD.replace(old, new, 1))
         assert any(expected in p for p in problems), problems
 
+    def test_a_base_argument_is_judged_by_its_default(self) -> None:
+        with_arg = "ARG BASE=python:3.11.14-slim-bookworm\n" + GOOD.replace(
+            "FROM python:3.11.14-slim-bookworm", "FROM ${BASE}"
+        )
+        assert dockerfile_lint.lint(with_arg) == []
+        unpinned = with_arg.replace("ARG BASE=python:3.11.14-slim-bookworm", "ARG BASE=python")
+        assert any("not pinned" in p for p in dockerfile_lint.lint(unpinned))
+        no_default = with_arg.replace("ARG BASE=python:3.11.14-slim-bookworm", "ARG BASE")
+        assert any("ARG without default" in p for p in dockerfile_lint.lint(no_default))
+
     def test_a_single_stage_is_reported(self) -> None:
         single = 'FROM python:3.11.14-slim\nUSER 1001\nENTRYPOINT ["x"]\n'
         assert any("single stage" in p for p in dockerfile_lint.lint(single))
@@ -177,6 +190,11 @@ class TestTheImageInstallStep:
     def test_quay_registry_help_runs_from_the_fresh_environment(self, installed: Path) -> None:
         out = _run(installed / "quay-registry", "--help")
         assert "serve" in out
+
+    def test_both_commands_print_the_packages_version(self, installed: Path) -> None:
+        version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+        assert _run(installed / "quay-bridge", "--version") == f"quay-bridge {version}\n"
+        assert _run(installed / "quay-registry", "--version") == f"quay-registry {version}\n"
 
     def test_the_installed_package_finds_the_crd(self, installed: Path) -> None:
         code = "import crds; print(*[p.name for p in crds.crd_files()])"
