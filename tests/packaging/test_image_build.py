@@ -11,6 +11,7 @@ as root.
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import os
 import shutil
@@ -350,8 +351,8 @@ def test_the_operator_runs_from_the_image_and_provisions_a_namespace(
 
         wait_for(organization, timeout=60)
         for sa in ("builder", "default", "deployer"):
-            secret = f"{sa}-quay-openshift"
-            wait_for(lambda sa=sa, s=secret: cluster.linked("image-demo", sa, s), timeout=60)
+            linked = functools.partial(cluster.linked, "image-demo", sa, f"{sa}-quay-openshift")
+            wait_for(linked, timeout=60)
         login = cluster.robot_login("image-demo", "builder-quay-openshift", quay.host)
         assert login is not None and login[0] == "openshift_image-demo+builder"
         auth = base64.b64encode(f"{login[0]}:{login[1]}".encode()).decode()
