@@ -7,6 +7,8 @@ pip's cache. The image itself is built and run in test_image_build.py.
 
 from __future__ import annotations
 
+import shlex
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -16,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tools import dockerfile_lint
+from tools import dockerfile_lint, image_build
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = (ROOT / "Dockerfile").read_text()
@@ -201,3 +203,50 @@ class TestTheImageInstallStep:
         assert _run(installed / "python", "-c", code, cwd=Path("/")).split() == [
             "quayintegration.yaml"
         ]
+
+
+def test_the_install_guide_shows_the_debian_base_command_make_image_runs() -> None:
+    guide = (ROOT / "docs" / "install.md").read_text()
+    start = guide.index("mmdebstrap --mode=root")
+    command = guide[start : guide.index("base.tar", start) + len("base.tar")]
+    shown = shlex.split(command.replace("\\\n", " "))
+    made = image_build.mmdebstrap_command(Path("base.tar"))
+    assert shown == [word for word in made if word != "--quiet"]
+
+
+class TestTheBuildCacheKey:
+    """``make image`` rebuilds exactly when something the image is built from changed."""
+
+    @pytest.fixture
+    def tree(self, tmp_path: Path) -> Path:
+        for name in ("Dockerfile", ".dockerignore", *dockerfile_lint.copy_sources(DOCKERFILE)):
+            source = ROOT / name
+            if source.is_dir():
+                shutil.copytree(source, tmp_path / name, ignore=shutil.ignore_patterns("*.pyc"))
+            else:
+                shutil.copy(source, tmp_path / name)
+        return tmp_path
+
+    def _key(self, tree: Path, base_id: str = "sha256:base") -> str:
+        return image_build.inputs_digest(tree, base_id, {"BASE": "base:1"})
+
+    def test_the_same_tree_gives_the_same_key(self, tree: Path) -> None:
+        assert self._key(tree) == self._key(tree)
+
+    @pytest.mark.parametrize("path", ["bridge/__init__.py", "Dockerfile", "pyproject.toml"])
+    def test_a_changed_input_changes_the_key(self, tree: Path, path: str) -> None:
+        before = self._key(tree)
+        with (tree / path).open("a") as stream:
+            stream.write("\n# changed\n")
+        assert self._key(tree) != before
+
+    def test_a_new_base_changes_the_key(self, tree: Path) -> None:
+        assert self._key(tree, "sha256:other") != self._key(tree)
+
+    def test_what_the_build_context_leaves_out_does_not(self, tree: Path) -> None:
+        before = self._key(tree)
+        (tree / "bridge" / "__pycache__").mkdir(exist_ok=True)
+        (tree / "bridge" / "__pycache__" / "x.cpython-311.pyc").write_bytes(b"\0")
+        (tree / "tests").mkdir()
+        (tree / "tests" / "test_x.py").write_text("x = 1\n")
+        assert self._key(tree) == before
