@@ -22,6 +22,9 @@ import yaml
 from tests.packaging.manifests import ROOT, load_documents
 from tools import make_bundle, olm_check
 
+# The first run builds tools/olm_validate, downloading its Go modules: minutes, in the first setup.
+pytestmark = pytest.mark.timeout(1800)
+
 BUNDLE = ROOT / "bundle"
 CSV_NAME = "manifests/quay-bridge.clusterserviceversion.yaml"
 
