@@ -173,12 +173,26 @@ class Engine:
 def host_ca_bundle() -> Path | None:
     """The CA bundle this machine's pip is told to trust, if any (a TLS-inspecting proxy's).
 
+    From ``PIP_CERT``, ``REQUESTS_CA_BUNDLE`` or ``SSL_CERT_FILE``, else pip's own ``cert`` setting.
+
     The Dockerfile mounts it as the build secret ``pip-ca`` for pip alone; no layer keeps it.
     """
     for variable in ("PIP_CERT", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE"):
         value = os.environ.get(variable)
         if value and Path(value).is_file():
             return Path(value)
+    listed = subprocess.run(
+        [sys.executable, "-m", "pip", "config", "list"],
+        capture_output=True,
+        text=True,
+        check=False,
+        stdin=subprocess.DEVNULL,
+    ).stdout
+    for line in listed.splitlines():
+        key, _, value = line.partition("=")
+        configured = Path(value.strip().strip("'\""))
+        if key.strip().endswith(".cert") and configured.is_file():
+            return configured
     return None
 
 
