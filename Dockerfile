@@ -38,8 +38,8 @@ COPY demo/ demo/
 COPY crds/ crds/
 
 # pip and setuptools are build tools: out of the environment once the project is in. The kubernetes
-# client's bytecode (about 50 MB) is dropped too: only `quay-bridge certs inject-cabundle` imports it,
-# and the operator never does.
+# client's bytecode (about 50 MB) is dropped too: the operator and the registry core never import
+# that client; only the `certs` command that injects a caBundle and `quay-bridge demo` do.
 RUN --mount=type=secret,id=pip-ca \
     if [ -s /run/secrets/pip-ca ]; then export PIP_CERT=/run/secrets/pip-ca; fi \
  && /opt/quay-bridge/bin/pip wheel --no-deps --wheel-dir /wheels . \
