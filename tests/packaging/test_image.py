@@ -250,3 +250,16 @@ class TestTheBuildCacheKey:
         (tree / "tests").mkdir()
         (tree / "tests" / "test_x.py").write_text("x = 1\n")
         assert self._key(tree) == before
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("308 MB", 308_000_000), ("1.25 GB", 1_250_000_000), ("512 kB", 512_000), ("7 B", 7)],
+)
+def test_the_size_buildah_prints_is_read_in_bytes(text: str, expected: int) -> None:
+    assert image_build.parse_size(text) == expected
+
+
+def test_a_size_in_an_unknown_unit_is_an_error_not_a_guess() -> None:
+    with pytest.raises(image_build.BuildError, match="unexpected image size"):
+        image_build.parse_size("308 MiB")
