@@ -6,7 +6,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test install system-deps lint typecheck imports unit bench bundle clean
+.PHONY: demo test install system-deps lint typecheck imports unit bench bundle bundle-validate image clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,11 +17,15 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 # Debian packages the tests use as real parts: PostgreSQL (metadata store contract suite), skopeo (a real
-# OCI client), and Chromium with its WebDriver (the web UI tests drive the system browser headless; no browser is
-# ever downloaded). Installed only when missing, and only as root; otherwise say what is missing.
+# OCI client), Chromium with its WebDriver (the web UI tests drive the system browser headless; no browser is
+# ever downloaded), buildah (builds and runs the image) and mmdebstrap (makes the image's Debian base where no
+# public base image can be pulled). Installed only when missing, and only as root; otherwise say what is
+# missing. Go (1.25 or later, for the OLM bundle validators) is not Debian bookworm's: say so if absent.
 system-deps:
 	@missing=""; \
 	command -v skopeo >/dev/null 2>&1 || missing="$$missing skopeo"; \
+	command -v buildah >/dev/null 2>&1 || missing="$$missing buildah"; \
+	command -v mmdebstrap >/dev/null 2>&1 || missing="$$missing mmdebstrap"; \
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	test -x /usr/bin/chromium || missing="$$missing chromium"; \
 	test -x /usr/bin/chromedriver || missing="$$missing chromium-driver"; \
@@ -32,7 +36,8 @@ system-deps:
 	  else \
 	    echo "missing Debian packages:$$missing (run 'sudo apt-get install -y$$missing'); their tests will be skipped"; \
 	  fi; \
-	fi
+	fi; \
+	command -v go >/dev/null 2>&1 || echo "go is not installed: the OLM bundle validation tests will be skipped"
 
 lint: install
 	$(VENV)/bin/ruff check .
@@ -64,6 +69,15 @@ bench: install
 # The OLM bundle is generated from crds/ and deploy/, never edited by hand (tests check it is current).
 bundle: install
 	$(PY) -m tools.make_bundle
+
+# The operator framework's own validators (Go, tools/olm_validate) with the OperatorHub suite.
+bundle-validate: install
+	$(PY) -m tools.olm_check bundle
+
+# The image, with docker, podman or buildah (whichever works); tagged localhost/quay-bridge:<version> and
+# with the name deploy/image/kustomization.yaml gives it. Skipped when nothing it is built from changed.
+image: install system-deps
+	$(PY) -m tools.image_build
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache build dist *.egg-info

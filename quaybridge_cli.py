@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import sys
 from collections.abc import Callable, Sequence
+from importlib import metadata
 
 #: sub-command -> (module, function, one-line help). Each function takes the remaining argv.
 COMMANDS: dict[str, tuple[str, str, str]] = {
@@ -21,11 +22,20 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
 }
 
 
+def version() -> str:
+    """Return the installed package's version."""
+    try:
+        return metadata.version("quay-bridge")
+    except metadata.PackageNotFoundError:
+        return "unknown (the quay-bridge package is not installed)"
+
+
 def usage() -> str:
     """Return the top-level help text."""
     lines = ["usage: quay-bridge <command> [options]", "", "commands:"]
     lines += [f"  {name:<10} {help_}" for name, (_, _, help_) in COMMANDS.items()]
-    lines += ["", "Run 'quay-bridge <command> --help' for a command's options."]
+    lines += ["", "Run 'quay-bridge <command> --help' for a command's options;"]
+    lines += ["'quay-bridge --version' prints the version."]
     return "\n".join(lines)
 
 
@@ -34,6 +44,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if not args or args[0] in {"-h", "--help", "help"}:
         print(usage())
+        return 0
+    if args[0] == "--version":
+        print(f"quay-bridge {version()}")
         return 0
     name, rest = args[0], args[1:]
     if name not in COMMANDS:

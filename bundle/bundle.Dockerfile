@@ -6,8 +6,8 @@ LABEL \
       operators.operatorframework.io.bundle.manifests.v1=manifests/ \
       operators.operatorframework.io.bundle.metadata.v1=metadata/ \
       operators.operatorframework.io.bundle.package.v1=quay-bridge \
-      operators.operatorframework.io.bundle.channels.v1=alpha \
-      operators.operatorframework.io.bundle.channel.default.v1=alpha
+      operators.operatorframework.io.bundle.channels.v1=stable-0.x \
+      operators.operatorframework.io.bundle.channel.default.v1=stable-0.x
 
 COPY manifests /manifests/
 COPY metadata /metadata/

@@ -15,6 +15,7 @@ import logging
 import os
 import sys
 import tempfile
+from importlib import metadata
 from pathlib import Path
 
 from aiohttp import web
@@ -32,8 +33,16 @@ from registry.settings import (
 SUPPORTED_DATABASES = ("postgresql://", "postgres://", "sqlite:///")
 
 
+def _version() -> str:
+    try:
+        return metadata.version("quay-bridge")
+    except metadata.PackageNotFoundError:
+        return "unknown (the quay-bridge package is not installed)"
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="quay-registry", description="The bundled registry core.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="serve the Quay REST API subset and the OCI /v2 API")
     serve.add_argument(

@@ -1,9 +1,10 @@
 """Structural lint of the Dockerfile, since hadolint is not packaged for Debian.
 
-No container engine runs here, so the image cannot be built in the tests; what can be checked is the
-shape hadolint would check and the promises the image makes: a pinned base (a version or a digest,
-never ``latest``), multiple stages with the final one copying from an earlier one, no compiler or
-wheel build in the final stage, a numeric non-root ``USER``, ``apt-get install`` only with
+The image itself is built and run by tests/packaging/test_image_build.py; this checks, without an
+engine and in milliseconds, the shape hadolint would check and the promises the image makes: a
+pinned base (a version or a digest, never ``latest``; a base given as an ``ARG`` is judged by its
+default), multiple stages with the final one copying from an earlier one, no compiler or wheel
+build in the final stage, a numeric non-root ``USER``, ``apt-get install`` only with
 ``--no-install-recommends`` and with its package lists removed in the same layer, ``pip install``
 without a cache, and exec-form ``ENTRYPOINT``/``CMD``. Pure: the caller reads the file.
 """
@@ -62,11 +63,37 @@ def _stages(instructions: list[Instruction]) -> list[list[Instruction]]:
     return stages
 
 
-def _from_image(instruction: Instruction) -> tuple[str, str | None]:
+_ARG_REFERENCE = re.compile(r"\$\{(\w+)\}|\$(\w+)")
+
+
+def base_args(text: str) -> dict[str, str]:
+    """Return the ``ARG NAME=default`` declared before the first ``FROM`` (the base arguments)."""
+    args: dict[str, str] = {}
+    for instruction in parse(text):
+        if instruction.keyword == "FROM":
+            break
+        if instruction.keyword == "ARG" and "=" in instruction.arguments:
+            name, _, default = instruction.arguments.partition("=")
+            args[name.strip()] = default.strip().strip('"')
+    return args
+
+
+def _from_image(
+    instruction: Instruction, args: dict[str, str] | None = None
+) -> tuple[str, str | None]:
+    """Return a FROM's image, its ``${ARG}`` references replaced by their defaults, and alias."""
     words = [w for w in instruction.arguments.split() if not w.startswith("--")]
     image = words[0] if words else ""
+    if args is not None:
+        image = _ARG_REFERENCE.sub(lambda m: args.get(m[1] or m[2], m[0]), image)
     alias = words[2] if len(words) >= 3 and words[1].upper() == "AS" else None
     return image, alias
+
+
+def base_images(text: str) -> list[str]:
+    """Return every stage's base image as built without ``--build-arg`` (ARG defaults applied)."""
+    args = base_args(text)
+    return [_from_image(i, args)[0] for i in parse(text) if i.keyword == "FROM"]
 
 
 def _exec_form(arguments: str) -> bool:
@@ -108,10 +135,13 @@ def lint(text: str) -> list[str]:
     pip_cache_off = any(
         i.keyword in {"ENV", "ARG"} and "PIP_NO_CACHE_DIR" in i.arguments for i in instructions
     )
+    args = base_args(text)
     for index, stage in enumerate(stages):
         final = index == len(stages) - 1
-        image, alias = _from_image(stage[0])
-        if image not in aliases:
+        image, alias = _from_image(stage[0], args)
+        if "$" in image:
+            out.append(f"line {stage[0].line}: base image {image!r} names an ARG without default")
+        elif image not in aliases:
             if "@sha256:" not in image and not _PINNED_TAG.search(image):
                 out.append(f"line {stage[0].line}: base image {image!r} is not pinned to a version")
             if image.endswith(":latest"):

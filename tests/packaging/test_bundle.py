@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import json
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -11,7 +13,7 @@ import pytest
 import yaml
 
 from tests.packaging.manifests import ROOT, crd_schema, load_documents
-from tools import dockerfile_lint, make_bundle, manifest_checks, structural_schema
+from tools import dockerfile_lint, image_name, make_bundle, manifest_checks, structural_schema
 
 BUNDLE = ROOT / "bundle"
 CSV_PATH = BUNDLE / "manifests" / "quay-bridge.clusterserviceversion.yaml"
@@ -80,8 +82,8 @@ class TestTheCommittedBundle:
             f"{prefix}manifests.v1": "manifests/",
             f"{prefix}metadata.v1": "metadata/",
             f"{prefix}package.v1": "quay-bridge",
-            f"{prefix}channels.v1": "alpha",
-            f"{prefix}channel.default.v1": "alpha",
+            f"{prefix}channels.v1": "stable-0.x",
+            f"{prefix}channel.default.v1": "stable-0.x",
         }
 
     def test_the_bundle_image_carries_the_annotations_as_labels_and_both_directories(self) -> None:
@@ -208,8 +210,46 @@ class TestTheConsoleForm:
     def test_the_example_is_the_sample_and_valid(self, csv: dict[str, Any]) -> None:
         examples = json.loads(csv["metadata"]["annotations"]["alm-examples"])
         (sample,) = load_documents(ROOT / "deploy" / "samples" / "quayintegration.yaml")
-        assert examples == [sample]
+        assert examples[0] == sample
         assert structural_schema.validate(crd_schema(), examples[0]) == []
+
+    def test_every_owned_crd_has_an_example_the_peering_one_from_the_base(
+        self, csv: dict[str, Any]
+    ) -> None:
+        examples = json.loads(csv["metadata"]["annotations"]["alm-examples"])
+        owned = csv["spec"]["customresourcedefinitions"]["owned"]
+        assert sorted(e["kind"] for e in examples) == sorted(c["kind"] for c in owned)
+        assert _base("ClusterKopfPeering") in examples
+
+
+class TestTheOperatorHubListing:
+    def test_the_icon_is_the_projects_svg(self, csv: dict[str, Any]) -> None:
+        (icon,) = csv["spec"]["icon"]
+        assert icon["mediatype"] == "image/svg+xml"
+        svg = (ROOT / make_bundle.ICON).read_bytes()
+        assert base64.b64decode(icon["base64data"]) == svg
+        assert svg.startswith(b"<svg ")
+
+    def test_names_maintainers_with_an_address(self, csv: dict[str, Any]) -> None:
+        assert csv["spec"]["maintainers"] == make_bundle.MAINTAINERS
+        for maintainer in csv["spec"]["maintainers"]:
+            assert re.fullmatch(r"[\w.+-]+@[\w-]+(\.[\w-]+)+", maintainer["email"])
+
+    def test_links_to_the_images_repository(self, csv: dict[str, Any]) -> None:
+        (link,) = csv["spec"]["links"]
+        assert link == {
+            "name": "Container image",
+            "url": "https://quay.io/repository/quay-bridge/quay-bridge",
+        }
+
+    def test_the_channel_follows_the_stable_minor_line_convention(
+        self, csv: dict[str, Any]
+    ) -> None:
+        major = csv["spec"]["version"].split(".")[0]
+        (annotations,) = load_documents(BUNDLE / "metadata" / "annotations.yaml")
+        channel = annotations["annotations"]["operators.operatorframework.io.bundle.channels.v1"]
+        assert channel == f"stable-{major}.x"
+        assert csv["spec"]["maturity"] == "alpha"
 
 
 class TestTheInstallStrategy:
@@ -256,6 +296,7 @@ class TestTheInstallStrategy:
 
     def test_names_the_image_and_the_version(self, csv: dict[str, Any]) -> None:
         (container,) = _base("Deployment")["spec"]["template"]["spec"]["containers"]
+        assert container["image"] == image_name.reference(ROOT)
         assert csv["metadata"]["annotations"]["containerImage"] == container["image"]
         assert csv["spec"]["relatedImages"] == [
             {"name": "quay-bridge", "image": container["image"]}

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from tests.packaging.manifests import ROOT, kustomize, load_documents, manifest_files
-from tools import manifest_checks
+from tools import image_name, manifest_checks
 
 
 class TestEveryManifestFile:
@@ -16,8 +16,24 @@ class TestEveryManifestFile:
     def test_parses_and_has_what_its_kind_requires(self, path: Path) -> None:
         documents = load_documents(path)
         assert documents, f"{path} holds no document"
+        # The manifests name the image `quay-bridge`; deploy/image pins it, as kustomize applies it.
+        image_name.apply(documents, image_name.component_images(ROOT))
         problems = [p for d in documents for p in manifest_checks.document_problems(d)]
         assert problems == []
+
+    def test_the_project_image_is_named_only_through_deploy_image(self) -> None:
+        named = {
+            container["image"]
+            for path in manifest_files()
+            for document in load_documents(path)
+            if isinstance(document, dict)
+            for container in document.get("spec", {})
+            .get("template", {})
+            .get("spec", {})
+            .get("containers", [])
+        }
+        assert image_name.NAME in named
+        assert not [image for image in named if "quay-bridge/quay-bridge" in image]
 
     def test_every_file_is_listed_in_a_kustomization_or_is_a_documented_extra(self) -> None:
         listed: set[Path] = set()
@@ -224,3 +240,39 @@ class TestTheChecksCatchBrokenManifests:
             [_base("ClusterRoleBinding"), _base("ClusterRole")]
         )
         assert any("subject ServiceAccount" in p for p in problems)
+
+
+class TestTheImageName:
+    """tools/image_name applies deploy/image as kustomize does (kubectl's kustomize referees)."""
+
+    @pytest.mark.parametrize("directory", ["deploy/base", "deploy/registry-core"])
+    def test_kustomize_gives_every_project_container_the_name_tools_read(
+        self, directory: str
+    ) -> None:
+        images = {
+            container["image"]
+            for document in kustomize(directory)
+            if document["kind"] in {"Deployment", "StatefulSet"}
+            for container in document["spec"]["template"]["spec"]["containers"]
+        }
+        assert image_name.reference(ROOT) in images
+        assert image_name.NAME not in images
+
+    @pytest.mark.parametrize(
+        ("reference", "entry", "expected"),
+        [
+            ("quay-bridge", {"newName": "r.example.com/q", "newTag": "1.2"}, "r.example.com/q:1.2"),
+            ("quay-bridge:0.1", {"newTag": "0.2"}, "quay-bridge:0.2"),
+            ("quay-bridge:0.1", {"digest": "sha256:ab", "newTag": "x"}, "quay-bridge@sha256:ab"),
+            ("quay-bridge", {"newName": "localhost:5000/qb"}, "localhost:5000/qb"),
+            ("other:1", {"newName": "elsewhere"}, "other:1"),
+        ],
+    )  # fmt: skip
+    def test_renames_as_kustomize_does(
+        self, reference: str, entry: dict[str, str], expected: str
+    ) -> None:
+        assert image_name.rename(reference, [{"name": "quay-bridge", **entry}]) == expected
+
+    def test_a_registry_port_is_not_taken_for_a_tag(self) -> None:
+        entry = {"name": "localhost:5000/qb", "newTag": "2"}
+        assert image_name.rename("localhost:5000/qb", [entry]) == "localhost:5000/qb:2"
