@@ -318,6 +318,13 @@ class Cluster:
 
     # --- writes -----------------------------------------------------------------------------
 
+    async def create_subject_access_review(
+        self, body: dict[str, Any], *, timeout: float | None = None
+    ) -> dict[str, Any]:
+        """Ask the API server whether a user may do something (nothing is stored; no count)."""
+        path = "/apis/authorization.k8s.io/v1/subjectaccessreviews"
+        return dict(await self._request("POST", path, body, timeout=timeout))
+
     async def create_secret(self, namespace: str, body: dict[str, Any]) -> dict[str, Any]:
         """Create a Secret."""
         self._count("secrets", "create")

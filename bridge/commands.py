@@ -25,6 +25,8 @@ from typing import Any
 from bridge.cluster import Cluster, KubeError
 from bridge.connection import load_connection
 from bridge.controller import Controller
+from bridge.decision_key import ensure_decision_key
+from bridge.home import own_namespace
 from bridge.metrics import Metrics
 from bridge.peering import Peering, own_identity
 from bridge.serving import make_app, start_server
@@ -127,7 +129,10 @@ async def run(args: argparse.Namespace) -> int:
 
     memo = kopf.Memo()
     memo[bridge.handlers.MEMO_KEY] = controller
-    memo[BUILDS_KEY] = BuildImporter(cluster, state)
+    # The webhook signs its Build decisions and Build completion verifies them with one key,
+    # shared by the replicas through a Secret in the operator's namespace.
+    decision_key = await ensure_decision_key(cluster, own_namespace())
+    memo[BUILDS_KEY] = BuildImporter(cluster, state, key=decision_key)
 
     runner = await start_server(
         make_app(metrics, lambda: controller.started), args.metrics_host, args.metrics_port
@@ -143,6 +148,7 @@ async def run(args: argparse.Namespace) -> int:
             cert_dir=args.cert_dir,
             cluster=cluster,
             metrics_registry=metrics.registry,
+            decision_key=decision_key,
         )
     kwargs: dict[str, Any] = {"clusterwide": True, "memo": memo}
     if peering is not None:
