@@ -101,6 +101,30 @@ async def _ensure_peering(cluster: Cluster, name: str) -> None:
         log.warning("could not create ClusterKopfPeering %s: %s", name, exc)
 
 
+#: What kube-apiserver says when asked for a resourceVersion it never issued (state lost).
+TOO_LARGE = "Too large resource version"
+
+
+async def _run_kopf(operator: Any, kwargs: dict[str, Any]) -> None:
+    """Run kopf; start it afresh when its watches fail because the API server lost its state.
+
+    kopf lists again after a 410 but stops the whole operator on any other error in a watch
+    stream, such as the 504 "Too large resource version" an API server restored from a backup (or
+    restarted empty) answers to the versions kopf kept. That error only means "list again": kopf
+    is started again in the same process (its clean-up stops the controller, its start-up starts
+    it, which lists everything afresh), keeping the webhook and its view serving meanwhile.
+    """
+    while True:
+        try:
+            await operator(**kwargs)
+        except Exception as exc:
+            if TOO_LARGE not in str(exc):
+                raise
+            log.warning("the API server lost its state (%s); listing everything again", TOO_LARGE)
+            continue
+        return
+
+
 async def run(args: argparse.Namespace) -> int:
     """Run the operator until it is stopped; return the exit code."""
     connection = load_connection(args.kubeconfig, context=args.context)
@@ -159,7 +183,7 @@ async def run(args: argparse.Namespace) -> int:
     else:
         kwargs["standalone"] = True
     try:
-        await kopf.operator(**kwargs)
+        await _run_kopf(kopf.operator, kwargs)
     finally:
         if webhook is not None:
             await webhook.stop()
