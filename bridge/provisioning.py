@@ -115,6 +115,8 @@ class Provisioner:
                 await client.get_organization(org)
             except qe.NotFound:
                 return None
+            except qe.Forbidden:
+                pass  # it exists (a missing org is a 404 here) and is not ours to read
             raise NotOwnedError(
                 org,
                 Ownership(
