@@ -25,6 +25,7 @@ from pathlib import Path
 
 from prometheus_client import CollectorRegistry
 
+from bridge.home import own_namespace
 from certs.api import CertificateApi, status_of
 from certs.cabundles import InjectionError
 from certs.injecting import inject_ca_bundle
@@ -39,18 +40,6 @@ log = logging.getLogger(__name__)
 
 #: Seconds between attempts to set a caBundle that could not be set yet.
 INJECTION_RETRY_SECONDS = 30.0
-
-SERVICE_ACCOUNT_NAMESPACE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
-
-
-def _own_namespace() -> str:
-    """The operator's namespace: ``POD_NAMESPACE``, else the pod's service account, else default."""
-    if os.environ.get("POD_NAMESPACE"):
-        return os.environ["POD_NAMESPACE"]
-    try:
-        return SERVICE_ACCOUNT_NAMESPACE.read_text().strip() or "quay-bridge"
-    except OSError:
-        return "quay-bridge"
 
 
 @dataclass(frozen=True)
@@ -75,7 +64,7 @@ class SelfManagedSettings:
     service: str = field(
         default_factory=lambda: os.environ.get("QUAY_BRIDGE_WEBHOOK_SERVICE", "quay-bridge-webhook")
     )
-    namespace: str = field(default_factory=_own_namespace)
+    namespace: str = field(default_factory=own_namespace)
     configuration: str = field(
         default_factory=lambda: os.environ.get(
             "QUAY_BRIDGE_WEBHOOK_CONFIGURATION", "quay-bridge-webhook"
@@ -101,6 +90,7 @@ async def start_webhook(
     settings: WebhookSettings | None = None,
     self_managed: SelfManagedSettings | None = None,
     metrics_registry: CollectorRegistry | None = None,
+    decision_key: bytes | None = None,
 ) -> WebhookServer:
     """Start the admission webhook for ``quay-bridge run``; ``await server.stop()`` ends it.
 
@@ -118,6 +108,8 @@ async def start_webhook(
         self_managed: names for self-managed mode (defaults from the environment).
         metrics_registry: the operator's Prometheus registry, so ``/metrics`` shows the
             webhook's ``quay_bridge_admission*`` series (default: a private one).
+        decision_key: the key the webhook signs its Build decisions with, the one Build
+            completion verifies them with (``bridge.decision_key``).
 
     Raises:
         ValueError: self-managed mode without a ``cluster``.
@@ -127,7 +119,7 @@ async def start_webhook(
     directory = Path(cert_dir) if cert_dir else None
     if directory is not None and ServingFiles(directory).exist():
         log.info("webhook serving the certificate mounted in %s", directory)
-        return await start_server(view, host, port, directory, settings, metrics)
+        return await start_server(view, host, port, directory, settings, metrics, decision_key)
     if cluster is None:
         raise ValueError("self-managed webhook certificates need a cluster to keep them in")
     options = self_managed or SelfManagedSettings()
@@ -135,7 +127,7 @@ async def start_webhook(
     shared = await _obtain(cluster, options)
     write_serving_files(local, shared.ca.cert_pem, shared.serving)
     injected = await _inject_ca_bundle(cluster, options, shared.ca.cert_pem)
-    server = await start_server(view, host, port, local, settings, metrics)
+    server = await start_server(view, host, port, local, settings, metrics, decision_key)
     renewal = _keep_renewed(cluster, options, local, shared, injected)
     server.run_alongside(renewal, "webhook-renewal")
     log.info("webhook serving a self-managed certificate from %s", local)

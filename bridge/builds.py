@@ -13,6 +13,10 @@ Failures: a 409 (the stream changed since it was read) retries at once with the 
 resourceVersion; a per-image failure (Unauthorized, NotFound: the reply is still a 201) posts a
 Warning Event on the Build and retries with backoff, a bounded number of times; API-server errors
 (5xx, connection) retry the same way; a refusal (400, 403, 422) stops with a Warning Event.
+
+Trust: a Build whose decision record does not verify (``bridge.imports.decide``), or whose
+destination is in another namespace where a ``SubjectAccessReview`` does not allow its service
+account to push, gets a Warning Event ``ImportRefused`` and nothing is imported.
 """
 
 from __future__ import annotations
@@ -33,10 +37,13 @@ from bridge.imports import (
     ImportResult,
     TagTarget,
     Verdict,
+    access_review,
+    build_service_account,
     decide,
     import_request,
     imported_patch,
     read_import_result,
+    review_allowed,
 )
 from webhook.views import Destination
 
@@ -121,6 +128,7 @@ class BuildImporter:
     Args:
         cluster: the operator's client for the API server.
         destinations: the bridge's state view (integration settings per namespace).
+        key: the decision key the webhook signs with (``bridge.decision_key``).
         settings: retry and timeout settings.
         sleep: how to wait between tries (tests pass a recorder).
     """
@@ -131,9 +139,12 @@ class BuildImporter:
         destinations: Destinations,
         settings: ImportSettings | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        *,
+        key: bytes,
     ) -> None:
         self._cluster = cluster
         self._destinations = destinations
+        self._key = key
         self.settings = settings or ImportSettings()
         self._sleep = sleep
         self._imported: set[str] = set()  # Build uids this process imported and marked
@@ -148,12 +159,13 @@ class BuildImporter:
         Returns:
             What was done.
         """
-        decision = decide(build)
+        decision = decide(build, self._key)
         uid = str(build.get("metadata", {}).get("uid") or "")
-        if decision.verdict is Verdict.INVALID:
+        if decision.verdict in (Verdict.INVALID, Verdict.REFUSED):
             if not uid or uid not in self._warned_invalid:
                 self._warned_invalid.add(uid)
-                await self._event(build, "Warning", "ImportSkipped", decision.reason)
+                reason = "ImportSkipped" if decision.verdict is Verdict.INVALID else "ImportRefused"
+                await self._event(build, "Warning", reason, decision.reason)
             return Outcome(decision.verdict, False, decision.reason)
         if decision.verdict is not Verdict.IMPORT:
             return Outcome(decision.verdict, False, decision.reason)
@@ -163,10 +175,34 @@ class BuildImporter:
         fresh = await self._read_build(build)
         if fresh is None:
             return Outcome(Verdict.UNMANAGED, False, "the build is gone")
-        decision = decide(fresh)
+        decision = decide(fresh, self._key)
         if decision.verdict is not Verdict.IMPORT:
             return Outcome(decision.verdict, False, decision.reason)
         return await self._import_with_retries(fresh, decision)
+
+    async def _may_push(self, build: Mapping[str, Any], target: TagTarget) -> tuple[bool, str]:
+        """Whether the Build's service account may push into ``target`` (same namespace: yes)."""
+        namespace = str(build["metadata"]["namespace"])
+        if target.namespace == namespace:
+            return True, ""
+        account = build_service_account(build)
+        body = access_review(namespace, account, target)
+        try:
+            reply = await self._cluster.create_subject_access_review(
+                body, timeout=self.settings.request_timeout
+            )
+        except KubeError as error:
+            raise self._classify(error) from None
+        allowed, why = review_allowed(reply)
+        subject = f"service account {namespace}/{account}"
+        if allowed:
+            return True, f"{subject} may push into {target}"
+        return False, (
+            f"not imported into {target}: {subject} may not update imagestreams/layers "
+            f"{target.stream} in namespace {target.namespace}"
+            + (f" ({_short(why, 200)})" if why else "")
+            + "; grant it system:image-builder there, or build in that namespace"
+        )
 
     async def _read_build(self, build: Mapping[str, Any]) -> Mapping[str, Any] | None:
         meta = build.get("metadata", {})
@@ -193,6 +229,10 @@ class BuildImporter:
         last_problem = ""
         for attempt in range(1, self.settings.attempts + 1):
             try:
+                allowed, why = await self._may_push(build, decision.target)
+                if not allowed:
+                    await self._event(build, "Warning", "ImportRefused", why)
+                    return Outcome(Verdict.REFUSED, False, why)
                 destination = self._destination(decision.target, str(meta["namespace"]))
                 result = await self._import_once(decision.target, decision.image, destination)
             except _Refused as error:

@@ -13,6 +13,7 @@ conflict (409), a failed JSON Patch ``test`` (422 or 409) and a missing object (
 from __future__ import annotations
 
 import base64
+import binascii
 import datetime
 import json
 import logging
@@ -270,15 +271,40 @@ class Cluster:
         self._count("clusterkopfpeerings", "create")
         return True
 
-    async def read_secret_key(self, namespace: str, name: str, key: str) -> str | None:
-        """Return one decoded key of a Secret (None if absent); KubeError 404 if no Secret."""
+    async def read_secret_bytes(self, namespace: str, name: str, key: str) -> bytes | None:
+        """Return one key of a Secret as bytes (None if absent); KubeError 404 if no Secret.
+
+        Raises:
+            ValueError: the key's value is not base64 (a Secret the API server would refuse).
+        """
         secret = await self._request("GET", _ns_path(namespace, "secrets", name))
         data = (secret or {}).get("data") or {}
         if key in data:
-            return base64.b64decode(data[key]).decode()
+            try:
+                return base64.b64decode(str(data[key]), validate=True)
+            except (binascii.Error, ValueError):
+                raise ValueError(
+                    f"key {key!r} of Secret {namespace}/{name} is not base64"
+                ) from None
         string_data = (secret or {}).get("stringData") or {}
         value = string_data.get(key)
-        return str(value) if value is not None else None
+        return str(value).encode() if value is not None else None
+
+    async def read_secret_key(self, namespace: str, name: str, key: str) -> str | None:
+        """Return one key of a Secret as text (None if absent); KubeError 404 if no Secret.
+
+        Raises:
+            ValueError: the value is not UTF-8 text (the message names the Secret and key).
+        """
+        raw = await self.read_secret_bytes(namespace, name, key)
+        if raw is None:
+            return None
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise ValueError(
+                f"key {key!r} of Secret {namespace}/{name} is not UTF-8 text"
+            ) from None
 
     async def secret_keys(self, namespace: str, name: str) -> list[str]:
         """Return the keys a Secret holds (for error messages; never the values)."""
@@ -317,6 +343,13 @@ class Cluster:
         return dict(await self._request("GET", f"{_WEBHOOKS}/{_q(name)}"))
 
     # --- writes -----------------------------------------------------------------------------
+
+    async def create_subject_access_review(
+        self, body: dict[str, Any], *, timeout: float | None = None
+    ) -> dict[str, Any]:
+        """Ask the API server whether a user may do something (nothing is stored; no count)."""
+        path = "/apis/authorization.k8s.io/v1/subjectaccessreviews"
+        return dict(await self._request("POST", path, body, timeout=timeout))
 
     async def create_secret(self, namespace: str, body: dict[str, Any]) -> dict[str, Any]:
         """Create a Secret."""

@@ -26,6 +26,8 @@ from typing import Any
 from bridge.cluster import Cluster, KubeError
 from bridge.connection import load_connection
 from bridge.controller import Controller
+from bridge.decision_key import ensure_decision_key
+from bridge.home import own_namespace
 from bridge.listening import IP_VERSIONS, listen_hosts
 from bridge.metrics import Metrics
 from bridge.peering import Peering, own_identity
@@ -124,6 +126,30 @@ async def _ensure_peering(cluster: Cluster, name: str) -> None:
         log.warning("could not create ClusterKopfPeering %s: %s", name, exc)
 
 
+#: What kube-apiserver says when asked for a resourceVersion it never issued (state lost).
+TOO_LARGE = "Too large resource version"
+
+
+async def _run_kopf(operator: Any, kwargs: dict[str, Any]) -> None:
+    """Run kopf; start it afresh when its watches fail because the API server lost its state.
+
+    kopf lists again after a 410 but stops the whole operator on any other error in a watch
+    stream, such as the 504 "Too large resource version" an API server restored from a backup (or
+    restarted empty) answers to the versions kopf kept. That error only means "list again": kopf
+    is started again in the same process (its clean-up stops the controller, its start-up starts
+    it, which lists everything afresh), keeping the webhook and its view serving meanwhile.
+    """
+    while True:
+        try:
+            await operator(**kwargs)
+        except Exception as exc:
+            if TOO_LARGE not in str(exc):
+                raise
+            log.warning("the API server lost its state (%s); listing everything again", TOO_LARGE)
+            continue
+        return
+
+
 async def run(args: argparse.Namespace) -> int:
     """Run the operator until it is stopped; return the exit code."""
     connection = load_connection(args.kubeconfig, context=args.context)
@@ -154,7 +180,10 @@ async def run(args: argparse.Namespace) -> int:
 
     memo = kopf.Memo()
     memo[bridge.handlers.MEMO_KEY] = controller
-    memo[BUILDS_KEY] = BuildImporter(cluster, state)
+    # The webhook signs its Build decisions and Build completion verifies them with one key,
+    # shared by the replicas through a Secret in the operator's namespace.
+    decision_key = await ensure_decision_key(cluster, own_namespace())
+    memo[BUILDS_KEY] = BuildImporter(cluster, state, key=decision_key)
 
     runner = await start_server(
         make_app(metrics, lambda: controller.started), args.metrics_hosts, args.metrics_port
@@ -171,6 +200,7 @@ async def run(args: argparse.Namespace) -> int:
             cluster=cluster,
             settings=WebhookSettings(fips=args.fips),
             metrics_registry=metrics.registry,
+            decision_key=decision_key,
         )
     kwargs: dict[str, Any] = {"clusterwide": True, "memo": memo}
     if peering is not None:
@@ -181,7 +211,7 @@ async def run(args: argparse.Namespace) -> int:
     else:
         kwargs["standalone"] = True
     try:
-        await kopf.operator(**kwargs)
+        await _run_kopf(kopf.operator, kwargs)
     finally:
         if webhook is not None:
             await webhook.stop()

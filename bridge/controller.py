@@ -67,7 +67,7 @@ class Controller(Reacting):
         ]
         if skipped:
             log.info("not an OpenShift API server: skipping %s", " and ".join(skipped))
-        if self.peering is not None:
+        if self.peering is not None and self._on_activity not in self.peering.listeners:
             self.peering.listeners.append(self._on_activity)
             self._spawn(self.peering.run())
             with contextlib.suppress(TimeoutError):
@@ -95,6 +95,10 @@ class Controller(Reacting):
                 "could not list QuayIntegrations (retrying every %.0fs): %s", HEALTH_INTERVAL, exc
             )
             return
+        listed = {str((body.get("metadata") or {}).get("name")) for body in existing}
+        for name in [n for n in self.integrations if n not in listed]:
+            # Known before (a start after the API server lost its state): gone now.
+            await self.on_integration("DELETED", {"metadata": {"name": name}})
         for body in existing:
             await self.on_integration("ADDED", body)
         self.integrations_listed = True

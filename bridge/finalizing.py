@@ -14,6 +14,7 @@ from typing import Any
 from bridge import naming, planning, selection
 from bridge import quay_errors as qe
 from bridge.integrations import parse_time
+from bridge.ownership import claim_of
 from bridge.scheduling import (
     RETRY_CAP,
     RETRY_FIRST,
@@ -56,6 +57,19 @@ class Finalizing(Scheduling):
         try:
             if integration.client is None:
                 raise qe.Unavailable(f"integration {integration.name} is not ready")
+            ownership = await self.provisioner.owns(
+                integration, org, claim_of(body, planning.FINALIZER)
+            )
+            if ownership is None:
+                self.metrics.reconciles.labels("deletion", "ok").inc()
+                await self._release(namespace, body, f"organization {org} was already gone", False)
+                return
+            if not ownership.usable:
+                self.metrics.reconciles.labels("deletion", "not_owned").inc()
+                await self._release(
+                    namespace, body, f"organization {org} not deleted: {ownership.reason}", True
+                )
+                return
             await self.provisioner.delete_organization(integration, org)
         except qe.QuayError as exc:
             integration.note_quay_error(exc)
@@ -104,7 +118,7 @@ class Finalizing(Scheduling):
         if any(i.spec is None for i in self.integrations.values()):
             return False
         labels = meta_of(body).get("labels") or {}
-        return not selection.claimants(self._specs(), namespace, labels)
+        return not selection.claimants(self._specs(), namespace, labels, self.never_managed)
 
     async def _disown(self, namespace: str, body: dict[str, Any]) -> None:
         """Remove our finalizer and managed label from a namespace no integration selects.

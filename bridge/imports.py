@@ -6,6 +6,13 @@ OpenShift to import the pushed image into the destination tag. This module is th
 job: the decision table over a Build's annotations and phase, the ``ImageStreamImport`` body (the
 one the original operator sends), how to read the import's per-image result, and the annotation
 patch that marks a Build as done. It does no I/O; ``bridge.builds`` drives it against the cluster.
+
+Annotations are set by whoever creates or updates a Build, so the operator trusts none of them by
+itself: a Build is imported only when its decision record (``webhook.decisions``, written by the
+webhook with a key only the operator holds) verifies against the Build's namespace, destination
+and output image as they are at completion. A destination in another namespace additionally needs
+a ``SubjectAccessReview`` (:func:`access_review`) that allows the Build's service account to push
+there, as OpenShift's registry checks a cross-namespace push.
 """
 
 from __future__ import annotations
@@ -15,6 +22,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
+
+from webhook.decisions import RECORD_ANNOTATION, verify
 
 ANNOTATION_PREFIX: Final = "quay-registry-operator.quay.redhat.com/"
 #: Set to ``"true"`` by the webhook on Builds it rewrote to push to Quay.
@@ -80,6 +89,7 @@ class Verdict(enum.Enum):
     ALREADY_IMPORTED = "already-imported"  # marked: never import twice.
     UNSUCCESSFUL = "unsuccessful"  # Failed, Error or Cancelled: nothing was pushed.
     INVALID = "invalid"  # managed but its annotation or output cannot be used: warn, stop.
+    REFUSED = "refused"  # no valid decision record, or no right to push there: warn, stop.
 
 
 @dataclass(frozen=True)
@@ -102,7 +112,7 @@ def _field(obj: Mapping[str, Any], *path: str) -> Any:
     return current
 
 
-def decide(build: Mapping[str, Any]) -> Decision:
+def decide(build: Mapping[str, Any], key: bytes) -> Decision:
     """Decide what the bridge does with a Build, from its annotations, phase and output.
 
     The table, first matching row wins:
@@ -116,11 +126,15 @@ def decide(build: Mapping[str, Any]) -> Decision:
     any phase but Complete           ``WAIT``                nothing yet
     destination annotation bad       ``INVALID``             Warning Event
     output not a named DockerImage   ``INVALID``             Warning Event
+    decision record does not verify  ``REFUSED``             Warning Event
     otherwise                        ``IMPORT``              ImageStreamImport
     ===============================  ======================  ==================
 
+    ``IMPORT`` into another namespace than the Build's still needs :func:`access_review`.
+
     Args:
         build: a ``build.openshift.io/v1`` Build as the API server returns it.
+        key: the operator's decision key (``bridge.decision_key``).
 
     Returns:
         The decision; ``target`` and ``image`` are set for ``IMPORT``.
@@ -152,7 +166,65 @@ def decide(build: Mapping[str, Any]) -> Decision:
             f"the build's output is {kind or 'missing'!s} {image or ''!s}, "
             "expected the DockerImage the webhook set",
         )
+    namespace = _field(build, "metadata", "namespace")
+    if not isinstance(namespace, str) or not verify(
+        key, namespace, destination, image, annotations.get(RECORD_ANNOTATION)
+    ):
+        return Decision(
+            Verdict.REFUSED,
+            f"not imported into {target}: the build carries no valid decision record of the "
+            "bridge's webhook (its annotations were set or changed by someone else, or it was "
+            "rewritten under another decision key); run the build again from its BuildConfig",
+        )
     return Decision(Verdict.IMPORT, f"import {image} into {target}", target=target, image=image)
+
+
+#: The service account a Build runs as when ``spec.serviceAccount`` is empty (OpenShift's default).
+DEFAULT_BUILD_SERVICE_ACCOUNT: Final = "builder"
+
+
+def build_service_account(build: Mapping[str, Any]) -> str:
+    """Return the service account that pushed the Build's image."""
+    name = _field(build, "spec", "serviceAccount")
+    return name if isinstance(name, str) and name else DEFAULT_BUILD_SERVICE_ACCOUNT
+
+
+def access_review(namespace: str, service_account: str, target: TagTarget) -> dict[str, Any]:
+    """Return the ``SubjectAccessReview``: may this service account push into ``target``?
+
+    OpenShift's registry authorizes a push into an ImageStream with ``update`` on
+    ``imagestreams/layers`` in the stream's namespace (what ``system:image-builder`` grants);
+    the same question is asked here before importing into a namespace other than the Build's.
+    The groups are those the API server gives a service account's token.
+    """
+    return {
+        "apiVersion": "authorization.k8s.io/v1",
+        "kind": "SubjectAccessReview",
+        "spec": {
+            "user": f"system:serviceaccount:{namespace}:{service_account}",
+            "groups": [
+                "system:serviceaccounts",
+                f"system:serviceaccounts:{namespace}",
+                "system:authenticated",
+            ],
+            "resourceAttributes": {
+                "namespace": target.namespace,
+                "verb": "update",
+                "group": "image.openshift.io",
+                "resource": "imagestreams",
+                "subresource": "layers",
+                "name": target.stream,
+            },
+        },
+    }
+
+
+def review_allowed(reply: Mapping[str, Any]) -> tuple[bool, str]:
+    """Read a ``SubjectAccessReview`` reply: (allowed, the reason the API server gave)."""
+    allowed = _field(reply, "status", "allowed") is True
+    denied = _field(reply, "status", "denied") is True
+    reason = _field(reply, "status", "reason")
+    return allowed and not denied, reason if isinstance(reason, str) else ""
 
 
 def import_request(

@@ -27,6 +27,20 @@ from bridge.state import NamespaceRecord
 log = logging.getLogger(__name__)
 
 
+def token_problem(token: str) -> str | None:
+    """Why ``token`` cannot be sent as a bearer token, or None when it can.
+
+    A token goes into an HTTP header: only visible ASCII characters are possible there. A CR or LF
+    inside (two tokens pasted together, a header injection) or any other control character is
+    refused here with a clear reason rather than failing deep in the HTTP client.
+    """
+    for index, char in enumerate(token):
+        if not "\x21" <= char <= "\x7e":
+            what = {"\r": "a carriage return", "\n": "a line feed"}.get(char)
+            return f"character {index + 1} is {what or f'U+{ord(char):04X}'} (only visible ASCII)"
+    return None
+
+
 def parse_time(value: str | None) -> float | None:
     """Seconds since the epoch of an RFC 3339 time; None when absent or malformed."""
     if not value:
@@ -178,6 +192,11 @@ class Integration:
                     f"cannot read Secret {ref.namespace}/{ref.name}: {exc}",
                 )
             return None
+        except ValueError as exc:
+            self.credentials = Check(
+                False, "InvalidToken", f"{exc}: put the Quay OAuth token there as plain text"
+            )
+            return None
         if token is None or not token.strip():
             keys = await cluster.secret_keys(ref.namespace, ref.name)
             self.credentials = Check(
@@ -185,6 +204,15 @@ class Integration:
                 "KeyNotFound",
                 f"Secret {ref.namespace}/{ref.name} has no key {ref.key!r}"
                 f" (it has: {', '.join(keys) or 'no keys'}); set credentialsSecret.key",
+            )
+            return None
+        problem = token_problem(token.strip())
+        if problem is not None:
+            self.credentials = Check(
+                False,
+                "InvalidToken",
+                f"key {ref.key!r} of Secret {ref.namespace}/{ref.name} is not a usable token: "
+                f"{problem}; put the Quay OAuth token there alone, as plain text",
             )
             return None
         return token.strip()
@@ -202,6 +230,9 @@ class Integration:
         except KubeError as exc:
             reason = "does not exist" if exc.status == 404 else f"cannot be read: {exc}"
             self.reachable = Check(False, "CABundleNotFound", f"CA bundle {where} {reason}")
+            return False, None
+        except ValueError as exc:
+            self.reachable = Check(False, "CABundleInvalid", f"CA bundle {where}: {exc}")
             return False, None
         if not pem:
             self.reachable = Check(False, "CABundleNotFound", f"{where} has no key {ca.key!r}")

@@ -20,14 +20,31 @@ from bridge import quay_errors as qe
 from bridge.caches import Caches
 from bridge.cluster import Cluster, KubeError
 from bridge.integrations import Integration
+from bridge.ownership import (
+    OWNER_ROBOT,
+    ROBOT_DESCRIPTION,
+    Claim,
+    Ownership,
+    Verdict,
+    judge,
+    owner_description,
+)
 from bridge.quay_client import QuayClient
 from bridge.settings import IntegrationSpec, Role
 from bridge.state import NamespaceRecord
 
 log = logging.getLogger(__name__)
 
-ROBOT_DESCRIPTION = "quay-bridge: pull secret of service account {sa} in namespace {ns}"
 LINK_ATTEMPTS = 6
+
+
+class NotOwnedError(Exception):
+    """The namespace's organization exists but the bridge may not use it (see ``ownership``)."""
+
+    def __init__(self, organization: str, ownership: Ownership) -> None:
+        super().__init__(ownership.reason)
+        self.organization = organization
+        self.ownership = ownership
 
 
 def _parts(integration: Integration) -> tuple[IntegrationSpec, QuayClient]:
@@ -45,19 +62,25 @@ class Provisioner:
     # --- Quay: organization, robots, prototypes --------------------------------------------
 
     async def ensure_quay(
-        self, integration: Integration, record: NamespaceRecord, *, observe: bool
+        self, integration: Integration, record: NamespaceRecord, claim: Claim, *, observe: bool
     ) -> bool:
         """Put org, robots and prototypes in place; fill ``record.tokens``.
 
+        A new organization gets the owner marker first (``bridge.ownership``); an existing one is
+        used only when it is the namespace's (marker with its UID, pre-marker rule, or explicit
+        adoption, which also rotates the robots' tokens so the previous holders' copies stop
+        working).
+
         Returns True when the organization was created by this call (it is then known empty).
-        Raises NameReserved while Quay still holds a deleted org's name.
+        Raises NameReserved while Quay still holds a deleted org's name, NotOwnedError when the
+        existing organization is not the namespace's (nothing is written into it).
         """
         spec, client = _parts(integration)
         org = record.organization
         if observe:
             observed = await self._observe(client, org)
             if observed is not None:
-                await self._repair(client, spec, record, *observed)
+                await self._take_over(client, spec, record, claim, *observed)
                 record.quay_ready = True
                 return False
         try:
@@ -66,9 +89,10 @@ class Provisioner:
             observed = await self._observe(client, org)
             if observed is None:
                 raise
-            await self._repair(client, spec, record, *observed)
+            await self._take_over(client, spec, record, claim, *observed)
             record.quay_ready = True
             return False
+        await client.create_robot(org, OWNER_ROBOT, owner_description(claim.namespace, claim.uid))
         await asyncio.gather(
             *(self._new_robot(client, record, sa.name, sa.role) for sa in spec.service_accounts)
         )
@@ -77,7 +101,10 @@ class Provisioner:
         return created
 
     async def _observe(self, client: QuayClient, org: str) -> tuple[list[Any], list[Any]] | None:
-        """Read an org's robots (with tokens) and prototypes; None when the org does not exist."""
+        """Read an org's robots (with tokens) and prototypes; None when the org does not exist.
+
+        Raises NotOwnedError when the org exists but the bridge's Quay user is not its admin.
+        """
         try:
             robots, prototypes = await asyncio.gather(
                 client.list_robots(org), client.list_prototypes(org)
@@ -88,8 +115,61 @@ class Provisioner:
                 await client.get_organization(org)
             except qe.NotFound:
                 return None
-            raise
+            except qe.Forbidden:
+                pass  # it exists (a missing org is a 404 here) and is not ours to read
+            raise NotOwnedError(
+                org,
+                Ownership(
+                    Verdict.UNKNOWN,
+                    f"Quay organization {org} exists but the integration's Quay user is not its "
+                    "admin: it belongs to someone else and is left untouched",
+                ),
+            ) from None
         return list(robots), list(prototypes)
+
+    async def owns(self, integration: Integration, org: str, claim: Claim) -> Ownership | None:
+        """Whether ``org`` may be deleted for the namespace of ``claim``; None when it is gone."""
+        _, client = _parts(integration)
+        try:
+            observed = await self._observe(client, org)
+        except NotOwnedError as exc:
+            return exc.ownership
+        if observed is None:
+            return None
+        return judge(org, observed[0], claim)
+
+    async def _take_over(
+        self,
+        client: QuayClient,
+        spec: IntegrationSpec,
+        record: NamespaceRecord,
+        claim: Claim,
+        robots: list[Any],
+        prototypes: list[Any],
+    ) -> None:
+        """Repair an existing organization, once it is known to be the namespace's."""
+        org = record.organization
+        ownership = judge(org, robots, claim)
+        if not ownership.usable:
+            raise NotOwnedError(org, ownership)
+        if ownership.needs_marker:
+            full = f"{org}+{OWNER_ROBOT}"
+            if any(robot.get("name") == full for robot in robots):
+                await client.delete_robot(org, OWNER_ROBOT)
+            await client.create_robot(
+                org, OWNER_ROBOT, owner_description(claim.namespace, claim.uid)
+            )
+            log.info(
+                "namespace %s: organization %s marked as its own (%s)",
+                claim.namespace,
+                org,
+                ownership.reason,
+            )
+        robots = [robot for robot in robots if robot.get("name") != f"{org}+{OWNER_ROBOT}"]
+        await self._repair(client, spec, record, robots, prototypes)
+        if ownership.verdict is Verdict.ADOPT:
+            # Whoever held the previous namespace's pull secrets must not keep pulling.
+            await self.rotate_robots(client, spec, record)
 
     async def _new_robot(
         self, client: QuayClient, record: NamespaceRecord, sa: str, role: Role
@@ -141,6 +221,12 @@ class Provisioner:
     async def rotate(self, integration: Integration, record: NamespaceRecord) -> None:
         """Regenerate every robot token of the namespace (the old tokens stop working)."""
         spec, client = _parts(integration)
+        await self.rotate_robots(client, spec, record)
+
+    async def rotate_robots(
+        self, client: QuayClient, spec: IntegrationSpec, record: NamespaceRecord
+    ) -> None:
+        """Regenerate the tokens of the namespace's robots and forget the Secrets written."""
 
         async def one(sa: str) -> None:
             robot = await client.regenerate_robot(record.organization, naming.robot_short_name(sa))

@@ -16,6 +16,8 @@ from bridge import quay_errors as qe
 from bridge.cluster import KubeError
 from bridge.finalizing import Finalizing
 from bridge.integrations import Integration
+from bridge.ownership import claim_of
+from bridge.provisioning import NotOwnedError
 from bridge.scheduling import (
     ROTATE_ANNOTATION,
     ROTATED_ANNOTATION,
@@ -139,9 +141,16 @@ class Reconciling(Finalizing):
         if not record.quay_ready and provisioned_before:
             self._relist.add(namespace)
         if not record.quay_ready or observe:
-            created = await self.provisioner.ensure_quay(
-                integration, record, observe=record.quay_ready or provisioned_before
-            )
+            try:
+                created = await self.provisioner.ensure_quay(
+                    integration,
+                    record,
+                    claim_of(body, planning.FINALIZER),
+                    observe=record.quay_ready or provisioned_before,
+                )
+            except NotOwnedError as exc:
+                await self._report_not_owned(integration, namespace, body, exc)
+                return
         rotate_requested = namespace in self._rotate
         self._rotate.discard(namespace)
         if not created and (rotate_requested or (recorded is not None and recorded != marker)):
@@ -213,6 +222,30 @@ class Reconciling(Finalizing):
             account = self.caches.accounts.get(namespace, sa.name)
             if account is not None and planning.is_linked(account, secret):
                 record.linked.add(sa.name)
+
+    async def _report_not_owned(
+        self, integration: Integration, namespace: str, body: dict[str, Any], exc: NotOwnedError
+    ) -> None:
+        """Count the namespace as failed, forget its destination, say why once (Warning Event).
+
+        Nothing is written into the organization, and without a record the webhook rewrites no
+        Build of the namespace to push there.
+        """
+        why = str(exc)
+        integration.invalid_names[namespace] = why
+        self._status_dirty.add(integration.name)
+        self.state.records.pop(namespace, None)
+        self._fingerprints.pop(namespace, None)
+        key = (namespace, str(meta_of(body).get("uid") or ""), why)
+        if key not in self._reported_not_owned:
+            self._reported_not_owned.add(key)
+            log.warning("namespace %s: %s", namespace, why)
+            await self.cluster.post_event(
+                {"apiVersion": "v1", "kind": "Namespace", "metadata": meta_of(body)},
+                "QuayOrganizationNotOwned",
+                why,
+                warning=True,
+            )
 
     async def _report_invalid(
         self, integration: Integration, namespace: str, body: dict[str, Any], why: str

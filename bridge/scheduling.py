@@ -22,6 +22,7 @@ from bridge import selection
 from bridge.caches import Caches
 from bridge.cluster import Cluster, KubeError
 from bridge.following import Followers
+from bridge.home import own_namespace
 from bridge.integrations import Integration
 from bridge.metrics import Metrics
 from bridge.peering import Peering
@@ -77,6 +78,8 @@ class Scheduling:
         #: None when standalone (always active).
         self.peering = peering
         self.provisioner = Provisioner(cluster)
+        #: Never managed, whatever an integration selects: the operator's own namespace.
+        self.never_managed = frozenset({own_namespace()})
         self.integrations: dict[str, Integration] = {}
         self.namespaces: dict[str, dict[str, Any]] = {}
         self.caches = Caches()
@@ -91,6 +94,7 @@ class Scheduling:
         self._retries: dict[str, int] = {}
         self._retry_handles: dict[str, asyncio.TimerHandle] = {}
         self._reported_invalid: set[str] = set()
+        self._reported_not_owned: set[tuple[str, str, str]] = set()
         self._repo_inflight: dict[tuple[str, str], asyncio.Future[None]] = {}
         self._semaphore = asyncio.Semaphore(CONCURRENCY)
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -155,7 +159,7 @@ class Scheduling:
     def owner(self, namespace: str, body: dict[str, Any]) -> Integration | None:
         """Return the one integration managing ``namespace``; record overlaps as conflicts."""
         labels = meta_of(body).get("labels") or {}
-        names = selection.claimants(self._specs(), namespace, labels)
+        names = selection.claimants(self._specs(), namespace, labels, self.never_managed)
         for integration in self.integrations.values():
             others = [n for n in names if n != integration.name]
             had = namespace in integration.conflicts
@@ -249,6 +253,7 @@ class Scheduling:
         self._relist.discard(namespace)
         self._rotate.discard(namespace)
         self._reported_invalid.discard(namespace)
+        self._reported_not_owned = {k for k in self._reported_not_owned if k[0] != namespace}
         self._retries.pop(namespace, None)
         lock = self._locks.get(namespace)
         if lock is None or not lock.locked():

@@ -5,6 +5,8 @@ if it is a system namespace; with a non-empty allow list nothing else is selecte
 namespace but the built-in system ones (``default``, ``openshift``, ``management-infra``,
 ``openshift-*``, ``kube-*``, as the original operator). The label selector, when set, must match as
 well. A namespace chosen by two integrations is a conflict: it is reported and managed by neither.
+The operator's own namespace is never managed, whatever the lists say (``never``): its Secrets
+(the Quay token, the Build decision key) must not sit next to pull secrets a tenant reads.
 """
 
 from __future__ import annotations
@@ -56,7 +58,15 @@ def selects(spec: IntegrationSpec, namespace: str, labels: Mapping[str, str]) ->
 
 
 def claimants(
-    specs: Mapping[str, IntegrationSpec], namespace: str, labels: Mapping[str, str]
+    specs: Mapping[str, IntegrationSpec],
+    namespace: str,
+    labels: Mapping[str, str],
+    never: frozenset[str] = frozenset(),
 ) -> list[str]:
-    """Return the names of every integration selecting ``namespace``, sorted."""
+    """Return the names of every integration selecting ``namespace``, sorted.
+
+    ``never``: namespaces no integration may manage (the operator's own).
+    """
+    if namespace in never:
+        return []
     return sorted(name for name, spec in specs.items() if selects(spec, namespace, labels))

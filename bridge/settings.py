@@ -41,11 +41,26 @@ class CABundleRef(_Model):
     key: str = "ca.crt"
 
 
+#: A name that is both a ServiceAccount name (DNS-1123 subdomain) and a Quay robot short name
+#: (``[a-z0-9]+`` runs joined by single separators, at least two characters): the CRD's pattern.
+SERVICE_ACCOUNT_NAME = re.compile(r"^(?=.{2,253}$)[a-z0-9]+([.-][a-z0-9]+)*$")
+
+
 class ServiceAccountRole(_Model):
     """One service account that gets a robot, a pull secret, and the robot's role on the org."""
 
     name: str = Field(min_length=1)
     role: Role
+
+    @field_validator("name")
+    @classmethod
+    def _robot_name(cls, value: str) -> str:
+        if not SERVICE_ACCOUNT_NAME.match(value):
+            raise ValueError(
+                f"{value[:80]!r} cannot name both a ServiceAccount and a Quay robot: 2-253"
+                " lower-case letters and digits, separated by single '-' or '.'"
+            )
+        return value
 
 
 class LabelRequirement(_Model):
@@ -99,6 +114,15 @@ class IntegrationSpec(_Model):
     namespace_deletion_deadline_seconds: int = Field(
         default=300, ge=0, alias="namespaceDeletionDeadlineSeconds"
     )
+
+    @field_validator("service_accounts")
+    @classmethod
+    def _unique(cls, value: tuple[ServiceAccountRole, ...]) -> tuple[ServiceAccountRole, ...]:
+        names = [account.name for account in value]
+        twice = sorted({name for name in names if names.count(name) > 1})
+        if twice:
+            raise ValueError(f"service account names must be unique; listed twice: {twice}")
+        return value
 
     @field_validator("quay_hostname")
     @classmethod

@@ -13,6 +13,15 @@ concurrently; events that arrive for an object while its handler runs are coales
 vanished while the watch was down is reported ``DELETED`` after the next list, with the metadata
 last seen, so no deletion is lost. kopf still runs the QuayIntegration and Build handlers, the
 operator's start-up and clean-up, and peering.
+
+An API server can lose its state (etcd restored from a backup, the simulator restarted): its
+resourceVersions then start again below the ones the informer holds. It notices either way the
+server can show it: a watch or list refused with 504 "Too large resource version" (cause
+``ResourceVersionTooLarge``, what kube-apiserver answers for a version it has not reached), or a
+list whose resourceVersion is older than one already seen. It then starts over: every object it
+knew is reported ``DELETED`` (with the metadata last seen) and every object listed now ``ADDED``,
+so the controller drops what no longer exists and takes a re-created object of the same name as
+new, whatever its resourceVersion.
 """
 
 from __future__ import annotations
@@ -62,6 +71,28 @@ class Source:
 
 class Expired(Exception):
     """The watch's resourceVersion is older than the server keeps: list again."""
+
+
+class StateLost(Exception):
+    """The server never issued the resourceVersion the informer holds: start over."""
+
+
+def is_too_large(status: dict[str, Any]) -> bool:
+    """Whether a Status is kube-apiserver's "Too large resource version" (504, Timeout)."""
+    details = status.get("details") if isinstance(status.get("details"), dict) else {}
+    causes = details.get("causes") if isinstance(details, dict) else None
+    if isinstance(causes, list) and any(
+        isinstance(c, dict) and c.get("reason") == "ResourceVersionTooLarge" for c in causes
+    ):
+        return True
+    return "Too large resource version" in str(status.get("message") or "")
+
+
+def _number(version: object) -> int | None:
+    try:
+        return int(str(version))
+    except ValueError:
+        return None
 
 
 def object_key(body: dict[str, Any]) -> Key:
@@ -149,6 +180,10 @@ class Informer:
         self._known: dict[Key, dict[str, Any]] = {}
         #: The resourceVersion to watch from; None: list first.
         self._version: str | None = None
+        #: The highest resourceVersion seen; a server answering below it has lost its state.
+        self._highest = 0
+        #: The next list starts over (the server lost its state).
+        self._reset = False
         self._last_error = ""
 
     async def run(self) -> None:
@@ -168,10 +203,21 @@ class Informer:
             except Expired:
                 self.metrics.watch_restarts.labels(self.source.resource, "expired").inc()
                 self._version = None
+            except StateLost as exc:
+                self.metrics.watch_restarts.labels(self.source.resource, "state_lost").inc()
+                log.warning(
+                    "following %s: the API server lost its state (%s); listing everything again",
+                    self.source.resource,
+                    exc,
+                )
+                self._version, self._reset = None, True
             except KubeError as exc:
                 self.metrics.watch_restarts.labels(self.source.resource, "error").inc()
                 if exc.status == 410:
                     self._version = None
+                    continue
+                if exc.status == 504 and "Too large resource version" in exc.message:
+                    self._version, self._reset = None, True
                     continue
                 self._report(exc)
                 failures += 1
@@ -191,8 +237,32 @@ class Informer:
             hint = " (is the API served by this cluster?)"
         log.warning("following %s: %s%s; retrying", self.source.resource, message, hint)
 
+    def _seen(self, version: object) -> None:
+        number = _number(version)
+        if number is not None and number > self._highest:
+            self._highest = number
+
     async def _relist(self) -> str:
         items, version = await self.cluster.list_collection(self.source.path, self.source.params())
+        listed = _number(version)
+        if listed is not None and listed < self._highest:
+            log.warning(
+                "following %s: the list is at resourceVersion %s, older than %d already seen: "
+                "the API server lost its state; starting over",
+                self.source.resource,
+                version,
+                self._highest,
+            )
+            self.metrics.watch_restarts.labels(self.source.resource, "state_lost").inc()
+            self._reset = True
+        if self._reset:
+            # Every version known is meaningless now: report all as gone, then all as new.
+            for key, meta in list(self._known.items()):
+                self.dispatch.submit(key, "DELETED", {"metadata": meta})
+            self._known.clear()
+            self._highest = 0
+            self._reset = False
+        self._seen(version)
         present: set[Key] = set()
         for item in items:
             key = object_key(item)
@@ -230,9 +300,12 @@ class Informer:
                 code = int(body.get("code") or 0)
                 if code == 410:
                     raise Expired(str(body.get("message") or "expired"))
+                if code == 504 and is_too_large(body):
+                    raise StateLost(str(body.get("message") or "too large resource version"))
                 raise KubeError(code, str(body.get("message") or "watch error"))
             meta = body.get("metadata") or {}
             self._version = str(meta.get("resourceVersion") or self._version)
+            self._seen(self._version)
             if event_type == "BOOKMARK":
                 continue
             key = object_key(body)

@@ -33,6 +33,8 @@ from demo.stack import Stack, wait_until
 T = TypeVar("T")
 
 MANAGED_LABEL = "quay-bridge.quay.redhat.com/managed"
+#: The namespace the operator runs in (``deploy/base``), where it keeps its shared Secrets.
+OPERATOR_NAMESPACE = "quay-bridge"
 ANNOTATIONS = "quay-registry-operator.quay.redhat.com/"
 IMPORTED = ANNOTATIONS + "destination-imagestreamtag-imported"
 SERVICE_ACCOUNTS = ("builder", "default", "deployer")
@@ -244,7 +246,17 @@ class Scenario:
         }
 
     def start_operator(self) -> dict[str, Any]:
-        """Make the webhook certificates, start the operator and register its webhook."""
+        """Make the webhook certificates, start the operator and register its webhook.
+
+        The operator's own namespace (``quay-bridge``, as ``deploy/base`` installs it) is created
+        first: the operator keeps the key its webhook signs Build decisions with in a Secret there,
+        so a restarted operator still imports the Builds rewritten before the restart.
+        """
+        if self._kube.get(f"/api/v1/namespaces/{OPERATOR_NAMESPACE}") is None:
+            self._kube.create(
+                "/api/v1/namespaces",
+                {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": OPERATOR_NAMESPACE}},
+            )
         cert_dir = self.stack.make_certificates()
         self.stack.start_operator()
         ca = (cert_dir / "ca.crt").read_bytes()

@@ -224,13 +224,16 @@ class Stack:
         )
         return self.registry_url
 
-    def start_sim(self, registry_url: str, insecure_hosts: tuple[str, ...] = ()) -> Path:
+    def start_sim(
+        self, registry_url: str, insecure_hosts: tuple[str, ...] = (), *, port: int | None = None
+    ) -> Path:
         """Start the simulator, builds pushing to ``registry_url``; return its kubeconfig path.
 
         The registry core speaks plain HTTP, so its host (and any proxy in front of it, in
-        ``insecure_hosts``) is declared insecure to the simulator's pushes and imports.
+        ``insecure_hosts``) is declared insecure to the simulator's pushes and imports. ``port``
+        starts it on a known port (a restart in the same place, with all its state lost).
         """
-        port = free_port(self.host)
+        port = port or free_port(self.host)
         kubeconfig = self.workdir / "kubeconfig"
         argv = cli(
             "sim",

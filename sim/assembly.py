@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sim.admission import AdmissionChain
+from sim.authorization import Authorization
 from sim.builds import Builds
 from sim.imagestreams import ImageStreams
 from sim.machinery import Machinery
@@ -25,9 +26,11 @@ class Simulator:
     machinery: Machinery
     api: ApiServer
     templates: Templates
+    authorization: Authorization
 
     async def start(self) -> None:
-        """Create what every cluster has before the first request (namespaces, the template)."""
+        """Create what every cluster has before the first request (namespaces, roles, template)."""
+        await self.authorization.preload()
         await self.templates.preload()
 
 
@@ -36,8 +39,9 @@ def build(settings: Settings) -> Simulator:
     machinery = Machinery(settings)
     AdmissionChain(machinery)
     Projects(machinery)
+    authorization = Authorization(machinery)
     ImageStreams(machinery)
     Builds(machinery)
     templates = Templates(machinery)
     request_log = RequestLog(settings.request_log) if settings.request_log else None
-    return Simulator(machinery, ApiServer(machinery, request_log), templates)
+    return Simulator(machinery, ApiServer(machinery, request_log), templates, authorization)

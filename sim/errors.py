@@ -124,6 +124,26 @@ def forbidden(plural: str, group: str, name: str, why: str) -> ApiError:
     )
 
 
+def too_large_resource_version(requested: int, current: int) -> ApiError:
+    """Return kube-apiserver's 504 for a list or watch from a resourceVersion it has not reached.
+
+    The watch cache waits a few seconds for the version to arrive, then answers this Timeout with
+    the cause ``ResourceVersionTooLarge`` and a retry-after of one second. A client that sees it
+    while holding a version from before a restart (etcd restored, state lost) must list again.
+    """
+    return ApiError(
+        504,
+        "Timeout",
+        f"Timeout: Too large resource version: {requested}, current: {current}",
+        details={
+            "causes": [
+                {"reason": "ResourceVersionTooLarge", "message": "Too large resource version"}
+            ],
+            "retryAfterSeconds": 1,
+        },
+    )
+
+
 def gone(message: str) -> ApiError:
     """Return the 410 of a watch whose resourceVersion is older than the kept history."""
     return ApiError(410, "Expired", message)

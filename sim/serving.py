@@ -13,6 +13,7 @@ join of them); a watch stream writes every event that is pending when it wakes i
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -28,7 +29,7 @@ from aiohttp.web_protocol import RequestHandler
 
 from sim import discovery
 from sim.encoding import Encode, dumps, dumps_list
-from sim.errors import ApiError, bad_request, method_not_allowed
+from sim.errors import ApiError, bad_request, method_not_allowed, too_large_resource_version
 from sim.machinery import Machinery, Request
 from sim.patching import APPLY_PATCH
 from sim.resources import ResourceType
@@ -177,6 +178,37 @@ def _user(request: web.BaseRequest, m: Machinery) -> Request:
     )
 
 
+#: Seconds a list or watch from a resourceVersion the store has not reached waits for it before the
+#: 504 "Too large resource version" (kube-apiserver's watch cache ``blockTimeout``).
+FRESHNESS_WAIT = 3.0
+
+
+def _requested_version(text: str | None) -> int | None:
+    """The resourceVersion a list or watch asked for; None for "any" (absent or ``0``)."""
+    if not text or text == "0":
+        return None
+    try:
+        return int(text)
+    except ValueError as exc:
+        raise bad_request(f"invalid resourceVersion {text!r}") from exc
+
+
+async def _fresh_enough(m: Machinery, requested: int | None) -> None:
+    """Wait (bounded) until the store has reached ``requested``; else raise the 504 a server does.
+
+    A version the store has not reached was never issued by this server: after a restart of the
+    simulator (all state lost) every version a client kept is such a one.
+    """
+    if requested is None or requested <= m.store.rv:
+        return
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + FRESHNESS_WAIT
+    while m.store.rv < requested:
+        if loop.time() >= deadline:
+            raise too_large_resource_version(requested, m.store.rv)
+        await asyncio.sleep(0.05)
+
+
 async def _watch(request: web.BaseRequest, m: Machinery, target: Target) -> web.StreamResponse:
     q = request.query
     matchers = [
@@ -184,13 +216,7 @@ async def _watch(request: web.BaseRequest, m: Machinery, target: Target) -> web.
         for x in (label_matcher(q.get("labelSelector")), field_matcher(q.get("fieldSelector")))
         if x
     ]
-    rv_text = q.get("resourceVersion") or ""
-    since: int | None = None
-    if rv_text and rv_text != "0":
-        try:
-            since = int(rv_text)
-        except ValueError as exc:
-            raise bad_request(f"invalid resourceVersion {rv_text!r}") from exc
+    since = _requested_version(q.get("resourceVersion"))
     namespace = target.namespace if target.rt.namespaced and target.namespace else None
     if target.name:
         name = target.name
@@ -200,9 +226,13 @@ async def _watch(request: web.BaseRequest, m: Machinery, target: Target) -> web.
     response.enable_chunked_encoding()
     await response.prepare(request)
     try:
+        await _fresh_enough(m, since)
         watcher, first = m.store.watch(target.rt.key, namespace, since, matchers)
     except ApiError as exc:
-        await response.write(json.dumps({"type": "ERROR", "object": exc.status()}).encode() + b"\n")
+        with contextlib.suppress(ConnectionError):  # the client may have gone while it waited
+            await response.write(
+                json.dumps({"type": "ERROR", "object": exc.status()}).encode() + b"\n"
+            )
         return response
     rt, encode = target.rt, m.store.encode
     # one timer for the whole stream: it wakes the watcher, which then ends the stream
@@ -259,6 +289,7 @@ async def _dispatch(request: web.BaseRequest, m: Machinery, target: Target) -> w
             raise method_not_allowed()
         if q.get("watch") in ("true", "1"):
             return await _watch(request, m, target)
+        await _fresh_enough(m, _requested_version(q.get("resourceVersion")))
         return _list(
             m,
             m.list(

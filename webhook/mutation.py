@@ -16,10 +16,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from webhook.decisions import ANNOTATION_PREFIX, RECORD_ANNOTATION, sign
 from webhook.reviews import AdmissionRequest
 from webhook.views import Destination
 
-ANNOTATION_PREFIX = "quay-registry-operator.quay.redhat.com/"
 MANAGED_ANNOTATION = ANNOTATION_PREFIX + "quay-registry-operator-managed"
 DESTINATION_ANNOTATION = ANNOTATION_PREFIX + "destination-imagestream"
 
@@ -36,9 +36,13 @@ JsonPatchOp = dict[str, Any]
 
 @dataclass(frozen=True)
 class Unchanged:
-    """Allow the Build as it is; ``reason`` says why (for logs and tests only)."""
+    """Allow the Build without rewriting it; ``reason`` says why (for logs and tests only).
+
+    ``patch`` removes bridge annotations the Build's author set, when there are any.
+    """
 
     reason: str
+    patch: list[JsonPatchOp] = field(default_factory=list)
     decision: Literal["unchanged"] = "unchanged"
 
 
@@ -69,12 +73,16 @@ def escape_pointer_token(token: str) -> str:
     return token.replace("~", "~0").replace("/", "~1")
 
 
-def decide(request: AdmissionRequest, destination_for: DestinationLookup) -> Decision:
+def decide(
+    request: AdmissionRequest, destination_for: DestinationLookup, key: bytes | None = None
+) -> Decision:
     """Decide what to do with one admission request.
 
     Args:
         request: the validated ``request`` half of the review.
         destination_for: the state view's lookup; ``None`` means the namespace is unmanaged.
+        key: the operator's decision key; the record annotation is written only with one (the
+            server always has one; without it the operator would refuse to import the Build).
 
     Returns:
         ``Rewrite`` with the patch for a Build that must push to Quay, else ``Unchanged``.
@@ -88,36 +96,50 @@ def decide(request: AdmissionRequest, destination_for: DestinationLookup) -> Dec
     build = request.object
     if build is None:
         return Unchanged("no object in the request")
+    strip = _strip_ops(build)
     namespace = request.namespace or _text(_get(build, "metadata", "namespace"))
     if not namespace or destination_for(namespace) is None:
-        return Unchanged(f"namespace {namespace or '(none)'} is not managed")
+        return Unchanged(f"namespace {namespace or '(none)'} is not managed", strip)
     strategy = _text(_get(build, "spec", "strategy", "type"))
     if strategy not in REWRITTEN_STRATEGIES:
-        return Unchanged(f"strategy {strategy or '(none)'} is not rewritten")
+        return Unchanged(f"strategy {strategy or '(none)'} is not rewritten", strip)
     target = _get(build, "spec", "output", "to")
     if not isinstance(target, Mapping) or target.get("kind") != "ImageStreamTag":
-        return Unchanged("output is not an ImageStreamTag")
+        return Unchanged("output is not an ImageStreamTag", strip)
     match = _STREAM_TAG.match(_text(target.get("name")))
     if match is None:
-        return Unchanged("output ImageStreamTag name is not <stream>:<tag>")
+        return Unchanged("output ImageStreamTag name is not <stream>:<tag>", strip)
     destination_namespace = _text(target.get("namespace")) or namespace
     destination = destination_for(destination_namespace)
     if destination is None:
-        return Unchanged(f"output namespace {destination_namespace} is not managed")
+        return Unchanged(f"output namespace {destination_namespace} is not managed", strip)
     stream, tag = match["stream"], match["tag"]
     image = f"{destination.registry_host}/{destination.organization}/{stream}:{tag}"
     patch: list[JsonPatchOp] = [
+        *strip,
         {"op": "replace", "path": "/spec/output/to/kind", "value": "DockerImage"},
         {"op": "replace", "path": "/spec/output/to/name", "value": image},
     ]
     if "namespace" in target:
         patch.append({"op": "remove", "path": "/spec/output/to/namespace"})
-    annotations = {
-        MANAGED_ANNOTATION: "true",
-        DESTINATION_ANNOTATION: f"{destination_namespace}/{stream}:{tag}",
-    }
+    where = f"{destination_namespace}/{stream}:{tag}"
+    annotations = {MANAGED_ANNOTATION: "true", DESTINATION_ANNOTATION: where}
+    if key is not None:
+        annotations[RECORD_ANNOTATION] = sign(key, namespace, where, image)
     patch += _annotation_ops(build, annotations)
     return Rewrite(namespace, destination_namespace, image, patch)
+
+
+def _strip_ops(build: Mapping[str, Any]) -> list[JsonPatchOp]:
+    """Remove every bridge annotation the Build's author set (only the webhook may set them)."""
+    annotations = _get(build, "metadata", "annotations")
+    if not isinstance(annotations, Mapping):
+        return []
+    return [
+        {"op": "remove", "path": "/metadata/annotations/" + escape_pointer_token(key)}
+        for key in annotations
+        if isinstance(key, str) and key.startswith(ANNOTATION_PREFIX)
+    ]
 
 
 def _annotation_ops(build: Mapping[str, Any], annotations: dict[str, str]) -> list[JsonPatchOp]:

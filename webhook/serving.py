@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import logging
 import re
+import secrets
 import ssl
 import time
 from collections.abc import Coroutine, Sequence
@@ -159,9 +160,14 @@ class WebhookServer:
         cert_dir: Path,
         settings: WebhookSettings,
         metrics: AdmissionMetrics | None = None,
+        decision_key: bytes | None = None,
     ) -> None:
         self.view = view
         self.settings = settings
+        #: The key the decision records are signed with (``webhook.decisions``). ``quay-bridge
+        #: run`` passes the operator's shared key; without one the server makes its own, which
+        #: only a verifier in this process could check.
+        self.decision_key = decision_key or secrets.token_bytes(32)
         self.metrics = metrics or AdmissionMetrics()
         self.certificates = CertificateFiles(cert_dir, settings.fips)
         self.host = ""
@@ -245,10 +251,17 @@ class WebhookServer:
             self.metrics.answered("malformed", time.monotonic() - started)
             return web.json_response({"message": str(exc)}, status=400)
         admission = review.request
-        decision = decide(admission, self.view.destination_for)
+        decision = decide(admission, self.view.destination_for, self.decision_key)
         if not isinstance(decision, Rewrite):
             log.debug("admission %s left unchanged: %s", admission.uid, decision.reason)
-            return self._answer("unchanged", started, allow(admission.uid))
+            if decision.patch:
+                log.info(
+                    "build %s/%s: removed %d bridge annotation(s) its author set",
+                    admission.namespace,
+                    admission.name,
+                    len(decision.patch),
+                )
+            return self._answer("unchanged", started, allow(admission.uid, decision.patch))
         namespace = decision.namespace
         if not self.view.builder_ready(namespace):
             if admission.dry_run:
@@ -318,6 +331,7 @@ async def start_webhook(
     cert_dir: Path,
     settings: WebhookSettings | None = None,
     metrics: AdmissionMetrics | None = None,
+    decision_key: bytes | None = None,
 ) -> WebhookServer:
     """Start the admission webhook over HTTPS and return the running server.
 
@@ -329,11 +343,13 @@ async def start_webhook(
         cert_dir: directory holding ``tls.crt`` and ``tls.key``; watched for rotation.
         settings: timeouts and limits (defaults suit ``timeoutSeconds: 10``).
         metrics: where to count answers (default: a private registry, ``server.metrics``).
+        decision_key: the key decision records are signed with (default: one made for this
+            server alone, ``server.decision_key``).
 
     Raises:
         OSError: when the certificate files are missing or the address is in use.
         ssl.SSLError: when the certificate and key do not load.
     """
-    server = WebhookServer(view, cert_dir, settings or WebhookSettings(), metrics)
+    server = WebhookServer(view, cert_dir, settings or WebhookSettings(), metrics, decision_key)
     await server.start(host, port)
     return server

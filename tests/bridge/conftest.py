@@ -172,6 +172,8 @@ def sim(request: pytest.FixtureRequest) -> Iterator[SimServer]:
 def cluster(sim: SimServer) -> Cluster:
     helper = Cluster(sim)
     helper.install_crd()
+    # The operator's own namespace, as deploy/base installs it: its Build decision key lives there.
+    helper.ensure_namespace("quay-bridge")
     return helper
 
 

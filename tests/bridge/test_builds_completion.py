@@ -30,6 +30,7 @@ from demo.quay import Quay
 from demo.scenario import wait_for
 from demo.stack import Stack
 from tests.e2e.faults import FaultProxy
+from webhook.decisions import RECORD_ANNOTATION, sign
 from webhook.views import Destination
 
 ORG = "openshift_builds"
@@ -161,9 +162,19 @@ def parts(servers: Servers) -> Parts:
     return Parts(servers.stack, kube, servers.token, ns, repo)
 
 
+#: The decision key the importer verifies with; ``create_build`` signs as the webhook would.
+KEY = b"decision-key-of-the-build-tests!"
+
+
 def create_build(parts: Parts, name: str, *, managed: bool = True, image: str = "") -> None:
+    destination = f"{parts.ns}/{parts.repo}:latest"
+    image = image or parts.image()
     annotations = (
-        {MANAGED_ANNOTATION: "true", DESTINATION_ANNOTATION: f"{parts.ns}/{parts.repo}:latest"}
+        {
+            MANAGED_ANNOTATION: "true",
+            DESTINATION_ANNOTATION: destination,
+            RECORD_ANNOTATION: sign(KEY, parts.ns, destination, image),
+        }
         if managed
         else {}
     )
@@ -178,7 +189,7 @@ def create_build(parts: Parts, name: str, *, managed: bool = True, image: str = 
                 "source": {"type": "Git", "git": {"uri": "https://github.com/sclorg/httpd-ex.git"}},
                 "strategy": {"type": "Docker", "dockerStrategy": {}},
                 "output": {
-                    "to": {"kind": "DockerImage", "name": image or parts.image()},
+                    "to": {"kind": "DockerImage", "name": image},
                     "pushSecret": {"name": "push"},
                 },
             },
@@ -216,7 +227,9 @@ class TestACompletedBuild:
         assert build["status"]["phase"] == "Complete"
         digest = build["status"]["output"]["to"]["imageDigest"]
         async with parts.cluster() as api:
-            outcome = await BuildImporter(api, parts.view(DESTINATION), FAST).on_build(build)
+            outcome = await BuildImporter(api, parts.view(DESTINATION), FAST, key=KEY).on_build(
+                build
+            )
         assert outcome.imported, outcome.reason
         stream = parts.kube.get(parts.stream)
         assert stream is not None
@@ -236,10 +249,10 @@ class TestACompletedBuild:
         create_build(parts, "app-1")
         build = finished(parts, "app-1")
         async with parts.cluster() as api:
-            first = await BuildImporter(api, parts.view(DESTINATION), FAST).on_build(build)
+            first = await BuildImporter(api, parts.view(DESTINATION), FAST, key=KEY).on_build(build)
             version = (parts.kube.get(parts.stream) or {})["metadata"]["resourceVersion"]
             # A restarted operator sees the same (stale, unmarked) event again.
-            again = await BuildImporter(api, parts.view(DESTINATION), FAST).on_build(build)
+            again = await BuildImporter(api, parts.view(DESTINATION), FAST, key=KEY).on_build(build)
         assert first.imported
         assert not again.imported and again.verdict is Verdict.ALREADY_IMPORTED
         assert (parts.kube.get(parts.stream) or {})["metadata"]["resourceVersion"] == version
@@ -263,7 +276,9 @@ class TestACompletedBuild:
         proxy.start()
         try:
             async with parts.cluster(proxy.url) as api:
-                outcome = await BuildImporter(api, parts.view(DESTINATION), FAST).on_build(build)
+                outcome = await BuildImporter(api, parts.view(DESTINATION), FAST, key=KEY).on_build(
+                    build
+                )
         finally:
             proxy.stop()
         assert conflicts, "the race was not played"
@@ -294,7 +309,7 @@ class TestAnImportThatFails:
             waits.append(seconds)
 
         async with parts.cluster() as api:
-            importer = BuildImporter(api, parts.view(DESTINATION), FAST, sleep=record)
+            importer = BuildImporter(api, parts.view(DESTINATION), FAST, sleep=record, key=KEY)
             outcome = await importer.on_build(build)
         assert not outcome.imported
         assert outcome.result is not None
@@ -313,7 +328,9 @@ class TestAnImportThatFails:
         create_build(parts, "app-1")
         build = finished(parts, "app-1")
         async with parts.cluster() as api:
-            importer = BuildImporter(api, parts.view(None), FAST, sleep=lambda s: asyncio.sleep(0))
+            importer = BuildImporter(
+                api, parts.view(None), FAST, sleep=lambda s: asyncio.sleep(0), key=KEY
+            )
             outcome = await importer.on_build(build)
         assert not outcome.imported
         assert f"no QuayIntegration manages namespace {parts.ns}" in outcome.reason
@@ -338,7 +355,9 @@ class TestBuildsThatImportNothing:
             assert build["status"]["phase"] == "Complete"
         version = (parts.kube.get(parts.stream) or {})["metadata"]["resourceVersion"]
         async with parts.cluster() as api:
-            outcome = await BuildImporter(api, parts.view(DESTINATION), FAST).on_build(build)
+            outcome = await BuildImporter(api, parts.view(DESTINATION), FAST, key=KEY).on_build(
+                build
+            )
         expected = Verdict.UNSUCCESSFUL if managed else Verdict.UNMANAGED
         assert outcome.verdict is expected and not outcome.imported
         assert (parts.kube.get(parts.stream) or {})["metadata"]["resourceVersion"] == version
@@ -354,7 +373,7 @@ class TestABuildTheBridgeCannotUse:
         build["metadata"]["annotations"][DESTINATION_ANNOTATION] = "no-slash-here"
         version = (parts.kube.get(parts.stream) or {})["metadata"]["resourceVersion"]
         async with parts.cluster() as api:
-            importer = BuildImporter(api, parts.view(DESTINATION), FAST)
+            importer = BuildImporter(api, parts.view(DESTINATION), FAST, key=KEY)
             outcomes = [await importer.on_build(build) for _ in range(3)]
         assert {outcome.verdict for outcome in outcomes} == {Verdict.INVALID}
         assert [e["reason"] for e in events_for(parts, "app-1")] == ["ImportSkipped"]

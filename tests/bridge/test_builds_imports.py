@@ -20,8 +20,11 @@ from bridge.imports import (
     parse_destination,
     read_import_result,
 )
+from webhook.decisions import RECORD_ANNOTATION, sign
 
 QUAY_IMAGE = "quay.example.com:8443/openshift_e2e-demo/httpd-example:latest"
+KEY = b"k" * 32
+RECORD = sign(KEY, "e2e-demo", "e2e-demo/httpd-example:latest", QUAY_IMAGE)
 
 
 def managed_build(phase: str = "Complete", **annotations: str) -> dict[str, Any]:
@@ -36,6 +39,7 @@ def managed_build(phase: str = "Complete", **annotations: str) -> dict[str, Any]
                 MANAGED_ANNOTATION: "true",
                 DESTINATION_ANNOTATION: "e2e-demo/httpd-example:latest",
                 "openshift.io/build.number": "1",
+                RECORD_ANNOTATION: RECORD,
                 **annotations,
             },
         },
@@ -60,55 +64,55 @@ class TestTheDecisionTable:
     def test_a_managed_build_is_imported_only_once_it_is_complete(
         self, phase: str, verdict: Verdict
     ) -> None:
-        assert decide(managed_build(phase)).verdict is verdict
+        assert decide(managed_build(phase), KEY).verdict is verdict
 
     def test_a_complete_build_names_the_pushed_image_and_the_destination_tag(self) -> None:
-        decision = decide(managed_build())
+        decision = decide(managed_build(), KEY)
         assert decision.image == QUAY_IMAGE
         assert decision.target == TagTarget("e2e-demo", "httpd-example", "latest")
 
     def test_a_build_the_webhook_did_not_rewrite_is_never_imported(self) -> None:
         build = managed_build()
         del build["metadata"]["annotations"][MANAGED_ANNOTATION]
-        assert decide(build).verdict is Verdict.UNMANAGED
+        assert decide(build, KEY).verdict is Verdict.UNMANAGED
 
     @pytest.mark.parametrize("value", ["false", "True", ""])
     def test_only_the_exact_value_true_marks_a_build_as_managed(self, value: str) -> None:
         build = managed_build(**{MANAGED_ANNOTATION: value})
-        assert decide(build).verdict is Verdict.UNMANAGED
+        assert decide(build, KEY).verdict is Verdict.UNMANAGED
 
     def test_a_build_without_annotations_is_unmanaged(self) -> None:
         build = managed_build()
         del build["metadata"]["annotations"]
-        assert decide(build).verdict is Verdict.UNMANAGED
+        assert decide(build, KEY).verdict is Verdict.UNMANAGED
 
     def test_a_marked_build_is_never_imported_twice(self) -> None:
         build = managed_build(**{IMPORTED_ANNOTATION: "true"})
-        assert decide(build).verdict is Verdict.ALREADY_IMPORTED
+        assert decide(build, KEY).verdict is Verdict.ALREADY_IMPORTED
 
     def test_a_cancelled_flag_wins_over_a_phase_not_yet_updated(self) -> None:
         build = managed_build("Running")
         build["status"]["cancelled"] = True
-        assert decide(build).verdict is Verdict.UNSUCCESSFUL
+        assert decide(build, KEY).verdict is Verdict.UNSUCCESSFUL
 
     def test_a_build_without_status_waits(self) -> None:
         build = managed_build()
         del build["status"]
-        assert decide(build).verdict is Verdict.WAIT
+        assert decide(build, KEY).verdict is Verdict.WAIT
 
     @pytest.mark.parametrize(
         "destination",
         ["httpd-example:latest", "e2e-demo/httpd-example", "E2E/httpd:latest", "a/b/c:latest", ""],
     )
     def test_a_malformed_destination_is_reported_not_imported(self, destination: str) -> None:
-        decision = decide(managed_build(**{DESTINATION_ANNOTATION: destination}))
+        decision = decide(managed_build(**{DESTINATION_ANNOTATION: destination}), KEY)
         assert decision.verdict is Verdict.INVALID
         assert DESTINATION_ANNOTATION in decision.reason
 
     def test_a_missing_destination_is_reported_not_imported(self) -> None:
         build = managed_build()
         del build["metadata"]["annotations"][DESTINATION_ANNOTATION]
-        assert decide(build).verdict is Verdict.INVALID
+        assert decide(build, KEY).verdict is Verdict.INVALID
 
     @pytest.mark.parametrize(
         "to",
@@ -122,14 +126,51 @@ class TestTheDecisionTable:
     def test_an_output_that_is_not_the_pushed_docker_image_is_reported(self, to: Any) -> None:
         build = managed_build()
         build["spec"]["output"]["to"] = to
-        assert decide(build).verdict is Verdict.INVALID
+        assert decide(build, KEY).verdict is Verdict.INVALID
 
     @pytest.mark.parametrize(
         "garbage",
         [{}, {"metadata": None}, {"metadata": {"annotations": ["x"]}}, {"status": "Complete"}],
     )
     def test_a_garbled_object_gives_a_verdict_not_a_crash(self, garbage: dict[str, Any]) -> None:
-        assert decide(garbage).verdict is Verdict.UNMANAGED
+        assert decide(garbage, KEY).verdict is Verdict.UNMANAGED
+
+
+class TestTheDecisionRecord:
+    """Only what the webhook decided is imported: annotations alone prove nothing."""
+
+    def test_a_build_without_the_record_is_refused(self) -> None:
+        build = managed_build()
+        del build["metadata"]["annotations"][RECORD_ANNOTATION]
+        decision = decide(build, KEY)
+        assert decision.verdict is Verdict.REFUSED
+        assert "decision record" in decision.reason
+
+    @pytest.mark.parametrize(
+        ("field", "value"),
+        [
+            ("destination", "victim/app:latest"),
+            ("namespace", "attacker"),
+            ("image", "quay.example.com:8443/openshift_attacker/evil:latest"),
+        ],
+    )
+    def test_a_record_of_another_decision_does_not_verify(self, field: str, value: str) -> None:
+        build = managed_build()
+        if field == "destination":
+            build["metadata"]["annotations"][DESTINATION_ANNOTATION] = value
+        elif field == "namespace":
+            build["metadata"]["namespace"] = value
+        else:
+            build["spec"]["output"]["to"]["name"] = value
+        assert decide(build, KEY).verdict is Verdict.REFUSED
+
+    def test_a_record_made_with_another_key_does_not_verify(self) -> None:
+        assert decide(managed_build(), b"x" * 32).verdict is Verdict.REFUSED
+
+    @pytest.mark.parametrize("record", ["", "v1:", "v1:" + "0" * 64, RECORD.upper(), "true"])
+    def test_a_made_up_record_does_not_verify(self, record: str) -> None:
+        build = managed_build(**{RECORD_ANNOTATION: record})
+        assert decide(build, KEY).verdict is Verdict.REFUSED
 
 
 class TestTheDestinationAnnotation:
@@ -218,7 +259,7 @@ class TestTheImageStreamImport:
         assert imported_patch() == {"metadata": {"annotations": {IMPORTED_ANNOTATION: "true"}}}
         marked = copy.deepcopy(managed_build())
         marked["metadata"]["annotations"].update(imported_patch()["metadata"]["annotations"])
-        assert decide(marked).verdict is Verdict.ALREADY_IMPORTED
+        assert decide(marked, KEY).verdict is Verdict.ALREADY_IMPORTED
 
 
 class TestTheImportResult:

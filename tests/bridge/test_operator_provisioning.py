@@ -48,6 +48,7 @@ class TestSeedProcedure:
             "openshift_e2e-demo+builder",
             "openshift_e2e-demo+default",
             "openshift_e2e-demo+deployer",
+            "openshift_e2e-demo+quaybridge_owner",  # the owner marker (bridge/ownership.py)
         ]
         prototypes = registry.get("/api/v1/organization/openshift_e2e-demo/prototypes").json()
         roles = sorted((p["delegate"]["name"], p["role"]) for p in prototypes["prototypes"])

@@ -103,7 +103,12 @@ def test_a_restarted_operator_does_nothing_twice_and_loses_nothing(stack: Stack)
         ).json()["prototypes"]
         delegates = sorted(p["delegate"]["name"] for p in prototypes)
         assert delegates == sorted(set(delegates)), "a prototype was created twice"
-        assert scenario.quay.robots(ORG) == [f"{ORG}+builder", f"{ORG}+default", f"{ORG}+deployer"]
+        assert scenario.quay.robots(ORG) == [
+            f"{ORG}+builder",
+            f"{ORG}+default",
+            f"{ORG}+deployer",
+            f"{ORG}+quaybridge_owner",
+        ]
         assert scenario.quay.repositories(ORG) == ["extra", "httpd-example"]
         final = settle(stack)
         creates = {

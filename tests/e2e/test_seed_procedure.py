@@ -27,7 +27,12 @@ SAS = ("builder", "default", "deployer")
 def check_new_project(scenario: Scenario) -> None:
     assert scenario.quay is not None and scenario.kube is not None
     assert scenario.quay.organization(ORG) is not None
-    assert scenario.quay.robots(ORG) == [f"{ORG}+builder", f"{ORG}+default", f"{ORG}+deployer"]
+    assert scenario.quay.robots(ORG) == [
+        f"{ORG}+builder",
+        f"{ORG}+default",
+        f"{ORG}+deployer",
+        f"{ORG}+quaybridge_owner",
+    ]
     for sa in SAS:
         secret = scenario.kube.get(f"/api/v1/namespaces/{NS}/secrets/{sa}-quay-openshift")
         assert secret is not None

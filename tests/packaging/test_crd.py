@@ -183,6 +183,10 @@ class TestTheSchemaRejects:
             ("spec.namespaceDeletionDeadlineSeconds", 2**31, "does not fit format int32"),
             ("spec.serviceAccounts", [{"name": "builder", "role": "owner"}], "is not one of"),
             ("spec.serviceAccounts", [{"role": "read"}], "name: required"),
+            ("spec.serviceAccounts", [{"name": "Bad_SA", "role": "read"}], "does not match"),
+            ("spec.serviceAccounts", [{"name": "ci--bot", "role": "read"}], "does not match"),
+            ("spec.serviceAccounts", [{"name": "ci_bot", "role": "read"}], "does not match"),
+            ("spec.serviceAccounts", [{"name": "x", "role": "read"}], "shorter than"),
             (
                 "spec.serviceAccounts",
                 [{"name": "a", "role": "read"}, {"name": "a", "role": "write"}],

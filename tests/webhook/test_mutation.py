@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.webhook.builds import QUAY, build, destinations, review
+from webhook.decisions import RECORD_ANNOTATION, verify
 from webhook.mutation import (
     DESTINATION_ANNOTATION,
     MANAGED_ANNOTATION,
@@ -29,7 +30,7 @@ def decide_for(body: dict[str, Any], managed: dict[str, Any] = MANAGED) -> Rewri
     return decide(request, managed.get)
 
 
-def patched(obj: dict[str, Any], decision: Rewrite) -> dict[str, Any]:
+def patched(obj: dict[str, Any], decision: Rewrite | Unchanged) -> dict[str, Any]:
     """Apply the patch as the API server does: strictly, to a copy of the submitted object."""
     result: dict[str, Any] = jsonpatch.apply_patch(copy.deepcopy(obj), decision.patch)
     return result
@@ -263,3 +264,60 @@ class TestTotality:
             result = patched(obj, decision)
             assert result["spec"]["output"]["to"]["kind"] == "DockerImage"
             assert result["metadata"]["annotations"][MANAGED_ANNOTATION] == "true"
+
+
+class TestTheBridgesOwnAnnotations:
+    """Only the webhook writes the bridge's annotations, and it signs what it decided."""
+
+    KEY = b"k" * 32
+    FORGED = {
+        MANAGED_ANNOTATION: "true",
+        DESTINATION_ANNOTATION: "victim/app:latest",
+        RECORD_ANNOTATION: "v1:" + "0" * 64,
+        "quay-registry-operator.quay.redhat.com/destination-imagestreamtag-imported": "false",
+        "openshift.io/build-config.name": "app",
+    }
+
+    def decide_signed(self, body: dict[str, Any]) -> Rewrite | Unchanged:
+        request = AdmissionReviewRequest.model_validate(body).request
+        return decide(request, MANAGED.get, self.KEY)
+
+    def test_a_rewritten_build_carries_a_record_that_verifies(self) -> None:
+        obj = build()
+        decision = self.decide_signed(review(obj))
+        assert isinstance(decision, Rewrite)
+        annotations = patched(obj, decision)["metadata"]["annotations"]
+        destination = annotations[DESTINATION_ANNOTATION]
+        assert verify(self.KEY, "p", destination, decision.image, annotations[RECORD_ANNOTATION])
+        assert not verify(
+            b"x" * 32, "p", destination, decision.image, annotations[RECORD_ANNOTATION]
+        )
+
+    def test_author_set_annotations_are_replaced_on_a_rewritten_build(self) -> None:
+        obj = build(annotations=self.FORGED)
+        decision = self.decide_signed(review(obj))
+        assert isinstance(decision, Rewrite)
+        annotations = patched(obj, decision)["metadata"]["annotations"]
+        assert annotations[DESTINATION_ANNOTATION] == "p/httpd-example:latest"
+        assert annotations[RECORD_ANNOTATION] != self.FORGED[RECORD_ANNOTATION]
+        assert "quay-registry-operator.quay.redhat.com/destination-imagestreamtag-imported" not in (
+            annotations
+        )
+        assert annotations["openshift.io/build-config.name"] == "app"
+
+    @pytest.mark.parametrize(
+        "output",
+        [
+            {"to": {"kind": "DockerImage", "name": "quay.example.com/openshift_p/evil:1"}},
+            {},
+        ],
+        ids=["docker-image-output", "no-output"],
+    )
+    def test_author_set_annotations_are_removed_from_a_build_left_unchanged(
+        self, output: dict[str, Any]
+    ) -> None:
+        obj = build(annotations=self.FORGED, output=output)
+        decision = self.decide_signed(review(obj))
+        assert isinstance(decision, Unchanged)
+        annotations = patched(obj, decision)["metadata"]["annotations"]
+        assert annotations == {"openshift.io/build-config.name": "app"}
