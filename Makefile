@@ -6,7 +6,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test install system-deps lint typecheck imports unit bench bundle clean
+.PHONY: demo test install system-deps kube-binaries lint typecheck imports unit bench bundle clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,11 +16,13 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# Debian packages the tests use as real parts: PostgreSQL (metadata store contract suite) and skopeo (a real
-# OCI client). Installed only when missing, and only as root; otherwise say what is missing.
+# Debian packages the tests use as real parts: PostgreSQL (metadata store contract suite), skopeo (a real
+# OCI client) and etcd (the store of tests/realapi's real API server). Installed only when missing, and only
+# as root; otherwise say what is missing.
 system-deps:
 	@missing=""; \
 	command -v skopeo >/dev/null 2>&1 || missing="$$missing skopeo"; \
+	command -v etcd >/dev/null 2>&1 || missing="$$missing etcd-server"; \
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = "0" ]; then \
@@ -44,7 +46,13 @@ imports: install
 unit: install
 	$(PY) -m pytest
 
+# kube-apiserver and kube-controller-manager for tests/realapi, built from the k8s.io/kubernetes Go module
+# pinned in tools/kube/go.mod into ${XDG_CACHE_HOME:-~/.cache}/quay-bridge/kube/<version>/, once per machine.
+kube-binaries:
+	tools/kube/build.sh
+
 test: install system-deps
+	@tools/kube/build.sh || echo "kube-apiserver could not be built (see above): tests/realapi will be skipped"
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
