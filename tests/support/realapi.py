@@ -308,7 +308,28 @@ class RealApi:
         self._clients.clear()
         for process in (self.controllers, self.apiserver, self.etcd):
             process.stop()
-        shutil.rmtree(self.workdir, ignore_errors=True)
+        _remove(self.workdir)
+
+
+def _etcd_data_dir(workdir: Path) -> Path:
+    """Return etcd's data directory: in memory (/dev/shm) where possible (no durability needed).
+
+    A link in ``workdir`` points at it, so removing ``workdir`` finds it.
+    """
+    shm = Path("/dev/shm")
+    if shm.is_dir() and os.access(shm, os.W_OK):
+        directory = Path(tempfile.mkdtemp(prefix="quay-bridge-etcd-", dir=shm))
+        (workdir / "etcd").symlink_to(directory)
+        return directory
+    return workdir / "etcd"
+
+
+def _remove(workdir: Path) -> None:
+    """Remove ``workdir`` and the in-memory etcd directory its ``etcd`` link points at."""
+    link = workdir / "etcd"
+    if link.is_symlink():
+        shutil.rmtree(link.resolve(), ignore_errors=True)
+    shutil.rmtree(workdir, ignore_errors=True)
 
 
 def _write(path: Path, data: bytes, mode: int = 0o600) -> Path:
@@ -328,7 +349,7 @@ def start_real_api(*, timeout: float = START_TIMEOUT_SECONDS) -> RealApi:
     try:
         return _start(binaries, workdir, timeout)
     except BaseException:
-        shutil.rmtree(workdir, ignore_errors=True)
+        _remove(workdir)
         raise
 
 
@@ -356,6 +377,7 @@ def _start(binaries: Path, workdir: Path, timeout: float) -> RealApi:
     }
     paths = {name: _write(workdir / name, data) for name, data in files.items()}
     etcd_port, peer_port, api_port = free_port(), free_port(), free_port()
+    etcd_dir = _etcd_data_dir(workdir)
     etcd_url = f"http://127.0.0.1:{etcd_port}"
     url = f"https://127.0.0.1:{api_port}"
     kubeconfig = write_kubeconfig(
@@ -372,13 +394,12 @@ def _start(binaries: Path, workdir: Path, timeout: float) -> RealApi:
         [
             "etcd",
             "--name=test",
-            f"--data-dir={workdir / 'etcd'}",
+            f"--data-dir={etcd_dir}",
             f"--listen-client-urls={etcd_url}",
             f"--advertise-client-urls={etcd_url}",
             f"--listen-peer-urls=http://127.0.0.1:{peer_port}",
             f"--initial-advertise-peer-urls=http://127.0.0.1:{peer_port}",
             f"--initial-cluster=test=http://127.0.0.1:{peer_port}",
-            "--unsafe-no-fsync",
             "--log-level=warn",
         ],
         workdir / "etcd.log",
