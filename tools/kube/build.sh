@@ -21,6 +21,12 @@ if [ -z "$missing" ]; then echo "$cache"; exit 0; fi
 command -v go >/dev/null 2>&1 || {
   echo "Go is needed to build$missing (install Go 1.26, e.g. Debian's golang-go)" >&2; exit 3; }
 mkdir -p "$cache"
+# One build at a time per machine: a second caller waits for the first, then finds the binaries there.
+if command -v flock >/dev/null 2>&1 && [ -z "${QUAY_BRIDGE_KUBE_LOCKED:-}" ]; then
+  QUAY_BRIDGE_KUBE_LOCKED=1 exec flock "$cache/.lock" "$0" "$@"
+fi
+missing=""
+for b in $binaries; do [ -x "$cache/$b" ] || missing="$missing $b"; done
 major=${version#v}; major=${major%%.*}
 minor=${version#v*.}; minor=${minor%%.*}
 ldflags="-s -w -X k8s.io/component-base/version.gitVersion=$version \
@@ -30,7 +36,7 @@ for b in $missing; do
   echo "building $b $version into $cache (several minutes on a cold Go cache)" >&2
   # Build to a temporary name and rename, so an interrupted build never leaves a half-written binary behind.
   (cd "$here" && GOTOOLCHAIN=local GOFLAGS=-mod=mod CGO_ENABLED=0 \
-     go build -trimpath -ldflags "$ldflags" -o "$cache/.$b.partial" "k8s.io/kubernetes/cmd/$b")
-  mv "$cache/.$b.partial" "$cache/$b"
+     go build -trimpath -ldflags "$ldflags" -o "$cache/.$b.partial.$$" "k8s.io/kubernetes/cmd/$b")
+  mv "$cache/.$b.partial.$$" "$cache/$b"
 done
 echo "$cache"
