@@ -23,7 +23,8 @@ command -v go >/dev/null 2>&1 || {
 mkdir -p "$cache"
 # One build at a time per machine: a second caller waits for the first, then finds the binaries there.
 if command -v flock >/dev/null 2>&1 && [ -z "${QUAY_BRIDGE_KUBE_LOCKED:-}" ]; then
-  QUAY_BRIDGE_KUBE_LOCKED=1 exec flock "$cache/.lock" sh "$0" "$@"
+  export QUAY_BRIDGE_KUBE_LOCKED=1
+  exec flock "$cache/.lock" sh "$0" "$@"
 fi
 missing=""
 for b in $binaries; do [ -x "$cache/$b" ] || missing="$missing $b"; done
