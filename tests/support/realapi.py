@@ -205,6 +205,11 @@ class RealApi:
     controllers: _Process
     _clients: list[kubernetes.client.ApiClient] = field(default_factory=list)
 
+    @property
+    def audit_log(self) -> Path:
+        """The API server's audit log (JSON lines; written only when started with ``audit``)."""
+        return self.workdir / "audit.log"
+
     # -- requests ---------------------------------------------------------------------------
     def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
         """An HTTP request to the API server as the admin (``kwargs`` go to ``requests``)."""
@@ -324,6 +329,18 @@ def _etcd_data_dir(workdir: Path) -> Path:
     return workdir / "etcd"
 
 
+def _audit_flags(workdir: Path) -> list[str]:
+    policy = workdir / "audit-policy.yaml"
+    policy.write_text(yaml.safe_dump(WRITE_AUDIT_POLICY), encoding="utf-8")
+    return [
+        f"--audit-policy-file={policy}",
+        f"--audit-log-path={workdir / 'audit.log'}",
+        "--audit-log-format=json",
+        "--audit-log-mode=blocking",
+        "--audit-log-maxsize=0",
+    ]
+
+
 def _remove(workdir: Path) -> None:
     """Remove ``workdir`` and the in-memory etcd directory its ``etcd`` link points at."""
     link = workdir / "etcd"
@@ -338,8 +355,27 @@ def _write(path: Path, data: bytes, mode: int = 0o600) -> Path:
     return path
 
 
-def start_real_api(*, timeout: float = START_TIMEOUT_SECONDS) -> RealApi:
+#: An audit policy recording every write (who, which resource, the answer's code), for benchmarks
+#: that count a client's writes the way the simulator's request log does.
+WRITE_AUDIT_POLICY = {
+    "apiVersion": "audit.k8s.io/v1",
+    "kind": "Policy",
+    "omitStages": ["RequestReceived", "ResponseStarted"],
+    "rules": [
+        {
+            "level": "Metadata",
+            "verbs": ["create", "update", "patch", "delete", "deletecollection"],
+        },
+        {"level": "None"},
+    ],
+}
+
+
+def start_real_api(*, timeout: float = START_TIMEOUT_SECONDS, audit: bool = False) -> RealApi:
     """Make certificates, start etcd, kube-apiserver and kube-controller-manager; return when ready.
+
+    With ``audit`` the API server writes every write request to ``RealApi.audit_log`` (JSON lines,
+    :data:`WRITE_AUDIT_POLICY`).
 
     Raises:
         KubeBinariesUnavailable: the binaries cannot be built or etcd is missing.
@@ -347,13 +383,13 @@ def start_real_api(*, timeout: float = START_TIMEOUT_SECONDS) -> RealApi:
     binaries = kube_binaries()
     workdir = Path(tempfile.mkdtemp(prefix="quay-bridge-realapi-"))
     try:
-        return _start(binaries, workdir, timeout)
+        return _start(binaries, workdir, timeout, audit)
     except BaseException:
         _remove(workdir)
         raise
 
 
-def _start(binaries: Path, workdir: Path, timeout: float) -> RealApi:
+def _start(binaries: Path, workdir: Path, timeout: float, audit: bool) -> RealApi:
     ca = make_ca("quay-bridge test cluster CA")
     serving = make_serving_cert(
         ca, "kubernetes", "default", dns_names=["localhost"], ip_addresses=["127.0.0.1"]
@@ -425,6 +461,7 @@ def _start(binaries: Path, workdir: Path, timeout: float) -> RealApi:
             "--allow-privileged=true",
             "--profiling=false",
             "--v=1",
+            *(_audit_flags(workdir) if audit else []),
         ],
         workdir / "kube-apiserver.log",
     )
@@ -467,9 +504,9 @@ def _start(binaries: Path, workdir: Path, timeout: float) -> RealApi:
 
 
 @contextmanager
-def real_api(*, timeout: float = START_TIMEOUT_SECONDS) -> Iterator[RealApi]:
+def real_api(*, timeout: float = START_TIMEOUT_SECONDS, audit: bool = False) -> Iterator[RealApi]:
     """Run a real control plane for the duration of a ``with`` block (see the module docstring)."""
-    kube = start_real_api(timeout=timeout)
+    kube = start_real_api(timeout=timeout, audit=audit)
     try:
         yield kube
     finally:
