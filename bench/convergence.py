@@ -25,7 +25,7 @@ benchmark plays OpenShift's part (the ``builder`` and ``deployer`` accounts, Ima
 and the operator's writes come from the API server's audit log. Results then go to
 ``bench/results/convergence-<N>-real.json``.
 
-Usage: ``.venv/bin/python bench/convergence.py [-n 200] [--apiserver sim|real] [--operator-cmd "..."]``
+Usage: ``.venv/bin/python bench/convergence.py [-n 200] [--apiserver sim|real] [--operator-cmd C]``
 """
 
 from __future__ import annotations
