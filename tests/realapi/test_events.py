@@ -35,8 +35,8 @@ async def test_an_event_about_a_namespace_goes_to_default_as_client_go_puts_it(
     [event] = integrated.events_about("Namespace", "qb-evented")
     assert event["metadata"]["namespace"] == "default"
     assert event["involvedObject"]["uid"] == namespace["metadata"]["uid"]
-    described = integrated.kube.kubectl("describe", "namespace", "qb-evented").stdout
-    assert "QuayUnmanaged" in described and "a test message" in described
+    shown = integrated.kube.kubectl("events", "-A", "--for", "namespace/qb-evented").stdout
+    assert "QuayUnmanaged" in shown and "a test message" in shown
 
 
 async def test_an_event_into_a_namespace_being_deleted_is_no_warning(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -45,20 +46,24 @@ def test_an_invalid_integration_is_refused_with_the_crds_message(
     assert installed.get("/apis/quay.redhat.com/v1/quayintegrations/invalid") is None
 
 
+def columns(table: str) -> list[dict[str, str]]:
+    """Split kubectl's table by the header's column starts (an empty cell stays empty)."""
+    header, *rows = table.splitlines()
+    names = re.findall(r"\S+(?: \S+)*", header)
+    starts = [header.index(name) for name in names]
+    ends = [*starts[1:], None]
+    return [
+        {name: row[start:end].strip() for name, start, end in zip(names, starts, ends, strict=True)}
+        for row in rows
+    ]
+
+
 def test_kubectl_get_qi_shows_the_printer_columns(
     integrated: Installed, registry: Registry
 ) -> None:
-    table = integrated.kube.kubectl("get", "qi").stdout.splitlines()
-    assert table[0].split() == [
-        "NAME",
-        "READY",
-        "CLUSTER",
-        "ID",
-        "QUAY",
-        "MANAGED",
-        "NAMESPACES",
-        "AGE",
-    ]
-    row = next(line.split() for line in table[1:] if line.split()[0] == "real")
-    assert row[2] == "kube"
-    assert row[3] == registry.url
+    table = integrated.kube.kubectl("get", "qi").stdout
+    [row] = [row for row in columns(table) if row["NAME"] == "real"]
+    assert list(row) == ["NAME", "READY", "CLUSTER ID", "QUAY", "MANAGED NAMESPACES", "AGE"]
+    assert row["CLUSTER ID"] == "kube"
+    assert row["QUAY"] == registry.url
+    assert row["AGE"]

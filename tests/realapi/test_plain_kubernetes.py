@@ -69,7 +69,7 @@ def test_a_service_account_made_later_is_linked(
     no_forbidden_calls(operator)
 
 
-def test_events_about_a_namespace_are_shown_by_kubectl_describe(
+def test_events_about_a_namespace_are_shown_by_kubectl_events(
     integrated: Installed, operator: Operator
 ) -> None:
     namespace = "qb-a--b"  # its organization name would hold "--", which Quay refuses
@@ -79,8 +79,10 @@ def test_events_about_a_namespace_are_shown_by_kubectl_describe(
     assert event["reason"] == "InvalidQuayName"
     assert event["metadata"]["namespace"] == "default"
     assert event["involvedObject"].get("namespace", "") == ""
-    described = integrated.kube.kubectl("describe", "namespace", namespace).stdout
-    assert re.search(r"Warning\s+InvalidQuayName\s+.*no Quay organization", described), described
+    shown = integrated.kube.kubectl("events", "-A", "--for", f"namespace/{namespace}").stdout
+    assert re.search(
+        r"Warning\s+InvalidQuayName\s+Namespace/qb-a--b\s+no Quay organization", shown
+    ), shown
     no_forbidden_calls(operator)
 
 
