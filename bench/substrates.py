@@ -80,6 +80,8 @@ class Api:
     def new_session(self) -> requests.Session:
         """A session with the benchmark's identity (for a watch held by one thread)."""
         session = requests.Session()
+        # Loopback only: no proxy, and no CA bundle from the environment over ``verify``.
+        session.trust_env = False
         session.headers["User-Agent"] = BENCH_AGENT
         if self.token:
             session.headers["Authorization"] = f"Bearer {self.token}"

@@ -36,7 +36,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -274,30 +274,36 @@ class RealApi:
 
     # -- lifecycle --------------------------------------------------------------------------
     def wait_ready(self, timeout: float = START_TIMEOUT_SECONDS) -> None:
-        """Wait for ``/readyz`` and then the ``default`` ServiceAccount in ``default``."""
+        """Wait for ``/readyz``; start the controllers if they are not running; wait for them.
+
+        kube-controller-manager gives up if the API server is not healthy soon enough (on a busy
+        machine its RBAC bootstrap can take a while), so it is started only once ``/readyz``
+        answers. The controllers are ready when they have made ``default/default``.
+        """
         deadline = time.monotonic() + timeout
-        stage = "/readyz"
+        self._wait(deadline, "/readyz", lambda: self._status("/readyz") == 200)
+        if self.controllers.process is None:
+            self.controllers.start()
+        self._wait(
+            deadline,
+            "the default ServiceAccount",
+            lambda: self._status("/api/v1/namespaces/default/serviceaccounts/default") == 200,
+        )
+
+    def _status(self, path: str) -> int:
+        try:
+            return self.request("GET", path, timeout=2).status_code
+        except requests.RequestException:
+            return 0
+
+    def _wait(self, deadline: float, what: str, done: Callable[[], bool]) -> None:
         while time.monotonic() < deadline:
             for process in (self.etcd, self.apiserver, self.controllers):
                 process.check()
-            try:
-                if stage == "/readyz":
-                    if self.request("GET", "/readyz", timeout=2).status_code == 200:
-                        stage = "default ServiceAccount"
-                        continue
-                elif (
-                    self.request(
-                        "GET", "/api/v1/namespaces/default/serviceaccounts/default", timeout=2
-                    ).status_code
-                    == 200
-                ):
-                    return
-            except requests.RequestException:
-                pass
+            if done():
+                return
             time.sleep(0.1)
-        raise TimeoutError(
-            f"real API server not ready ({stage}) after {timeout} s:\n{self.apiserver.tail()}"
-        )
+        raise TimeoutError(f"real API server: no {what} in time:\n{self.apiserver.tail()}")
 
     def restart_apiserver(self, *, down_seconds: float = 0.0) -> None:
         """Stop kube-apiserver, wait ``down_seconds``, start it again on the same port and data."""
@@ -495,7 +501,6 @@ def _start(binaries: Path, workdir: Path, timeout: float, audit: bool) -> RealAp
     try:
         etcd.start()
         apiserver.start()
-        controllers.start()
         kube.wait_ready(timeout)
     except BaseException:
         kube.stop()
