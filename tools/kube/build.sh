@@ -36,7 +36,7 @@ ldflags="-s -w -X k8s.io/component-base/version.gitVersion=$version \
 for b in $missing; do
   echo "building $b $version into $cache (several minutes on a cold Go cache)" >&2
   # Build to a temporary name and rename, so an interrupted build never leaves a half-written binary behind.
-  (cd "$here" && GOTOOLCHAIN=local GOFLAGS=-mod=mod CGO_ENABLED=0 \
+  (cd "$here" && GOTOOLCHAIN=local GOFLAGS="-mod=readonly -buildvcs=false" CGO_ENABLED=0 \
      go build -trimpath -ldflags "$ldflags" -o "$cache/.$b.partial.$$" "k8s.io/kubernetes/cmd/$b")
   mv "$cache/.$b.partial.$$" "$cache/$b"
 done
