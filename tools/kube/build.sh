@@ -20,6 +20,13 @@ if [ -z "$missing" ]; then echo "$cache"; exit 0; fi
 
 command -v go >/dev/null 2>&1 || {
   echo "Go is needed to build$missing (install Go 1.26, e.g. Debian's golang-go)" >&2; exit 3; }
+goversion=$(GOTOOLCHAIN=local go env GOVERSION)
+case "$goversion" in
+  go1.26|go1.26.*) ;;
+  *) echo "building$missing needs Go 1.26 (found $goversion): with a newer Go the API server's" \
+       "/openapi/v2 is broken and kubectl apply fails; an older one cannot build Kubernetes 1.36" >&2
+     exit 3 ;;
+esac
 mkdir -p "$cache"
 # One build at a time per machine: a second caller waits for the first, then finds the binaries there.
 if command -v flock >/dev/null 2>&1 && [ -z "${QUAY_BRIDGE_KUBE_LOCKED:-}" ]; then
