@@ -12,7 +12,7 @@ import json
 import re
 
 from tests.bridge.servers import Operator, Registry, wait_for
-from tests.realapi.conftest import CLUSTER_ID, Installed
+from tests.realapi.conftest import CLUSTER_ID, Installed, integration_body
 
 SAS = ("builder", "default", "deployer")
 
@@ -102,4 +102,30 @@ def test_deleting_a_namespace_deletes_its_org_and_the_namespace_goes(
     assert "QuayCleanup" in reasons
     log = operator.log()
     assert "could not post event" not in log, log
+    no_forbidden_calls(operator)
+
+
+def test_an_integration_listing_only_default_makes_nothing_for_absent_accounts(
+    integrated: Installed, registry: Registry, operator: Operator
+) -> None:
+    # As docs/bridge.md advises for plain Kubernetes: name only the accounts namespaces have.
+    namespace, cluster_id = "qb-only-default", "plain"
+    org = f"{cluster_id}_{namespace}"
+    body = integration_body(
+        "only-default",
+        registry.url,
+        cluster_id=cluster_id,
+        allowlistNamespaces=[namespace],
+        serviceAccounts=[{"name": "default", "role": "read"}],
+    )
+    integrated.kube.kubectl("apply", "-f", "-", input=json.dumps(body))
+    try:
+        integrated.create_namespace(namespace)
+        wait_for(lambda: integrated.linked(namespace, "default", "default-quay-plain"), 60)
+        robots = registry.get(f"/api/v1/organization/{org}/robots").json()["robots"]
+        assert [r["name"] for r in robots] == [f"{org}+default"]
+        assert integrated.secret(namespace, "builder-quay-plain") is None
+        assert integrated.secret(namespace, "deployer-quay-plain") is None
+    finally:
+        integrated.kube.kubectl("delete", "qi", "only-default", "--wait=false")
     no_forbidden_calls(operator)
