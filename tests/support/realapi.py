@@ -155,6 +155,9 @@ class _Process:
     name: str
     args: list[str]
     log_path: Path
+    #: seconds between SIGTERM and SIGKILL. kube-apiserver stops listening at once on SIGTERM but
+    #: may take minutes to exit after that, so it gets a short grace.
+    grace: float = 15.0
     process: subprocess.Popen[bytes] | None = None
     _log: IO[bytes] | None = None
 
@@ -179,7 +182,7 @@ class _Process:
         if process is not None and process.poll() is None:
             process.terminate()
             try:
-                process.wait(timeout=15)
+                process.wait(timeout=self.grace)
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait(timeout=10)
@@ -470,6 +473,7 @@ def _start(binaries: Path, workdir: Path, timeout: float, audit: bool) -> RealAp
             *(_audit_flags(workdir) if audit else []),
         ],
         workdir / "kube-apiserver.log",
+        grace=3.0,
     )
     controllers = _Process(
         "kube-controller-manager",
