@@ -6,7 +6,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test install system-deps lint typecheck imports unit bench bundle bundle-validate image clean
+.PHONY: demo test install system-deps kube-binaries lint typecheck imports unit bench bundle bundle-validate image clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,14 +18,15 @@ install: $(STAMP)
 
 # Debian packages the tests use as real parts: PostgreSQL (metadata store contract suite), skopeo (a real
 # OCI client), Chromium with its WebDriver (the web UI tests drive the system browser headless; no browser is
-# ever downloaded), buildah (builds and runs the image) and mmdebstrap (makes the image's Debian base where no
-# public base image can be pulled). Installed only when missing, and only as root; otherwise say what is
-# missing. Go (1.25 or later, for the OLM bundle validators) is not Debian bookworm's: say so if absent.
+# ever downloaded), buildah (builds and runs the image), mmdebstrap (makes the image's Debian base where no
+# public base image can be pulled) and etcd (the store of tests/realapi's real API server). Installed only
+# when missing, and only as root; otherwise say what is missing. Go (1.25 or later, for the OLM bundle validators) is not Debian bookworm's: say so if absent.
 system-deps:
 	@missing=""; \
 	command -v skopeo >/dev/null 2>&1 || missing="$$missing skopeo"; \
 	command -v buildah >/dev/null 2>&1 || missing="$$missing buildah"; \
 	command -v mmdebstrap >/dev/null 2>&1 || missing="$$missing mmdebstrap"; \
+	command -v etcd >/dev/null 2>&1 || missing="$$missing etcd-server"; \
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	test -x /usr/bin/chromium || missing="$$missing chromium"; \
 	test -x /usr/bin/chromedriver || missing="$$missing chromium-driver"; \
@@ -52,7 +53,13 @@ imports: install
 unit: install
 	$(PY) -m pytest
 
+# kube-apiserver and kube-controller-manager for tests/realapi, built from the k8s.io/kubernetes Go module
+# pinned in tools/kube/go.mod into ${XDG_CACHE_HOME:-~/.cache}/quay-bridge/kube/<version>/, once per machine.
+kube-binaries:
+	tools/kube/build.sh
+
 test: install system-deps
+	@tools/kube/build.sh || echo "kube-apiserver could not be built (see above): tests/realapi will be skipped"
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy

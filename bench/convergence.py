@@ -19,13 +19,18 @@ measures:
 The simulator runs with ``--immediate`` (OpenShift's own delays at zero), so the numbers are the
 operator's. Results go to stdout and ``bench/results/convergence-<N>.json``.
 
-Usage: ``.venv/bin/python bench/convergence.py [-n 200] [--operator-cmd "..."]``
+With ``--apiserver real`` the same workload runs on a real kube-apiserver, kube-controller-manager
+and etcd (``bench/substrates.py``): the operator acts as its ServiceAccount with RBAC on, the
+benchmark plays OpenShift's part (the ``builder`` and ``deployer`` accounts, ImageStream as a CRD),
+and the operator's writes come from the API server's audit log. Results then go to
+``bench/results/convergence-<N>-real.json``.
+
+Usage: ``.venv/bin/python bench/convergence.py [-n 200] [--apiserver sim|real] [--operator-cmd C]``
 """
 
 from __future__ import annotations
 
 import argparse
-import base64
 import json
 import os
 import platform
@@ -43,51 +48,22 @@ from pathlib import Path
 from typing import Any
 
 import requests
-import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.substrates import Api, credentials_secret, start_substrate  # noqa: E402
 from tests.support.ports import free_port  # noqa: E402
 from tests.support.registry_server import RegistryServer  # noqa: E402
-from tests.support.sim_server import start_sim  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
-BENCH_AGENT = "quay-bridge-bench"
 CLUSTER_ID = "openshift"
 SAS = ("builder", "default", "deployer")
-WRITE_VERBS = {"create", "update", "patch", "delete", "deletecollection"}
 DEFAULT_OPERATOR = (
     f"{shlex.quote(sys.executable)} -m quaybridge_cli run --no-webhook --standalone"
     " --kubeconfig {kubeconfig} --metrics-host 127.0.0.1 --metrics-port {metrics_port}"
     " --log-level WARNING"
 )
-
-
-class Api:
-    """A small JSON client for the simulator, marked with the benchmark's User-Agent."""
-
-    def __init__(self, url: str) -> None:
-        self.url = url
-        self.local = threading.local()
-
-    def _session(self) -> requests.Session:
-        session = getattr(self.local, "session", None)
-        if session is None:
-            session = requests.Session()
-            session.headers.update({"User-Agent": BENCH_AGENT, "Authorization": "Bearer sim-token"})
-            self.local.session = session
-        return session
-
-    def call(self, method: str, path: str, body: Any = None, ctype: str | None = None) -> Any:
-        """Send one request; raise on an error status; return the decoded JSON."""
-        headers = {"Content-Type": ctype} if ctype else {}
-        reply = self._session().request(
-            method, self.url + path, json=body, headers=headers, timeout=60
-        )
-        if reply.status_code >= 400:
-            raise RuntimeError(f"{method} {path}: {reply.status_code} {reply.text[:300]}")
-        return reply.json() if reply.content else None
 
 
 def quay_calls(registry_url: str) -> Counter[str]:
@@ -113,33 +89,6 @@ def quay_server_seconds(registry_url: str) -> float:
         if line.startswith("quay_registry_request_seconds_sum{") and 'route="/api/' in line:
             total += float(line.rsplit(" ", 1)[1])
     return total
-
-
-def kube_writes(log_path: Path, start: int) -> tuple[Counter[str], int]:
-    """Operator writes in the request log from byte offset ``start``, by resource.
-
-    Refused writes (a JSON Patch whose resourceVersion ``test`` failed, a conflict) are counted
-    under ``<resource> (refused)``.
-    """
-    counts: Counter[str] = Counter()
-    with open(log_path, encoding="utf-8") as handle:
-        handle.seek(start)
-        data = handle.read()
-        end = handle.tell()
-    for line in data.splitlines():
-        try:
-            entry = json.loads(line)
-        except ValueError:
-            continue
-        if entry.get("user_agent") == BENCH_AGENT or entry.get("verb") not in WRITE_VERBS:
-            continue
-        resource = entry.get("resource") or "?"
-        if entry.get("subresource"):
-            resource += "/" + entry["subresource"]
-        if int(entry.get("code") or 0) >= 400:
-            resource += " (refused)"
-        counts[resource] += 1
-    return counts, end
 
 
 def proc_usage(pid: int) -> tuple[float, float]:
@@ -238,8 +187,7 @@ class LinkWatch:
             self.changed.notify_all()
 
     def _follow(self, kind: str) -> None:
-        session = requests.Session()
-        session.headers.update({"User-Agent": BENCH_AGENT, "Authorization": "Bearer sim-token"})
+        session = self.api.new_session()
         while not self.stopping.is_set():
             listing = session.get(f"{self.api.url}/api/v1/{kind}", timeout=60).json()
             for item in listing["items"]:
@@ -276,24 +224,16 @@ def delta(after: Counter[str], before: Counter[str]) -> dict[str, int]:
     return {k: after[k] - before[k] for k in sorted(after) if after[k] - before[k]}
 
 
-def run(n: int, operator_cmd: str, late: int, timeout: float) -> dict[str, Any]:
+def run(n: int, operator_cmd: str, late: int, timeout: float, apiserver: str) -> dict[str, Any]:
     workdir = Path(tempfile.mkdtemp(prefix="bench-convergence-"))
-    request_log = workdir / "requests.jsonl"
-    sim = start_sim("--request-log", str(request_log), immediate=True)
+    server = start_substrate(apiserver, workdir)
     registry = RegistryServer.start()
     operator: subprocess.Popen[bytes] | None = None
     try:
-        api = Api(sim.url)
-        crd = yaml.safe_load((ROOT / "crds" / "quayintegration.yaml").read_text())
-        api.call("POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", crd)
-        api.call("POST", "/api/v1/namespaces", {"metadata": {"name": "openshift-operators"}})
+        api = server.api
+        credentials = server.credentials_namespace
         api.call(
-            "POST",
-            "/api/v1/namespaces/openshift-operators/secrets",
-            {
-                "metadata": {"name": "quay-token"},
-                "data": {"token": base64.b64encode(registry.token.encode()).decode()},
-            },
+            "POST", f"/api/v1/namespaces/{credentials}/secrets", credentials_secret(registry.token)
         )
         api.call(
             "POST",
@@ -304,14 +244,16 @@ def run(n: int, operator_cmd: str, late: int, timeout: float) -> dict[str, Any]:
                 "metadata": {"name": "bench"},
                 "spec": {
                     "clusterID": CLUSTER_ID,
-                    "credentialsSecret": {"name": "quay-token", "namespace": "openshift-operators"},
+                    "credentialsSecret": {"name": "quay-token", "namespace": credentials},
                     "quayHostname": registry.url,
                 },
             },
         )
         metrics_port = free_port()
         command = operator_cmd.format(
-            kubeconfig=shlex.quote(sim.kubeconfig), metrics_port=metrics_port, quay_url=registry.url
+            kubeconfig=shlex.quote(server.operator_kubeconfig),
+            metrics_port=metrics_port,
+            quay_url=registry.url,
         )
         operator_log = open(workdir / "operator.log", "wb")  # noqa: SIM115
         operator = subprocess.Popen(
@@ -330,22 +272,14 @@ def run(n: int, operator_cmd: str, late: int, timeout: float) -> dict[str, Any]:
         quay_before = settle(registry.url, 0.5)
         quay_at_start = quay_before
         server_before = quay_server_seconds(registry.url)
-        _, log_offset = kube_writes(request_log, 0)
+        _, log_offset = server.writes(0)
         cpu_before, rss_at_start = proc_usage(operator.pid)
-        sim_cpu_before, _ = proc_usage(sim.process.pid)
+        sim_cpu_before, _ = proc_usage(server.server_pid)
         registry_cpu_before, _ = proc_usage(registry.process.pid)
         namespaces = {f"bench-{i:04d}" for i in range(n)}
 
         def create(ns: str) -> None:
-            api.call(
-                "POST",
-                "/apis/project.openshift.io/v1/projectrequests",
-                {
-                    "apiVersion": "project.openshift.io/v1",
-                    "kind": "ProjectRequest",
-                    "metadata": {"name": ns},
-                },
-            )
+            server.create_project(ns)
             for stream in ("frontend", "backend"):
                 api.call(
                     "POST",
@@ -369,9 +303,9 @@ def run(n: int, operator_cmd: str, late: int, timeout: float) -> dict[str, Any]:
         state = watch.state()
         watch.stop()
         quay_after = settle(registry.url, 1.5)
-        writes, log_offset = kube_writes(request_log, log_offset)
+        writes, log_offset = server.writes(log_offset)
         cpu_after, peak = proc_usage(operator.pid)
-        sim_cpu_after, _ = proc_usage(sim.process.pid)
+        sim_cpu_after, _ = proc_usage(server.server_pid)
         registry_cpu_after, _ = proc_usage(registry.process.pid)
         calls = delta(quay_after, quay_before)
         provisioning = {
@@ -389,7 +323,9 @@ def run(n: int, operator_cmd: str, late: int, timeout: float) -> dict[str, Any]:
             "kubernetes_writes_by_resource": dict(sorted(writes.items())),
             "operator_cpu_seconds": round(cpu_after - cpu_before, 2),
             # The other two servers share the same cores; their CPU bounds what is reachable.
-            "simulator_cpu_seconds": round(sim_cpu_after - sim_cpu_before, 2),
+            f"{'simulator' if apiserver == 'sim' else 'api_server'}_cpu_seconds": round(
+                sim_cpu_after - sim_cpu_before, 2
+            ),
             "registry_cpu_seconds": round(registry_cpu_after - registry_cpu_before, 2),
         }
 
@@ -409,7 +345,7 @@ def run(n: int, operator_cmd: str, late: int, timeout: float) -> dict[str, Any]:
             list(pool.map(relabel, sorted(namespaces)))
         quay_after = settle(registry.url, 2.0)
         time.sleep(0.5)
-        writes, log_offset = kube_writes(request_log, log_offset)
+        writes, log_offset = server.writes(log_offset)
         storm = {
             "imagestreams_relabelled": 2 * n,
             "quay_calls": sum(delta(quay_after, quay_before).values()),
@@ -426,7 +362,7 @@ def run(n: int, operator_cmd: str, late: int, timeout: float) -> dict[str, Any]:
         def late_case(ns: str) -> None:
             path = f"/api/v1/namespaces/{ns}/serviceaccounts/deployer"
             old_uid = api.call("GET", path)["metadata"]["uid"]
-            api.call("DELETE", path)
+            server.replace_deployer(ns)
             gone = time.monotonic()
             secret = f"deployer-quay-{CLUSTER_ID}"
 
@@ -446,7 +382,7 @@ def run(n: int, operator_cmd: str, late: int, timeout: float) -> dict[str, Any]:
         for ns in chosen:
             late_case(ns)
         quay_after = settle(registry.url, 1.0)
-        writes, log_offset = kube_writes(request_log, log_offset)
+        writes, log_offset = server.writes(log_offset)
         cpu_end, peak = proc_usage(operator.pid)
         late_result = {
             "service_accounts": len(chosen),
@@ -461,6 +397,7 @@ def run(n: int, operator_cmd: str, late: int, timeout: float) -> dict[str, Any]:
         everything = delta(quay_after, quay_at_start)
         return {
             "benchmark": "convergence",
+            "apiserver": apiserver,
             # Every Quay call of the three phases: a call that came after a phase's counts had
             # settled (a retry, say) shows up here even if no phase counted it.
             "quay_calls_in_all_phases": everything,
@@ -483,7 +420,7 @@ def run(n: int, operator_cmd: str, late: int, timeout: float) -> dict[str, Any]:
             except subprocess.TimeoutExpired:
                 operator.kill()
         registry.stop()
-        sim.stop()
+        server.stop()
 
 
 def main() -> int:
@@ -492,12 +429,19 @@ def main() -> int:
     parser.add_argument("--operator-cmd", default=DEFAULT_OPERATOR)
     parser.add_argument("--late", type=int, default=20, help="late ServiceAccount cases")
     parser.add_argument("--timeout", type=float, default=180.0, help="convergence timeout (s)")
+    parser.add_argument(
+        "--apiserver",
+        choices=("sim", "real"),
+        default="sim",
+        help="the simulator, or a real kube-apiserver (tests/support/realapi.py)",
+    )
     args = parser.parse_args()
-    result = run(args.namespaces, args.operator_cmd, args.late, args.timeout)
+    result = run(args.namespaces, args.operator_cmd, args.late, args.timeout, args.apiserver)
     text = json.dumps(result, indent=2)
     print(text)
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / f"convergence-{args.namespaces}.json").write_text(text + "\n")
+    suffix = "" if args.apiserver == "sim" else f"-{args.apiserver}"
+    (RESULTS / f"convergence-{args.namespaces}{suffix}.json").write_text(text + "\n")
     return 0 if result["provisioning"]["converged"] else 1
 
 

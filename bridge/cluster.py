@@ -47,6 +47,11 @@ class KubeError(Exception):
         self.message = message
 
 
+def terminating_namespace(error: KubeError) -> bool:
+    """True for the API server's refusal to create anything in a namespace being deleted."""
+    return error.status == 403 and "because it is being terminated" in error.message
+
+
 def _reason(status: int, reason: str, body: bytes) -> str:
     if body:
         try:
@@ -432,22 +437,32 @@ class Cluster:
         *,
         warning: bool = False,
     ) -> None:
-        """Post a core/v1 Event about ``involved`` (a kopf-style body); failures are only logged."""
+        """Post a core/v1 Event about ``involved`` (a kopf-style body); failures are only logged.
+
+        An Event about a cluster-scoped object (a Namespace, a QuayIntegration) goes where the
+        standard client (client-go's recorder) puts it: into ``default``, with
+        ``involvedObject.namespace`` empty. The API server refuses an Event whose namespace differs
+        from its involved object's, so an Event about Namespace ``x`` cannot live in ``x``;
+        ``kubectl describe namespace x`` finds it in ``default``. An Event refused because its
+        namespace is being deleted (403) is expected then, and logged at debug level only.
+        """
         metadata = involved.get("metadata") or {}
-        namespace = metadata.get("namespace") or (
-            metadata.get("name") if involved.get("kind") == "Namespace" else "default"
-        )
+        namespace = metadata.get("namespace") or "default"
         now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         body = {
             "apiVersion": "v1",
             "kind": "Event",
             "metadata": {"name": f"quay-bridge.{uuid.uuid4().hex[:16]}", "namespace": namespace},
             "involvedObject": {
-                "apiVersion": involved.get("apiVersion"),
-                "kind": involved.get("kind"),
-                "name": metadata.get("name"),
-                "namespace": metadata.get("namespace"),
-                "uid": metadata.get("uid"),
+                key: value
+                for key, value in {
+                    "apiVersion": involved.get("apiVersion"),
+                    "kind": involved.get("kind"),
+                    "name": metadata.get("name"),
+                    "namespace": metadata.get("namespace"),
+                    "uid": metadata.get("uid"),
+                }.items()
+                if value
             },
             "reason": reason,
             "message": message[:1000],
@@ -461,4 +476,7 @@ class Cluster:
         try:
             await self._request("POST", _ns_path(str(namespace), "events"), body)
         except KubeError as exc:
+            if terminating_namespace(exc):
+                log.debug("event %s for %s not posted: %s", reason, metadata.get("name"), exc)
+                return
             log.warning("could not post event %s for %s: %s", reason, metadata.get("name"), exc)

@@ -157,6 +157,16 @@ class Cluster:
         raw = self.core.list_namespaced_event(namespace, _preload_content=False)
         return list(json.loads(raw.data).get("items") or [])
 
+    def namespace_events(self, name: str) -> list[dict[str, Any]]:
+        """Events about Namespace ``name``: in ``default``, as a real API server requires."""
+        return [
+            event
+            for event in self.events("default")
+            if event["involvedObject"].get("kind") == "Namespace"
+            and event["involvedObject"].get("name") == name
+            and not event["involvedObject"].get("namespace")
+        ]
+
 
 @pytest.fixture
 def sim(request: pytest.FixtureRequest) -> Iterator[SimServer]:

@@ -213,7 +213,10 @@ class TestLeavingTheSelection:
         cluster.core.patch_namespace("leaving", {"metadata": {"labels": {"quay": None}}})
         wait_for(lambda: marked(cluster, "leaving") == (False, False), timeout=20)
         reasons = wait_for(
-            lambda: [e for e in cluster.events("leaving") if e["reason"] == "QuayUnmanaged"], 10
+            lambda: [
+                e for e in cluster.namespace_events("leaving") if e["reason"] == "QuayUnmanaged"
+            ],
+            10,
         )
         assert "openshift_leaving" in reasons[0]["message"]
         assert registry.get("/api/v1/organization/openshift_leaving").ok, "Quay data is kept"
@@ -278,7 +281,9 @@ class TestInvalidNamespaceNames:
         operator_factory()
         cluster.ensure_namespace("a--b")
         wait_for(
-            lambda: any(e.get("reason") == "InvalidQuayName" for e in cluster.events("a--b")),
+            lambda: any(
+                e.get("reason") == "InvalidQuayName" for e in cluster.namespace_events("a--b")
+            ),
             timeout=20,
         )
         wait_for(
