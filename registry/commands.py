@@ -24,6 +24,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from registry.algorithms import Algorithms
 from registry.configfile import LISTEN_IP_VERSIONS, ConfigError, RegistryConfig, parse_config
 from registry.listening import ListenError, listen_addresses, server_hostname_for
+from registry.quaycost import QUAY_CALL_SECONDS, QuayCost
 from registry.settings import (
     DEFAULT_NAMESPACE_GC_SECONDS,
     DEFAULT_UNREFERENCED_BLOB_SECONDS,
@@ -105,6 +106,24 @@ def _parser() -> argparse.ArgumentParser:
             )
         ),
         help="seconds a blob no manifest references is kept before the blob GC (default 3600)",
+    )
+    serve.add_argument(
+        "--quay-cost",
+        action="store_true",
+        help="make each bearer-token API call cost what it costs on Quay: a password-hash check "
+        "in a few workers, idle keep-alive connections closed (docs/registry.md)",
+    )
+    serve.add_argument(
+        "--quay-cost-seconds",
+        type=float,
+        default=QUAY_CALL_SECONDS,
+        help=f"with --quay-cost: seconds of one check on one worker (default {QUAY_CALL_SECONDS})",
+    )
+    serve.add_argument(
+        "--quay-cost-workers",
+        type=int,
+        default=1,
+        help="with --quay-cost: checks that can run at once (default 1, one Quay worker)",
     )
     serve.add_argument("--log-level", default="INFO", help="logging level (default INFO)")
     backup = sub.add_parser(
@@ -217,6 +236,13 @@ def main(argv: list[str] | None = None) -> int:
         return _backup(args)
     if args.command == "restore":
         return _restore(args)
+    if args.quay_cost_workers < 1 or args.quay_cost_seconds < 0:
+        print(
+            "quay-registry: --quay-cost-workers must be >= 1, --quay-cost-seconds >= 0",
+            file=sys.stderr,
+        )
+        return 2
+    cost = QuayCost(args.quay_cost_seconds, args.quay_cost_workers) if args.quay_cost else None
     for option in ("namespace_gc_seconds", "unreferenced_blob_seconds"):
         if getattr(args, option) < 0:
             print(f"quay-registry: --{option.replace('_', '-')} must be >= 0", file=sys.stderr)
@@ -250,6 +276,7 @@ def main(argv: list[str] | None = None) -> int:
         namespace_gc_seconds=args.namespace_gc_seconds,
         unreferenced_blob_seconds=args.unreferenced_blob_seconds,
         algorithms=algorithms,
+        quay_cost=cost,
     )
     from registry.app import make_app  # imported late so --help stays fast
 
@@ -261,7 +288,14 @@ def main(argv: list[str] | None = None) -> int:
         data_dir,
     )
     try:
-        web.run_app(make_app(settings), host=hosts, port=args.port, access_log=None, print=None)
+        web.run_app(
+            make_app(settings),
+            host=hosts,
+            port=args.port,
+            access_log=None,
+            print=None,
+            keepalive_timeout=cost.idle_seconds if cost else 75.0,
+        )
     except (OSError, SQLAlchemyError) as error:
         # e.g. the port is taken or the database is unreachable; the URL may hold a password,
         # so only the error's class and first line are shown.
