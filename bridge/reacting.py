@@ -103,7 +103,7 @@ class Reacting(Looping):
             return
         secret = naming.secret_name(name, integration.spec.cluster_id)
         if not record.quay_ready or secret not in record.secrets:
-            self._fingerprints.pop(namespace, None)
+            self._invalidate(namespace)
             self.kick(namespace)
             return
         if planning.is_linked(body, secret):
@@ -162,7 +162,7 @@ class Reacting(Looping):
             return
         if event_type == "DELETED":
             record.secrets.discard(name)
-            self._fingerprints.pop(namespace, None)
+            self._invalidate(namespace)
             self.kick(namespace)
             return
         integration = self.integrations.get(record.integration)
@@ -175,7 +175,7 @@ class Reacting(Looping):
             robot = naming.robot_full_name(record.organization, naming.robot_short_name(sa.name))
             token = record.tokens.get(sa.name)
             if token and not planning.secret_up_to_date(body, spec.registry_host, robot, token):
-                self._fingerprints.pop(namespace, None)
+                self._invalidate(namespace)
                 self.kick(namespace)
 
     async def on_configmap(self, event_type: str, body: dict[str, Any]) -> None:
@@ -221,11 +221,34 @@ class Reacting(Looping):
             return
         if name in record.repositories:
             return
-        lock = self._locks.get(namespace)
-        busy = lock is not None and lock.locked()  # a pass is running: let the next one do it
-        if busy or not record.quay_ready or not integration.usable:
-            self._fingerprints.pop(namespace, None)
+        lock = self._locks[namespace]
+        if lock.locked():
+            # A pass is running and may have read the streams before this one arrived: wait for
+            # it, then create what it left (a kick alone could be coalesced into that pass).
+            async with lock:
+                await self._stream_after_pass(namespace, name)
+            return
+        if not record.quay_ready or not integration.usable:
+            self._invalidate(namespace)
             self.kick(namespace)
+            return
+        await self._repo_step(
+            "create", record, name, self.provisioner.ensure_repository(integration, record, name)
+        )
+
+    async def _stream_after_pass(self, namespace: str, name: str) -> None:
+        """The ImageStream ``name`` once the namespace's pass has ended (its lock held)."""
+        record = self.state.records.get(namespace)
+        if record is None or name in record.repositories or not self.active:
+            return
+        if self.caches.streams.get(namespace, name) is None:
+            return  # deleted meanwhile
+        integration = self.integrations.get(record.integration)
+        if integration is None or integration.spec is None:
+            return
+        if not record.quay_ready or not integration.usable:
+            self._invalidate(namespace)
+            self.kick(namespace)  # runs once this lock is released
             return
         await self._repo_step(
             "create", record, name, self.provisioner.ensure_repository(integration, record, name)

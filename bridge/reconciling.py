@@ -68,7 +68,7 @@ class Reconciling(Finalizing):
         if record is not None:
             record.error = message[:500]
             self._status_dirty.add(record.integration)
-        self._fingerprints.pop(namespace, None)
+        self._invalidate(namespace)
 
     def _fingerprint(self, body: dict[str, Any], integration: Integration) -> tuple[Any, ...]:
         meta = meta_of(body)
@@ -86,6 +86,7 @@ class Reconciling(Finalizing):
         )
 
     async def _reconcile(self, namespace: str) -> None:
+        changes = self._changes[namespace]
         body = self.namespaces.get(namespace)
         if body is None:
             self._forget(namespace)
@@ -177,7 +178,8 @@ class Reconciling(Finalizing):
         record.error = None
         self._status_dirty.add(integration.name)
         current = self.namespaces.get(namespace, body)
-        self._fingerprints[namespace] = self._fingerprint(current, integration)
+        if self._changes[namespace] == changes:
+            self._fingerprints[namespace] = self._fingerprint(current, integration)
 
     async def _patch_namespace(
         self, namespace: str, body: dict[str, Any], annotations: dict[str, str]
@@ -235,7 +237,7 @@ class Reconciling(Finalizing):
         integration.invalid_names[namespace] = why
         self._status_dirty.add(integration.name)
         self.state.records.pop(namespace, None)
-        self._fingerprints.pop(namespace, None)
+        self._invalidate(namespace)
         key = (namespace, str(meta_of(body).get("uid") or ""), why)
         if key not in self._reported_not_owned:
             self._reported_not_owned.add(key)
