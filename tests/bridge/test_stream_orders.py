@@ -9,6 +9,7 @@ arrive in the middle of them, as they do against a real Quay.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Iterator
@@ -23,6 +24,7 @@ from tests.support.registry_server import RegistryServer
 
 SAS = ("builder", "default", "deployer")
 PROJECTS = 12
+LATER_STREAMS = 6
 COST = ("--quay-cost", "--quay-cost-seconds", "0.02", "--quay-cost-workers", "1")
 
 
@@ -62,9 +64,12 @@ def _play(cluster: Cluster, namespace: str, order: str, later: float) -> None:
         cluster.new_project(namespace)
         wait_for(lambda: all(cluster.get_sa(namespace, sa) for sa in SAS), timeout=20)
         cluster.image_stream(namespace, "racing")
-    # A second stream some time later: often while the namespace's pass creates the first.
+    # More streams over the next seconds: some land while the namespace's pass is creating the
+    # repositories of the streams it has read.
     time.sleep(later)
-    cluster.image_stream(namespace, "later")
+    for k in range(LATER_STREAMS):
+        cluster.image_stream(namespace, f"later-{k}")
+        time.sleep(0.3)
 
 
 @pytest.mark.parametrize(
@@ -84,8 +89,8 @@ def test_every_image_stream_gets_its_repository_in_every_order(
     cluster = ready_integration
     operator_factory()
     orders = ("stream-first", "stream-right-after", "stream-after-accounts")
-    plays = [(f"order-{i:02d}", orders[i % len(orders)], 0.1 * (i // 3)) for i in range(PROJECTS)]
-    threads = [threading.Thread(target=_play, args=play) for play in plays]
+    plays = [(f"order-{i:02d}", orders[i % len(orders)], 0.05 * i) for i in range(PROJECTS)]
+    threads = [threading.Thread(target=_play, args=(cluster, *play)) for play in plays]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -95,12 +100,14 @@ def test_every_image_stream_gets_its_repository_in_every_order(
         return [
             f"{ns}/{stream}"
             for ns, _, _ in plays
-            for stream in ("racing", "later")
+            for stream in ("racing", *(f"later-{k}" for k in range(LATER_STREAMS)))
             if registry.get(f"/api/v1/repository/openshift_{ns}/{stream}").status_code != 200
         ]
 
     # No later event touches these namespaces: each repository must come from the first events.
-    wait_for(lambda: not missing(), timeout=30)
+    with contextlib.suppress(TimeoutError):
+        wait_for(lambda: not missing(), timeout=30)
+    assert missing() == []
     for ns, _, _ in plays:
         for sa in SAS:
             wait_for(lambda ns=ns, sa=sa: cluster.linked(ns, sa, f"{sa}-quay-openshift"))
