@@ -38,6 +38,10 @@ log = logging.getLogger(__name__)
 LINK_ATTEMPTS = 6
 
 
+#: The parts of a namespace's Quay side the periodic drift check reads, one per check.
+CHECK_PARTS = ("robots", "prototypes", "repositories")
+
+
 class NotOwnedError(Exception):
     """The namespace's organization exists but the bridge may not use it (see ``ownership``)."""
 
@@ -189,6 +193,16 @@ class Provisioner:
         robots: list[Any],
         prototypes: list[Any],
     ) -> None:
+        await self._repair_robots(client, spec, record, robots)
+        await self._repair_prototypes(client, spec, record.organization, prototypes)
+
+    async def _repair_robots(
+        self,
+        client: QuayClient,
+        spec: IntegrationSpec,
+        record: NamespaceRecord,
+        robots: list[Any],
+    ) -> None:
         org = record.organization
         full_names = {
             sa.name: naming.robot_full_name(org, naming.robot_short_name(sa.name))
@@ -210,13 +224,54 @@ class Provisioner:
                 record.tokens[sa] = (await client.get_robot(org, short)).get("token", "")
 
         await asyncio.gather(*(robot(sa.name) for sa in spec.service_accounts))
-        desired: dict[str, Role] = {full_names[sa.name]: sa.role for sa in spec.service_accounts}
+
+    async def _repair_prototypes(
+        self, client: QuayClient, spec: IntegrationSpec, org: str, prototypes: list[Any]
+    ) -> None:
+        desired: dict[str, Role] = {
+            naming.robot_full_name(org, naming.robot_short_name(sa.name)): sa.role
+            for sa in spec.service_accounts
+        }
         plan = planning.plan_prototypes(desired, prototypes)
         await asyncio.gather(
             *(client.create_prototype(org, name, role) for name, role in plan.create),
             *(client.update_prototype(org, pid, role) for pid, role in plan.update),
             *(client.delete_prototype(org, pid) for pid in plan.delete),
         )
+
+    async def check_part(
+        self, integration: Integration, record: NamespaceRecord, part: str
+    ) -> bool:
+        """Read one part of a namespace's Quay side and repair it; False when the org is gone.
+
+        The periodic drift check reads one part per check (``CHECK_PARTS`` in turn), one call:
+        robots (missing ones created, changed tokens taken), prototypes (planned and fixed) or
+        repositories (those gone are forgotten, so the pass creates them again).
+        """
+        spec, client = _parts(integration)
+        org = record.organization
+        try:
+            if part == "robots":
+                robots = [
+                    robot
+                    for robot in await client.list_robots(org)
+                    if robot.get("name") != f"{org}+{OWNER_ROBOT}"
+                ]
+                await self._repair_robots(client, spec, record, robots)
+            elif part == "prototypes":
+                await self._repair_prototypes(
+                    client, spec, org, list(await client.list_prototypes(org))
+                )
+            else:
+                existing = set(await client.list_repositories(org))
+                record.repositories = {
+                    stream
+                    for stream in record.repositories
+                    if naming.repository_name(stream) in existing
+                }
+        except (qe.Forbidden, qe.NotFound):
+            return False  # Quay answers 403 or 404 for a missing org's parts
+        return True
 
     async def rotate(self, integration: Integration, record: NamespaceRecord) -> None:
         """Regenerate every robot token of the namespace (the old tokens stop working)."""

@@ -66,6 +66,7 @@ class Reacting(Looping):
             integration = Integration(name, self.metrics, fips=self.cluster.connection.fips)
             self.integrations[name] = integration
         old_rotate = integration.annotations.get(ROTATE_ANNOTATION)
+        old_spec = integration.spec
         changed = integration.update_body(body)
         self._follow_references()
         if fresh:
@@ -73,9 +74,16 @@ class Reacting(Looping):
             self._restart_loop(integration)
             self._spawn(self._first_pass(integration))
         elif changed:
-            # A changed spec re-observes everything (drift repair), as a resync does.
             self._restart_loop(integration)
-            self._spawn(self.resync(integration))
+            if planning.quay_affected(old_spec, integration.spec):
+                # Another Quay, user or set of robots: read Quay again for every namespace.
+                self._spawn(self.reread(integration))
+            else:
+                # Nothing in Quay changes: passes on the cluster side only (their fingerprints
+                # hold the spec), and a new client when its connection settings changed.
+                if planning.connection_changed(old_spec, integration.spec):
+                    await self._refresh(integration)
+                self._kick_all()
         elif integration.annotations.get(ROTATE_ANNOTATION) != old_rotate:
             for record in self.state.for_integration(name):
                 self.kick(record.namespace)

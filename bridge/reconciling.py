@@ -123,6 +123,7 @@ class Reconciling(Finalizing):
         if (
             not observe
             and namespace not in self._rotate
+            and namespace not in self._check
             and record.quay_ready
             and record.error is None
             and self._fingerprints.get(namespace) == fingerprint
@@ -141,7 +142,10 @@ class Reconciling(Finalizing):
         provisioned_before = planning.FINALIZER in (meta_of(body).get("finalizers") or [])
         if not record.quay_ready and provisioned_before:
             self._relist.add(namespace)
+        part = self._check.pop(namespace, None)
         if not record.quay_ready or observe:
+            part = None  # Quay is read in full here
+            self._quay_checked[namespace] = time.monotonic()
             try:
                 created = await self.provisioner.ensure_quay(
                     integration,
@@ -152,6 +156,13 @@ class Reconciling(Finalizing):
             except NotOwnedError as exc:
                 await self._report_not_owned(integration, namespace, body, exc)
                 return
+        if part is not None:
+            self._quay_checked[namespace] = time.monotonic()
+            if not await self.provisioner.check_part(integration, record, part):
+                record.quay_ready = False
+                raise qe.NotFound(
+                    f"organization {record.organization} is gone from Quay; creating it again"
+                )
         rotate_requested = namespace in self._rotate
         self._rotate.discard(namespace)
         if not created and (rotate_requested or (recorded is not None and recorded != marker)):

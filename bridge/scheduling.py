@@ -93,6 +93,11 @@ class Scheduling:
         self._fingerprints: dict[str, tuple[Any, ...]] = {}
         #: Bumped whenever something asks for a full pass of a namespace (``_invalidate``).
         self._changes: dict[str, int] = defaultdict(int)
+        #: Namespace -> the part of its Quay side the next pass checks (``Provisioner.check_part``).
+        self._check: dict[str, str] = {}
+        #: Namespace -> how many periodic Quay checks it had, and when Quay was last read for it.
+        self._check_turn: dict[str, int] = defaultdict(int)
+        self._quay_checked: dict[str, float] = {}
         self._retries: dict[str, int] = {}
         self._retry_handles: dict[str, asyncio.TimerHandle] = {}
         self._reported_invalid: set[str] = set()
@@ -264,6 +269,9 @@ class Scheduling:
         self._observe.discard(namespace)
         self._relist.discard(namespace)
         self._rotate.discard(namespace)
+        self._check.pop(namespace, None)
+        self._check_turn.pop(namespace, None)
+        self._quay_checked.pop(namespace, None)
         self._reported_invalid.discard(namespace)
         self._reported_not_owned = {k for k in self._reported_not_owned if k[0] != namespace}
         self._retries.pop(namespace, None)

@@ -118,6 +118,7 @@ class IntegrationSpec(_Model):
         default="Retain", alias="repositoryDeletionPolicy"
     )
     resync_period_seconds: int = Field(default=600, ge=30, alias="resyncPeriodSeconds")
+    quay_resync_period_seconds: int = Field(default=3600, ge=60, alias="quayResyncPeriodSeconds")
     robot_token_rotation_seconds: int = Field(default=0, ge=0, alias="robotTokenRotationSeconds")
     namespace_deletion_deadline_seconds: int = Field(
         default=300, ge=0, alias="namespaceDeletionDeadlineSeconds"

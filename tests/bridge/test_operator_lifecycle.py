@@ -12,7 +12,7 @@ import pytest
 import requests
 
 from tests.bridge.conftest import Cluster
-from tests.bridge.servers import Registry, wait_for
+from tests.bridge.servers import Registry, operator_counts, wait_for
 
 SAS = ("builder", "default", "deployer")
 
@@ -69,7 +69,7 @@ class TestImageStreamDeletion:
 
 
 class TestDriftRepair:
-    def test_a_robot_deleted_in_quay_is_recreated_on_resync(
+    def test_a_robot_deleted_in_quay_is_recreated_when_a_spec_change_rereads_quay(
         self, cluster: Cluster, registry: Registry, operator_factory: Any
     ) -> None:
         configure(cluster, registry)
@@ -83,13 +83,19 @@ class TestDriftRepair:
             timeout=10,
         )
         assert deleted.status_code == 204
-        # A spec change triggers the same full resync the periodic loop runs.
+        # A spec change that affects Quay (one more robot) reads Quay again for every namespace.
+        accounts = [
+            {"name": "builder", "role": "write"},
+            {"name": "default", "role": "read"},
+            {"name": "deployer", "role": "read"},
+            {"name": "pipeline", "role": "read"},
+        ]
         cluster.custom.patch_cluster_custom_object(
             "quay.redhat.com",
             "v1",
             "quayintegrations",
             "quay",
-            {"spec": {"resyncPeriodSeconds": 45}},
+            {"spec": {"serviceAccounts": accounts}},
         )
         wait_for(
             lambda: registry.get("/api/v1/organization/openshift_drift/robots/builder").ok,
@@ -105,6 +111,35 @@ class TestDriftRepair:
         )
         assert new[0] == "openshift_drift+builder"
         assert registry_auth(registry, *new) == 200
+
+    def test_a_spec_change_that_affects_nothing_in_quay_makes_no_quay_call(
+        self, cluster: Cluster, registry: Registry, operator_factory: Any
+    ) -> None:
+        configure(cluster, registry)
+        operator = operator_factory()
+        cluster.new_project("quiet")
+        cluster.image_stream("quiet", "app")
+        wait_for(lambda: all_linked(cluster, "quiet"), timeout=20)
+        wait_for(lambda: repo_exists(registry, "openshift_quiet", "app"), timeout=20)
+        time.sleep(1.0)  # let the first passes settle
+        before = operator_counts(operator)[0]
+        cluster.custom.patch_cluster_custom_object(
+            "quay.redhat.com",
+            "v1",
+            "quayintegrations",
+            "quay",
+            {"spec": {"repositoryDeletionPolicy": "Delete", "resyncPeriodSeconds": 45}},
+        )
+        generation = cluster.get_integration("quay")["metadata"]["generation"]
+        wait_for(
+            lambda: (
+                (cluster.get_integration("quay").get("status") or {}).get("observedGeneration")
+                == generation
+            ),
+            timeout=20,
+        )
+        time.sleep(1.0)  # any pass the change caused has run
+        assert operator_counts(operator)[0] == before
 
 
 class TestTokenRotation:
