@@ -44,11 +44,14 @@ class LimitSettings:
     """The limiter's knobs (the QuayIntegration's ``quayClient`` settings)."""
 
     maximum: int = 16
-    initial: int = 4
+    #: start at the ceiling: a fast Quay never waits for the limit to grow, a slow one is backed
+    #: off from within a few round trips
+    initial: int = 16
     minimum: int = 1
-    #: a call slower than ``tolerance`` x the fastest recent one, plus ``slack``, means queueing
+    #: a call slower than ``tolerance`` x the fastest recent one, plus ``slack``, means queueing;
+    #: the slack keeps the bridge's own event-loop delays from counting as Quay's
     tolerance: float = 1.5
-    slack_seconds: float = 0.05
+    slack_seconds: float = 0.25
     backoff: float = 0.7
 
 
@@ -68,11 +71,11 @@ class AdaptiveLimit:
     @property
     def waiting(self) -> int:
         """Calls queued on the bridge's side."""
-        return sum(1 for *_, future in self._waiters if not future.done())
+        return len(self._waiters)
 
     async def acquire(self) -> None:
         """Wait for a slot (by priority, then arrival)."""
-        if self.in_flight < int(self.limit) and not self.waiting:
+        if self.in_flight < int(self.limit) and not self._waiters:
             self.in_flight += 1
             return
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -82,8 +85,15 @@ class AdaptiveLimit:
         except asyncio.CancelledError:
             if future.done() and not future.cancelled():
                 self.in_flight -= 1  # granted and cancelled at once: give the slot back
-                self._wake()
+            else:
+                self._forget(future)
+            self._wake()
             raise
+
+    def _forget(self, future: asyncio.Future[None]) -> None:
+        """Drop a cancelled waiter, so it neither counts as waiting nor holds later calls back."""
+        self._waiters = [entry for entry in self._waiters if entry[2] is not future]
+        heapq.heapify(self._waiters)
 
     def release(self, seconds: float, *, failed: bool) -> None:
         """Give a slot back and adapt the limit to what the call showed."""

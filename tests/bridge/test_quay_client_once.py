@@ -209,3 +209,21 @@ def test_the_limit_backs_off_when_calls_queue_in_quay_and_grows_when_they_do_not
     limit.in_flight += 1
     limit.release(0.01, failed=True)  # a failure right after: at most one cut per round trip
     assert limit.limit == shrunk
+
+
+def test_a_cancelled_waiter_leaves_the_queue_and_holds_no_later_call_back() -> None:
+    async def go() -> tuple[int, int]:
+        limit = AdaptiveLimit(LimitSettings(maximum=1, initial=1))
+        await limit.acquire()  # the only slot is taken
+        waiter = asyncio.ensure_future(limit.acquire())
+        await asyncio.sleep(0)
+        assert limit.waiting == 1
+        waiter.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiter
+        waiting_after_cancel = limit.waiting
+        limit.release(0.01, failed=False)
+        await asyncio.wait_for(limit.acquire(), 1.0)  # the slot goes to the next caller at once
+        return waiting_after_cancel, limit.in_flight
+
+    assert asyncio.run(go()) == (0, 1)
