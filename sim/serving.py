@@ -26,7 +26,7 @@ from aiohttp.http import HttpVersion11, RawRequestMessage
 from aiohttp.streams import StreamReader
 from aiohttp.web_protocol import RequestHandler
 
-from sim import discovery
+from sim import discovery, protobuf
 from sim.encoding import Encode, dumps, dumps_list
 from sim.errors import ApiError, bad_request, method_not_allowed
 from sim.machinery import Machinery, Request
@@ -147,14 +147,9 @@ class RequestLog:
 
 async def _body(request: web.BaseRequest) -> Any:
     ctype = request.content_type
-    if "protobuf" in ctype:
-        raise ApiError(
-            415,
-            "UnsupportedMediaType",
-            "the body of the request was in an unknown format - accepted media types include: "
-            f"application/json (got {ctype})",
-        )
     raw = await request.read()
+    if ctype == protobuf.MEDIA_TYPE:
+        return _protobuf_body(raw) if raw else None
     if not raw:
         return None
     try:
@@ -168,6 +163,51 @@ async def _body(request: web.BaseRequest) -> Any:
             except yaml.YAMLError:
                 pass
         raise bad_request(f"the request body is not valid JSON: {exc}") from exc
+
+
+def _protobuf_body(raw: bytes) -> Any:
+    schemas = protobuf.schemas()
+    if schemas is None:
+        raise ApiError(415, "UnsupportedMediaType", protobuf.missing_message())
+    try:
+        return schemas.decode(raw)
+    except protobuf.ProtobufError as exc:
+        raise bad_request(f"the protobuf body cannot be read: {exc}") from exc
+
+
+def _negotiate(request: web.BaseRequest, response: web.StreamResponse) -> web.StreamResponse:
+    """Answer in protobuf when the client asks for it first and the object's kind has a schema.
+
+    Custom resources have no protobuf form: a client that also accepts JSON gets JSON (client-go
+    decodes by the answer's content type), one that accepts only protobuf gets 406.
+    """
+    if not isinstance(response, web.Response) or response.content_type != "application/json":
+        return response
+    body = response.body
+    if not isinstance(body, bytes):
+        return response
+    schemas = protobuf.schemas()
+    obj = json.loads(body)
+    if schemas is not None and isinstance(obj, dict) and schemas.can_encode(obj):
+        return web.Response(
+            body=schemas.encode(obj), status=response.status, content_type=protobuf.MEDIA_TYPE
+        )
+    if _json_acceptable(request.headers.get("Accept", "")):
+        return response
+    return _error(
+        ApiError(
+            406,
+            "NotAcceptable",
+            "only the following media types are accepted: application/json, application/yaml",
+        )
+    )
+
+
+def _json_acceptable(accept: str) -> bool:
+    return any(
+        part.split(";")[0].strip() in ("application/json", "*/*", "application/*")
+        for part in accept.split(",")
+    )
 
 
 def _user(request: web.BaseRequest, m: Machinery) -> Request:
@@ -411,6 +451,14 @@ async def _expect(request: web.BaseRequest) -> web.Response | None:
 
 
 async def _answer(request: web.BaseRequest, m: Machinery, target: Target) -> web.StreamResponse:
+    if request.headers.get("Accept", "").startswith(protobuf.MEDIA_TYPE):
+        return _negotiate(request, await _answer_json(request, m, target))
+    return await _answer_json(request, m, target)
+
+
+async def _answer_json(
+    request: web.BaseRequest, m: Machinery, target: Target
+) -> web.StreamResponse:
     try:
         return await _dispatch(request, m, target)
     except ApiError as exc:
