@@ -14,13 +14,13 @@ import asyncio
 import contextlib
 import functools
 import random
-import re
 import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from sim import builtins
 from sim.cloning import clone
 from sim.errors import (
     ApiError,
@@ -94,49 +94,9 @@ class Hooks:
     deleters: dict[Key, Callable[[str, Request], Awaitable[Obj]]] = field(default_factory=dict)
 
 
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-
-
 def validate_metadata(rt: ResourceType, meta: Obj) -> None:
     """Refuse names, label/annotation maps and finalizers Kubernetes would refuse (422)."""
-    name = meta.get("name")
-    causes: list[tuple[str, str]] = []
-    if not isinstance(name, str) or not name:
-        causes.append(("metadata.name", f"Invalid value: {name!r}: must be a non-empty string"))
-        name = ""
-    elif name in (".", "..") or "/" in name or "%" in name:
-        causes.append(
-            (
-                "metadata.name",
-                f"Invalid value: {name!r}: may not be '.', '..' or contain '/' or '%'",
-            )
-        )
-    elif len(name) > 253:
-        causes.append(("metadata.name", "Invalid value: must be no more than 253 characters"))
-    elif rt.key == NS_KEY and (len(name) > 63 or not _DNS_LABEL.match(name)):
-        causes.append(
-            (
-                "metadata.name",
-                f"Invalid value: {name!r}: a lowercase RFC 1123 label must consist of lower "
-                "case alphanumeric characters or '-', and must start and end with an "
-                "alphanumeric character",
-            )
-        )
-    for key in ("labels", "annotations"):
-        value = meta.get(key)
-        if value is None:
-            continue
-        if not isinstance(value, dict) or not all(
-            isinstance(k, str) and isinstance(v, str) for k, v in value.items()
-        ):
-            causes.append((f"metadata.{key}", "Invalid value: must be a map of strings to strings"))
-    finalizers = meta.get("finalizers")
-    if finalizers is not None and (
-        not isinstance(finalizers, list) or not all(isinstance(v, str) for v in finalizers)
-    ):
-        causes.append(("metadata.finalizers", "Invalid value: must be a list of strings"))
-    if causes:
-        raise invalid(rt.kind, rt.group, str(name), causes)
+    builtins.check_metadata(rt, meta)
 
 
 def _spec_part(obj: Obj) -> Obj:
@@ -183,6 +143,7 @@ class Machinery:
         self._ns_changed = asyncio.Event()
         self.store.listeners.append(self._on_event)
         self.hooks.prepare[NS_KEY] = [_namespace_defaults]
+        builtins.install(self.hooks.prepare, self.hooks.validate)
 
     # -- helpers -------------------------------------------------------------------------------
 

@@ -84,6 +84,7 @@ def test_kubectl_typed_creates_send_protobuf(sim: SimServer, kubectl: str) -> No
     assert get(sim, f"/api/v1/namespaces/{ns}")["status"] == {"phase": "Active"}
     secret = get(sim, f"/api/v1/namespaces/{ns}/secrets/creds")
     assert secret["data"] == {"token": "czNjcjN0"}
+    assert secret["type"] == "Opaque"
     assert get(sim, f"/api/v1/namespaces/{ns}/configmaps/settings")["data"] == {"mode": "fast"}
     assert get(sim, f"/api/v1/namespaces/{ns}/serviceaccounts/robot")["metadata"]
     pull = get(sim, f"/api/v1/namespaces/{ns}/secrets/pull")
