@@ -20,7 +20,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sim import builtins
+from sim import builtins, crdschema, fielderrors, protobuf
 from sim.cloning import clone
 from sim.errors import (
     ApiError,
@@ -68,6 +68,11 @@ class Request:
     user: str = "kube:admin"
     dry_run: bool = False
     groups: tuple[str, ...] = ("system:authenticated",)
+    #: ``fieldValidation`` of a client's request: Strict (400 on unknown fields), Warn (warnings)
+    #: or Ignore; empty for the simulator's own writes (built-in kinds are then not checked)
+    field_validation: str = ""
+    #: warnings for the answer's ``Warning`` headers (filled when ``field_validation`` is Warn)
+    warnings: list[str] = field(default_factory=list)
 
 
 #: Mutating admission: (operation, type, subresource, namespace, object, old, request) -> object
@@ -197,6 +202,36 @@ class Machinery:
             return obj
         return await self.admission(op, rt, sub, ns, obj, old, req)
 
+    def _decode(self, rt: ResourceType, obj: Obj, req: Request) -> None:
+        """Do what decoding a body does on a cluster: prune unknown fields, fill defaults.
+
+        Unknown fields (undeclared in a CRD's schema, or in a built-in kind's protobuf schema)
+        fail a Strict request with 400, become warnings for Warn, and are dropped.
+        """
+        unknown: list[str] = []
+        if rt.from_crd:
+            if rt.schema is not None:
+                unknown = crdschema.prune(obj, rt.schema)
+                crdschema.default(obj, rt.schema)
+        elif req.field_validation:
+            schemas = protobuf.schemas()
+            if schemas is not None:
+                unknown = schemas.prune_unknown(obj)
+        if not unknown:
+            return
+        texts = [f'unknown field "{path}"' for path in unknown]
+        if req.field_validation == "Strict":
+            raise bad_request("strict decoding error: " + ", ".join(texts))
+        if req.field_validation == "Warn":
+            req.warnings.extend(texts)
+
+    def _validate_schema(self, rt: ResourceType, obj: Obj) -> None:
+        if rt.schema is None:
+            return
+        errors = crdschema.validate(obj, rt.schema)
+        if errors:
+            raise fielderrors.invalid(rt.kind, rt.group, obj["metadata"].get("name", ""), errors)
+
     # -- reads ---------------------------------------------------------------------------------
 
     def get(self, rt: ResourceType, namespace: str, name: str) -> Obj:
@@ -312,6 +347,7 @@ class Machinery:
             meta.pop(server_field, None)
         if rt.has_status:
             obj.pop("status", None)
+        self._decode(rt, obj, req)
         obj = await self._admit("CREATE", rt, "", namespace, obj, None, req)
         meta = obj["metadata"]
         meta["uid"] = str(uuid.uuid4())
@@ -321,6 +357,7 @@ class Machinery:
             raise bad_request("admission may not change the object's name")
         self._run(self.hooks.prepare, rt, obj, None)
         self._run(self.hooks.validate, rt, obj, None)
+        self._validate_schema(rt, obj)
         if self.store.get(rt.key, ns_key, name) is not None:
             raise already_exists(rt.plural, rt.group, name)
         if req.dry_run:
@@ -453,6 +490,7 @@ class Machinery:
         meta["generation"] = old_meta.get("generation", 1)
         new["apiVersion"], new["kind"] = rt.api_version, rt.kind
         validate_metadata(rt, meta)
+        self._decode(rt, new, req)
         if not sub:
             new = await self._admit("UPDATE", rt, sub, namespace, new, current, req)
             meta = new["metadata"]
@@ -460,6 +498,7 @@ class Machinery:
             meta["generation"] = old_meta.get("generation", 1) + 1
         self._run(self.hooks.prepare, rt, new, current)
         self._run(self.hooks.validate, rt, new, current)
+        self._validate_schema(rt, new)
         if _same_content(new, current):
             return current
         if req.dry_run:

@@ -45,6 +45,12 @@ _FIELDS = _META + "FieldsV1"
 _QUANTITY = "k8s.io.apimachinery.pkg.api.resource.Quantity"
 _INT_OR_STRING = "k8s.io.apimachinery.pkg.util.intstr.IntOrString"
 _RAW = _RUNTIME + "RawExtension"
+#: message -> fields whose contents Go writes inline in the JSON form (Volume.volumeSource, ...)
+_INLINE: dict[str, frozenset[str]] = {}
+#: message -> {protobuf field name: JSON name} where they differ (``Webhooks`` -> ``webhooks``)
+_JSON_NAMES: dict[str, dict[str, str]] = {}
+#: message -> {JSON name: protobuf field name}
+_PROTO_NAMES: dict[str, dict[str, str]] = {}
 
 Obj = dict[str, Any]
 
@@ -70,6 +76,17 @@ class Schemas:
         for proto in files.file:
             self.pool.Add(proto)
         self.unknown = self.message_class(_RUNTIME + "Unknown")
+        forms_file = path.with_suffix(".json-forms.json")
+        forms = json.loads(forms_file.read_text()) if forms_file.exists() else {}
+        _INLINE.clear()
+        _JSON_NAMES.clear()
+        _PROTO_NAMES.clear()
+        for message, form in forms.items():
+            if form.get("inline"):
+                _INLINE[message] = frozenset(form["inline"])
+            if form.get("names"):
+                _JSON_NAMES[message] = dict(form["names"])
+                _PROTO_NAMES[message] = {v: k for k, v in form["names"].items()}
 
     def message_class(self, full_name: str) -> type[Message]:
         """Return the generated class of one message type."""
@@ -118,6 +135,21 @@ class Schemas:
         obj["apiVersion"], obj["kind"] = api_version, kind
         return obj
 
+    def prune_unknown(self, obj: Obj) -> list[str]:
+        """Drop the fields of a built-in object that its schema does not declare; return paths.
+
+        Go decodes JSON into the kind's struct, which loses undeclared fields (and reports them
+        to ``fieldValidation``); the protobuf message has the same fields under the same names,
+        so its descriptor tells which fields those are. Kinds with no schema are left alone.
+        """
+        desc = self.descriptor_for(obj.get("apiVersion", ""), obj.get("kind", ""))
+        if desc is None:
+            return []
+        unknown: list[str] = []
+        _prune(obj, desc, "", unknown, root=True)
+        unknown.sort()
+        return unknown
+
     # -- encoding ------------------------------------------------------------------------------
 
     def can_encode(self, obj: Obj) -> bool:
@@ -154,6 +186,38 @@ def missing_message() -> str:
         f"protobuf bodies need the Kubernetes API schemas, not found at {protoset_path()}; "
         "run 'python -m tools.k8s_protoset' (make install does) or send application/json"
     )
+
+
+# -- unknown fields ----------------------------------------------------------------------------
+
+_LEAVES = {_TIME, _MICROTIME, _DURATION, _FIELDS, _QUANTITY, _INT_OR_STRING, _RAW}
+
+
+def _prune(value: Any, desc: Descriptor, path: str, unknown: list[str], root: bool = False) -> None:
+    if not isinstance(value, dict) or desc.full_name in _LEAVES:
+        return
+    for key in list(value):
+        if root and key in ("apiVersion", "kind"):
+            continue
+        _, fd = _field_for(desc, key)
+        child = f"{path}.{key}" if path else key
+        if fd is None:
+            unknown.append(child)
+            del value[key]
+            continue
+        if fd.message_type is None:
+            continue
+        if fd.message_type.GetOptions().map_entry:
+            value_fd = fd.message_type.fields_by_name["value"]
+            if value_fd.message_type is not None and isinstance(value[key], dict):
+                for k, v in value[key].items():
+                    _prune(v, value_fd.message_type, f"{child}[{k}]", unknown)
+        elif fd.is_repeated:
+            if isinstance(value[key], list):
+                for i, item in enumerate(value[key]):
+                    _prune(item, fd.message_type, f"{child}[{i}]", unknown)
+        else:
+            _prune(value[key], fd.message_type, child, unknown)
 
 
 # -- message -> JSON ---------------------------------------------------------------------------
@@ -211,11 +275,30 @@ def _empty(value: Any) -> bool:
 
 def _to_json(msg: Message) -> Obj:
     out: Obj = {}
+    full_name = msg.DESCRIPTOR.full_name
+    inline = _INLINE.get(full_name, frozenset())
+    names = _JSON_NAMES.get(full_name, {})
     for fd, value in msg.ListFields():
         converted = _value_to_json(fd, value)
-        if not _empty(converted):
-            out[fd.name] = converted
+        if fd.name in inline and isinstance(converted, dict):
+            out.update(converted)
+        elif not _empty(converted):
+            out[names.get(fd.name, fd.name)] = converted
     return out
+
+
+def _field_for(desc: Any, key: str) -> tuple[str | None, FieldDescriptor | None]:
+    """Return (inline field or None, field) of a JSON key, looking into inline-embedded types."""
+    fd = desc.fields_by_name.get(_PROTO_NAMES.get(desc.full_name, {}).get(key, key))
+    if fd is not None:
+        return None, fd
+    for name in _INLINE.get(desc.full_name, ()):
+        holder = desc.fields_by_name.get(name)
+        if holder is not None and holder.message_type is not None:
+            inner_holder, inner = _field_for(holder.message_type, key)
+            if inner is not None and inner_holder is None:
+                return name, inner
+    return None, None
 
 
 def _value_to_json(fd: FieldDescriptor, value: Any) -> Any:
@@ -240,12 +323,12 @@ def _scalar_or_message(fd: FieldDescriptor, value: Any) -> Any:
 
 
 def _fill(msg: Message, obj: Obj) -> None:
-    fields: dict[str, Any] = dict(msg.DESCRIPTOR.fields_by_name)
+    desc = msg.DESCRIPTOR
     for key, value in obj.items():
-        fd = fields.get(key)
+        holder, fd = _field_for(desc, key)
         if fd is None or value is None:
             continue  # the Go types drop fields they do not know as well
-        _set(msg, fd, value)
+        _set(getattr(msg, holder) if holder else msg, fd, value)
 
 
 def _set(msg: Message, fd: FieldDescriptor, value: Any) -> None:

@@ -26,7 +26,7 @@ from aiohttp.http import HttpVersion11, RawRequestMessage
 from aiohttp.streams import StreamReader
 from aiohttp.web_protocol import RequestHandler
 
-from sim import discovery, protobuf
+from sim import discovery, protobuf, tables
 from sim.encoding import Encode, dumps, dumps_list
 from sim.errors import ApiError, bad_request, method_not_allowed
 from sim.machinery import Machinery, Request
@@ -64,6 +64,17 @@ def _object(m: Machinery, obj: dict[str, Any], status: int = 200) -> web.Respons
 def _list(m: Machinery, doc: dict[str, Any]) -> web.Response:
     """Answer a ``<Kind>List``, its items from the store's cached bytes."""
     return _bytes(dumps_list(doc, m.store.encode))
+
+
+def _table(
+    request: web.BaseRequest, rt: ResourceType, objects: list[dict[str, Any]], rv: str
+) -> web.Response:
+    """Answer a ``Table`` of some objects, as ``kubectl get`` asks for."""
+    q = request.query
+    doc = tables.table(
+        rt, objects, rv, q.get("includeObject") or "Metadata", q.get("noHeaders") == "true"
+    )
+    return _json(doc)
 
 
 def _error(exc: ApiError) -> web.Response:
@@ -210,11 +221,28 @@ def _json_acceptable(accept: str) -> bool:
     )
 
 
+_FIELD_VALIDATION = ("Strict", "Warn", "Ignore")
+
+
 def _user(request: web.BaseRequest, m: Machinery) -> Request:
+    directive = request.query.get("fieldValidation") or "Warn"
+    if directive not in _FIELD_VALIDATION:
+        raise bad_request(
+            f"fieldValidation parameter unsupported: {directive!r}, "
+            "expected one of Ignore, Warn, Strict"
+        )
     return Request(
         user=request.headers.get("Impersonate-User") or m.settings.username,
         dry_run=request.query.get("dryRun") == "All",
+        field_validation=directive,
     )
+
+
+def _with_warnings(response: web.StreamResponse, req: Request) -> web.StreamResponse:
+    """Carry the request's warnings as ``Warning: 299 - "..."`` headers, as the API server does."""
+    for text in req.warnings:
+        response.headers.add("Warning", "299 - " + json.dumps(text))
+    return response
 
 
 async def _watch(request: web.BaseRequest, m: Machinery, target: Target) -> web.StreamResponse:
@@ -291,32 +319,38 @@ async def _dispatch(request: web.BaseRequest, m: Machinery, target: Target) -> w
         code, body = await handler(method, ns, name, await _body(request), req)
         return _object(m, body, code)
     if method == "GET":
+        as_table = tables.wants_table(request.headers.get("Accept", ""))
         if name:
             if "get" not in rt.verbs:
                 raise method_not_allowed()
-            return _object(m, m.get(rt, ns, name))
+            obj = m.get(rt, ns, name)
+            if as_table:
+                return _table(request, rt, [obj], obj["metadata"].get("resourceVersion", ""))
+            return _object(m, obj)
         if "list" not in rt.verbs:
             raise method_not_allowed()
         if q.get("watch") in ("true", "1"):
             return await _watch(request, m, target)
-        return _list(
-            m,
-            m.list(
-                rt,
-                ns if rt.namespaced and ns else None,
-                q.get("labelSelector"),
-                q.get("fieldSelector"),
-            ),
+        listed = m.list(
+            rt,
+            ns if rt.namespaced and ns else None,
+            q.get("labelSelector"),
+            q.get("fieldSelector"),
         )
+        if as_table:
+            return _table(request, rt, listed["items"], listed["metadata"]["resourceVersion"])
+        return _list(m, listed)
     if method == "POST":
         if name:
             raise method_not_allowed()
         code, obj = await m.create(rt, ns, await _body(request), req)
-        return _object(m, obj, code)
+        return _with_warnings(_object(m, obj, code), req)
     if method == "PUT":
         if not name:
             raise method_not_allowed()
-        return _object(m, await m.replace(rt, ns, name, await _body(request), sub, req))
+        return _with_warnings(
+            _object(m, await m.replace(rt, ns, name, await _body(request), sub, req)), req
+        )
     if method == "PATCH":
         if not name:
             raise method_not_allowed()
@@ -326,8 +360,12 @@ async def _dispatch(request: web.BaseRequest, m: Machinery, target: Target) -> w
                 "UnsupportedMediaType",
                 "server-side apply is not supported by this simulator; use client-side apply",
             )
-        return _object(
-            m, await m.patch(rt, ns, name, request.content_type, await _body(request), sub, req)
+        return _with_warnings(
+            _object(
+                m,
+                await m.patch(rt, ns, name, request.content_type, await _body(request), sub, req),
+            ),
+            req,
         )
     if method == "DELETE":
         if name:
@@ -412,6 +450,8 @@ class ApiServer:
             return web.Response(text="ok")
         if path.startswith("/openapi/v3"):
             return _openapi(m, path)
+        if path == "/openapi/v2":
+            return _json(discovery.openapi_v2(m.catalogue))
         parsed = parse_path(m, path)
         if parsed is None:
             return _error(

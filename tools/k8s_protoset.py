@@ -7,7 +7,10 @@ by ``make install``, asks Go to download the two modules at the pinned version (
 download``: they are Go modules, brought by Go's own client) and compiles every ``generated.proto``
 with ``grpc_tools.protoc`` into one ``FileDescriptorSet``. Nothing fetched is kept in the
 repository: the descriptor set is written under the virtual environment
-(``<prefix>/share/quay-bridge/kubernetes-api.protoset``), where ``sim.protobuf`` looks for it.
+(``<prefix>/share/quay-bridge/kubernetes-api.protoset``), where ``sim.protobuf`` looks for it, with
+what the JSON form does differently from the messages beside it (fields Go embeds inline, JSON
+names that differ from the protobuf names: read from the Go types' struct tags, as no .proto file
+records them).
 
 Usage: ``python -m tools.k8s_protoset [--out PATH] [--version v0.36.3]``. Without ``go`` on the PATH
 it says so and exits 0: the simulator then answers protobuf bodies with 415 and a message saying
@@ -19,11 +22,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 #: The Kubernetes API release whose schemas are compiled (k8s.io/api v0.X.Y is Kubernetes 1.X.Y).
 VERSION = "v0.36.3"
@@ -33,6 +38,11 @@ MODULES = ("k8s.io/api", "k8s.io/apimachinery")
 def default_out() -> Path:
     """Return where the simulator looks for the descriptor set by default."""
     return Path(sys.prefix) / "share" / "quay-bridge" / "kubernetes-api.protoset"
+
+
+def json_forms_path(protoset: Path) -> Path:
+    """Return where the JSON-form differences are written next to the descriptor set."""
+    return protoset.with_suffix(".json-forms.json")
 
 
 def module_dirs(version: str) -> dict[str, Path]:
@@ -53,6 +63,55 @@ def module_dirs(version: str) -> dict[str, Path]:
             raise RuntimeError(f"go mod download {info.get('Path')}: {info['Error']}")
         dirs[info["Path"]] = Path(info["Dir"])
     return dirs
+
+
+_STRUCT = re.compile(r"^type (\w+) struct \{")
+_INLINE = re.compile(r'protobuf:"[^"]*name=(\w+)')
+_PACKAGE = re.compile(r"^package (\w+)")
+
+
+_JSON_NAME = re.compile(r'json:"([^",]*)')
+
+
+def go_json_forms(dirs: dict[str, Path]) -> dict[str, dict[str, Any]]:
+    """Return, per message, what its JSON form does differently from its protobuf message.
+
+    ``inline``: fields Go embeds inline in the JSON form (a Volume's ``secret`` is the
+    message's ``volumeSource.secret``); ``names``: fields whose JSON name differs from their
+    protobuf name (a MutatingWebhookConfiguration's ``webhooks`` is the message's ``Webhooks``).
+    No .proto file records either; the Go type definitions next to each ``generated.proto`` do,
+    in their struct tags, which this reads.
+    """
+    out: dict[str, dict[str, Any]] = {}
+    for directory in dirs.values():
+        for proto in directory.rglob("generated.proto"):
+            match = re.search(r"^package ([\w.]+);", proto.read_text(), re.M)
+            if match is None:
+                continue
+            package = match.group(1)
+            for source in proto.parent.glob("types*.go"):
+                struct = ""
+                for line in source.read_text().splitlines():
+                    opened = _STRUCT.match(line)
+                    if opened:
+                        struct = opened.group(1)
+                    elif line.startswith("}"):
+                        struct = ""
+                    elif struct and "protobuf:" in line and "json:" in line:
+                        _note_field(out.setdefault(f"{package}.{struct}", {}), line)
+    return {k: v for k, v in out.items() if v}
+
+
+def _note_field(entry: dict[str, Any], line: str) -> None:
+    named = _INLINE.search(line)
+    json_name = _JSON_NAME.search(line)
+    go_field = line.split()[0].rsplit(".", 1)[-1]
+    # without name=, the protobuf field is named after the Go field
+    proto_name = named.group(1) if named else go_field[0].lower() + go_field[1:]
+    if 'json:",inline"' in line:
+        entry.setdefault("inline", []).append(proto_name)
+    elif json_name and json_name.group(1) not in ("", "-", proto_name):
+        entry.setdefault("names", {})[proto_name] = json_name.group(1)
 
 
 def build(out: Path, version: str) -> int:
@@ -87,6 +146,8 @@ def build(out: Path, version: str) -> int:
             if code != 0:
                 err.seek(0)
                 raise RuntimeError(f"protoc failed ({code}): {err.read().decode()[-2000:]}")
+    forms = go_json_forms(dirs)
+    json_forms_path(out).write_text(json.dumps(forms, indent=1, sort_keys=True) + "\n")
     return len(files)
 
 
