@@ -104,6 +104,36 @@ def validate_metadata(rt: ResourceType, meta: Obj) -> None:
     builtins.check_metadata(rt, meta)
 
 
+#: kinds whose API server strategy never sets ``metadata.generation`` (kube-apiserver sets it
+#: for workloads, policies, webhook configurations and custom resources, not for these)
+NO_GENERATION: frozenset[Key] = frozenset(
+    [
+        ("", p)
+        for p in (
+            "namespaces",
+            "secrets",
+            "configmaps",
+            "serviceaccounts",
+            "events",
+            "services",
+            "persistentvolumeclaims",
+        )
+    ]
+    + [
+        ("rbac.authorization.k8s.io", p)
+        for p in ("roles", "rolebindings", "clusterroles", "clusterrolebindings")
+    ]
+    + [("coordination.k8s.io", "leases")]
+)
+
+
+def _set_generation(rt: ResourceType, meta: Obj, value: int) -> None:
+    if rt.key in NO_GENERATION:
+        meta.pop("generation", None)
+    else:
+        meta["generation"] = value
+
+
 def _spec_part(obj: Obj) -> Obj:
     return {k: v for k, v in obj.items() if k not in ("metadata", "status", "apiVersion", "kind")}
 
@@ -352,7 +382,7 @@ class Machinery:
         meta = obj["metadata"]
         meta["uid"] = str(uuid.uuid4())
         meta["creationTimestamp"] = now()
-        meta["generation"] = 1
+        _set_generation(rt, meta, 1)
         if meta.get("name") != name:
             raise bad_request("admission may not change the object's name")
         self._run(self.hooks.prepare, rt, obj, None)
@@ -487,7 +517,7 @@ class Machinery:
         if rt.namespaced:
             meta["namespace"] = namespace
         meta["resourceVersion"] = old_meta["resourceVersion"]
-        meta["generation"] = old_meta.get("generation", 1)
+        _set_generation(rt, meta, old_meta.get("generation", 1))
         new["apiVersion"], new["kind"] = rt.api_version, rt.kind
         validate_metadata(rt, meta)
         self._decode(rt, new, req)
@@ -495,7 +525,7 @@ class Machinery:
             new = await self._admit("UPDATE", rt, sub, namespace, new, current, req)
             meta = new["metadata"]
         if _spec_part(new) != _spec_part(current):
-            meta["generation"] = old_meta.get("generation", 1) + 1
+            _set_generation(rt, meta, old_meta.get("generation", 1) + 1)
         self._run(self.hooks.prepare, rt, new, current)
         self._run(self.hooks.validate, rt, new, current)
         self._validate_schema(rt, new)
@@ -525,10 +555,13 @@ class Machinery:
         if old is None:
             meta.setdefault("uid", str(uuid.uuid4()))
             meta.setdefault("creationTimestamp", now())
-            meta["generation"] = 1
+            _set_generation(rt, meta, 1)
         else:
-            meta["generation"] = old["metadata"].get("generation", 1) + (
-                1 if _spec_part(new) != _spec_part(old) else 0
+            _set_generation(
+                rt,
+                meta,
+                old["metadata"].get("generation", 1)
+                + (1 if _spec_part(new) != _spec_part(old) else 0),
             )
         new["apiVersion"], new["kind"] = rt.api_version, rt.kind
         self._run(self.hooks.prepare, rt, new, old)
