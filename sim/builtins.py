@@ -4,8 +4,8 @@ Clients depend on what the API server does to what they send: a Secret written w
 ``stringData`` is stored with that data merged (base64) into ``data``; a Secret without a type is
 ``Opaque``; an ``immutable`` Secret or ConfigMap refuses changes to its data; a Secret's type never
 changes; an Event must name its own namespace in ``involvedObject``; object names follow the rule
-of their kind (DNS-1123 label for namespaces, DNS-1035 label for Services, path segments for RBAC
-objects, DNS-1123 subdomains otherwise). Failures are 422 ``Invalid`` with kube-apiserver's field
+of their kind (DNS-1123 labels for namespaces and Services, path segments for RBAC objects,
+DNS-1123 subdomains otherwise). Failures are 422 ``Invalid`` with kube-apiserver's field
 paths and messages (``sim.fielderrors``).
 """
 
@@ -28,7 +28,7 @@ NameCheck = Callable[[str], list[str]]
 #: the name rule of each kind that does not use a DNS-1123 subdomain
 NAME_RULES: dict[Key, NameCheck] = {
     ("", "namespaces"): fe.dns1123_label,
-    ("", "services"): fe.dns1035_label,
+    ("", "services"): fe.dns1123_label,
     ("rbac.authorization.k8s.io", "roles"): fe.path_segment,
     ("rbac.authorization.k8s.io", "rolebindings"): fe.path_segment,
     ("rbac.authorization.k8s.io", "clusterroles"): fe.path_segment,
@@ -68,6 +68,7 @@ def metadata_errors(rt: ResourceType, meta: Obj) -> list[fe.FieldError]:
     name = meta.get("name")
     if not isinstance(name, str) or not name:
         errors.append(fe.required("metadata.name", "name or generateName is required"))
+        name = ""
     else:
         errors.extend(fe.invalid_value("metadata.name", name, msg) for msg in rule(name))
     labels = meta.get("labels")

@@ -250,11 +250,12 @@ def _validate(
             or (declared == "integer" and actual == "number" and float(x).is_integer())
         )
         if not matches:
+            # kube-openapi's error carries the value's type name as its value
             errors.append(
                 fe.FieldError(
                     "FieldValueTypeInvalid",
                     shown,
-                    x,
+                    actual,
                     f"{name} in body must be of type {declared}: {fe.go_quote(actual)}",
                 )
             )
@@ -271,6 +272,13 @@ def _validate(
 
 
 def _string(x: str, s: Schema, shown: str, name: str, errors: list[fe.FieldError]) -> None:
+    # kube-openapi's string validator reports only its first failure (length, then pattern)
+    before = len(errors)
+    _string_checks(x, s, shown, name, errors)
+    del errors[before + 1 :]
+
+
+def _string_checks(x: str, s: Schema, shown: str, name: str, errors: list[fe.FieldError]) -> None:
     if "maxLength" in s and len(x) > s["maxLength"]:
         errors.append(
             fe.FieldError(

@@ -38,7 +38,7 @@ OMIT = object()
 
 def go_quote(text: str) -> str:
     """Quote a string as Go's ``%q`` does for the texts that appear in API messages."""
-    return json.dumps(text, ensure_ascii=False).replace("<", "\\u003c").replace(">", "\\u003e")
+    return json.dumps(text, ensure_ascii=False)
 
 
 def go_value(value: Any) -> str:
@@ -171,11 +171,15 @@ def dns1123_label(value: str) -> list[str]:
     return errs
 
 
-def dns1123_subdomain(value: str) -> list[str]:
-    """Return the failures of a DNS-1123 subdomain (most object names)."""
+def dns1123_subdomain(value: str, unit: str = "characters") -> list[str]:
+    """Return the failures of a DNS-1123 subdomain (most object names).
+
+    Name checks count characters; the label-key checks (apimachinery's newer ``content``
+    package) word the same limit in bytes.
+    """
     errs = []
     if len(value) > 253:
-        errs.append("must be no more than 253 characters")
+        errs.append(f"must be no more than 253 {unit}")
     if not _SUBDOMAIN_RE.match(value):
         errs.append(
             regex_error(
@@ -224,7 +228,7 @@ def qualified_name(value: str) -> list[str]:
         if not prefix:
             errs.append("prefix part must be non-empty")
         else:
-            errs.extend("prefix part " + m for m in dns1123_subdomain(prefix))
+            errs.extend("prefix part " + m for m in dns1123_subdomain(prefix, "bytes"))
     else:
         return [
             "a valid label key "
@@ -234,7 +238,7 @@ def qualified_name(value: str) -> list[str]:
     if not name:
         errs.append("name part must be non-empty")
     elif len(name) > 63:
-        errs.append("name part must be no more than 63 characters")
+        errs.append("name part must be no more than 63 bytes")
     if not _KEY_RE.match(name):
         errs.append("name part " + regex_error(_KEY_MSG, _KEY, "MyName", "my.name", "123-abc"))
     return errs
@@ -244,7 +248,7 @@ def label_value(value: str) -> list[str]:
     """Return the failures of a label value."""
     errs = []
     if len(value) > 63:
-        errs.append("must be no more than 63 characters")
+        errs.append("must be no more than 63 bytes")
     if not _VALUE_RE.match(value):
         errs.append(
             regex_error(

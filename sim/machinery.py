@@ -31,7 +31,14 @@ from sim.errors import (
     method_not_allowed,
     not_found,
 )
-from sim.patching import STRATEGIC_PATCH, PatchError, PatchTestFailed, apply_patch
+from sim.patching import (
+    JSON_PATCH,
+    MERGE_PATCH,
+    STRATEGIC_PATCH,
+    PatchError,
+    PatchTestFailed,
+    apply_patch,
+)
 from sim.resources import Catalogue, ResourceType, types_from_crd
 from sim.selectors import all_of, field_matcher, label_matcher
 from sim.settings import Settings
@@ -134,6 +141,36 @@ def _set_generation(rt: ResourceType, meta: Obj, value: int) -> None:
         meta["generation"] = value
 
 
+def _no_new_finalizers(rt: ResourceType, new: Obj, current: Obj) -> None:
+    """Refuse finalizers added to an object being deleted, as kube-apiserver does (422)."""
+    if not current["metadata"].get("deletionTimestamp"):
+        return
+    old = set(current["metadata"].get("finalizers") or ())
+    added = [f for f in new["metadata"].get("finalizers") or () if f not in old]
+    if added:
+        listed = ", ".join(fielderrors.go_quote(f) for f in added)
+        error = fielderrors.forbidden(
+            "metadata.finalizers",
+            "no new finalizers can be added if the object is being deleted, found new "
+            f"finalizers []string{{{listed}}}",
+        )
+        # the API server runs the metadata update checks twice and reports the error twice
+        raise fielderrors.invalid(rt.kind, rt.group, current["metadata"]["name"], [error, error])
+
+
+def _go_json_type(value: Any) -> str:
+    """Name a JSON value as Go's decoder names it in ``cannot unmarshal <type>``."""
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    return "object"
+
+
 def _spec_part(obj: Obj) -> Obj:
     return {k: v for k, v in obj.items() if k not in ("metadata", "status", "apiVersion", "kind")}
 
@@ -202,7 +239,9 @@ class Machinery:
             raise ApiError(404, "NotFound", "the server could not find the requested resource")
         return rt
 
-    def check_namespace(self, rt: ResourceType, namespace: str, *, for_create: bool) -> None:
+    def check_namespace(
+        self, rt: ResourceType, namespace: str, *, for_create: bool, name: str = ""
+    ) -> None:
         """Raise 404 when a namespaced request names a missing namespace (403 if terminating)."""
         if not rt.namespaced:
             return
@@ -213,10 +252,21 @@ class Machinery:
             raise ApiError(
                 403,
                 "Forbidden",
-                f'{rt.plural} "{namespace}" is forbidden: '
+                f'{rt.plural} "{name}" is forbidden: '
                 f"unable to create new content in namespace "
                 f"{namespace} because it is being terminated",
-                details={"name": namespace, "kind": rt.plural},
+                details={
+                    "name": name,
+                    "group": rt.group,
+                    "kind": rt.plural,
+                    "causes": [
+                        {
+                            "reason": "NamespaceTerminating",
+                            "message": f"namespace {namespace} is being terminated",
+                            "field": "metadata.namespace",
+                        }
+                    ],
+                },
             )
 
     def _run(
@@ -251,7 +301,10 @@ class Machinery:
             return
         texts = [f'unknown field "{path}"' for path in unknown]
         if req.field_validation == "Strict":
-            raise bad_request("strict decoding error: " + ", ".join(texts))
+            raise bad_request(
+                f'{rt.kind} in version "{rt.version}" cannot be handled as a {rt.kind}: '
+                "strict decoding error: " + ", ".join(texts)
+            )
         if req.field_validation == "Warn":
             req.warnings.extend(texts)
 
@@ -345,14 +398,14 @@ class Machinery:
             meta["namespace"] = namespace
         else:
             meta.pop("namespace", None)
-        self.check_namespace(rt, namespace, for_create=True)
+        self.check_namespace(rt, namespace, for_create=True, name=str(meta.get("name") or ""))
         if not meta.get("name"):
             if not meta.get("generateName"):
-                raise invalid(
+                raise fielderrors.invalid(
                     rt.kind,
                     rt.group,
                     "",
-                    [("metadata.name", "Required value: name or generateName is required")],
+                    [fielderrors.required("metadata.name", "name or generateName is required")],
                 )
             if not isinstance(meta["generateName"], str):
                 raise invalid(
@@ -363,6 +416,9 @@ class Machinery:
                 )
             meta["name"] = meta["generateName"] + random_suffix()
         name = meta["name"]
+        if rt.key == NS_KEY:
+            # kube-apiserver labels the namespace before validating it (the label is checked too)
+            meta["labels"] = {**(meta.get("labels") or {}), "kubernetes.io/metadata.name": name}
         validate_metadata(rt, meta)
         ns_key = namespace if rt.namespaced else ""
         if self.store.get(rt.key, ns_key, name) is not None:
@@ -447,16 +503,36 @@ class Machinery:
                 "application/json-patch+json, application/merge-patch+json, "
                 "application/apply-patch+yaml",
             )
+        if content_type == JSON_PATCH and not isinstance(patch, list):
+            raise bad_request(
+                "error decoding patch: json: cannot unmarshal object into Go value of type "
+                "[]handlers.jsonPatchOp"
+            )
+        if content_type in (MERGE_PATCH, STRATEGIC_PATCH) and not isinstance(patch, dict):
+            raise bad_request(
+                f"error decoding patch: json: cannot unmarshal {_go_json_type(patch)} into Go "
+                "value of type map[string]interface {}"
+            )
         try:
             new = apply_patch(content_type, current, patch)
         except PatchTestFailed as exc:
-            raise invalid(rt.kind, rt.group, name, [("", str(exc))]) from exc
+            # kube-apiserver words every JSON-patch failure (a failed test, a missing path) so
+            raise ApiError(
+                422, "Invalid", "the server rejected our request due to an error in our request"
+            ) from exc
         except PatchError as exc:
             if "unsupported patch type" in str(exc):
-                raise ApiError(415, "UnsupportedMediaType", str(exc)) from exc
-            raise ApiError(422, "Invalid", f"the patch could not be applied: {exc}") from exc
+                raise ApiError(415, "UnsupportedMediaType", "415: Unsupported Media Type") from exc
+            raise ApiError(
+                422, "Invalid", "the server rejected our request due to an error in our request"
+            ) from exc
         if not isinstance(new, dict) or not isinstance(new.get("metadata"), dict):
             raise bad_request("the patched object is not a Kubernetes object")
+        if new["metadata"].get("name", name) != name:
+            raise bad_request(
+                f"the name of the object ({new['metadata'].get('name')}) does not match the "
+                f"name on the URL ({name})"
+            )
         rv = new["metadata"].get("resourceVersion")
         if rv and rv != current["metadata"]["resourceVersion"]:
             raise conflict(rt.plural, rt.group, name)
@@ -475,6 +551,11 @@ class Machinery:
         self, rt: ResourceType, namespace: str, current: Obj, new: Obj, sub: str, req: Request
     ) -> Obj:
         name = current["metadata"]["name"]
+        if sub in ("", "status"):
+            # decoding comes first: unknown fields are reported even where the write keeps the
+            # stored value (a main-resource write's status)
+            new["apiVersion"], new["kind"] = rt.api_version, rt.kind
+            self._decode(rt, new, req)
         if sub == "status":
             if not rt.has_status:
                 raise not_found(rt.plural, rt.group, name)
@@ -520,7 +601,7 @@ class Machinery:
         _set_generation(rt, meta, old_meta.get("generation", 1))
         new["apiVersion"], new["kind"] = rt.api_version, rt.kind
         validate_metadata(rt, meta)
-        self._decode(rt, new, req)
+        _no_new_finalizers(rt, new, current)
         if not sub:
             new = await self._admit("UPDATE", rt, sub, namespace, new, current, req)
             meta = new["metadata"]
@@ -533,17 +614,19 @@ class Machinery:
             return current
         if req.dry_run:
             return new
-        stored = self.store.put(rt.key, new, current)
-        if rt.key == CRD_KEY:
-            self._serve_crd(stored)
         if (
             meta.get("deletionTimestamp")
             and not meta.get("finalizers")
-            and self._releasable(rt, stored)
+            and self._releasable(rt, new)
         ):
-            self.store.remove(rt.key, namespace if rt.namespaced else "", name)
-            if rt.key == CRD_KEY:
-                self._unserve_crd(stored)
+            # the write that removes the last finalizer deletes the object: one DELETED event
+            gone = self.store.remove(rt.key, namespace if rt.namespaced else "", name, final=new)
+            if rt.key == CRD_KEY and gone is not None:
+                self._unserve_crd(gone)
+            return gone or new
+        stored = self.store.put(rt.key, new, current)
+        if rt.key == CRD_KEY:
+            self._serve_crd(stored)
         return stored
 
     def write_as_server(self, rt: ResourceType, new: Obj, old: Obj | None) -> Obj:
@@ -591,14 +674,26 @@ class Machinery:
             return await deleter(name, req)
         current = self._current_for_delete(rt, namespace, name)
         pre = (options or {}).get("preconditions") or {}
+        if pre.get("uid") and pre["uid"] != current["metadata"].get("uid"):
+            raise conflict(
+                rt.kind,
+                rt.group,
+                name,
+                f"the UID in the precondition ({pre['uid']}) does not match the UID in record "
+                f"({current['metadata'].get('uid')}). The object might have been deleted and then "
+                "recreated",
+            )
         if (
             pre.get("resourceVersion")
             and pre["resourceVersion"] != current["metadata"]["resourceVersion"]
         ):
-            raise conflict(rt.plural, rt.group, name)
-        if pre.get("uid") and pre["uid"] != current["metadata"].get("uid"):
             raise conflict(
-                rt.plural, rt.group, name, "Precondition failed: UID in precondition does not match"
+                rt.kind,
+                rt.group,
+                name,
+                f"the ResourceVersion in the precondition ({pre['resourceVersion']}) does not "
+                f"match the ResourceVersion in record ({current['metadata']['resourceVersion']})."
+                " The object might have been modified",
             )
         ns_key = namespace if rt.namespaced else ""
         meta = current["metadata"]

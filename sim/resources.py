@@ -67,6 +67,7 @@ BUILTIN: tuple[ResourceType, ...] = (
         "namespaces",
         "Namespace",
         False,
+        verbs=("create", "delete", "get", "list", "patch", "update", "watch"),
         subresources=("status", "finalize"),
         short_names=("ns",),
     ),

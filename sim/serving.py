@@ -66,6 +66,39 @@ def _list(m: Machinery, doc: dict[str, Any]) -> web.Response:
     return _bytes(dumps_list(doc, m.store.encode))
 
 
+#: kinds whose DELETE answers the deleted object; every other kind answers a ``Status`` once the
+#: object is gone (an object kept by finalizers is answered as it now is), as kube-apiserver does
+RETURNS_DELETED = frozenset(
+    ("", p)
+    for p in (
+        "namespaces",
+        "pods",
+        "services",
+        "serviceaccounts",
+        "persistentvolumeclaims",
+        "persistentvolumes",
+        "podtemplates",
+        "resourcequotas",
+    )
+)
+
+
+def _deleted_status(rt: ResourceType, obj: dict[str, Any]) -> dict[str, Any]:
+    meta = obj.get("metadata") or {}
+    return {
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {},
+        "status": "Success",
+        "details": {
+            "name": meta.get("name", ""),
+            "group": rt.group,
+            "kind": rt.plural,
+            "uid": meta.get("uid", ""),
+        },
+    }
+
+
 def _table(
     request: web.BaseRequest, rt: ResourceType, objects: list[dict[str, Any]], rv: str
 ) -> web.Response:
@@ -209,7 +242,8 @@ def _negotiate(request: web.BaseRequest, response: web.StreamResponse) -> web.St
         ApiError(
             406,
             "NotAcceptable",
-            "only the following media types are accepted: application/json, application/yaml",
+            "only the following media types are accepted: application/json, application/yaml, "
+            "application/vnd.kubernetes.protobuf",
         )
     )
 
@@ -370,9 +404,15 @@ async def _dispatch(request: web.BaseRequest, m: Machinery, target: Target) -> w
     if method == "DELETE":
         if name:
             options = await _body(request)
-            return _object(
-                m, await m.delete(rt, ns, name, options if isinstance(options, dict) else None, req)
+            deleted = await m.delete(
+                rt, ns, name, options if isinstance(options, dict) else None, req
             )
+            if (
+                rt.key not in RETURNS_DELETED
+                and m.store.get(rt.key, ns if rt.namespaced else "", name) is None
+            ):
+                return _json(_deleted_status(rt, deleted))
+            return _object(m, deleted)
         if "deletecollection" not in rt.verbs:
             raise method_not_allowed()
         return _list(
@@ -454,6 +494,9 @@ class ApiServer:
             return _json(discovery.openapi_v2(m.catalogue))
         parsed = parse_path(m, path)
         if parsed is None:
+            if not _group_version_served(m, path):
+                # kube-apiserver's mux answers unknown groups and versions in plain text
+                return web.Response(status=404, text="404 page not found\n")
             return _error(
                 ApiError(404, "NotFound", "the server could not find the requested resource")
             )
@@ -477,6 +520,17 @@ class ApiServer:
                 }
             )
         return response
+
+
+def _group_version_served(m: Machinery, path: str) -> bool:
+    parts = [p for p in path.split("/") if p]
+    if len(parts) >= 2 and parts[0] == "api":
+        return parts[1] == "v1"
+    if len(parts) >= 3 and parts[0] == "apis":
+        return parts[2] in m.catalogue.groups().get(parts[1], [])
+    if len(parts) == 2 and parts[0] == "apis":
+        return parts[1] in m.catalogue.groups()
+    return True
 
 
 async def _expect(request: web.BaseRequest) -> web.Response | None:

@@ -336,7 +336,9 @@ def table(
         entry: Obj = {"cells": row(obj)}
         if include_object == "Object":
             entry["object"] = obj
-        elif include_object != "None":
+        elif include_object == "None":
+            entry["object"] = None
+        else:
             entry["object"] = _partial(obj)
         rows.append(entry)
     doc: Obj = {

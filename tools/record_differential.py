@@ -43,7 +43,7 @@ import yaml
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import NameOID
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from tests.sim.differential.cases import all_cases
 from tests.sim.differential.runner import Target, run_all
@@ -111,6 +111,11 @@ def make_certificates(directory: Path) -> dict[str, Path]:
         .not_valid_before(now - datetime.timedelta(minutes=5))
         .not_valid_after(now + datetime.timedelta(days=1))
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(False, False, False, False, False, True, True, False, False),
+            critical=True,
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), False)
         .sign(ca_key, hashes.SHA256())
     )
     server_key = _key()
@@ -128,6 +133,10 @@ def make_certificates(directory: Path) -> dict[str, Path]:
             ),
             critical=False,
         )
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), False
+        )
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), False)
         .sign(ca_key, hashes.SHA256())
     )
     sa_key = _key()
@@ -227,16 +236,19 @@ def control_plane(bindir: Path) -> Iterator[Target]:
             )
         )
         target = Target(f"https://127.0.0.1:{secure}", token=token, ca=str(files["ca"]))
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + 180
+        ready = ""
         while True:
             try:
-                if target.session.get(target.url + "/readyz", timeout=5).status_code == 200:
+                answer = target.session.get(target.url + "/readyz?verbose", timeout=5)
+                ready = answer.text
+                if answer.status_code == 200:
                     break
-            except requests.RequestException:
-                pass
+            except requests.RequestException as exc:
+                ready = str(exc)
             if time.monotonic() > deadline or any(p.poll() is not None for p in processes):
-                tail = (logs / "kube-apiserver.log").read_text()[-3000:]
-                raise SystemExit(f"kube-apiserver did not become ready:\n{tail}")
+                tail = (logs / "kube-apiserver.log").read_text()[-2000:]
+                raise SystemExit(f"kube-apiserver did not become ready:\n{ready}\n{tail}")
             time.sleep(0.5)
         yield target
     finally:

@@ -78,7 +78,8 @@ def test_strict_refuses_unknown_fields(sim: SimServer) -> None:
     answer = post(sim, qi("strict", resyncPeriodSecond=5, other=1), "?fieldValidation=Strict")
     assert answer.status_code == 400
     assert answer.json()["message"] == (
-        'strict decoding error: unknown field "spec.other", unknown field "spec.resyncPeriodSecond"'
+        'QuayIntegration in version "v1" cannot be handled as a QuayIntegration: strict decoding '
+        'error: unknown field "spec.other", unknown field "spec.resyncPeriodSecond"'
     )
 
 

@@ -30,6 +30,8 @@ TABLE = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"
 _UID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z")
 _REF = re.compile(r"\{(rv|uid|name):(\d+)\}")
+#: resourceVersions quoted inside messages (a failed delete precondition)
+_RV_IN_TEXT = re.compile(r"(ResourceVersion in (?:the precondition|record)) \(\d+\)")
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,8 @@ class Target:
     session: requests.Session = field(default_factory=requests.Session)
 
     def __post_init__(self) -> None:
+        # the environment's CA bundle (REQUESTS_CA_BUNDLE) would otherwise replace self.ca
+        self.session.trust_env = False
         self.session.verify = self.ca
         if self.cert:
             self.session.cert = self.cert
@@ -104,10 +108,18 @@ class Normalizer:
     def __init__(self, names: dict[str, str]) -> None:
         # longest first, so "d-x-12" is not replaced inside "d-x-123"
         self.names = sorted(names.items(), key=lambda kv: -len(kv[1]))
+        self.generated: list[re.Pattern[str]] = []
+
+    def generate_name(self, prefix: str) -> None:
+        """Hide the random suffix the server appends to ``prefix`` (``generateName``)."""
+        self.generated.append(re.compile(re.escape(prefix) + r"[a-z0-9]{5}\b"))
 
     def text(self, value: str) -> str:
         for placeholder, real in self.names:
             value = value.replace(real, placeholder)
+        for pattern in self.generated:
+            value = pattern.sub(lambda m: m.group(0)[:-5] + "<suffix>", value)
+        value = _RV_IN_TEXT.sub(r"\1 (<rv>)", value)
         value = _UID.sub("<uid>", value)
         return _TIME.sub("<time>", value)
 
@@ -286,6 +298,9 @@ def run_case(target: Target, case: Case, run: str, index: int) -> list[Json]:
     answers: list[Json] = []
     recorded: list[Json] = []
     for step in case.steps:
+        generate = get_path(step.body, "metadata.generateName")
+        if isinstance(generate, str) and generate:
+            norm.generate_name(generate)
         code, body, response = send(target, step, case_ns, answers)
         answers.append(body if isinstance(body, dict) else {})
         if not step.quiet:

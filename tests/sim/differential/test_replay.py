@@ -2,8 +2,9 @@
 
 ``recorded/kube-apiserver.json`` holds what a real kube-apiserver answered to every case of
 ``cases.py`` (recorded with ``python -m tools.record_differential``). Here the same cases run
-against a simulator process; every case matches, except those ``deliberate.py`` lists with the
-reason the simulator differs.
+against a simulator process (its OpenShift service-account controllers held back: the recording
+server has none); every case matches, except those ``deliberate.py`` lists with the reason the
+simulator differs.
 """
 
 from __future__ import annotations
@@ -29,7 +30,9 @@ def _recorded() -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def replayed() -> Iterator[dict[str, list[Any]]]:
-    with sim_server() as sim:
+    # OpenShift's service-account controllers would add their ServiceAccounts and dockercfg
+    # Secrets to every namespace; a bare kube-apiserver has none, so they wait out the replay
+    with sim_server("--delay", "service-accounts=3600", "--delay", "dockercfg=3600") as sim:
         target = Target(sim.url, token="differential")
         yield {case.id: outcomes for case, outcomes in run_all(target, all_cases())}
 
