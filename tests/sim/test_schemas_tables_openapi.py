@@ -209,3 +209,34 @@ def test_deploy_base_applies_strictly_without_unknown_fields(sim: SimServer) -> 
     container = deployment["spec"]["template"]["spec"]["containers"][0]
     assert "httpGet" in container["livenessProbe"]
     assert "secret" in deployment["spec"]["template"]["spec"]["volumes"][0]
+
+
+def test_kubectl_get_prints_openshift_columns(sim: SimServer) -> None:
+    ns = f"oc-{uuid.uuid4().hex[:6]}"
+    kubectl(sim, "create", "namespace", ns)
+    stream = {
+        "apiVersion": "image.openshift.io/v1",
+        "kind": "ImageStream",
+        "metadata": {"name": "app", "namespace": ns},
+    }
+    kubectl(sim, "apply", "-f", "-", stdin=json.dumps(stream))
+    lines = kubectl(sim, "-n", ns, "get", "is").stdout.splitlines()
+    assert lines[0].split() == ["NAME", "IMAGE", "REPOSITORY", "TAGS", "UPDATED"]
+    assert lines[1].split()[:2] == [
+        "app",
+        f"image-registry.openshift-image-registry.svc:5000/{ns}/app",
+    ]
+    build = {
+        "apiVersion": "build.openshift.io/v1",
+        "kind": "Build",
+        "metadata": {"name": "b-1", "namespace": ns},
+        "spec": {
+            "strategy": {"type": "Docker", "dockerStrategy": {}},
+            "source": {"type": "Git", "git": {"uri": "https://example.com/x.git"}},
+            "output": {"to": {"kind": "DockerImage", "name": "127.0.0.1:1/x/y:latest"}},
+        },
+    }
+    kubectl(sim, "apply", "-f", "-", stdin=json.dumps(build))
+    lines = kubectl(sim, "-n", ns, "get", "builds").stdout.splitlines()
+    assert lines[0].split() == ["NAME", "TYPE", "FROM", "STATUS", "STARTED", "DURATION"]
+    assert lines[1].split()[:3] == ["b-1", "Docker", "Git"]
