@@ -101,7 +101,8 @@ class Schemas:
         and ``Status`` live in apimachinery's meta package.
         """
         group, _, version = api_version.rpartition("/")
-        if kind == "Status" or group == "meta.k8s.io":
+        # request options (a DELETE's DeleteOptions) travel as meta/v1 messages whatever the group
+        if kind == "Status" or group == "meta.k8s.io" or kind.endswith("Options"):
             names = [f"{_META}{kind}"]
         else:
             names = [f"k8s.io.api.{group.split('.')[0] if group else 'core'}.{version}.{kind}"]

@@ -190,3 +190,27 @@ def test_custom_resources_answer_json_or_406(sim: SimServer) -> None:
         timeout=10,
     )
     assert only.status_code == 406 and only.json()["reason"] == "NotAcceptable"
+
+
+def test_protobuf_delete_options(sim: SimServer, namespace: str) -> None:
+    """client-go sends a DELETE's DeleteOptions in protobuf too; its preconditions hold."""
+    schemas = protobuf.schemas()
+    assert schemas is not None
+    path = f"{sim.url}/api/v1/namespaces/{namespace}/configmaps"
+    created = requests.post(path, json={"metadata": {"name": "gone"}}, timeout=10).json()
+
+    def delete(uid: str) -> requests.Response:
+        options = {"apiVersion": "v1", "kind": "DeleteOptions", "preconditions": {"uid": uid}}
+        return requests.delete(
+            f"{path}/gone",
+            data=schemas.encode(options),
+            headers={"Content-Type": PROTO, "Accept": f"{PROTO}, application/json"},
+            timeout=10,
+        )
+
+    refused = delete("00000000-0000-0000-0000-000000000000")
+    assert refused.status_code == 409
+    assert schemas.decode(refused.content)["reason"] == "Conflict"
+    done = delete(created["metadata"]["uid"])
+    assert done.status_code == 200
+    assert schemas.decode(done.content)["status"] == "Success"
