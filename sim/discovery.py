@@ -152,49 +152,52 @@ def _kind_schema(rt: ResourceType, ref_prefix: str) -> dict[str, Any]:
 
 
 def _object_meta() -> dict[str, Any]:
+    strings = {"type": "object", "additionalProperties": {"type": "string"}}
+    fields: list[tuple[str, dict[str, Any], str]] = [
+        ("name", {"type": "string"}, "Name must be unique within a namespace."),
+        (
+            "namespace",
+            {"type": "string"},
+            "Namespace defines the space within which each name must be unique.",
+        ),
+        (
+            "generateName",
+            {"type": "string"},
+            "An optional prefix used by the server to generate a unique name.",
+        ),
+        ("labels", strings, "Map of string keys and values."),
+        ("annotations", strings, "Unstructured key value map."),
+        (
+            "finalizers",
+            {"type": "array", "items": {"type": "string"}},
+            "Must be empty before the object is deleted.",
+        ),
+        ("uid", {"type": "string"}, "UID is the unique in time and space value for this object."),
+        (
+            "resourceVersion",
+            {"type": "string"},
+            "An opaque value that represents the internal version of this object.",
+        ),
+        (
+            "generation",
+            {"type": "integer", "format": "int64"},
+            "A sequence number representing a specific generation of the desired state.",
+        ),
+        (
+            "creationTimestamp",
+            {"type": "string", "format": "date-time"},
+            "A timestamp representing the server time when this object was created.",
+        ),
+        (
+            "deletionTimestamp",
+            {"type": "string", "format": "date-time"},
+            "RFC 3339 date and time at which this resource will be deleted.",
+        ),
+    ]
     return {
         "description": "ObjectMeta is metadata that all persisted resources must have.",
         "type": "object",
-        "properties": {
-            name: {"type": kind, "description": text}
-            for name, kind, text in (
-                ("name", "string", "Name must be unique within a namespace."),
-                (
-                    "namespace",
-                    "string",
-                    "Namespace defines the space within which each name must be unique.",
-                ),
-                (
-                    "generateName",
-                    "string",
-                    "An optional prefix used by the server to generate a unique name.",
-                ),
-                ("labels", "object", "Map of string keys and values."),
-                ("annotations", "object", "Unstructured key value map."),
-                ("finalizers", "array", "Must be empty before the object is deleted."),
-                ("uid", "string", "UID is the unique in time and space value for this object."),
-                (
-                    "resourceVersion",
-                    "string",
-                    "An opaque value that represents the internal version of this object.",
-                ),
-                (
-                    "generation",
-                    "integer",
-                    "A sequence number representing a specific generation of the desired state.",
-                ),
-                (
-                    "creationTimestamp",
-                    "string",
-                    "A timestamp representing the server time when this object was created.",
-                ),
-                (
-                    "deletionTimestamp",
-                    "string",
-                    "RFC 3339 date and time at which this resource will be deleted.",
-                ),
-            )
-        },
+        "properties": {name: {**schema, "description": text} for name, schema, text in fields},
     }
 
 

@@ -26,7 +26,7 @@ from aiohttp.http import HttpVersion11, RawRequestMessage
 from aiohttp.streams import StreamReader
 from aiohttp.web_protocol import RequestHandler
 
-from sim import discovery, protobuf, tables
+from sim import discovery, openapiv2, protobuf, tables
 from sim.encoding import Encode, dumps, dumps_list
 from sim.errors import ApiError, bad_request, method_not_allowed
 from sim.machinery import Machinery, Request
@@ -439,6 +439,16 @@ def _openapi(m: Machinery, path: str) -> web.Response:
     return _json(doc)
 
 
+def _openapi_v2(request: web.BaseRequest, m: Machinery) -> web.Response:
+    """Answer ``/openapi/v2`` in protobuf (what kubectl asks for) or JSON."""
+    doc = discovery.openapi_v2(m.catalogue)
+    if openapiv2.MEDIA_TYPE in request.headers.get("Accept", ""):
+        body = openapiv2.encode(doc)
+        if body is not None:
+            return web.Response(body=body, content_type=openapiv2.ANSWER_TYPE)
+    return _json(doc)
+
+
 class ApiServer:
     """Serves every path of the API from one request handler on aiohttp's low-level server.
 
@@ -491,7 +501,7 @@ class ApiServer:
         if path.startswith("/openapi/v3"):
             return _openapi(m, path)
         if path == "/openapi/v2":
-            return _json(discovery.openapi_v2(m.catalogue))
+            return _openapi_v2(request, m)
         parsed = parse_path(m, path)
         if parsed is None:
             if not _group_version_served(m, path):

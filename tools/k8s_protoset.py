@@ -33,6 +33,8 @@ from typing import Any
 #: The Kubernetes API release whose schemas are compiled (k8s.io/api v0.X.Y is Kubernetes 1.X.Y).
 VERSION = "v0.36.3"
 MODULES = ("k8s.io/api", "k8s.io/apimachinery")
+#: the OpenAPI v2 schema kubectl reads in protobuf (gnostic), at the version Kubernetes pins
+GNOSTIC = ("github.com/google/gnostic-models", "v0.7.0", "openapiv2/OpenAPIv2.proto")
 
 
 def default_out() -> Path:
@@ -47,7 +49,14 @@ def json_forms_path(protoset: Path) -> Path:
 
 def module_dirs(version: str) -> dict[str, Path]:
     """Download the modules with ``go mod download`` and return their directories."""
-    args = ["go", "mod", "download", "-json", *(f"{m}@{version}" for m in MODULES)]
+    args = [
+        "go",
+        "mod",
+        "download",
+        "-json",
+        *(f"{m}@{version}" for m in MODULES),
+        f"{GNOSTIC[0]}@{GNOSTIC[1]}",
+    ]
     done = subprocess.run(
         args, check=True, capture_output=True, text=True, cwd=tempfile.gettempdir()
     )
@@ -83,7 +92,9 @@ def go_json_forms(dirs: dict[str, Path]) -> dict[str, dict[str, Any]]:
     in their struct tags, which this reads.
     """
     out: dict[str, dict[str, Any]] = {}
-    for directory in dirs.values():
+    for module, directory in dirs.items():
+        if module == GNOSTIC[0]:
+            continue
         for proto in directory.rglob("generated.proto"):
             match = re.search(r"^package ([\w.]+);", proto.read_text(), re.M)
             if match is None:
@@ -128,9 +139,13 @@ def build(out: Path, version: str) -> int:
         files = sorted(
             str(p.relative_to(root))
             for module in dirs
+            if module != GNOSTIC[0]
             for p in (root / module).rglob("generated.proto")
             if "testdata" not in p.parts
         )
+        files.append(f"{GNOSTIC[0]}/{GNOSTIC[2]}")
+        # google/protobuf/any.proto, which the OpenAPI v2 schema imports, ships with grpc_tools
+        well_known = Path(protoc.__file__).parent / "_proto"
         out.parent.mkdir(parents=True, exist_ok=True)
         # protoc warns on stderr about every unused import of the upstream files: keep its
         # output for a failure only
@@ -138,7 +153,13 @@ def build(out: Path, version: str) -> int:
             saved = os.dup(2)
             os.dup2(err.fileno(), 2)
             try:
-                args = ["protoc", f"-I{root}", "--include_imports", f"--descriptor_set_out={out}"]
+                args = [
+                    "protoc",
+                    f"-I{root}",
+                    f"-I{well_known}",
+                    "--include_imports",
+                    f"--descriptor_set_out={out}",
+                ]
                 code = protoc.main([*args, *files])
             finally:
                 os.dup2(saved, 2)
@@ -149,6 +170,10 @@ def build(out: Path, version: str) -> int:
     forms = go_json_forms(dirs)
     json_forms_path(out).write_text(json.dumps(forms, indent=1, sort_keys=True) + "\n")
     return len(files)
+
+
+def _stamp(version: str) -> str:
+    return f"{version} gnostic-{GNOSTIC[1]}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -163,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
         not args.force
         and args.out.exists()
         and stamp.exists()
-        and stamp.read_text().strip() == args.version
+        and stamp.read_text().strip() == _stamp(args.version)
     ):
         return 0
     if shutil.which("go") is None:
@@ -174,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 0
     count = build(args.out, args.version)
-    stamp.write_text(args.version + "\n")
+    stamp.write_text(_stamp(args.version) + "\n")
     print(f"compiled {count} Kubernetes {args.version} schemas into {args.out}")
     return 0
 
