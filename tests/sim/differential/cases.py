@@ -1047,6 +1047,64 @@ def cr_cases() -> list[Case]:
 # -- tables and discovery ----------------------------------------------------------------------
 
 
+def protobuf_cases() -> list[Case]:
+    """Built-in kinds as kubectl's typed commands and client-go send them."""
+    accept = f"{PROTO},application/json"
+    return [
+        in_ns(
+            "namespace-protobuf-create",
+            "protobuf",
+            post(
+                "/api/v1/namespaces",
+                {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "{ns}-pb"}},
+                "status.phase",
+                "metadata.labels",
+                ctype=PROTO,
+                accept=accept,
+            ),
+        ),
+        in_ns(
+            "serviceaccount-protobuf-create",
+            "protobuf",
+            post(
+                ns_path("serviceaccounts"),
+                {
+                    "apiVersion": "v1",
+                    "kind": "ServiceAccount",
+                    "metadata": {"name": "robot"},
+                    "automountServiceAccountToken": False,
+                },
+                "automountServiceAccountToken",
+                ctype=PROTO,
+                accept=accept,
+            ),
+        ),
+        in_ns(
+            "event-protobuf-namespace-mismatch",
+            "protobuf",
+            post(ns_path("events"), _event("bad", "other"), ctype=PROTO, accept=accept),
+        ),
+        in_ns(
+            "secret-protobuf-stringdata",
+            "protobuf",
+            post(
+                ns_path("secrets"),
+                secret("sd", stringData={"k": "v"}),
+                "data",
+                "type",
+                ctype=PROTO,
+                accept=accept,
+            ),
+        ),
+        in_ns(
+            "configmap-protobuf-list",
+            "protobuf",
+            post(ns_path("configmaps"), cm("a", {"x": "1"})),
+            get(ns_path("configmaps"), "kind", "items.0.data", accept=accept),
+        ),
+    ]
+
+
 def table_cases() -> list[Case]:
     return [
         in_ns("table-namespace", "tables", get("/api/v1/namespaces/{ns}", accept=TABLE)),
@@ -1155,6 +1213,7 @@ def all_cases() -> list[Case]:
         *list_cases(),
         *watch_cases(),
         *cr_cases(),
+        *protobuf_cases(),
         *table_cases(),
         *discovery_cases(),
         *discovery_entry_cases(),
