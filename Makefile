@@ -12,6 +12,8 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m tools.k8s_protoset
+	$(PY) -m tools.newest_kubectl
 	touch $(STAMP)
 
 install: $(STAMP)
