@@ -25,6 +25,7 @@ from typing import Any
 from bridge.cluster import Cluster, KubeError
 from bridge.connection import load_connection
 from bridge.controller import Controller
+from bridge.logs import FORMATS, LEVELS, configure
 from bridge.metrics import Metrics
 from bridge.peering import Peering, own_identity
 from bridge.serving import make_app, start_server
@@ -84,7 +85,19 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--cert-dir", default=None, help="webhook certificate directory")
     p.add_argument("--metrics-host", default="0.0.0.0", help="metrics/health listen address")
     p.add_argument("--metrics-port", type=int, default=8080, help="metrics/health port")
-    p.add_argument("--log-level", default="INFO", help="logging level (default INFO)")
+    p.add_argument(
+        "--log-level",
+        default="INFO",
+        type=str.upper,
+        choices=LEVELS,
+        help="least severe log lines written",
+    )
+    p.add_argument(
+        "--log-format",
+        default="text",
+        choices=FORMATS,
+        help="text for people, json for log collectors (one object per line)",
+    )
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--standalone", action="store_true", help="no kopf peering (one replica)")
     mode.add_argument("--peering", default=None, metavar="NAME", help="kopf peering object name")
@@ -93,8 +106,7 @@ def _parser() -> argparse.ArgumentParser:
 
 async def _ensure_peering(cluster: Cluster, name: str) -> None:
     try:
-        if await cluster.create_peering(name):
-            log.info("created ClusterKopfPeering %s", name)
+        await cluster.create_peering(name)  # logs the creation; False when it existed
     except KubeError as exc:
         log.warning("could not create ClusterKopfPeering %s: %s", name, exc)
 
@@ -169,11 +181,7 @@ def main(argv: list[str]) -> int:
     if args.kubeconfig and not os.path.isfile(args.kubeconfig):
         print(f"quay-bridge run: kubeconfig {args.kubeconfig} does not exist", file=sys.stderr)
         return 2
-    logging.basicConfig(
-        level=getattr(logging, str(args.log_level).upper(), logging.INFO),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    logging.getLogger("kopf").setLevel(logging.WARNING)
+    configure(args.log_level, args.log_format)
     try:
         return asyncio.run(run(args))
     except KeyboardInterrupt:
