@@ -16,11 +16,13 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# Debian packages the tests use as real parts: PostgreSQL (metadata store contract suite) and skopeo (a real
-# OCI client). Installed only when missing, and only as root; otherwise say what is missing.
+# Debian packages the tests use as real parts: PostgreSQL (metadata store contract suite), skopeo (a real
+# OCI client) and prometheus (its promtool checks and unit-tests deploy/monitoring's rules). Installed only
+# when missing, and only as root; otherwise say what is missing.
 system-deps:
 	@missing=""; \
 	command -v skopeo >/dev/null 2>&1 || missing="$$missing skopeo"; \
+	command -v promtool >/dev/null 2>&1 || missing="$$missing prometheus"; \
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = "0" ]; then \

@@ -325,6 +325,7 @@ class Integration:
         else:
             conflict = (False, "NoOverlap", "no namespace is selected by another integration")
         ready = self.usable
+        self.metrics.integration_ready.labels(self.name).set(1 if ready else 0)
         if self.spec is None:
             message = f"invalid spec: {self.spec_error}"
         elif self.credentials.ok is False:
