@@ -21,6 +21,7 @@ from bridge import quay_errors as qe
 from bridge.cluster import Cluster, KubeError
 from bridge.metrics import Metrics
 from bridge.quay_client import QuayClient
+from bridge.selection import SYSTEM_RULE, ignored_in_allowlist
 from bridge.settings import IntegrationSpec, parse_spec
 from bridge.state import NamespaceRecord
 
@@ -99,6 +100,16 @@ class Integration:
             return changed
         changed = spec != self.spec
         self.spec, self.spec_error, self.generation = spec, None, generation
+        ignored = ignored_in_allowlist(spec)
+        if changed and ignored:
+            log.warning(
+                "QuayIntegration %s: allowlistNamespaces names %s, which quay-bridge never manages"
+                " (%s); remove them from the list",
+                self.name,
+                ", ".join(ignored),
+                SYSTEM_RULE,
+                extra={"integration": self.name},
+            )
         return changed
 
     def _adopt_status(self, status: Any) -> None:
