@@ -30,6 +30,7 @@ from bridge.metrics import Metrics
 from bridge.peering import Peering, own_identity
 from bridge.serving import make_app, start_server
 from bridge.state import BridgeState
+from commandline.parsing import ArgumentParser
 
 log = logging.getLogger("bridge")
 
@@ -71,7 +72,7 @@ def keep_official_client_out() -> None:
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = ArgumentParser(
         prog="quay-bridge run",
         description="Run the Quay bridge operator (kopf controller, admission webhook, metrics).",
     )
@@ -165,12 +166,13 @@ async def run(args: argparse.Namespace) -> int:
     else:
         kwargs["standalone"] = True
     try:
-        await kopf.operator(**kwargs)
+        await kopf.operator(**kwargs)  # returns after SIGINT or SIGTERM, which kopf handles
     finally:
         if webhook is not None:
             await webhook.stop()
         await runner.cleanup()
         await cluster.aclose()
+    log.info("stopped")
     return 0
 
 
@@ -185,7 +187,10 @@ def main(argv: list[str]) -> int:
     try:
         return asyncio.run(run(args))
     except KeyboardInterrupt:
-        return 0
+        # Reached once the operator, the webhook (and its temporary certificate directory) and
+        # the metrics server were stopped by run()'s cleanup.
+        log.info("interrupted: stopped")
+        return 130
     except Exception as exc:  # a clear error, never a traceback for bad input
         print(f"quay-bridge run: {exc}", file=sys.stderr)
         return 1

@@ -18,6 +18,7 @@ import threading
 from pathlib import Path
 from types import FrameType
 
+from commandline.parsing import ArgumentParser
 from demo.reporting import Reporter, reporter_for
 from demo.scenario import DemoConfig, Scenario
 from demo.stack import Stack
@@ -25,7 +26,7 @@ from demo.stack import Stack
 
 def parser() -> argparse.ArgumentParser:
     """Return the command line parser of ``quay-bridge demo``."""
-    result = argparse.ArgumentParser(
+    result = ArgumentParser(
         prog="quay-bridge demo",
         description="Start the registry core, the OpenShift simulator and the operator on "
         "loopback, then play oc new-project, oc new-app --template=httpd-example, the build "

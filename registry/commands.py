@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -17,13 +18,14 @@ from pathlib import Path
 from aiohttp import web
 from sqlalchemy.exc import SQLAlchemyError
 
+from commandline.parsing import ArgumentParser
 from registry.settings import DEFAULT_NAMESPACE_GC_SECONDS, Settings
 
 SUPPORTED_DATABASES = ("postgresql://", "postgres://", "sqlite:///")
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="quay-registry", description="The bundled registry core.")
+def _parser(prog: str) -> argparse.ArgumentParser:
+    parser = ArgumentParser(prog=prog, description="The bundled registry core.")
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="serve the Quay REST API subset and the OCI /v2 API")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
@@ -32,7 +34,8 @@ def _parser() -> argparse.ArgumentParser:
         "--data-dir",
         type=Path,
         default=None,
-        help="directory for the SQLite database, keys and blobs (default: a new temp dir)",
+        help="directory for the SQLite database, keys and blobs (default: a new temporary"
+        " directory, removed when the server stops)",
     )
     serve.add_argument(
         "--database",
@@ -50,28 +53,32 @@ def _parser() -> argparse.ArgumentParser:
         default=float(
             os.environ.get("QUAY_REGISTRY_NAMESPACE_GC_SECONDS", DEFAULT_NAMESPACE_GC_SECONDS)
         ),
-        help="seconds a deleted organization's name stays reserved (default 60, like Quay)",
+        help="seconds a deleted organization's name stays reserved (default: 60, like Quay)",
     )
-    serve.add_argument("--log-level", default="INFO", help="logging level (default INFO)")
+    serve.add_argument("--log-level", default="INFO", help="least severe log lines written")
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Parse ``argv`` and run the chosen command; return the exit code."""
-    args = _parser().parse_args(sys.argv[1:] if argv is None else argv)
+def main(argv: list[str] | None = None, *, prog: str = "quay-registry") -> int:
+    """Parse ``argv`` and run the chosen command; return the exit code.
+
+    ``prog`` is the name help and errors show (``quay-bridge registry`` through the dispatcher).
+    """
+    args = _parser(prog).parse_args(sys.argv[1:] if argv is None else argv)
     logging.basicConfig(
         level=getattr(logging, str(args.log_level).upper(), logging.INFO),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     if args.namespace_gc_seconds < 0:
-        print("quay-registry: --namespace-gc-seconds must be >= 0", file=sys.stderr)
+        print(f"{prog}: --namespace-gc-seconds must be >= 0", file=sys.stderr)
         return 2
     if args.database and not args.database.startswith(SUPPORTED_DATABASES):
         print(
-            f"quay-registry: --database must start with one of {', '.join(SUPPORTED_DATABASES)}",
+            f"{prog}: --database must start with one of {', '.join(SUPPORTED_DATABASES)}",
             file=sys.stderr,
         )
         return 2
+    owned = args.data_dir is None
     data_dir = args.data_dir or Path(tempfile.mkdtemp(prefix="quay-registry-"))
     settings = Settings(
         data_dir=data_dir,
@@ -85,13 +92,19 @@ def main(argv: list[str] | None = None) -> int:
         "registry core on %s:%d, data in %s", args.host, args.port, data_dir
     )
     try:
+        # run_app stops gracefully on SIGINT (Ctrl-C) and SIGTERM and then returns.
         web.run_app(make_app(settings), host=args.host, port=args.port, access_log=None, print=None)
     except (OSError, SQLAlchemyError) as error:
         # e.g. the port is taken or the database is unreachable; the URL may hold a password,
         # so only the error's class and first line are shown.
         first_line = str(error).splitlines()[0] if str(error) else ""
-        print(f"quay-registry: cannot start: {type(error).__name__}: {first_line}", file=sys.stderr)
+        print(f"{prog}: cannot start: {type(error).__name__}: {first_line}", file=sys.stderr)
         return 1
+    finally:
+        if owned:  # a temporary directory holds signing keys: none is left behind
+            shutil.rmtree(data_dir, ignore_errors=True)
+    where = "its temporary data removed" if owned else f"data kept in {data_dir}"
+    print(f"{prog}: stopped, {where}", file=sys.stderr)
     return 0
 
 
