@@ -19,6 +19,7 @@ from pathlib import Path
 from types import FrameType
 
 from commandline.parsing import ArgumentParser
+from demo.access import KeptAccess, kept_access
 from demo.reporting import Reporter, reporter_for
 from demo.scenario import DemoConfig, Scenario
 from demo.stack import Stack
@@ -43,23 +44,23 @@ def parser() -> argparse.ArgumentParser:
     return result
 
 
-def instructions(stack: Stack, config: DemoConfig) -> list[str]:
-    """Return how to point kubectl, skopeo and a browser at a kept stack."""
-    host = stack.registry_url.split("://", 1)[1]
-    org, repo = config.organization, config.template
-    return [
-        "The stack keeps running; press Ctrl-C to stop it and remove its files.",
-        f"  kubectl:  export KUBECONFIG={stack.kubeconfig}",
-        "            kubectl get quayintegrations,namespaces",
-        f"            kubectl get builds,imagestreams -n {config.namespace} -o wide",
-        f"  skopeo:   skopeo inspect --tls-verify=false --creds '{org}+builder:<token>' "
-        f"docker://{host}/{org}/{repo}:latest",
-        f"            (the robot token is in Secret builder-quay-{config.cluster_id}: "
-        f"kubectl get secret -n {config.namespace} builder-quay-{config.cluster_id} -o json)",
-        f"  browser:  {stack.registry_url}/api/v1/organization/{org}  (the Quay API)",
-        f"            {stack.metrics_url}/metrics  (the operator's metrics)",
-        f"  logs:     {stack.workdir}/*.log",
-    ]
+def access(stack: Stack, config: DemoConfig) -> KeptAccess:
+    """Return how to reach a kept stack, with the kubectl and skopeo this machine has."""
+    assert stack.kubeconfig is not None
+    beside = Path(sys.executable).parent / "kubectl"  # the one make demo installs into the venv
+    kubectl = str(beside) if beside.exists() else shutil.which("kubectl")
+    return kept_access(
+        kubeconfig=stack.kubeconfig,
+        registry_url=stack.registry_url,
+        metrics_url=stack.metrics_url,
+        workdir=stack.workdir,
+        namespace=config.namespace,
+        organization=config.organization,
+        repository=config.template,
+        secret=f"builder-quay-{config.cluster_id}",
+        kubectl=kubectl,
+        skopeo=shutil.which("skopeo"),
+    )
 
 
 def _wait_for_interrupt() -> None:
@@ -95,8 +96,8 @@ def run(args: argparse.Namespace, reporter: Reporter) -> int:
         reporter.summary(ok, scenario.records)
         if args.keep:
             reporter.note(f"--keep: project {config.namespace} was left in place")
-            for line in instructions(stack, config):
-                reporter.note(line)
+            kept = access(stack, config)
+            reporter.kept(kept.fields(), kept.lines())
             _wait_for_interrupt()
         return 0 if ok else 1
     except KeyboardInterrupt:
