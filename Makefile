@@ -7,7 +7,9 @@
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
-PIP    := $(PY) -m pip install --disable-pip-version-check --require-hashes --no-deps
+# --no-compile: Python compiles what it imports on first use; compiling every module of every package at
+# install time (the kubernetes client alone has thousands) took most of a fresh install's time.
+PIP    := $(PY) -m pip install --disable-pip-version-check --no-compile --require-hashes --no-deps
 RUNTIME_STAMP := $(VENV)/.installed-runtime
 STAMP  := $(VENV)/.installed
 # The tool that writes the lock files, pinned, in a virtual environment of its own.
@@ -24,14 +26,14 @@ $(PY):
 $(RUNTIME_STAMP): pyproject.toml requirements/demo.lock | $(PY)
 	@echo "== installing the runtime from requirements/demo.lock"
 	$(PIP) -r requirements/demo.lock
-	$(PY) -m pip install --disable-pip-version-check --no-deps -e .
+	$(PY) -m pip install --disable-pip-version-check --no-compile --no-deps -e .
 	touch $(RUNTIME_STAMP)
 
 # Everything: the runtime plus the development and test tools.
 $(STAMP): pyproject.toml requirements/test.lock | $(PY)
 	@echo "== installing the development and test environment from requirements/test.lock"
 	$(PIP) -r requirements/test.lock
-	$(PY) -m pip install --disable-pip-version-check --no-deps -e .
+	$(PY) -m pip install --disable-pip-version-check --no-compile --no-deps -e .
 	touch $(STAMP) $(RUNTIME_STAMP)
 
 install-runtime: $(RUNTIME_STAMP)
