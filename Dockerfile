@@ -19,6 +19,7 @@ COPY registry/ registry/
 COPY sim/ sim/
 COPY demo/ demo/
 COPY crds/ crds/
+COPY commandline/ commandline/
 
 # Every dependency ships manylinux wheels, so the slim base needs no compiler even here.
 RUN python -m pip wheel --no-deps --wheel-dir /wheels . \
