@@ -90,6 +90,22 @@ def describe_patch(operations: list[dict[str, Any]]) -> str:
     return "; ".join(parts) or "no change"
 
 
+def resource_of(path: str) -> str:
+    """Return ``[group/]resource[/subresource]`` of an API path, for log lines."""
+    parts = [part for part in path.split("?", 1)[0].split("/") if part]
+    group = ""
+    if parts[:1] == ["apis"] and len(parts) >= 3:
+        group, parts = parts[1], parts[3:]
+    elif parts[:1] == ["api"]:
+        parts = parts[2:]
+    if len(parts) >= 2 and parts[0] == "namespaces" and len(parts) != 2:
+        parts = parts[2:]
+    resource = parts[0] if parts else "?"
+    if len(parts) >= 3:
+        resource += "/" + parts[2]
+    return f"{group}/{resource}" if group else resource
+
+
 def _q(part: str) -> str:
     return quote(part, safe="")
 
@@ -112,6 +128,8 @@ class Cluster:
         self._ssl: ssl.SSLContext | bool = context if context is not None else False
         self._session: aiohttp.ClientSession | None = None
         self._watch_session: aiohttp.ClientSession | None = None
+        #: Failures already logged (see :meth:`_failed`), until the API server answers again.
+        self._failing: set[str] = set()
 
     def _headers(self) -> dict[str, str]:
         headers = {"Accept": "application/json", "User-Agent": "quay-bridge"}
@@ -172,11 +190,44 @@ class Cluster:
                     raise KubeError(
                         response.status, _reason(response.status, response.reason or "", payload)
                     )
-        except KubeError:
+        except KubeError as exc:
+            self._failed(method, path, exc)
             raise
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
-            raise KubeError(0, f"{type(exc).__name__}: {exc}"[:300]) from None
+            error = KubeError(0, f"{type(exc).__name__}: {exc}"[:300])
+            self._failed(method, path, error)
+            raise error from None
+        if self._failing:
+            log.info("the API server at %s answers again", self._base)
+            self._failing.clear()
         return json.loads(payload) if payload else None
+
+    def _failed(self, method: str, path: str, error: KubeError) -> None:
+        """Log, once per kind, the API failures an admin must act on (what to do included)."""
+        resource = resource_of(path)
+        if error.status == 403:
+            kind, level = f"403 {method} {resource}", logging.ERROR
+            text = (
+                f"the API server forbids {method} on {resource} ({error.message}): the"
+                " operator's ClusterRole lacks it; apply this version's deploy/base (or bundle)"
+            )
+        elif error.status == 401:
+            kind, level = "401", logging.ERROR
+            text = (
+                f"the API server at {self._base} refused the operator's credentials: check"
+                " --kubeconfig, or the pod's service account token"
+            )
+        elif error.status == 0:
+            kind, level = "unreachable", logging.WARNING
+            text = (
+                f"cannot reach the API server at {self._base} ({error.message}); the operator"
+                " retries on its own"
+            )
+        else:
+            return
+        if kind not in self._failing:
+            self._failing.add(kind)
+            log.log(level, text, extra={"resource": resource, "status": error.status})
 
     def _count(self, resource: str, verb: str) -> None:
         self.metrics.kube_writes.labels(resource, verb).inc()

@@ -7,11 +7,15 @@ import logging
 import sys
 
 import pytest
+from pytest_httpserver import HTTPServer
 
 from bridge import quay_errors as qe
-from bridge.cluster import describe_patch
+from bridge.cluster import Cluster, KubeError, describe_patch, resource_of
+from bridge.connection import Connection
 from bridge.logs import JSONFormatter, TextFormatter
+from bridge.metrics import Metrics
 from bridge.quay_advice import advice
+from tests.support.ports import free_port
 
 URL = "https://quay.example.com"
 
@@ -90,3 +94,56 @@ class TestPatchSummaries:
             "add /secrets/- builder-quay-openshift; add /metadata/finalizers a.b/c;"
             " remove /metadata/finalizers/0"
         )
+
+
+class TestAPIServerFailures:
+    @pytest.mark.parametrize(
+        ("path", "resource"),
+        [
+            ("/api/v1/namespaces", "namespaces"),
+            ("/api/v1/namespaces/a", "namespaces"),
+            ("/api/v1/namespaces/a/secrets/b", "secrets"),
+            (
+                "/apis/quay.redhat.com/v1/quayintegrations/q/status",
+                "quay.redhat.com/quayintegrations/status",
+            ),
+            (
+                "/apis/image.openshift.io/v1/namespaces/a/imagestreams",
+                "image.openshift.io/imagestreams",
+            ),
+        ],
+    )
+    def test_a_path_is_named_by_its_resource(self, path: str, resource: str) -> None:
+        assert resource_of(path) == resource
+
+    async def test_a_forbidden_call_is_logged_once_with_what_to_do(
+        self, httpserver: HTTPServer, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        httpserver.expect_request("/api/v1/namespaces").respond_with_json(
+            {"kind": "Status", "message": 'namespaces is forbidden: User "x" cannot list'},
+            status=403,
+        )
+        cluster = Cluster(Connection(server=httpserver.url_for("/").rstrip("/")), Metrics())
+        try:
+            with caplog.at_level(logging.INFO, logger="bridge.cluster"):
+                for _ in range(3):
+                    with pytest.raises(KubeError):
+                        await cluster.list_namespaces()
+        finally:
+            await cluster.aclose()
+        errors = [r for r in caplog.records if r.levelno == logging.ERROR]
+        assert len(errors) == 1
+        assert "forbids GET on namespaces" in errors[0].getMessage()
+        assert "ClusterRole" in errors[0].getMessage()
+
+    async def test_an_unreachable_api_server_is_a_warning(
+        self, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        cluster = Cluster(Connection(server=f"http://127.0.0.1:{free_port()}"), Metrics())
+        try:
+            with caplog.at_level(logging.INFO, logger="bridge.cluster"), pytest.raises(KubeError):
+                await cluster.list_namespaces()
+        finally:
+            await cluster.aclose()
+        (warning,) = [r for r in caplog.records if r.levelno == logging.WARNING]
+        assert "cannot reach the API server" in warning.getMessage()
