@@ -34,6 +34,8 @@ log = logging.getLogger(__name__)
 JSON_PATCH = "application/json-patch+json"
 MERGE_PATCH = "application/merge-patch+json"
 QI_GROUP, QI_VERSION, QI_PLURAL = "quay.redhat.com", "v1", "quayintegrations"
+#: Failure kinds of :meth:`Cluster._failed` that one successful call ends.
+_TRANSIENT = frozenset({"401", "unreachable"})
 #: Items per page when listing a collection for a watch.
 LIST_PAGE = 500
 _WEBHOOKS = "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations"
@@ -128,7 +130,7 @@ class Cluster:
         self._ssl: ssl.SSLContext | bool = context if context is not None else False
         self._session: aiohttp.ClientSession | None = None
         self._watch_session: aiohttp.ClientSession | None = None
-        #: Failures already logged (see :meth:`_failed`), until the API server answers again.
+        #: Failures already logged (see :meth:`_failed`); the transient ones until a success.
         self._failing: set[str] = set()
 
     def _headers(self) -> dict[str, str]:
@@ -197,9 +199,11 @@ class Cluster:
             error = KubeError(0, f"{type(exc).__name__}: {exc}"[:300])
             self._failed(method, path, error)
             raise error from None
-        if self._failing:
+        if self._failing & _TRANSIENT:
+            # A missing permission (403) stays logged once for the process: it does not heal
+            # until the ClusterRole is changed, and other calls succeeding says nothing about it.
             log.info("the API server at %s answers again", self._base)
-            self._failing.clear()
+            self._failing -= _TRANSIENT
         return json.loads(payload) if payload else None
 
     def _failed(self, method: str, path: str, error: KubeError) -> None:
