@@ -94,6 +94,9 @@ def main(argv: list[str] | None = None, *, prog: str = "quay-registry") -> int:
     try:
         # run_app stops gracefully on SIGINT (Ctrl-C) and SIGTERM and then returns.
         web.run_app(make_app(settings), host=args.host, port=args.port, access_log=None, print=None)
+    except KeyboardInterrupt:  # before run_app handles the signal itself (still starting)
+        print(f"{prog}: interrupted while starting, stopped", file=sys.stderr)
+        return 130
     except (OSError, SQLAlchemyError) as error:
         # e.g. the port is taken or the database is unreachable; the URL may hold a password,
         # so only the error's class and first line are shown.

@@ -1,9 +1,10 @@
 """Ctrl-C stops each long-running command cleanly: one line, no traceback, no key material left.
 
-Each command runs as a process with its own ``TMPDIR``, so what it leaves in temporary directories
-can be seen: the operator's self-managed webhook certificate (with ``tls.key``) and the registry
-core's default data directory (with its signing keys) must be gone after the stop. The demo's
-Ctrl-C is covered by ``tests/e2e/test_demo_command.py``.
+The operator is interrupted once it is ready (an interrupt while kopf is still starting gets kopf's
+own retry lines before the stop). Each command runs as a process with its own ``TMPDIR``, so what
+it leaves in temporary directories can be seen: the operator's self-managed webhook certificate
+(with ``tls.key``) and the registry core's default data directory (with its signing keys) must be
+gone after the stop. The demo's Ctrl-C is covered by ``tests/e2e/test_demo_command.py``.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import requests
 
 from tests.bridge.servers import wait_for
 from tests.support.ports import free_port
@@ -53,6 +55,13 @@ def interrupt(process: subprocess.Popen[str]) -> int:
     return process.wait(timeout=30)
 
 
+def ready(url: str) -> bool:
+    try:
+        return requests.get(url, timeout=1).ok
+    except requests.ConnectionError:
+        return False
+
+
 def files_under(directory: Path) -> list[str]:
     return sorted(str(p.relative_to(directory)) for p in directory.rglob("*"))
 
@@ -61,13 +70,14 @@ class TestCtrlC:
     def test_run_stops_with_one_line_and_removes_its_webhook_key(
         self, sim: SimServer, tmp_path: Path
     ) -> None:
+        metrics = free_port()
         process, log = start(
             [str(BIN / "quay-bridge"), "run", "--standalone", "--kubeconfig", sim.kubeconfig,
              "--webhook-host", "127.0.0.1", "--webhook-port", str(free_port()),
-             "--metrics-host", "127.0.0.1", "--metrics-port", str(free_port())],
+             "--metrics-host", "127.0.0.1", "--metrics-port", str(metrics)],
             tmp_path,
         )  # fmt: skip
-        wait_for(lambda: "webhook serving a self-managed certificate" in log.read_text(), 30)
+        wait_for(lambda: ready(f"http://127.0.0.1:{metrics}/readyz"), 30)
         assert any(name.endswith("tls.key") for name in files_under(tmp_path / "tmp"))
         assert interrupt(process) in (0, 130)
         output = log.read_text()
@@ -90,8 +100,8 @@ class TestCtrlC:
     ) -> None:
         port = free_port()
         process, log = start([str(BIN / "quay-registry"), "serve", "--port", str(port)], tmp_path)
-        wait_for(lambda: "registry core on" in log.read_text(), 30)
-        wait_for(lambda: files_under(tmp_path / "tmp") != [], 30)
+        wait_for(lambda: ready(f"http://127.0.0.1:{port}/health/instance"), 30)
+        assert files_under(tmp_path / "tmp") != []
         assert interrupt(process) == 0
         output = log.read_text()
         assert output.rstrip().splitlines()[-1] == (
