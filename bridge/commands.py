@@ -141,6 +141,8 @@ async def _ensure_peering(cluster: Cluster, name: str) -> None:
 
 #: What kube-apiserver says when asked for a resourceVersion it never issued (state lost).
 TOO_LARGE = "Too large resource version"
+#: Seconds before kopf is started again (the retry-after kube-apiserver sends with that error).
+RESTART_DELAY = 1.0
 
 
 async def _run_kopf(operator: Any, kwargs: dict[str, Any]) -> None:
@@ -159,6 +161,7 @@ async def _run_kopf(operator: Any, kwargs: dict[str, Any]) -> None:
             if TOO_LARGE not in str(exc):
                 raise
             log.warning("the API server lost its state (%s); listing everything again", TOO_LARGE)
+            await asyncio.sleep(RESTART_DELAY)  # the server's retry-after; never a tight loop
             continue
         return
 
