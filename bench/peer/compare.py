@@ -20,7 +20,7 @@ Writes every run and a summary to ``bench/results/peer-<N>-<apiserver>.json`` an
 summary as a Markdown table.
 
 Usage: ``.venv/bin/python bench/peer/compare.py [-n 50] [--rounds 3] [--apiserver real|sim]
-[--original-binary PATH] [--late 5] [--late-timeout 15]``
+[--original-binary PATH] [--late 5] [--late-timeout 15] [--table-from RESULTS.json]``
 """
 
 from __future__ import annotations
@@ -66,7 +66,8 @@ def figures(result: dict[str, Any]) -> dict[str, Any]:
         "seconds_creating_objects": provisioning["seconds_creating_objects"],
         "quay_calls_per_namespace": provisioning["quay_calls_per_namespace"],
         "kubernetes_writes_per_namespace": round(provisioning["kubernetes_writes"] / n, 2),
-        "late_linked": f"{late['linked']}/{late['service_accounts']}",
+        "late_linked": f"{late['linked']} of {late['service_accounts']}"
+        f" within {late['waited_seconds_at_most']:g} s",
         "late_link_seconds_median": late["link_delay_seconds_median"],
         "late_link_seconds_max": late["link_delay_seconds_max"],
         "late_waited_seconds_at_most": late["waited_seconds_at_most"],
@@ -84,15 +85,18 @@ def figures(result: dict[str, Any]) -> dict[str, Any]:
 
 
 def _span(values: list[Any]) -> str:
+    """The range over the rounds for numbers; the distinct values otherwise (a dash for none)."""
     numbers = [v for v in values if isinstance(v, int | float) and not isinstance(v, bool)]
     if len(numbers) != len(values) or not numbers:
-        return " / ".join(str(v) for v in values)
+        distinct = list(dict.fromkeys("\u2013" if v is None else str(v) for v in values))
+        return " / ".join(distinct)
     low, high = min(numbers), max(numbers)
     return f"{low:g}" if low == high else f"{low:g}\u2013{high:g}"
 
 
 ROWS: list[tuple[str, Callable[[dict[str, Any]], Any]]] = [
     ("every Secret present, every ServiceAccount linked (s)", lambda f: f["convergence_seconds"]),
+    ("of which the benchmark creating the objects (s)", lambda f: f["seconds_creating_objects"]),
     ("Quay calls per namespace", lambda f: f["quay_calls_per_namespace"]),
     ("Kubernetes writes per namespace", lambda f: f["kubernetes_writes_per_namespace"]),
     ("late ServiceAccounts linked", lambda f: f["late_linked"]),
@@ -129,7 +133,16 @@ def main() -> int:
         "--late-timeout", type=float, default=15.0, help="wait per late ServiceAccount (s)"
     )
     parser.add_argument("--timeout", type=float, default=300.0, help="convergence timeout (s)")
+    parser.add_argument(
+        "--table-from", default=None, help="print the table of an earlier results file and stop"
+    )
     args = parser.parse_args()
+    if args.table_from:
+        earlier = json.loads(Path(args.table_from).read_text())
+        for entry in earlier["runs"]:
+            entry["figures"] = figures(entry["result"])
+        print(table(earlier["runs"]))
+        return 0
     try:
         binary = original.binary_path(args.original_binary)
     except original.OriginalUnavailable as error:
