@@ -25,7 +25,17 @@ benchmark plays OpenShift's part (the ``builder`` and ``deployer`` accounts, Ima
 and the operator's writes come from the API server's audit log. Results then go to
 ``bench/results/convergence-<N>-real.json``.
 
-Usage: ``.venv/bin/python bench/convergence.py [-n 200] [--apiserver sim|real] [--operator-cmd C]``
+``run()`` takes any :class:`OperatorSpec` (how to prepare the server for an operator, start it and
+tell that it is up), so ``bench/peer/`` measures the original Go operator with this same workload.
+
+With ``--quay-cost`` the registry core runs its Quay cost model (``--quay-cost-seconds`` per call,
+``--quay-cost-workers`` at once; one ImageStream per namespace): the results add convergence
+against the time Quay was busy, connection errors, failed reconciles, duplicate creates and the
+steady state's Quay calls per namespace per hour, in
+``bench/results/convergence-<N>-quay-cost.json``.
+
+Usage: ``.venv/bin/python bench/convergence.py [-n 200] [--apiserver sim|real] [--operator-cmd C]
+[--late 20] [--late-timeout 30] [--quay-cost [--quay-cost-seconds 0.25] [--quay-cost-workers 1]]``
 """
 
 from __future__ import annotations
@@ -42,8 +52,9 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +63,7 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.substrates import Api, credentials_secret, start_substrate  # noqa: E402
+from bench.substrates import Api, Substrate, credentials_secret, start_substrate  # noqa: E402
 from tests.support.ports import free_port  # noqa: E402
 from tests.support.registry_server import RegistryServer  # noqa: E402
 
@@ -64,6 +75,25 @@ DEFAULT_OPERATOR = (
     " --kubeconfig {kubeconfig} --metrics-host 127.0.0.1 --metrics-port {metrics_port}"
     " --log-level WARNING"
 )
+
+
+@dataclass(frozen=True)
+class OperatorSpec:
+    """How to run one operator under test on a substrate.
+
+    ``command`` is a template: ``{kubeconfig}``, ``{metrics_port}``, ``{probe_port}`` and
+    ``{quay_url}`` are filled in. ``prepare`` readies the API server for this operator (kinds it
+    watches, its RBAC) and returns the kubeconfig it acts with; by default the substrate's own.
+    The operator is up when ``ready_url`` (a template like ``command``) answers 200, or, without
+    one, when it has written the integration's status; at most 15 s is waited either way.
+    """
+
+    command: str
+    env: Mapping[str, str] = field(default_factory=dict)
+    prepare: Callable[[Substrate], str] | None = None
+    ready_url: str | None = None
+    #: extra QuayIntegration ``spec`` fields (the same for every operator of a comparison)
+    integration: Mapping[str, Any] = field(default_factory=dict)
 
 
 def quay_calls(registry_url: str) -> Counter[str]:
@@ -120,6 +150,24 @@ def operator_metric(url: str, name: str, **wanted: str) -> float:
         if all(f'{key}="{item}"' in head for key, item in wanted.items()):
             total += float(value)
     return total
+
+
+def duplicate_creates(registry_url: str, namespaces: int) -> int:
+    """Writes the registry core saw made twice.
+
+    A second create shows as Quay's "already exists" (organizations, robots, repositories) or as
+    more prototypes created than there are robots to delegate to.
+    """
+    return (
+        statuses(registry_url, "POST", "/api/v1/organization/")["400"]
+        + statuses(registry_url, "PUT", "/api/v1/organization/{orgname}/robots/{shortname}")["400"]
+        + statuses(registry_url, "POST", "/api/v1/repository")["400"]
+        + max(
+            0,
+            statuses(registry_url, "POST", "/api/v1/organization/{orgname}/prototypes")["200"]
+            - namespaces * len(SAS),
+        )
+    )
 
 
 def proc_usage(pid: int) -> tuple[float, float]:
@@ -296,17 +344,34 @@ def delta(after: Counter[str], before: Counter[str]) -> dict[str, int]:
     return {k: after[k] - before[k] for k in sorted(after) if after[k] - before[k]}
 
 
+def _ready(url: str) -> bool:
+    try:
+        return requests.get(url, timeout=2).status_code == 200
+    except requests.RequestException:
+        return False
+
+
 def run(
     n: int,
-    operator_cmd: str,
+    operator_cmd: str | OperatorSpec,
     late: int,
     timeout: float,
     apiserver: str,
     *,
+    late_timeout: float = 30.0,
+    late_workers: int = 1,
     cost: tuple[float, int] | None = None,
     streams: tuple[str, ...] = ("frontend", "backend"),
     steady_seconds: float = 0.0,
 ) -> dict[str, Any]:
+    """Run the workload once on a fresh API server and registry core; return the results.
+
+    ``late_workers`` late-ServiceAccount cases run at once (1: one after the other), each waiting
+    at most ``late_timeout`` seconds for the new account to be linked. ``cost`` runs the registry
+    core with its Quay cost model (seconds per call, workers); ``steady_seconds`` > 0 also
+    measures the steady state's Quay calls.
+    """
+    spec = operator_cmd if isinstance(operator_cmd, OperatorSpec) else OperatorSpec(operator_cmd)
     workdir = Path(tempfile.mkdtemp(prefix="bench-convergence-"))
     server = start_substrate(apiserver, workdir)
     cost_args: tuple[str, ...] = ()
@@ -332,28 +397,45 @@ def run(
                     "clusterID": CLUSTER_ID,
                     "credentialsSecret": {"name": "quay-token", "namespace": credentials},
                     "quayHostname": registry.url,
+                    **spec.integration,
                 },
             },
         )
-        metrics_port = free_port()
-        command = operator_cmd.format(
-            kubeconfig=shlex.quote(server.operator_kubeconfig),
-            metrics_port=metrics_port,
-            quay_url=registry.url,
-        )
+        kubeconfig = spec.prepare(server) if spec.prepare else server.operator_kubeconfig
+        values = {
+            "kubeconfig": shlex.quote(kubeconfig),
+            "metrics_port": str(free_port()),
+            "probe_port": str(free_port()),
+            "quay_url": registry.url,
+        }
         operator_log = open(workdir / "operator.log", "wb")  # noqa: SIM115
         operator = subprocess.Popen(
-            shlex.split(command), stdout=operator_log, stderr=subprocess.STDOUT, cwd=ROOT
+            shlex.split(spec.command.format(**values)),
+            stdout=operator_log,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+            env={**os.environ, **spec.env},
         )
         time.sleep(0.2)
-        # The operator is up when it has reported the integration's status (or after 15 s).
-        wait_until(
-            lambda: bool(
-                api.call("GET", "/apis/quay.redhat.com/v1/quayintegrations/bench").get("status")
-            ),
-            timeout=15,
-            interval=0.1,
-        )
+        # The operator is up when its readiness URL answers, or when it has reported the
+        # integration's status (or after 15 s).
+        ready_url = spec.ready_url
+        if ready_url is not None:
+            url = ready_url.format(**values)
+            wait_until(lambda: _ready(url), timeout=15, interval=0.1)
+        else:
+            wait_until(
+                lambda: bool(
+                    api.call("GET", "/apis/quay.redhat.com/v1/quayintegrations/bench").get("status")
+                ),
+                timeout=15,
+                interval=0.1,
+            )
+        if operator.poll() is not None:
+            raise RuntimeError(
+                f"the operator exited with {operator.returncode}: "
+                + (workdir / "operator.log").read_text(errors="replace")[-3000:]
+            )
         time.sleep(0.5)
         quay_before = settle(registry.url, 0.5)
         quay_at_start = quay_before
@@ -427,9 +509,9 @@ def run(
             "repositories_created": repos_done,
             "seconds_until_every_repository": round(repositories_seconds, 3),
         }
-        operator_metrics = f"http://127.0.0.1:{metrics_port}/metrics"
         cost_result: dict[str, Any] = {}
         if cost is not None:
+            operator_metrics = f"http://127.0.0.1:{values['metrics_port']}/metrics"
             busy = cost_at_convergence["quay_seconds"] - cost_before["quay_seconds"]
             done = max(convergence, repositories_seconds)
             cost_result = {
@@ -439,31 +521,23 @@ def run(
                 "quay_busy_seconds": round(busy, 3),
                 "convergence_over_quay_busy": round(done / busy, 3) if busy else None,
                 "quay_calls_per_namespace": round(sum(calls.values()) / n, 2),
+                "operator_connection_errors": operator_metric(
+                    operator_metrics, "quay_bridge_quay_calls_total", outcome="connection_error"
+                ),
+                "failed_namespace_reconciles": sum(
+                    operator_metric(
+                        operator_metrics, "quay_bridge_reconciles_total", outcome=outcome
+                    )
+                    for outcome in ("quay_error", "error")
+                ),
+                "failed_repository_steps": operator_metric(
+                    operator_metrics,
+                    "quay_bridge_reconciles_total",
+                    kind="imagestream",
+                    outcome="error",
+                ),
+                "duplicate_creates": duplicate_creates(registry.url, n),
             }
-        cost_result["operator_connection_errors"] = operator_metric(
-            operator_metrics, "quay_bridge_quay_calls_total", outcome="connection_error"
-        )
-        cost_result["failed_namespace_reconciles"] = sum(
-            operator_metric(operator_metrics, "quay_bridge_reconciles_total", outcome=outcome)
-            for outcome in ("quay_error", "error")
-        )
-        cost_result["failed_repository_steps"] = operator_metric(
-            operator_metrics, "quay_bridge_reconciles_total", kind="imagestream", outcome="error"
-        )
-        # A write made twice shows as Quay's "already exists" (orgs, robots, repositories) or as
-        # more prototypes created than there are robots to delegate to.
-        cost_result["duplicate_creates"] = (
-            statuses(registry.url, "POST", "/api/v1/organization/")["400"]
-            + statuses(registry.url, "PUT", "/api/v1/organization/{orgname}/robots/{shortname}")[
-                "400"
-            ]
-            + statuses(registry.url, "POST", "/api/v1/repository")["400"]
-            + max(
-                0,
-                statuses(registry.url, "POST", "/api/v1/organization/{orgname}/prototypes")["200"]
-                - n * len(SAS),
-            )
-        )
 
         # A spec change that affects nothing in Quay: no Quay call expected.
         quay_before = quay_after
@@ -526,17 +600,18 @@ def run(
                 lists = [body.get("secrets") or [], body.get("imagePullSecrets") or []]
                 return all(any(e.get("name") == secret for e in entries) for entries in lists)
 
-            if wait_until(relinked, 30, 0.01):
+            if wait_until(relinked, late_timeout, 0.01):
                 delays.append(time.monotonic() - gone)
 
-        for ns in chosen:
-            late_case(ns)
+        with ThreadPoolExecutor(max_workers=max(1, late_workers)) as pool:
+            list(pool.map(late_case, chosen))
         quay_after = settle(registry.url, 1.0)
         writes, log_offset = server.writes(log_offset)
         cpu_end, peak = proc_usage(operator.pid)
         late_result = {
             "service_accounts": len(chosen),
             "linked": len(delays),
+            "waited_seconds_at_most": late_timeout,
             "link_delay_seconds_max": round(max(delays), 3) if delays else None,
             "link_delay_seconds_median": round(sorted(delays)[len(delays) // 2], 3)
             if delays
@@ -558,7 +633,7 @@ def run(
             # Every Quay call of the three phases: a call that came after a phase's counts had
             # settled (a retry, say) shows up here even if no phase counted it.
             "quay_calls_in_all_phases": everything,
-            "operator_cmd": operator_cmd if operator_cmd != DEFAULT_OPERATOR else "quay-bridge run",
+            "operator_cmd": spec.command if spec.command != DEFAULT_OPERATOR else "quay-bridge run",
             "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
             "provisioning": provisioning,
             "change_storm": storm,
@@ -587,6 +662,9 @@ def main() -> int:
     parser.add_argument("--late", type=int, default=20, help="late ServiceAccount cases")
     parser.add_argument("--timeout", type=float, default=180.0, help="convergence timeout (s)")
     parser.add_argument(
+        "--late-timeout", type=float, default=30.0, help="wait per late ServiceAccount (s)"
+    )
+    parser.add_argument(
         "--apiserver",
         choices=("sim", "real"),
         default="sim",
@@ -614,6 +692,7 @@ def main() -> int:
         args.late,
         args.timeout,
         args.apiserver,
+        late_timeout=args.late_timeout,
         cost=cost,
         streams=("frontend",) if cost else ("frontend", "backend"),
         steady_seconds=steady,
