@@ -57,8 +57,15 @@ def request_project(running: Running, name: str) -> None:
 
 
 def not_owned_event(running: Running, namespace: str) -> dict[str, Any] | None:
-    for event in running.kube.items(running.path(namespace, "events")):
-        if event.get("reason") == "QuayOrganizationNotOwned" and event.get("type") == "Warning":
+    # An Event about a Namespace lives in "default", as client-go's recorder puts it.
+    for event in running.kube.items(running.path("default", "events")):
+        involved = event.get("involvedObject") or {}
+        if (
+            event.get("reason") == "QuayOrganizationNotOwned"
+            and event.get("type") == "Warning"
+            and involved.get("kind") == "Namespace"
+            and involved.get("name") == namespace
+        ):
             return event
     return None
 
