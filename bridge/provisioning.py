@@ -22,12 +22,12 @@ from bridge.cluster import Cluster, KubeError
 from bridge.integrations import Integration
 from bridge.ownership import (
     OWNER_ROBOT,
-    ROBOT_DESCRIPTION,
     Claim,
     Ownership,
     Verdict,
     judge,
     owner_description,
+    robot_description,
 )
 from bridge.quay_client import QuayClient
 from bridge.settings import IntegrationSpec, Role
@@ -70,7 +70,8 @@ class Provisioner:
     ) -> bool:
         """Put org, robots and prototypes in place; fill ``record.tokens``.
 
-        A new organization gets the owner marker first (``bridge.ownership``); an existing one is
+        A new organization's robots carry the owner marker (``bridge.ownership``); with no service
+        accounts, the marker robot does. An existing one is
         used only when it is the namespace's (marker with its UID, pre-marker rule, or explicit
         adoption, which also rotates the robots' tokens so the previous holders' copies stop
         working).
@@ -81,6 +82,7 @@ class Provisioner:
         """
         spec, client = _parts(integration)
         org = record.organization
+        record.uid = claim.uid
         if observe:
             observed = await self._observe(client, org)
             if observed is not None:
@@ -96,7 +98,10 @@ class Provisioner:
             await self._take_over(client, spec, record, claim, *observed)
             record.quay_ready = True
             return False
-        await client.create_robot(org, OWNER_ROBOT, owner_description(claim.namespace, claim.uid))
+        if not spec.service_accounts:  # no robot to carry the marker: the marker robot does
+            await client.create_robot(
+                org, OWNER_ROBOT, owner_description(claim.namespace, claim.uid)
+            )
         await asyncio.gather(
             *(self._new_robot(client, record, sa.name, sa.role) for sa in spec.service_accounts)
         )
@@ -180,7 +185,7 @@ class Provisioner:
     ) -> None:
         short = naming.robot_short_name(sa)
         full = naming.robot_full_name(record.organization, short)
-        description = ROBOT_DESCRIPTION.format(sa=sa, ns=record.namespace)
+        description = robot_description(sa, record.namespace, record.uid)
         robot = await client.create_robot(record.organization, short, description)
         record.tokens[sa] = robot.get("token", "")
         await client.create_prototype(record.organization, full, role)
@@ -215,7 +220,7 @@ class Provisioner:
             full = full_names[sa]
             short = naming.robot_short_name(sa)
             if full in missing:
-                description = ROBOT_DESCRIPTION.format(sa=sa, ns=record.namespace)
+                description = robot_description(sa, record.namespace, record.uid)
                 created = await client.create_robot(org, short, description)
                 record.tokens[sa] = created.get("token", "")
             elif full in tokens:
