@@ -80,9 +80,7 @@ def test_the_build_pushes_to_and_is_imported_from_the_bracketed_host() -> None:
     )
     body = json.dumps(review(build(namespace="p"), namespace="p")).encode()
     request = parse_review(body).request
-    decision = admit(
-        request, lambda namespace: destination if namespace == "p" else None, KEY
-    )
+    decision = admit(request, lambda namespace: destination if namespace == "p" else None, KEY)
     assert isinstance(decision, Rewrite)
     image = f"{HOST}/openshift_p/httpd-example:latest"
     assert {"op": "replace", "path": "/spec/output/to/name", "value": image} in decision.patch
