@@ -57,14 +57,14 @@ def request_project(running: Running, name: str) -> None:
 
 
 def not_owned_event(running: Running, namespace: str) -> dict[str, Any] | None:
-    # An Event about a Namespace lives in "default", as client-go's recorder puts it.
+    """The Warning on the Namespace: a cluster-scoped object's Events live in ``default``."""
     for event in running.kube.items(running.path("default", "events")):
         involved = event.get("involvedObject") or {}
         if (
-            event.get("reason") == "QuayOrganizationNotOwned"
-            and event.get("type") == "Warning"
-            and involved.get("kind") == "Namespace"
+            involved.get("kind") == "Namespace"
             and involved.get("name") == namespace
+            and event.get("reason") == "QuayOrganizationNotOwned"
+            and event.get("type") == "Warning"
         ):
             return event
     return None

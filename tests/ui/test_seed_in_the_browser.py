@@ -127,7 +127,11 @@ def test_seed_procedure_in_the_browser(tmp_path: Path) -> None:
             page.screenshot("10-organization-repositories")
             page.click("#tab-robots")
             robots = [a.text for a in page.elements("a.robot-link")]
-            assert robots == [f"{ORG}+builder", f"{ORG}+default", f"{ORG}+deployer"]
+            assert robots == [
+                f"{ORG}+builder",
+                f"{ORG}+default",
+                f"{ORG}+deployer",
+            ]
             rows = {
                 row.find_element("css selector", "a.robot-link").text: row.text
                 for row in page.elements("#robots tbody tr")
