@@ -1,9 +1,10 @@
 """The bridge's one asynchronous client for the Quay REST API.
 
 Every Quay call the controller makes goes through :class:`QuayClient`: one shared aiohttp session
-per integration, a bound on concurrent requests, retries with exponential backoff and jitter on 429,
-5xx and connection failures (honouring ``Retry-After``), and typed errors from
-:mod:`bridge.quay_errors`. TLS is verified by default, against an optional CA bundle;
+per integration, an adaptive, prioritised bound on calls in flight (:mod:`bridge.limiting`), retries
+with exponential backoff and jitter on 429, 5xx and connection failures (honouring ``Retry-After``;
+a write that may have reached Quay is checked by reading before it is tried again), and typed
+errors from :mod:`bridge.quay_errors`. TLS is verified by default, against an optional CA bundle;
 ``insecure=True`` (the CR's ``insecureRegistry``) is the only way to turn verification off. Paths
 follow Quay's trailing-slash rules exactly, so no call relies on a 308 redirect. Each finished call
 is reported to an optional recorder for ``/metrics``.
@@ -308,6 +309,7 @@ class QuayClient:
             if maybe_done and check is not None:
                 found, value = await check()
                 if found:
+                    self._answered()
                     return value
             try:
                 status, body, retry_after = await self._send(method, url, headers, json, params)
