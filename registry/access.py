@@ -2,8 +2,9 @@
 
 The Quay REST API and the OCI ``/v2`` API authenticate differently (a bearer OAuth token; Basic
 credentials at ``/v2/auth``) but must agree on roles, so both call these functions. Roles follow
-Quay (quay-api.md sections 6 and 7): a direct permission or a team's, org admins hold admin on every
-repository of the org, public repositories are readable by anyone, and OAuth scopes cap it all.
+Quay (docs/reference/quay.md#registry-token-auth, docs/reference/quay.md#oauth-scopes): a direct
+permission or a team's, org admins hold admin on every repository of the org, public repositories
+are readable by anyone, and OAuth scopes cap it all.
 
 Entry points (stable signatures):
 

@@ -2,8 +2,8 @@
 
 The registry core must reject exactly the names real Quay rejects, with the same messages, because
 the bridge reports them to users (a Kubernetes namespace such as ``a--b`` is valid there and invalid
-here). Source of the rules: quay/quay ``util/validation.py`` and ``util/names.py`` (see quay-api.md
-section 3).
+here). Source of the rules: quay/quay ``util/validation.py`` and ``util/names.py`` (see
+docs/reference/quay.md#naming-rules).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""OAuth scopes and how they cap roles, as pure functions (quay-api.md section 7).
+"""OAuth scopes and how they cap roles, as pure functions (docs/reference/quay.md#oauth-scopes).
 
 Quay does not enforce scopes up front: ``require_scope`` is metadata only. A token's scopes instead
 cap the roles its user holds: the team role in an org, the role on a repository and the user role.

@@ -2,7 +2,8 @@
 
 POST answers 200 (not 201) and never checks for duplicates; extra fields the Go bridge sends
 (``id``, ``is_robot``, ``is_org_member``) are ignored. A team delegate that does not exist answers
-Quay's unformatted-tuple message (a Quay bug kept on purpose, section 9).
+Quay's unformatted-tuple message (a Quay bug kept on purpose,
+docs/reference/quay.md#prototypes).
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """Per-request plumbing for the REST handlers: the caller, the CSRF rule and JSON bodies.
 
-Quay never rejects a bad bearer token up front: the request goes on as anonymous (section 8.4).
+Quay never rejects a bad bearer token up front: the request goes on as anonymous
+(docs/reference/quay.md#surprises).
 Reads then fall back to the anonymous view or answer 401; writes fail the CSRF check, which only a
 *validated* OAuth token skips. Body parsing reproduces Flask's 415 and 400 and jsonschema's 400.
 """

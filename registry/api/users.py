@@ -2,7 +2,7 @@
 
 ``initialize`` works only while no user exists, makes that user a superuser and, with
 ``access_token``, an OAuth app ``automation`` plus a token with all eight scopes that expires after
-9000 s, exactly as Quay with FEATURE_USER_INITIALIZE (quay-api.md section 1, "First user").
+9000 s, exactly as Quay with FEATURE_USER_INITIALIZE (docs/reference/quay.md#first-user).
 """
 
 from __future__ import annotations

@@ -177,11 +177,11 @@ async def create_repository(
     kind: str,
     creator: Account | Creator | None,
 ) -> Repository:
-    """Create a repository; give the creator admin and apply the org's prototypes (section 5).
+    """Create a repository; give the creator admin and apply the org's prototypes.
 
-    Prototypes apply only in organizations and only when the creator is a user or robot other than
-    the namespace; one with an activating user beats a generic one per delegate; the creator is
-    skipped as a delegate.
+    As Quay does (docs/reference/quay.md#prototypes): prototypes apply only in organizations and
+    only when the creator is a user or robot other than the namespace; one with an activating user
+    beats a generic one per delegate; the creator is skipped as a delegate.
 
     Raises:
         RepositoryExistsError: the name is taken in this namespace.
