@@ -2,9 +2,10 @@
 
 Building a SQLAlchemy Core statement per call (``insert().values(**row)``, ``select().where(...)``),
 then computing its cache key, finding its compiled form and setting up an execution context costs
-far more CPU than SQLite spends running it: about 75-290 µs per statement against 8 µs for an
-indexed lookup or insert. The write endpoints the bridge calls run several statements each, so
-their statements are declared once, at import time, with named bind parameters, as ``Prepared``.
+many times the CPU SQLite spends running an indexed lookup or insert (figures:
+docs/registry.md#storage, "Prebuilt statements"). The write endpoints the bridge calls run several
+statements each, so their statements are declared once, at import time, with named bind
+parameters, as ``Prepared``.
 
 How one runs depends on the connection's driver:
 
