@@ -208,21 +208,6 @@ async def authenticate_basic(store: Store, username: str, password: str) -> Enti
     return _entity_for(account)
 
 
-async def organization_role_for(
-    conn: AsyncConnection, entity: Entity | None, namespace: accounts.Account
-) -> TeamRole | None:
-    """``organization_role`` for an already loaded namespace account."""
-    if entity is None:
-        return None
-    if namespace.kind == "user":
-        held: TeamRole | None = "admin" if namespace.id == entity.account_id else None
-    elif namespace.is_org:
-        held = await accounts.team_role(conn, namespace.id, entity.account_id)
-    else:
-        return None
-    return cap_team_role(held, team_role_cap(entity.scopes))
-
-
 def namespace_team_role(
     entity: Entity, namespace: accounts.Account, held: TeamRole | None
 ) -> TeamRole | None:

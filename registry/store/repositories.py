@@ -31,7 +31,6 @@ from registry.store.schema import (
     repository_blob,
     repository_permission,
     tag,
-    team,
     team_member,
     upload,
 )
@@ -395,11 +394,6 @@ async def held_role(conn: AsyncConnection, repo_id: int, account_id: int) -> Rep
         conn, _HELD_ROLES, {"repo_id": repo_id, "account_id": account_id}
     )
     return max_repo_role(*(role for (role,) in rows))
-
-
-async def team_exists(conn: AsyncConnection, team_id: int) -> bool:
-    """Whether a team id exists."""
-    return (await conn.execute(select(team.c.id).where(team.c.id == team_id))).first() is not None
 
 
 # --- tags (read by the REST API; written by the /v2 API) ---
