@@ -41,7 +41,7 @@ from registry.scopes import (
     team_role_at_least,
     team_role_cap,
 )
-from registry.store import accounts, oauth, repositories
+from registry.store import accounts, oauth, organizations, repositories, teams
 from registry.store.database import Store
 
 log = logging.getLogger(__name__)
@@ -225,7 +225,7 @@ async def organization_role_in(
     """``organization_role`` on an open connection."""
     if entity is None:
         return None
-    ns, held = await accounts.get_with_role(conn, namespace, entity.account_id)
+    ns, held = await organizations.get_with_role(conn, namespace, entity.account_id)
     if ns is None:
         return None
     return namespace_team_role(entity, ns, held)
@@ -253,7 +253,7 @@ async def repository_role_for(
         return public
     if namespace.is_org:
         if team_role is None:
-            team_role = await accounts.team_role(conn, namespace.id, entity.account_id)
+            team_role = await teams.team_role(conn, namespace.id, entity.account_id)
         held: RepoRole | None = "admin" if team_role == "admin" else None
     else:
         held = "admin" if namespace.id == entity.account_id else None

@@ -107,6 +107,15 @@ def max_repo_role(*roles: RepoRole | None) -> RepoRole | None:
     return best
 
 
+def max_team_role(*roles: TeamRole | None) -> TeamRole | None:
+    """The highest of several team roles (None when none is held)."""
+    best: TeamRole | None = None
+    for role in roles:
+        if role is not None and (best is None or _TEAM_ORDER[role] > _TEAM_ORDER[best]):
+            best = role
+    return best
+
+
 def team_role_at_least(role: TeamRole | None, wanted: TeamRole) -> bool:
     """Whether ``role`` is ``wanted`` or higher."""
     return role is not None and _TEAM_ORDER[role] >= _TEAM_ORDER[wanted]

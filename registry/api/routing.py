@@ -99,6 +99,7 @@ async def _redirect_handler(request: web.Request) -> web.Response:
 
 def add_routes(app: web.Application) -> None:
     """Register the REST API, health checks and redirects on ``app``."""
+    app[discovery.ROUTES_KEY] = ROUTES
     redirects = set(REDIRECTS)
     for method, path, handler in ROUTES:
         if path.rstrip("/") in redirects and path.endswith("/"):
