@@ -240,6 +240,7 @@ class TestTheSchemaDefaults:
             "organizationDeletionPolicy": "Delete",
             "repositoryDeletionPolicy": "Retain",
             "resyncPeriodSeconds": 600,
+            "quayResyncPeriodSeconds": 3600,
             "robotTokenRotationSeconds": 0,
             "namespaceDeletionDeadlineSeconds": 300,
         }
