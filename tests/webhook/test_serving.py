@@ -321,7 +321,8 @@ class TestNamespacesNotSeenYet:
 
         assert response["allowed"] is True
         image = f"{QUAY}/openshift_brand-new/httpd-example:latest"
-        assert {"op": "replace", "path": "/spec/output/to/name", "value": image} in patch_of(response)
+        rewrite = {"op": "replace", "path": "/spec/output/to/name", "value": image}
+        assert rewrite in patch_of(response)
         assert state.reads == ["brand-new"]
         assert state.ensure_calls == ["brand-new"]
 
