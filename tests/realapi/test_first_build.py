@@ -14,6 +14,7 @@ make no request.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -86,6 +87,7 @@ def webhook(
         yield RunningWebhook(installed, url, cert_dir / "ca.crt", process, log_path)
     finally:
         stop_process(process)
+        os.remove(log_path)
 
 
 def namespace_then_build(installed: Installed, namespace: str) -> dict[str, Any]:

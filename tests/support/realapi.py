@@ -404,9 +404,7 @@ def start_real_api(
         raise
 
 
-def _start(
-    binaries: Path, workdir: Path, timeout: float, audit: bool | dict[str, Any]
-) -> RealApi:
+def _start(binaries: Path, workdir: Path, timeout: float, audit: bool | dict[str, Any]) -> RealApi:
     ca = make_ca("quay-bridge test cluster CA")
     serving = make_serving_cert(
         ca, "kubernetes", "default", dns_names=["localhost"], ip_addresses=["127.0.0.1"]
