@@ -69,16 +69,11 @@ def webhook(
     port, metrics_port = free_port(), free_port()
     url = f"https://127.0.0.1:{port}/admissionwebhook"
     shipped = deployed_configuration(url, (cert_dir / "ca.crt").read_bytes())
-    operations = [
-        {"op": "replace", "path": f"/webhooks/{index}/clientConfig", "value": hook["clientConfig"]}
-        for index, hook in enumerate(shipped["webhooks"])
+    applied = installed.get(MWC) or {}
+    assert [hook["name"] for hook in applied["webhooks"]] == [
+        hook["name"] for hook in shipped["webhooks"]
     ]
-    response = installed.kube.request(
-        "PATCH", MWC, json=operations, headers={"Content-Type": "application/json-patch+json"}
-    )
-    assert response.status_code == 200, response.text
-    live = installed.get(MWC) or {}
-    assert [hook["name"] for hook in live["webhooks"]] == [h["name"] for h in shipped["webhooks"]]
+    set_client_configs(installed, [hook["clientConfig"] for hook in shipped["webhooks"]])
     process, log_path = start_operator_with_webhook(
         operator_kubeconfig, port, metrics_port, cert_dir
     )
@@ -88,6 +83,19 @@ def webhook(
     finally:
         stop_process(process)
         os.remove(log_path)
+        # As applied, so that a later `kubectl apply -k deploy/base` merges into what it made.
+        set_client_configs(installed, [hook["clientConfig"] for hook in applied["webhooks"]])
+
+
+def set_client_configs(installed: Installed, configs: list[dict[str, Any]]) -> None:
+    operations = [
+        {"op": "replace", "path": f"/webhooks/{index}/clientConfig", "value": config}
+        for index, config in enumerate(configs)
+    ]
+    response = installed.kube.request(
+        "PATCH", MWC, json=operations, headers={"Content-Type": "application/json-patch+json"}
+    )
+    assert response.status_code == 200, response.text
 
 
 def namespace_then_build(installed: Installed, namespace: str) -> dict[str, Any]:
