@@ -66,6 +66,15 @@ class TestResolve:
         assert resolution.destination_for("plain") is None
         assert state.reads == ["plain"]
 
+    async def test_the_managed_label_a_creator_set_does_not_make_a_namespace_managed(
+        self,
+    ) -> None:
+        state = view(cluster={"self-labelled": {MANAGED_LABEL: "true"}})
+
+        resolution = await resolve(state, ["self-labelled"])
+
+        assert resolution.destination_for("self-labelled") is None
+
     async def test_a_namespace_that_does_not_exist_is_unmanaged(self) -> None:
         state = view()
 
