@@ -20,6 +20,8 @@ from webhook.reviews import AdmissionRequest
 from webhook.views import Destination
 
 SelectionLookup = Callable[[str, Mapping[str, str]], Destination | None]
+#: Set on every namespace by the API server (Kubernetes 1.21 and later), always to its name.
+NAME_LABEL = "kubernetes.io/metadata.name"
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,8 @@ def decide_namespace(
         return NamespaceDecision("the namespace has no name yet")
     raw = metadata.get("labels") if isinstance(metadata, Mapping) else None
     labels = _string_map(raw)
+    # The API server sets this label to the name after mutating admission: decide as it will be.
+    labels[NAME_LABEL] = name
     if labels.get(MANAGED_LABEL) == "true":
         return NamespaceDecision("already labelled")
     if not rules_known:

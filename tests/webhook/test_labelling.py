@@ -22,9 +22,11 @@ SELECTED = destinations("team", "labelled")
 
 
 def by_rules(name: str, labels: Mapping[str, str]) -> Destination | None:
-    """Select ``team`` always, ``labelled`` only with ``tier=build``."""
+    """Select ``team``; ``labelled`` only with ``tier=build``; ``by-name`` by its name label."""
     if name == "labelled" and labels.get("tier") != "build":
         return None
+    if name == "by-name":
+        return SELECTED["team"] if labels.get("kubernetes.io/metadata.name") == name else None
     return SELECTED.get(name)
 
 
@@ -69,6 +71,13 @@ class TestDecideNamespace:
 
         assert decision.patch == []
         assert "no integration selects" in decision.reason
+
+    def test_a_selector_on_the_name_label_the_api_server_adds_later_is_honoured(self) -> None:
+        obj = namespace("by-name")
+
+        decision = decide(namespace_review(obj))
+
+        assert applied(obj, decision.patch)["metadata"]["labels"] == {MANAGED_LABEL: "true"}
 
     def test_nothing_is_labelled_before_the_integrations_are_loaded(self) -> None:
         decision = decide(namespace_review(namespace("team")), rules_known=False)
