@@ -36,6 +36,7 @@ COPY registry/ registry/
 COPY sim/ sim/
 COPY demo/ demo/
 COPY crds/ crds/
+COPY commandline/ commandline/
 
 # pip and setuptools are build tools: out of the environment once the project is in. The kubernetes
 # client's bytecode (about 50 MB) is dropped too: the operator and the registry core never import

@@ -8,9 +8,12 @@ nothing imports this module.
 from __future__ import annotations
 
 import importlib
+import inspect
 import sys
 from collections.abc import Callable, Sequence
 from importlib import metadata
+
+from commandline.parsing import suggest
 
 #: sub-command -> (module, function, one-line help). Each function takes the remaining argv.
 COMMANDS: dict[str, tuple[str, str, str]] = {
@@ -42,7 +45,10 @@ def usage() -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     """Dispatch to a sub-command and return its exit code."""
     args = list(sys.argv[1:] if argv is None else argv)
-    if not args or args[0] in {"-h", "--help", "help"}:
+    if not args:
+        print(usage(), file=sys.stderr)  # a command is needed: help, and a usage error's status
+        return 2
+    if args[0] in {"-h", "--help", "help"}:
         print(usage())
         return 0
     if args[0] == "--version":
@@ -50,10 +56,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     name, rest = args[0], args[1:]
     if name not in COMMANDS:
-        print(f"quay-bridge: unknown command {name!r}\n\n{usage()}", file=sys.stderr)
+        close = suggest(name, COMMANDS)
+        hint = f"; did you mean {close!r}?" if close else ""
+        print(f"quay-bridge: unknown command {name!r}{hint}\n\n{usage()}", file=sys.stderr)
         return 2
     module_name, func_name, _ = COMMANDS[name]
-    func: Callable[[list[str]], int] = getattr(importlib.import_module(module_name), func_name)
+    func: Callable[..., int] = getattr(importlib.import_module(module_name), func_name)
+    if "prog" in inspect.signature(func).parameters:
+        return func(rest, prog=f"quay-bridge {name}")  # help and errors name this command
     return func(rest)
 
 

@@ -18,10 +18,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import shutil
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from prometheus_client import CollectorRegistry
 
@@ -124,12 +126,18 @@ async def start_webhook(
         raise ValueError("self-managed webhook certificates need a cluster to keep them in")
     options = self_managed or SelfManagedSettings()
     local = _writable_directory(directory)
-    shared = await _obtain(cluster, options)
-    write_serving_files(local, shared.ca.cert_pem, shared.serving)
-    injected = await _inject_ca_bundle(cluster, options, shared.ca.cert_pem)
-    server = await start_server(view, host, port, local, settings, metrics, decision_key)
+    temporary = local != directory
+    try:
+        shared = await _obtain(cluster, options)
+        write_serving_files(local, shared.ca.cert_pem, shared.serving)
+        injected = await _inject_ca_bundle(cluster, options, shared.ca.cert_pem)
+        server = await start_server(view, host, port, local, settings, metrics, decision_key)
+    except BaseException:
+        if temporary:
+            shutil.rmtree(local, ignore_errors=True)
+        raise
     renewal = _keep_renewed(cluster, options, local, shared, injected)
-    server.run_alongside(renewal, "webhook-renewal")
+    server.run_alongside(_removing(local, renewal) if temporary else renewal, "webhook-renewal")
     log.info("webhook serving a self-managed certificate from %s", local)
     return server
 
@@ -226,6 +234,18 @@ async def _keep_renewed(
             injected = await _inject_ca_bundle(cluster, options, latest.ca.cert_pem)
         current = latest
         log.info("webhook certificate renewed")
+
+
+async def _removing(directory: Path, work: Coroutine[Any, Any, None]) -> None:
+    """Run ``work`` (which lasts as long as the server), then remove ``directory``.
+
+    The server cancels its companions when it stops, so the private key written into a
+    temporary directory does not outlive the process's orderly exit (Ctrl-C, SIGTERM).
+    """
+    try:
+        await work
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 def _writable_directory(directory: Path | None) -> Path:

@@ -30,7 +30,7 @@ from typing import Any, Final, Protocol
 
 import kopf
 
-from bridge.cluster import Cluster, KubeError
+from bridge.cluster import Cluster, KubeError, terminating_namespace
 from bridge.imports import (
     MANAGED_ANNOTATION,
     Decision,
@@ -396,6 +396,9 @@ class BuildImporter:
                 str(namespace), event, timeout=self.settings.request_timeout
             )
         except KubeError as error:
+            if terminating_namespace(error):
+                logger.debug("event %s on build %s/%s: %s", reason, namespace, name, error)
+                return
             logger.warning(
                 "posting event %s on build %s/%s failed: %s",
                 reason,

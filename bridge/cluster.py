@@ -6,8 +6,10 @@ event loop: the official client is blocking and needed a thread pool, its per-ca
 plus the threads' contention for the interpreter lock cost about 2 CPU seconds per 200 new
 namespaces, and importing it costs about 19 MB. Answers are plain dicts, the same shape kopf hands
 to handlers, so planning code works on one representation. Every write is counted for
-``/metrics``. Errors come back as :class:`KubeError` with the HTTP status, so callers can tell a
-conflict (409), a failed JSON Patch ``test`` (422 or 409) and a missing object (404) apart.
+``/metrics`` and, once it succeeded, logged as one INFO line saying what changed where (names and
+JSON Patch paths, never a Secret's data). Errors come back as :class:`KubeError` with the HTTP
+status, so callers can tell a conflict (409), a failed JSON Patch ``test`` (422 or 409) and a
+missing object (404) apart.
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ log = logging.getLogger(__name__)
 JSON_PATCH = "application/json-patch+json"
 MERGE_PATCH = "application/merge-patch+json"
 QI_GROUP, QI_VERSION, QI_PLURAL = "quay.redhat.com", "v1", "quayintegrations"
+#: Failure kinds of :meth:`Cluster._failed` that one successful call ends.
+_TRANSIENT = frozenset({"401", "unreachable"})
 #: Items per page when listing a collection for a watch.
 LIST_PAGE = 500
 _WEBHOOKS = "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations"
@@ -70,6 +74,46 @@ def load_client_config(kubeconfig: str | None, *, context: str | None = None) ->
     return load_connection(kubeconfig, context=context)
 
 
+def describe_patch(operations: list[dict[str, Any]]) -> str:
+    """Summarise a JSON Patch for a log line: each change's op, path and a name it adds.
+
+    Only a string value or the ``name`` of an object value is shown (a finalizer, an annotation,
+    the name of a linked Secret): the operator never patches Secret data, and nothing longer
+    than a name belongs in a log line. ``test`` operations are guards, not changes.
+    """
+    parts: list[str] = []
+    for operation in operations:
+        op = str(operation.get("op", ""))
+        if op == "test":
+            continue
+        value = operation.get("value")
+        items = value if isinstance(value, list) else [value]
+        names = [
+            i if isinstance(i, str) else i.get("name") if isinstance(i, dict) else None
+            for i in items
+        ]
+        shown = ", ".join(n for n in names if isinstance(n, str)) if value is not None else ""
+        text = f"{op} {operation.get('path', '')}"
+        parts.append(f"{text} {shown[:120]}" if shown else text)
+    return "; ".join(parts) or "no change"
+
+
+def resource_of(path: str) -> str:
+    """Return ``[group/]resource[/subresource]`` of an API path, for log lines."""
+    parts = [part for part in path.split("?", 1)[0].split("/") if part]
+    group = ""
+    if parts[:1] == ["apis"] and len(parts) >= 3:
+        group, parts = parts[1], parts[3:]
+    elif parts[:1] == ["api"]:
+        parts = parts[2:]
+    if len(parts) >= 2 and parts[0] == "namespaces" and len(parts) != 2:
+        parts = parts[2:]
+    resource = parts[0] if parts else "?"
+    if len(parts) >= 3:
+        resource += "/" + parts[2]
+    return f"{group}/{resource}" if group else resource
+
+
 def _q(part: str) -> str:
     return quote(part, safe="")
 
@@ -92,6 +136,8 @@ class Cluster:
         self._ssl: ssl.SSLContext | bool = context if context is not None else False
         self._session: aiohttp.ClientSession | None = None
         self._watch_session: aiohttp.ClientSession | None = None
+        #: Failures already logged (see :meth:`_failed`); the transient ones until a success.
+        self._failing: set[str] = set()
 
     def _headers(self) -> dict[str, str]:
         headers = {"Accept": "application/json", "User-Agent": "quay-bridge"}
@@ -152,14 +198,54 @@ class Cluster:
                     raise KubeError(
                         response.status, _reason(response.status, response.reason or "", payload)
                     )
-        except KubeError:
+        except KubeError as exc:
+            self._failed(method, path, exc)
             raise
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
-            raise KubeError(0, f"{type(exc).__name__}: {exc}"[:300]) from None
+            error = KubeError(0, f"{type(exc).__name__}: {exc}"[:300])
+            self._failed(method, path, error)
+            raise error from None
+        if self._failing & _TRANSIENT:
+            # A missing permission (403) stays logged once for the process: it does not heal
+            # until the ClusterRole is changed, and other calls succeeding says nothing about it.
+            log.info("the API server at %s answers again", self._base)
+            self._failing -= _TRANSIENT
         return json.loads(payload) if payload else None
+
+    def _failed(self, method: str, path: str, error: KubeError) -> None:
+        """Log, once per kind, the API failures an admin must act on (what to do included)."""
+        resource = resource_of(path)
+        if error.status == 403:
+            kind, level = f"403 {method} {resource}", logging.ERROR
+            text = (
+                f"the API server forbids {method} on {resource} ({error.message}): the"
+                " operator's ClusterRole lacks it; apply this version's deploy/base (or bundle)"
+            )
+        elif error.status == 401:
+            kind, level = "401", logging.ERROR
+            text = (
+                f"the API server at {self._base} refused the operator's credentials: check"
+                " --kubeconfig, or the pod's service account token"
+            )
+        elif error.status == 0:
+            kind, level = "unreachable", logging.WARNING
+            text = (
+                f"cannot reach the API server at {self._base} ({error.message}); the operator"
+                " retries on its own"
+            )
+        else:
+            return
+        if kind not in self._failing:
+            self._failing.add(kind)
+            log.log(level, text, extra={"resource": resource, "status": error.status})
 
     def _count(self, resource: str, verb: str) -> None:
         self.metrics.kube_writes.labels(resource, verb).inc()
+
+    @staticmethod
+    def _changed(message: str, **fields: str) -> None:
+        """Log one change made in the cluster, with the object's names as structured fields."""
+        log.info(message, extra=fields)
 
     # --- discovery --------------------------------------------------------------------------
 
@@ -274,6 +360,7 @@ class Cluster:
                 return False
             raise
         self._count("clusterkopfpeerings", "create")
+        self._changed(f"created ClusterKopfPeering {name}", peering=name)
         return True
 
     async def read_secret_bytes(self, namespace: str, name: str, key: str) -> bytes | None:
@@ -359,19 +446,27 @@ class Cluster:
     async def create_secret(self, namespace: str, body: dict[str, Any]) -> dict[str, Any]:
         """Create a Secret."""
         self._count("secrets", "create")
-        return dict(await self._request("POST", _ns_path(namespace, "secrets"), body))
+        created = dict(await self._request("POST", _ns_path(namespace, "secrets"), body))
+        name = str((body.get("metadata") or {}).get("name") or "")
+        self._changed(
+            f"created Secret {namespace}/{name} ({body.get('type') or 'Opaque'})",
+            namespace=namespace,
+            secret=name,
+        )
+        return created
 
     async def replace_secret(self, namespace: str, name: str, body: dict[str, Any]) -> None:
         """Replace a Secret (used when a robot token changed)."""
         self._count("secrets", "update")
         await self._request("PUT", _ns_path(namespace, "secrets", name), body)
+        self._changed(f"updated Secret {namespace}/{name}", namespace=namespace, secret=name)
 
     async def patch_service_account(
         self, namespace: str, name: str, operations: list[dict[str, Any]]
     ) -> dict[str, Any]:
         """Apply a JSON Patch to a ServiceAccount."""
         self._count("serviceaccounts", "patch")
-        return dict(
+        patched = dict(
             await self._request(
                 "PATCH",
                 _ns_path(namespace, "serviceaccounts", name),
@@ -379,15 +474,23 @@ class Cluster:
                 content_type=JSON_PATCH,
             )
         )
+        self._changed(
+            f"patched ServiceAccount {namespace}/{name}: {describe_patch(operations)}",
+            namespace=namespace,
+            serviceaccount=name,
+        )
+        return patched
 
     async def patch_namespace(self, name: str, operations: list[dict[str, Any]]) -> dict[str, Any]:
         """Apply a JSON Patch to a Namespace."""
         self._count("namespaces", "patch")
-        return dict(
+        patched = dict(
             await self._request(
                 "PATCH", f"/api/v1/namespaces/{_q(name)}", operations, content_type=JSON_PATCH
             )
         )
+        self._changed(f"patched Namespace {name}: {describe_patch(operations)}", namespace=name)
+        return patched
 
     async def patch_integration_status(self, name: str, status: dict[str, Any]) -> None:
         """Merge-patch a QuayIntegration's status subresource."""
@@ -398,6 +501,18 @@ class Cluster:
             {"status": status},
             content_type=MERGE_PATCH,
         )
+        ready = next((c for c in status.get("conditions") or [] if c.get("type") == "Ready"), None)
+        fields = {"integration": name}
+        if ready is not None and ready.get("status") != "True":
+            # The status message already says what is wrong and what to do (credentials,
+            # reachability, spec); an admin watching the log sees it without kubectl.
+            log.warning(
+                "QuayIntegration %s is not ready: %s", name, status.get("message", ""), extra=fields
+            )
+        else:
+            self._changed(
+                f"updated status of QuayIntegration {name}: {status.get('message', '')}", **fields
+            )
 
     async def patch_mutating_webhook_configuration(
         self, name: str, operations: list[dict[str, Any]]
@@ -405,6 +520,10 @@ class Cluster:
         """Apply a JSON Patch to a MutatingWebhookConfiguration."""
         self._count("mutatingwebhookconfigurations", "patch")
         await self._request("PATCH", f"{_WEBHOOKS}/{_q(name)}", operations, content_type=JSON_PATCH)
+        self._changed(
+            f"patched MutatingWebhookConfiguration {name}: {describe_patch(operations)}",
+            webhookconfiguration=name,
+        )
 
     async def create_image_stream_import(
         self, namespace: str, body: dict[str, Any], *, timeout: float | None = None
@@ -412,7 +531,16 @@ class Cluster:
         """Create an ImageStreamImport; the reply carries the per-image outcome."""
         self._count("imagestreamimports", "create")
         path = _ns_path(namespace, "imagestreamimports", group="image.openshift.io")
-        return dict(await self._request("POST", path, body, timeout=timeout))
+        answer = dict(await self._request("POST", path, body, timeout=timeout))
+        stream = str((body.get("metadata") or {}).get("name") or "")
+        images = (body.get("spec") or {}).get("images") or []
+        sources = ", ".join(str((i.get("from") or {}).get("name")) for i in images)
+        self._changed(
+            f"imported {sources or 'images'} into ImageStream {namespace}/{stream}",
+            namespace=namespace,
+            imagestream=stream,
+        )
+        return answer
 
     async def merge_patch_build(
         self, namespace: str, name: str, patch: dict[str, Any], *, timeout: float | None = None
@@ -421,6 +549,12 @@ class Cluster:
         self._count("builds", "patch")
         path = _ns_path(namespace, "builds", name, group="build.openshift.io")
         await self._request("PATCH", path, patch, content_type=MERGE_PATCH, timeout=timeout)
+        keys = sorted(((patch.get("metadata") or {}).get("annotations") or {}).keys())
+        self._changed(
+            f"annotated Build {namespace}/{name}: {', '.join(keys) or 'metadata'}",
+            namespace=namespace,
+            build=name,
+        )
 
     async def create_event(
         self, namespace: str, body: dict[str, Any], *, timeout: float | None = None

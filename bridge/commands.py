@@ -29,10 +29,12 @@ from bridge.controller import Controller
 from bridge.decision_key import ensure_decision_key
 from bridge.home import own_namespace
 from bridge.listening import IP_VERSIONS, listen_hosts
+from bridge.logs import FORMATS, LEVELS, configure
 from bridge.metrics import Metrics
 from bridge.peering import Peering, own_identity
 from bridge.serving import make_app, start_server
 from bridge.state import BridgeState
+from commandline.parsing import ArgumentParser
 from webhook.serving import WebhookSettings
 
 log = logging.getLogger("bridge")
@@ -75,7 +77,7 @@ def keep_official_client_out() -> None:
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = ArgumentParser(
         prog="quay-bridge run",
         description="Run the Quay bridge operator (kopf controller, admission webhook, metrics).",
     )
@@ -106,7 +108,19 @@ def _parser() -> argparse.ArgumentParser:
         help="metrics/health listen address, repeatable (default 0.0.0.0, :: or both)",
     )
     p.add_argument("--metrics-port", type=int, default=8080, help="metrics/health port")
-    p.add_argument("--log-level", default="INFO", help="logging level (default INFO)")
+    p.add_argument(
+        "--log-level",
+        default="INFO",
+        type=str.upper,
+        choices=LEVELS,
+        help="least severe log lines written",
+    )
+    p.add_argument(
+        "--log-format",
+        default="text",
+        choices=FORMATS,
+        help="text for people, json for log collectors (one object per line)",
+    )
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--standalone", action="store_true", help="no kopf peering (one replica)")
     mode.add_argument("--peering", default=None, metavar="NAME", help="kopf peering object name")
@@ -120,14 +134,15 @@ def _parser() -> argparse.ArgumentParser:
 
 async def _ensure_peering(cluster: Cluster, name: str) -> None:
     try:
-        if await cluster.create_peering(name):
-            log.info("created ClusterKopfPeering %s", name)
+        await cluster.create_peering(name)  # logs the creation; False when it existed
     except KubeError as exc:
         log.warning("could not create ClusterKopfPeering %s: %s", name, exc)
 
 
 #: What kube-apiserver says when asked for a resourceVersion it never issued (state lost).
 TOO_LARGE = "Too large resource version"
+#: Seconds before kopf is started again (the retry-after kube-apiserver sends with that error).
+RESTART_DELAY = 1.0
 
 
 async def _run_kopf(operator: Any, kwargs: dict[str, Any]) -> None:
@@ -146,6 +161,7 @@ async def _run_kopf(operator: Any, kwargs: dict[str, Any]) -> None:
             if TOO_LARGE not in str(exc):
                 raise
             log.warning("the API server lost its state (%s); listing everything again", TOO_LARGE)
+            await asyncio.sleep(RESTART_DELAY)  # the server's retry-after; never a tight loop
             continue
         return
 
@@ -211,12 +227,13 @@ async def run(args: argparse.Namespace) -> int:
     else:
         kwargs["standalone"] = True
     try:
-        await _run_kopf(kopf.operator, kwargs)
+        await _run_kopf(kopf.operator, kwargs)  # returns after SIGINT or SIGTERM
     finally:
         if webhook is not None:
             await webhook.stop()
         await runner.cleanup()
         await cluster.aclose()
+    log.info("stopped")
     return 0
 
 
@@ -234,15 +251,14 @@ def main(argv: list[str]) -> int:
     if args.kubeconfig and not os.path.isfile(args.kubeconfig):
         print(f"quay-bridge run: kubeconfig {args.kubeconfig} does not exist", file=sys.stderr)
         return 2
-    logging.basicConfig(
-        level=getattr(logging, str(args.log_level).upper(), logging.INFO),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    logging.getLogger("kopf").setLevel(logging.WARNING)
+    configure(args.log_level, args.log_format)
     try:
         return asyncio.run(run(args))
     except KeyboardInterrupt:
-        return 0
+        # Reached once the operator, the webhook (and its temporary certificate directory) and
+        # the metrics server were stopped by run()'s cleanup.
+        log.info("interrupted: stopped")
+        return 130
     except Exception as exc:  # a clear error, never a traceback for bad input
         print(f"quay-bridge run: {exc}", file=sys.stderr)
         return 1

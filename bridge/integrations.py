@@ -21,6 +21,7 @@ from bridge import quay_errors as qe
 from bridge.cluster import Cluster, KubeError
 from bridge.metrics import Metrics
 from bridge.quay_client import QuayClient
+from bridge.selection import SYSTEM_RULE, ignored_in_allowlist
 from bridge.settings import IntegrationSpec, parse_spec
 from bridge.state import NamespaceRecord
 
@@ -115,6 +116,16 @@ class Integration:
             return changed
         changed = spec != self.spec
         self.spec, self.spec_error, self.generation = spec, None, generation
+        ignored = ignored_in_allowlist(spec)
+        if changed and ignored:
+            log.warning(
+                "QuayIntegration %s: allowlistNamespaces names %s, which quay-bridge never manages"
+                " (%s); remove them from the list",
+                self.name,
+                ", ".join(ignored),
+                SYSTEM_RULE,
+                extra={"integration": self.name},
+            )
         return changed
 
     def _adopt_status(self, status: Any) -> None:
@@ -359,6 +370,7 @@ class Integration:
         else:
             conflict = (False, "NoOverlap", "no namespace is selected by another integration")
         ready = self.usable
+        self.metrics.integration_ready.labels(self.name).set(1 if ready else 0)
         if self.spec is None:
             message = f"invalid spec: {self.spec_error}"
         elif self.credentials.ok is False:

@@ -7,6 +7,8 @@ in one interpreter without clashes). The Quay client reports each call through
 
 from __future__ import annotations
 
+import contextlib
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 
@@ -58,7 +60,13 @@ class Metrics:
             ["integration"],
             registry=self.registry,
         )
-
+        self.integration_ready = Gauge(
+            "quay_bridge_integration_ready",
+            "1 while the integration's Ready condition is True, 0 otherwise, by integration"
+            " (set where its status is written, on the active replica).",
+            ["integration"],
+            registry=self.registry,
+        )
         self.active = Gauge(
             "quay_bridge_active",
             "1 while this replica is the active one under peering (always 1 when standalone).",
@@ -82,6 +90,12 @@ class Metrics:
         """Record one Quay call (the Quay client's recorder)."""
         self.quay_calls.labels(endpoint, method, outcome).inc()
         self.quay_seconds.labels(endpoint).observe(seconds)
+
+    def forget_integration(self, name: str) -> None:
+        """Drop a deleted integration's gauges, so no alert fires for what no longer exists."""
+        for gauge in (self.managed_namespaces, self.failed_namespaces, self.integration_ready):
+            with contextlib.suppress(KeyError):
+                gauge.remove(name)
 
     def render(self) -> bytes:
         """The text exposition format."""

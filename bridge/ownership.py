@@ -122,7 +122,9 @@ def _created(robot: Mapping[str, Any]) -> datetime.datetime | None:
 def judge(organization: str, robots: Iterable[Mapping[str, Any]], claim: Claim) -> Ownership:
     """Decide whether ``organization`` (which exists) may serve the namespace of ``claim``.
 
-    Order: the admin's explicit adoption; the owner marker (this UID: owned; another: foreign);
+    Order: the owner marker naming this namespace's UID (owned, even while an adoption annotation
+    is still there, so adopting happens once); the admin's explicit adoption; a marker naming
+    another namespace or UID (foreign);
     then, with no marker, the pre-marker rule: the namespace already carries the bridge's
     finalizer, and every robot of the organization is a pull-secret robot the bridge makes for this
     namespace (its exact description), created after the namespace was (so not for a namespace of
@@ -134,13 +136,13 @@ def judge(organization: str, robots: Iterable[Mapping[str, Any]], claim: Claim) 
         f"; to hand it to this namespace, a cluster admin annotates the namespace with "
         f"{ADOPT_ANNOTATION}={organization}"
     )
+    owner = owner_of(robots, organization)
+    if owner == (claim.namespace, claim.uid):
+        return Ownership(Verdict.OWNED, "the owner marker names this namespace")
     if claim.adopt == organization:
         return Ownership(Verdict.ADOPT, f"adopted by annotation {ADOPT_ANNOTATION}")
-    owner = owner_of(robots, organization)
     if owner is not None:
         namespace, uid = owner
-        if uid == claim.uid and namespace == claim.namespace:
-            return Ownership(Verdict.OWNED, "the owner marker names this namespace")
         return Ownership(
             Verdict.FOREIGN,
             f"Quay organization {organization} belongs to an earlier namespace {namespace or '?'} "

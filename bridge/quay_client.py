@@ -6,8 +6,13 @@ per integration, a bound on concurrent requests, retries with exponential backof
 :mod:`bridge.quay_errors`. TLS is verified by default, against an optional CA bundle;
 ``insecure=True`` (the CR's ``insecureRegistry``) is the only way to turn verification off. Paths
 follow Quay's trailing-slash rules exactly, so no call relies on a 308 redirect. Each finished call
-is reported to an optional recorder for ``/metrics``. The bearer token never appears in a message or
-a log line.
+is reported to an optional recorder for ``/metrics``.
+
+Every change the bridge makes in Quay passes through here, so this is where it is logged: one INFO
+line per successful write (what and where, with the names as structured fields). The failures an
+admin must act on (a refused token, missing rights, Quay unreachable, an untrusted certificate) are
+logged here too, once when they start and once when Quay answers normally again, with what to do
+(:mod:`bridge.quay_advice`). The bearer token never appears in a message or a log line.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from urllib.parse import quote
 
 import aiohttp
 
+from bridge.quay_advice import advice
 from bridge.quay_errors import QuayError, TLSFailure, Unavailable, error_from_response, shorten
 from certs.tlspolicy import restrict_to_approved
 
@@ -108,6 +114,8 @@ class QuayClient:
         self._timeout = aiohttp.ClientTimeout(total=timeout_seconds)
         self._recorder = recorder
         self._session: aiohttp.ClientSession | None = None
+        #: The kind of failure last logged (see :meth:`_failed`); "" while Quay answers normally.
+        self._failing = ""
 
     @staticmethod
     def _ssl_context(ca_pem: str | None, insecure: bool, fips: bool) -> ssl.SSLContext | bool:
@@ -149,6 +157,35 @@ class QuayClient:
     def _record(self, endpoint: str, method: str, outcome: str, started: float) -> None:
         if self._recorder is not None:
             self._recorder(endpoint, method, outcome, time.monotonic() - started)
+
+    def _failed(self, error: QuayError) -> QuayError:
+        """Log ``error`` with what to do, unless the same kind of failure was already logged."""
+        found = advice(error, self.base_url)
+        if found is not None and found.kind != self._failing:
+            # A 403 concerns one call (an organization owned by someone else), not Quay as a
+            # whole: it is logged each time and does not make the next success news.
+            if not found.kind.startswith("forbidden"):
+                self._failing = found.kind
+            log.log(
+                found.level,
+                "%s: %s",
+                found.summary,
+                found.action,
+                extra={"quay": self.base_url, "endpoint": error.endpoint, "status": error.status},
+            )
+        return error
+
+    def _answered(self) -> None:
+        """Quay answered normally: say so once if a failure had been logged."""
+        if self._failing:
+            log.info(
+                "Quay at %s answers normally again", self.base_url, extra={"quay": self.base_url}
+            )
+            self._failing = ""
+
+    def _changed(self, message: str, **fields: str) -> None:
+        """Log one change made in Quay (an INFO line with the names as structured fields)."""
+        log.info(message, extra={"quay": self.base_url, **fields})
 
     def _delay(self, attempt: int, retry_after: str | None) -> float:
         if retry_after:
@@ -200,14 +237,18 @@ class QuayClient:
             except aiohttp.ClientConnectorCertificateError as exc:
                 self._record(endpoint, method, "tls_error", started)
                 reason = shorten(str(exc.certificate_error))
-                raise TLSFailure(
-                    f"Quay's TLS certificate was not accepted: {reason}",
-                    endpoint=endpoint,
+                raise self._failed(
+                    TLSFailure(
+                        f"Quay's TLS certificate was not accepted: {reason}",
+                        endpoint=endpoint,
+                    )
                 ) from exc
             except aiohttp.ClientSSLError as exc:
                 self._record(endpoint, method, "tls_error", started)
-                raise TLSFailure(
-                    f"TLS failure talking to Quay: {shorten(str(exc))}", endpoint=endpoint
+                raise self._failed(
+                    TLSFailure(
+                        f"TLS failure talking to Quay: {shorten(str(exc))}", endpoint=endpoint
+                    )
                 ) from exc
             except (TimeoutError, aiohttp.ClientConnectionError) as exc:
                 self._record(endpoint, method, "connection_error", started)
@@ -218,10 +259,11 @@ class QuayClient:
                 )
                 sent = not isinstance(exc, aiohttp.ClientConnectorError)
                 if sent and not idempotent:
-                    raise last from exc
+                    raise self._failed(last) from exc
             else:
                 if status in expect:
                     self._record(endpoint, method, str(status), started)
+                    self._answered()
                     if not body:
                         return None
                     try:
@@ -232,14 +274,14 @@ class QuayClient:
                 error = error_from_response(status, body, endpoint=endpoint)
                 retryable = status == 429 or (status >= 500 and idempotent)
                 if not retryable:
-                    raise error
+                    raise self._failed(error)
                 last = error
             if attempt + 1 < self._attempts:
                 delay = self._delay(attempt, retry_after)
                 log.debug("retrying %s %s in %.2fs after: %s", method, endpoint, delay, last)
                 await asyncio.sleep(delay)
         assert last is not None
-        raise last
+        raise self._failed(last)
 
     # --- user -------------------------------------------------------------------------------
 
@@ -262,11 +304,13 @@ class QuayClient:
         await self.request(
             "POST", "/api/v1/organization/", endpoint="organization/", json=body, expect=(201,)
         )
+        self._changed(f"created Quay organization {org}", org=org)
 
     async def delete_organization(self, org: str) -> None:
         """``DELETE /api/v1/organization/{org}`` (204)."""
         path = f"/api/v1/organization/{_segment(org)}"
         await self.request("DELETE", path, endpoint="organization/{org}", expect=(204,))
+        self._changed(f"deleted Quay organization {org}", org=org)
 
     # --- robots -----------------------------------------------------------------------------
 
@@ -291,7 +335,7 @@ class QuayClient:
 
     async def create_robot(self, org: str, short: str, description: str = "") -> Robot:
         """``PUT .../robots/{short}`` (201); the answer carries the token."""
-        return cast(
+        robot = cast(
             Robot,
             await self.request(
                 "PUT",
@@ -301,6 +345,8 @@ class QuayClient:
                 expect=(201,),
             ),
         )
+        self._changed(f"created Quay robot account {org}+{short}", org=org, robot=f"{org}+{short}")
+        return robot
 
     async def delete_robot(self, org: str, short: str) -> None:
         """``DELETE .../robots/{short}`` (204)."""
@@ -310,10 +356,11 @@ class QuayClient:
             endpoint="organization/{org}/robots/{robot}",
             expect=(204,),
         )
+        self._changed(f"deleted Quay robot account {org}+{short}", org=org, robot=f"{org}+{short}")
 
     async def regenerate_robot(self, org: str, short: str) -> Robot:
         """``POST .../robots/{short}/regenerate`` (200): a new token; the old one stops working."""
-        return cast(
+        robot = cast(
             Robot,
             await self.request(
                 "POST",
@@ -321,6 +368,12 @@ class QuayClient:
                 endpoint="organization/{org}/robots/{robot}/regenerate",
             ),
         )
+        self._changed(
+            f"regenerated the token of Quay robot account {org}+{short}",
+            org=org,
+            robot=f"{org}+{short}",
+        )
+        return robot
 
     # --- prototypes -------------------------------------------------------------------------
 
@@ -334,26 +387,42 @@ class QuayClient:
         """``POST .../prototypes`` (200). Quay stores duplicates: read before you write."""
         path = f"/api/v1/organization/{_segment(org)}/prototypes"
         body = {"role": role, "delegate": {"kind": "user", "name": robot_full_name}}
-        return cast(
+        prototype = cast(
             Prototype,
             await self.request("POST", path, endpoint="organization/{org}/prototypes", json=body),
         )
+        self._changed(
+            f"created default permission in Quay organization {org}: {role} for {robot_full_name}",
+            org=org,
+            robot=robot_full_name,
+            role=role,
+        )
+        return prototype
 
     async def update_prototype(self, org: str, prototype_id: str, role: Role) -> Prototype:
         """``PUT .../prototypes/{id}`` (200)."""
         path = f"/api/v1/organization/{_segment(org)}/prototypes/{_segment(prototype_id)}"
-        return cast(
+        prototype = cast(
             Prototype,
             await self.request(
                 "PUT", path, endpoint="organization/{org}/prototypes/{id}", json={"role": role}
             ),
         )
+        self._changed(
+            f"changed default permission {prototype_id} in Quay organization {org} to {role}",
+            org=org,
+            role=role,
+        )
+        return prototype
 
     async def delete_prototype(self, org: str, prototype_id: str) -> None:
         """``DELETE .../prototypes/{id}`` (204)."""
         path = f"/api/v1/organization/{_segment(org)}/prototypes/{_segment(prototype_id)}"
         await self.request(
             "DELETE", path, endpoint="organization/{org}/prototypes/{id}", expect=(204,)
+        )
+        self._changed(
+            f"deleted default permission {prototype_id} in Quay organization {org}", org=org
         )
 
     # --- repositories -----------------------------------------------------------------------
@@ -385,12 +454,14 @@ class QuayClient:
         await self.request(
             "POST", "/api/v1/repository", endpoint="repository", json=body, expect=(201,)
         )
+        self._changed(f"created Quay repository {org}/{repo}", org=org, repository=f"{org}/{repo}")
 
     async def delete_repository(self, org: str, repo: str) -> None:
         """``DELETE /api/v1/repository/{ns}/{repo}`` (204; also for a missing repo)."""
         await self.request(
             "DELETE", self._repo_path(org, repo), endpoint="repository/{ns}/{repo}", expect=(204,)
         )
+        self._changed(f"deleted Quay repository {org}/{repo}", org=org, repository=f"{org}/{repo}")
 
     async def list_repositories(self, org: str) -> list[str]:
         """``GET /api/v1/repository?namespace=`` following ``next_page``; the repository names."""
@@ -421,4 +492,11 @@ class QuayClient:
             path,
             endpoint="repository/{ns}/{repo}/permissions/user/{user}",
             json={"role": role},
+        )
+        self._changed(
+            f"gave {user} {role} on Quay repository {org}/{repo}",
+            org=org,
+            repository=f"{org}/{repo}",
+            robot=user,
+            role=role,
         )

@@ -55,6 +55,7 @@ class Reacting(Looping):
                 loop.cancel()
             if integration is not None:
                 await integration.close()
+            self.metrics.forget_integration(name)
             for record in self.state.for_integration(name):
                 self.state.records.pop(record.namespace, None)
             self._follow_references()

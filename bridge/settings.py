@@ -88,7 +88,7 @@ DEFAULT_SERVICE_ACCOUNTS = (
 class IntegrationSpec(_Model):
     """``spec`` of a QuayIntegration; see docs/architecture.md for every field's meaning."""
 
-    cluster_id: str = Field(alias="clusterID", pattern=_ID, max_length=63)
+    cluster_id: str = Field(default="openshift", alias="clusterID", pattern=_ID, max_length=63)
     credentials_secret: SecretKeyRef = Field(alias="credentialsSecret")
     quay_hostname: str = Field(alias="quayHostname")
     organization_prefix: str | None = Field(

@@ -26,11 +26,12 @@ from certs.issuing import (
     make_serving_cert,
 )
 from certs.storing import write_atomically, write_serving_files
+from commandline.parsing import ArgumentParser
 
 
 def build_parser() -> argparse.ArgumentParser:
     """Return the parser of ``quay-bridge certs``."""
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="quay-bridge certs", description="Certificates for the admission webhook."
     )
     commands = parser.add_subparsers(dest="command", required=True)

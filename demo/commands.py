@@ -19,6 +19,8 @@ import threading
 from pathlib import Path
 from types import FrameType
 
+from commandline.parsing import ArgumentParser
+from demo.access import KeptAccess, kept_access
 from demo.reporting import Reporter, reporter_for
 from demo.scenario import USERNAME, DemoConfig, Scenario
 from demo.stack import Stack
@@ -26,7 +28,7 @@ from demo.stack import Stack
 
 def parser() -> argparse.ArgumentParser:
     """Return the command line parser of ``quay-bridge demo``."""
-    result = argparse.ArgumentParser(
+    result = ArgumentParser(
         prog="quay-bridge demo",
         description="Start the registry core, the OpenShift simulator and the operator on "
         "loopback, then play oc new-project, oc new-app --template=httpd-example, the build "
@@ -53,27 +55,25 @@ def parser() -> argparse.ArgumentParser:
     return result
 
 
-def instructions(stack: Stack, config: DemoConfig, password: str) -> list[str]:
-    """Return how to point kubectl, skopeo and a browser at a kept stack."""
-    host = stack.registry_url.split("://", 1)[1]
-    org, repo = config.organization, config.template
-    ui = stack.registry_url
-    return [
-        "The stack keeps running; press Ctrl-C to stop it and remove its files.",
-        f"  kubectl:  export KUBECONFIG={stack.kubeconfig}",
-        "            kubectl get quayintegrations,namespaces",
-        f"            kubectl get builds,imagestreams -n {config.namespace} -o wide",
-        f"  skopeo:   skopeo inspect --tls-verify=false --creds '{org}+builder:<token>' "
-        f"docker://{host}/{org}/{repo}:latest",
-        f"            (the robot token is in Secret builder-quay-{config.cluster_id}: "
-        f"kubectl get secret -n {config.namespace} builder-quay-{config.cluster_id} -o json)",
-        f"  web UI:   {ui}/  sign in as {USERNAME} with password {password}",
-        f"            {ui}/organization/{org}?tab=robots  (the organization's Robot Accounts)",
-        f"            {ui}/repository/{org}/{repo}  (the pushed tags)",
-        f"  API:      {ui}/api/v1/organization/{org}  (the Quay API, with a bearer token)",
-        f"            {stack.metrics_url}/metrics  (the operator's metrics)",
-        f"  logs:     {stack.workdir}/*.log",
-    ]
+def access(stack: Stack, config: DemoConfig, password: str) -> KeptAccess:
+    """Return how to reach a kept stack, with the kubectl and skopeo this machine has."""
+    assert stack.kubeconfig is not None
+    beside = Path(sys.executable).parent / "kubectl"  # the one make demo installs into the venv
+    kubectl = str(beside) if beside.exists() else shutil.which("kubectl")
+    return kept_access(
+        kubeconfig=stack.kubeconfig,
+        registry_url=stack.registry_url,
+        metrics_url=stack.metrics_url,
+        workdir=stack.workdir,
+        namespace=config.namespace,
+        organization=config.organization,
+        repository=config.template,
+        secret=f"builder-quay-{config.cluster_id}",
+        kubectl=kubectl,
+        skopeo=shutil.which("skopeo"),
+        ui_username=USERNAME,
+        ui_password=password,
+    )
 
 
 def _wait_for_interrupt() -> None:
@@ -113,8 +113,8 @@ def run(args: argparse.Namespace, reporter: Reporter) -> int:
         if args.keep:
             reporter.note(f"--keep: project {config.namespace} was left in place")
             password = str(scenario.facts.get("_password", ""))
-            for line in instructions(stack, config, password):
-                reporter.note(line)
+            kept = access(stack, config, password)
+            reporter.kept(kept.fields(), kept.lines())
             _wait_for_interrupt()
         return 0 if ok else 1
     except KeyboardInterrupt:

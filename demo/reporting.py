@@ -56,6 +56,10 @@ class Reporter(Protocol):
         """The demo ended."""
         ...
 
+    def kept(self, fields: dict[str, Any], lines: list[str]) -> None:
+        """The stack stays up (``--keep``): how to reach it, as fields and as lines to read."""
+        ...
+
     def close(self) -> None:
         """Stop any live display."""
         ...
@@ -99,6 +103,11 @@ class PlainReporter:
         held = sum(record.ok for record in records)
         verdict = "demo passed" if ok else "demo FAILED"
         self._write(f"{verdict}: {held}/{len(records)} steps held in {total:.1f} s")
+
+    def kept(self, fields: dict[str, Any], lines: list[str]) -> None:
+        """Write the lines, as notes."""
+        for line in lines:
+            self.note(line)
 
     def close(self) -> None:
         """Nothing to stop."""
@@ -168,7 +177,7 @@ class TerminalReporter(PlainReporter):
 
 
 class JsonReporter:
-    """One JSON object per line: ``step-started``, ``step``, ``note`` and a final ``summary``."""
+    """One JSON object per line: ``step-started``, ``step``, ``note``, ``summary``, ``keep``."""
 
     def __init__(self, out: TextIO) -> None:
         self._out = out
@@ -196,6 +205,10 @@ class JsonReporter:
                 "seconds": round(sum(record.seconds for record in records), 3),
             }
         )
+
+    def kept(self, fields: dict[str, Any], lines: list[str]) -> None:
+        """Emit a ``keep`` object: the commands and addresses as fields."""
+        self._emit({"event": "keep", **fields})
 
     def close(self) -> None:
         """Nothing to stop."""

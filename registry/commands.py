@@ -13,6 +13,7 @@ import argparse
 import asyncio
 import logging
 import os
+import shutil
 import sys
 import tempfile
 from importlib import metadata
@@ -21,6 +22,7 @@ from pathlib import Path
 from aiohttp import web
 from sqlalchemy.exc import SQLAlchemyError
 
+from commandline.parsing import ArgumentParser
 from registry.algorithms import Algorithms
 from registry.configfile import LISTEN_IP_VERSIONS, ConfigError, RegistryConfig, parse_config
 from registry.listening import ListenError, listen_addresses, server_hostname_for
@@ -40,8 +42,8 @@ def _version() -> str:
         return "unknown (the quay-bridge package is not installed)"
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="quay-registry", description="The bundled registry core.")
+def _parser(prog: str) -> argparse.ArgumentParser:
+    parser = ArgumentParser(prog=prog, description="The bundled registry core.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="serve the Quay REST API subset and the OCI /v2 API")
@@ -76,7 +78,8 @@ def _parser() -> argparse.ArgumentParser:
         "--data-dir",
         type=Path,
         default=None,
-        help="directory for the SQLite database, keys and blobs (default: a new temp dir)",
+        help="directory for the SQLite database, keys and blobs (default: a new temporary"
+        " directory, removed when the server stops)",
     )
     serve.add_argument(
         "--database",
@@ -94,7 +97,7 @@ def _parser() -> argparse.ArgumentParser:
         default=float(
             os.environ.get("QUAY_REGISTRY_NAMESPACE_GC_SECONDS", DEFAULT_NAMESPACE_GC_SECONDS)
         ),
-        help="seconds a deleted organization's name stays reserved (default 60, like Quay)",
+        help="seconds a deleted organization's name stays reserved (default: 60, like Quay)",
     )
     serve.add_argument(
         "--unreferenced-blob-seconds",
@@ -106,7 +109,7 @@ def _parser() -> argparse.ArgumentParser:
         ),
         help="seconds a blob no manifest references is kept before the blob GC (default 3600)",
     )
-    serve.add_argument("--log-level", default="INFO", help="logging level (default INFO)")
+    serve.add_argument("--log-level", default="INFO", help="least severe log lines written")
     backup = sub.add_parser(
         "backup", help="back up a registry core's metadata, keys and blobs (it may keep serving)"
     )
@@ -133,7 +136,7 @@ def _add_target_arguments(parser: argparse.ArgumentParser, whose: str) -> None:
     parser.add_argument(
         "--database", default=None, help=f"{whose} PostgreSQL URL (default: SQLite in --data-dir)"
     )
-    parser.add_argument("--log-level", default="INFO", help="logging level (default INFO)")
+    parser.add_argument("--log-level", default="INFO", help="least severe log lines written")
 
 
 def _backup(args: argparse.Namespace) -> int:
@@ -200,16 +203,19 @@ def _first_line(error: BaseException) -> str:
     return str(error) or type(error).__name__
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Parse ``argv`` and run the chosen command; return the exit code."""
-    args = _parser().parse_args(sys.argv[1:] if argv is None else argv)
+def main(argv: list[str] | None = None, *, prog: str = "quay-registry") -> int:
+    """Parse ``argv`` and run the chosen command; return the exit code.
+
+    ``prog`` is the name help and errors show (``quay-bridge registry`` through the dispatcher).
+    """
+    args = _parser(prog).parse_args(sys.argv[1:] if argv is None else argv)
     logging.basicConfig(
         level=getattr(logging, str(args.log_level).upper(), logging.INFO),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     if args.database and not args.database.startswith(SUPPORTED_DATABASES):
         print(
-            f"quay-registry: --database must start with one of {', '.join(SUPPORTED_DATABASES)}",
+            f"{prog}: --database must start with one of {', '.join(SUPPORTED_DATABASES)}",
             file=sys.stderr,
         )
         return 2
@@ -219,12 +225,12 @@ def main(argv: list[str] | None = None) -> int:
         return _restore(args)
     for option in ("namespace_gc_seconds", "unreferenced_blob_seconds"):
         if getattr(args, option) < 0:
-            print(f"quay-registry: --{option.replace('_', '-')} must be >= 0", file=sys.stderr)
+            print(f"{prog}: --{option.replace('_', '-')} must be >= 0", file=sys.stderr)
             return 2
     try:
         config = parse_config(args.config.read_text()) if args.config else RegistryConfig()
     except (OSError, ConfigError) as error:
-        print(f"quay-registry: config file {args.config}: {error}", file=sys.stderr)
+        print(f"{prog}: config file {args.config}: {error}", file=sys.stderr)
         return 2
     algorithms = Algorithms.select(
         fips=bool(args.fips or config.fips), password_scheme=config.password_hash_algorithm
@@ -233,13 +239,14 @@ def main(argv: list[str] | None = None) -> int:
         version = args.listen_ip_version or config.listen_ip_version
         hosts = listen_addresses(version, args.host)
     except ListenError as error:
-        print(f"quay-registry: {error}", file=sys.stderr)
+        print(f"{prog}: {error}", file=sys.stderr)
         return 2
+    owned = args.data_dir is None
     data_dir = args.data_dir or Path(tempfile.mkdtemp(prefix="quay-registry-"))
     problems = algorithms.problems() + _signing_key_problems(data_dir, algorithms)
     if problems:
         for problem in problems:
-            print(f"quay-registry: cannot start: {problem}", file=sys.stderr)
+            print(f"{prog}: cannot start: {problem}", file=sys.stderr)
         return 2
     settings = Settings(
         data_dir=data_dir,
@@ -261,13 +268,22 @@ def main(argv: list[str] | None = None) -> int:
         data_dir,
     )
     try:
+        # run_app stops gracefully on SIGINT (Ctrl-C) and SIGTERM and then returns.
         web.run_app(make_app(settings), host=hosts, port=args.port, access_log=None, print=None)
+    except KeyboardInterrupt:  # before run_app handles the signal itself (still starting)
+        print(f"{prog}: interrupted while starting, stopped", file=sys.stderr)
+        return 130
     except (OSError, SQLAlchemyError) as error:
         # e.g. the port is taken or the database is unreachable; the URL may hold a password,
         # so only the error's class and first line are shown.
         first_line = str(error).splitlines()[0] if str(error) else ""
-        print(f"quay-registry: cannot start: {type(error).__name__}: {first_line}", file=sys.stderr)
+        print(f"{prog}: cannot start: {type(error).__name__}: {first_line}", file=sys.stderr)
         return 1
+    finally:
+        if owned:  # a temporary directory holds signing keys: none is left behind
+            shutil.rmtree(data_dir, ignore_errors=True)
+    where = "its temporary data removed" if owned else f"data kept in {data_dir}"
+    print(f"{prog}: stopped, {where}", file=sys.stderr)
     return 0
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -511,7 +512,8 @@ class Builds:
 
     async def _event(self, ns: str, obj: Obj, reason: str, message: str) -> None:
         body = {
-            "metadata": {"generateName": f"{obj['metadata']['name']}."},
+            # named as client-go's event recorder names events: <object>.<nanoseconds in hex>
+            "metadata": {"name": f"{obj['metadata']['name']}.{time.time_ns():x}"},
             "involvedObject": {
                 "kind": obj.get("kind"),
                 "apiVersion": obj.get("apiVersion"),

@@ -16,6 +16,7 @@ import sys
 
 from aiohttp import web
 
+from commandline.parsing import ArgumentParser
 from sim.assembly import build
 from sim.kubeconfig import write_kubeconfig
 from sim.listening import IP_VERSIONS, listen_hosts, url_host
@@ -35,7 +36,7 @@ DELAYS = {
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = ArgumentParser(
         prog="quay-bridge sim", description="Run the OpenShift simulator (plain HTTP on loopback)."
     )
     p.add_argument(
@@ -199,10 +200,14 @@ def main(argv: list[str]) -> int:
     )
     try:
         asyncio.run(serve(settings, getattr(settings, "kubeconfig_out", None)))
+    except KeyboardInterrupt:
+        print("quay-bridge sim: interrupted, stopped", file=sys.stderr)
+        return 130
     except OSError as exc:
         print(
             f"quay-bridge sim: cannot listen on {settings.host}:{settings.port}: {exc}",
             file=sys.stderr,
         )
         return 1
+    print("quay-bridge sim: stopped", file=sys.stderr)
     return 0

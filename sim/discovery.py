@@ -86,12 +86,12 @@ def version_info() -> dict[str, str]:
     """Return ``/version`` (what kubectl and the clients read to learn the server version)."""
     return {
         "major": "1",
-        "minor": "30",
-        "gitVersion": "v1.30.0-quay-bridge-sim",
+        "minor": "36",
+        "gitVersion": "v1.36.3-quay-bridge-sim",
         "gitCommit": "",
         "gitTreeState": "clean",
         "buildDate": "2026-01-01T00:00:00Z",
-        "goVersion": "go1.22",
+        "goVersion": "go1.26.8",
         "compiler": "gc",
         "platform": "linux/amd64",
     }
@@ -111,13 +111,104 @@ def openapi_v3_root(cat: Catalogue) -> dict[str, Any]:
     return {"paths": paths}
 
 
-def openapi_v3_group_version(cat: Catalogue, group: str, version: str) -> dict[str, Any] | None:
-    """Return a minimal OpenAPI v3 document for one group/version.
+def definition_name(rt: ResourceType) -> str:
+    """Return the OpenAPI definition name of a kind (``com.redhat.quay.v1.QuayIntegration``)."""
+    group = ".".join(reversed(rt.group.split("."))) if rt.group else "io.k8s.api.core"
+    return f"{group}.{rt.version}.{rt.kind}"
 
-    It lists each resource's item path with a PATCH operation tagged with its group/version/kind
-    and the ``fieldValidation`` parameter, which is what kubectl reads to decide that the server
-    validates fields itself; it carries no schemas (kubectl then uses merge patches for kinds it
-    does not know, as it does for custom resources).
+
+_OBJECT_META = "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"
+
+
+def _kind_schema(rt: ResourceType, ref_prefix: str) -> dict[str, Any]:
+    """Return the schema of one kind: the CRD version's schema, or an open object."""
+    gvk = [{"group": rt.group, "version": rt.version, "kind": rt.kind}]
+    schema: dict[str, Any] = dict(rt.schema) if rt.schema else {"type": "object"}
+    props = dict(schema.get("properties") or {})
+    props.setdefault(
+        "apiVersion",
+        {
+            "type": "string",
+            "description": "APIVersion defines the versioned schema of this representation "
+            "of an object.",
+        },
+    )
+    props.setdefault(
+        "kind",
+        {
+            "type": "string",
+            "description": "Kind is a string value representing the REST "
+            "resource this object represents.",
+        },
+    )
+    props["metadata"] = {
+        "description": "Standard object's metadata.",
+        "allOf": [{"$ref": f"{ref_prefix}{_OBJECT_META}"}],
+    }
+    if rt.schema:
+        schema["properties"] = props
+    schema["x-kubernetes-group-version-kind"] = gvk
+    return schema
+
+
+def _object_meta() -> dict[str, Any]:
+    strings = {"type": "object", "additionalProperties": {"type": "string"}}
+    fields: list[tuple[str, dict[str, Any], str]] = [
+        ("name", {"type": "string"}, "Name must be unique within a namespace."),
+        (
+            "namespace",
+            {"type": "string"},
+            "Namespace defines the space within which each name must be unique.",
+        ),
+        (
+            "generateName",
+            {"type": "string"},
+            "An optional prefix used by the server to generate a unique name.",
+        ),
+        ("labels", strings, "Map of string keys and values."),
+        ("annotations", strings, "Unstructured key value map."),
+        (
+            "finalizers",
+            {"type": "array", "items": {"type": "string"}},
+            "Must be empty before the object is deleted.",
+        ),
+        ("uid", {"type": "string"}, "UID is the unique in time and space value for this object."),
+        (
+            "resourceVersion",
+            {"type": "string"},
+            "An opaque value that represents the internal version of this object.",
+        ),
+        (
+            "generation",
+            {"type": "integer", "format": "int64"},
+            "A sequence number representing a specific generation of the desired state.",
+        ),
+        (
+            "creationTimestamp",
+            {"type": "string", "format": "date-time"},
+            "A timestamp representing the server time when this object was created.",
+        ),
+        (
+            "deletionTimestamp",
+            {"type": "string", "format": "date-time"},
+            "RFC 3339 date and time at which this resource will be deleted.",
+        ),
+    ]
+    return {
+        "description": "ObjectMeta is metadata that all persisted resources must have.",
+        "type": "object",
+        "properties": {name: {**schema, "description": text} for name, schema, text in fields},
+    }
+
+
+def openapi_v3_group_version(cat: Catalogue, group: str, version: str) -> dict[str, Any] | None:
+    """Return the OpenAPI v3 document of one group/version.
+
+    Each resource's paths carry a PATCH operation tagged with its group/version/kind and the
+    ``fieldValidation`` parameter, which is what kubectl reads to decide that the server
+    validates fields itself. Kinds defined by a CRD carry their structural schema (what
+    ``kubectl explain`` reads); built-in kinds are open objects (kubectl then uses merge
+    patches for kinds it does not compile in, as for custom resources).
     """
     types = cat.in_group_version(group, version)
     if not types:
@@ -127,6 +218,7 @@ def openapi_v3_group_version(cat: Catalogue, group: str, version: str) -> dict[s
         {"name": "fieldValidation", "in": "query", "schema": {"type": "string"}},
         {"name": "dryRun", "in": "query", "schema": {"type": "string"}},
     ]
+    schemas: dict[str, Any] = {}
     for rt in types:
         gvk = {"group": rt.group, "version": rt.version, "kind": rt.kind}
         prefix = f"/{_gv_path(group, version)}/" + (
@@ -135,9 +227,40 @@ def openapi_v3_group_version(cat: Catalogue, group: str, version: str) -> dict[s
         op = {"x-kubernetes-group-version-kind": gvk, "parameters": params, "responses": {}}
         paths[f"{prefix}{rt.plural}/{{name}}"] = {"patch": op, "get": {**op}}
         paths[f"{prefix}{rt.plural}"] = {"post": {**op}}
+        if rt.schema:
+            schemas[definition_name(rt)] = _kind_schema(rt, "#/components/schemas/")
+    if schemas:
+        schemas[_OBJECT_META] = _object_meta()
     return {
         "openapi": "3.0.0",
-        "info": {"title": "quay-bridge simulator", "version": "v1"},
+        "info": {"title": "Kubernetes", "version": "v1.36.3"},
         "paths": paths,
-        "components": {"schemas": {}},
+        "components": {"schemas": schemas},
     }
+
+
+def openapi_v2(cat: Catalogue) -> dict[str, Any]:
+    """Return the OpenAPI v2 (Swagger 2.0) document: the CRD-defined kinds' definitions."""
+    definitions: dict[str, Any] = {_OBJECT_META: _object_meta()}
+    for group, versions in cat.groups().items():
+        for version in versions:
+            for rt in cat.in_group_version(group, version):
+                if rt.schema:
+                    definitions[definition_name(rt)] = _v2_schema(
+                        _kind_schema(rt, "#/definitions/")
+                    )
+    return {
+        "swagger": "2.0",
+        "info": {"title": "Kubernetes", "version": "v1.36.3"},
+        "paths": {},
+        "definitions": definitions,
+    }
+
+
+def _v2_schema(schema: Any) -> Any:
+    """Drop what Swagger 2.0 cannot say (``nullable``), as kube-apiserver does for v2."""
+    if isinstance(schema, dict):
+        return {k: _v2_schema(v) for k, v in schema.items() if k != "nullable"}
+    if isinstance(schema, list):
+        return [_v2_schema(v) for v in schema]
+    return schema

@@ -14,13 +14,13 @@ import asyncio
 import contextlib
 import functools
 import random
-import re
 import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from sim import builtins, crdschema, fielderrors, protobuf
 from sim.cloning import clone
 from sim.errors import (
     ApiError,
@@ -31,7 +31,14 @@ from sim.errors import (
     method_not_allowed,
     not_found,
 )
-from sim.patching import STRATEGIC_PATCH, PatchError, PatchTestFailed, apply_patch
+from sim.patching import (
+    JSON_PATCH,
+    MERGE_PATCH,
+    STRATEGIC_PATCH,
+    PatchError,
+    PatchTestFailed,
+    apply_patch,
+)
 from sim.resources import Catalogue, ResourceType, types_from_crd
 from sim.selectors import all_of, field_matcher, label_matcher
 from sim.settings import Settings
@@ -68,6 +75,11 @@ class Request:
     user: str = "kube:admin"
     dry_run: bool = False
     groups: tuple[str, ...] = ("system:authenticated",)
+    #: ``fieldValidation`` of a client's request: Strict (400 on unknown fields), Warn (warnings)
+    #: or Ignore; empty for the simulator's own writes (built-in kinds are then not checked)
+    field_validation: str = ""
+    #: warnings for the answer's ``Warning`` headers (filled when ``field_validation`` is Warn)
+    warnings: list[str] = field(default_factory=list)
 
 
 #: Mutating admission: (operation, type, subresource, namespace, object, old, request) -> object
@@ -94,49 +106,69 @@ class Hooks:
     deleters: dict[Key, Callable[[str, Request], Awaitable[Obj]]] = field(default_factory=dict)
 
 
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-
-
 def validate_metadata(rt: ResourceType, meta: Obj) -> None:
     """Refuse names, label/annotation maps and finalizers Kubernetes would refuse (422)."""
-    name = meta.get("name")
-    causes: list[tuple[str, str]] = []
-    if not isinstance(name, str) or not name:
-        causes.append(("metadata.name", f"Invalid value: {name!r}: must be a non-empty string"))
-        name = ""
-    elif name in (".", "..") or "/" in name or "%" in name:
-        causes.append(
-            (
-                "metadata.name",
-                f"Invalid value: {name!r}: may not be '.', '..' or contain '/' or '%'",
-            )
+    builtins.check_metadata(rt, meta)
+
+
+#: kinds whose API server strategy never sets ``metadata.generation`` (kube-apiserver sets it
+#: for workloads, policies, webhook configurations and custom resources, not for these)
+NO_GENERATION: frozenset[Key] = frozenset(
+    [
+        ("", p)
+        for p in (
+            "namespaces",
+            "secrets",
+            "configmaps",
+            "serviceaccounts",
+            "events",
+            "services",
+            "persistentvolumeclaims",
         )
-    elif len(name) > 253:
-        causes.append(("metadata.name", "Invalid value: must be no more than 253 characters"))
-    elif rt.key == NS_KEY and (len(name) > 63 or not _DNS_LABEL.match(name)):
-        causes.append(
-            (
-                "metadata.name",
-                f"Invalid value: {name!r}: a lowercase RFC 1123 label must consist of lower "
-                "case alphanumeric characters or '-', and must start and end with an "
-                "alphanumeric character",
-            )
+    ]
+    + [
+        ("rbac.authorization.k8s.io", p)
+        for p in ("roles", "rolebindings", "clusterroles", "clusterrolebindings")
+    ]
+    + [("coordination.k8s.io", "leases")]
+)
+
+
+def _set_generation(rt: ResourceType, meta: Obj, value: int) -> None:
+    if rt.key in NO_GENERATION:
+        meta.pop("generation", None)
+    else:
+        meta["generation"] = value
+
+
+def _no_new_finalizers(rt: ResourceType, new: Obj, current: Obj) -> None:
+    """Refuse finalizers added to an object being deleted, as kube-apiserver does (422)."""
+    if not current["metadata"].get("deletionTimestamp"):
+        return
+    old = set(current["metadata"].get("finalizers") or ())
+    added = [f for f in new["metadata"].get("finalizers") or () if f not in old]
+    if added:
+        listed = ", ".join(fielderrors.go_quote(f) for f in added)
+        error = fielderrors.forbidden(
+            "metadata.finalizers",
+            "no new finalizers can be added if the object is being deleted, found new "
+            f"finalizers []string{{{listed}}}",
         )
-    for key in ("labels", "annotations"):
-        value = meta.get(key)
-        if value is None:
-            continue
-        if not isinstance(value, dict) or not all(
-            isinstance(k, str) and isinstance(v, str) for k, v in value.items()
-        ):
-            causes.append((f"metadata.{key}", "Invalid value: must be a map of strings to strings"))
-    finalizers = meta.get("finalizers")
-    if finalizers is not None and (
-        not isinstance(finalizers, list) or not all(isinstance(v, str) for v in finalizers)
-    ):
-        causes.append(("metadata.finalizers", "Invalid value: must be a list of strings"))
-    if causes:
-        raise invalid(rt.kind, rt.group, str(name), causes)
+        # the API server runs the metadata update checks twice and reports the error twice
+        raise fielderrors.invalid(rt.kind, rt.group, current["metadata"]["name"], [error, error])
+
+
+def _go_json_type(value: Any) -> str:
+    """Name a JSON value as Go's decoder names it in ``cannot unmarshal <type>``."""
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    return "object"
 
 
 def _spec_part(obj: Obj) -> Obj:
@@ -183,6 +215,7 @@ class Machinery:
         self._ns_changed = asyncio.Event()
         self.store.listeners.append(self._on_event)
         self.hooks.prepare[NS_KEY] = [_namespace_defaults]
+        builtins.install(self.hooks.prepare, self.hooks.validate)
 
     # -- helpers -------------------------------------------------------------------------------
 
@@ -206,7 +239,9 @@ class Machinery:
             raise ApiError(404, "NotFound", "the server could not find the requested resource")
         return rt
 
-    def check_namespace(self, rt: ResourceType, namespace: str, *, for_create: bool) -> None:
+    def check_namespace(
+        self, rt: ResourceType, namespace: str, *, for_create: bool, name: str = ""
+    ) -> None:
         """Raise 404 when a namespaced request names a missing namespace (403 if terminating)."""
         if not rt.namespaced:
             return
@@ -217,10 +252,21 @@ class Machinery:
             raise ApiError(
                 403,
                 "Forbidden",
-                f'{rt.plural} "{namespace}" is forbidden: '
+                f'{rt.plural} "{name}" is forbidden: '
                 f"unable to create new content in namespace "
                 f"{namespace} because it is being terminated",
-                details={"name": namespace, "kind": rt.plural},
+                details={
+                    "name": name,
+                    "group": rt.group,
+                    "kind": rt.plural,
+                    "causes": [
+                        {
+                            "reason": "NamespaceTerminating",
+                            "message": f"namespace {namespace} is being terminated",
+                            "field": "metadata.namespace",
+                        }
+                    ],
+                },
             )
 
     def _run(
@@ -235,6 +281,39 @@ class Machinery:
         if self.admission is None:
             return obj
         return await self.admission(op, rt, sub, ns, obj, old, req)
+
+    def _decode(self, rt: ResourceType, obj: Obj, req: Request) -> None:
+        """Do what decoding a body does on a cluster: prune unknown fields, fill defaults.
+
+        Unknown fields (undeclared in a CRD's schema, or in a built-in kind's protobuf schema)
+        fail a Strict request with 400, become warnings for Warn, and are dropped.
+        """
+        unknown: list[str] = []
+        if rt.from_crd:
+            if rt.schema is not None:
+                unknown = crdschema.prune(obj, rt.schema)
+                crdschema.default(obj, rt.schema)
+        elif req.field_validation:
+            schemas = protobuf.schemas()
+            if schemas is not None:
+                unknown = schemas.prune_unknown(obj)
+        if not unknown:
+            return
+        texts = [f'unknown field "{path}"' for path in unknown]
+        if req.field_validation == "Strict":
+            raise bad_request(
+                f'{rt.kind} in version "{rt.version}" cannot be handled as a {rt.kind}: '
+                "strict decoding error: " + ", ".join(texts)
+            )
+        if req.field_validation == "Warn":
+            req.warnings.extend(texts)
+
+    def _validate_schema(self, rt: ResourceType, obj: Obj) -> None:
+        if rt.schema is None:
+            return
+        errors = crdschema.validate(obj, rt.schema)
+        if errors:
+            raise fielderrors.invalid(rt.kind, rt.group, obj["metadata"].get("name", ""), errors)
 
     # -- reads ---------------------------------------------------------------------------------
 
@@ -319,14 +398,14 @@ class Machinery:
             meta["namespace"] = namespace
         else:
             meta.pop("namespace", None)
-        self.check_namespace(rt, namespace, for_create=True)
+        self.check_namespace(rt, namespace, for_create=True, name=str(meta.get("name") or ""))
         if not meta.get("name"):
             if not meta.get("generateName"):
-                raise invalid(
+                raise fielderrors.invalid(
                     rt.kind,
                     rt.group,
                     "",
-                    [("metadata.name", "Required value: name or generateName is required")],
+                    [fielderrors.required("metadata.name", "name or generateName is required")],
                 )
             if not isinstance(meta["generateName"], str):
                 raise invalid(
@@ -337,6 +416,9 @@ class Machinery:
                 )
             meta["name"] = meta["generateName"] + random_suffix()
         name = meta["name"]
+        if rt.key == NS_KEY:
+            # kube-apiserver labels the namespace before validating it (the label is checked too)
+            meta["labels"] = {**(meta.get("labels") or {}), "kubernetes.io/metadata.name": name}
         validate_metadata(rt, meta)
         ns_key = namespace if rt.namespaced else ""
         if self.store.get(rt.key, ns_key, name) is not None:
@@ -351,15 +433,17 @@ class Machinery:
             meta.pop(server_field, None)
         if rt.has_status:
             obj.pop("status", None)
+        self._decode(rt, obj, req)
         obj = await self._admit("CREATE", rt, "", namespace, obj, None, req)
         meta = obj["metadata"]
         meta["uid"] = str(uuid.uuid4())
         meta["creationTimestamp"] = now()
-        meta["generation"] = 1
+        _set_generation(rt, meta, 1)
         if meta.get("name") != name:
             raise bad_request("admission may not change the object's name")
         self._run(self.hooks.prepare, rt, obj, None)
         self._run(self.hooks.validate, rt, obj, None)
+        self._validate_schema(rt, obj)
         if self.store.get(rt.key, ns_key, name) is not None:
             raise already_exists(rt.plural, rt.group, name)
         if req.dry_run:
@@ -419,16 +503,36 @@ class Machinery:
                 "application/json-patch+json, application/merge-patch+json, "
                 "application/apply-patch+yaml",
             )
+        if content_type == JSON_PATCH and not isinstance(patch, list):
+            raise bad_request(
+                "error decoding patch: json: cannot unmarshal object into Go value of type "
+                "[]handlers.jsonPatchOp"
+            )
+        if content_type in (MERGE_PATCH, STRATEGIC_PATCH) and not isinstance(patch, dict):
+            raise bad_request(
+                f"error decoding patch: json: cannot unmarshal {_go_json_type(patch)} into Go "
+                "value of type map[string]interface {}"
+            )
         try:
             new = apply_patch(content_type, current, patch)
         except PatchTestFailed as exc:
-            raise invalid(rt.kind, rt.group, name, [("", str(exc))]) from exc
+            # kube-apiserver words every JSON-patch failure (a failed test, a missing path) so
+            raise ApiError(
+                422, "Invalid", "the server rejected our request due to an error in our request"
+            ) from exc
         except PatchError as exc:
             if "unsupported patch type" in str(exc):
-                raise ApiError(415, "UnsupportedMediaType", str(exc)) from exc
-            raise ApiError(422, "Invalid", f"the patch could not be applied: {exc}") from exc
+                raise ApiError(415, "UnsupportedMediaType", "415: Unsupported Media Type") from exc
+            raise ApiError(
+                422, "Invalid", "the server rejected our request due to an error in our request"
+            ) from exc
         if not isinstance(new, dict) or not isinstance(new.get("metadata"), dict):
             raise bad_request("the patched object is not a Kubernetes object")
+        if new["metadata"].get("name", name) != name:
+            raise bad_request(
+                f"the name of the object ({new['metadata'].get('name')}) does not match the "
+                f"name on the URL ({name})"
+            )
         rv = new["metadata"].get("resourceVersion")
         if rv and rv != current["metadata"]["resourceVersion"]:
             raise conflict(rt.plural, rt.group, name)
@@ -447,6 +551,11 @@ class Machinery:
         self, rt: ResourceType, namespace: str, current: Obj, new: Obj, sub: str, req: Request
     ) -> Obj:
         name = current["metadata"]["name"]
+        if sub in ("", "status"):
+            # decoding comes first: unknown fields are reported even where the write keeps the
+            # stored value (a main-resource write's status)
+            new["apiVersion"], new["kind"] = rt.api_version, rt.kind
+            self._decode(rt, new, req)
         if sub == "status":
             if not rt.has_status:
                 raise not_found(rt.plural, rt.group, name)
@@ -489,31 +598,35 @@ class Machinery:
         if rt.namespaced:
             meta["namespace"] = namespace
         meta["resourceVersion"] = old_meta["resourceVersion"]
-        meta["generation"] = old_meta.get("generation", 1)
+        _set_generation(rt, meta, old_meta.get("generation", 1))
         new["apiVersion"], new["kind"] = rt.api_version, rt.kind
         validate_metadata(rt, meta)
+        _no_new_finalizers(rt, new, current)
         if not sub:
             new = await self._admit("UPDATE", rt, sub, namespace, new, current, req)
             meta = new["metadata"]
         if _spec_part(new) != _spec_part(current):
-            meta["generation"] = old_meta.get("generation", 1) + 1
+            _set_generation(rt, meta, old_meta.get("generation", 1) + 1)
         self._run(self.hooks.prepare, rt, new, current)
         self._run(self.hooks.validate, rt, new, current)
+        self._validate_schema(rt, new)
         if _same_content(new, current):
             return current
         if req.dry_run:
             return new
-        stored = self.store.put(rt.key, new, current)
-        if rt.key == CRD_KEY:
-            self._serve_crd(stored)
         if (
             meta.get("deletionTimestamp")
             and not meta.get("finalizers")
-            and self._releasable(rt, stored)
+            and self._releasable(rt, new)
         ):
-            self.store.remove(rt.key, namespace if rt.namespaced else "", name)
-            if rt.key == CRD_KEY:
-                self._unserve_crd(stored)
+            # the write that removes the last finalizer deletes the object: one DELETED event
+            gone = self.store.remove(rt.key, namespace if rt.namespaced else "", name, final=new)
+            if rt.key == CRD_KEY and gone is not None:
+                self._unserve_crd(gone)
+            return gone or new
+        stored = self.store.put(rt.key, new, current)
+        if rt.key == CRD_KEY:
+            self._serve_crd(stored)
         return stored
 
     def write_as_server(self, rt: ResourceType, new: Obj, old: Obj | None) -> Obj:
@@ -525,10 +638,13 @@ class Machinery:
         if old is None:
             meta.setdefault("uid", str(uuid.uuid4()))
             meta.setdefault("creationTimestamp", now())
-            meta["generation"] = 1
+            _set_generation(rt, meta, 1)
         else:
-            meta["generation"] = old["metadata"].get("generation", 1) + (
-                1 if _spec_part(new) != _spec_part(old) else 0
+            _set_generation(
+                rt,
+                meta,
+                old["metadata"].get("generation", 1)
+                + (1 if _spec_part(new) != _spec_part(old) else 0),
             )
         new["apiVersion"], new["kind"] = rt.api_version, rt.kind
         self._run(self.hooks.prepare, rt, new, old)
@@ -558,14 +674,26 @@ class Machinery:
             return await deleter(name, req)
         current = self._current_for_delete(rt, namespace, name)
         pre = (options or {}).get("preconditions") or {}
+        if pre.get("uid") and pre["uid"] != current["metadata"].get("uid"):
+            raise conflict(
+                rt.kind,
+                rt.group,
+                name,
+                f"the UID in the precondition ({pre['uid']}) does not match the UID in record "
+                f"({current['metadata'].get('uid')}). The object might have been deleted and then "
+                "recreated",
+            )
         if (
             pre.get("resourceVersion")
             and pre["resourceVersion"] != current["metadata"]["resourceVersion"]
         ):
-            raise conflict(rt.plural, rt.group, name)
-        if pre.get("uid") and pre["uid"] != current["metadata"].get("uid"):
             raise conflict(
-                rt.plural, rt.group, name, "Precondition failed: UID in precondition does not match"
+                rt.kind,
+                rt.group,
+                name,
+                f"the ResourceVersion in the precondition ({pre['resourceVersion']}) does not "
+                f"match the ResourceVersion in record ({current['metadata']['resourceVersion']})."
+                " The object might have been modified",
             )
         ns_key = namespace if rt.namespaced else ""
         meta = current["metadata"]

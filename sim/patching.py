@@ -185,7 +185,6 @@ MERGE_KEYS: dict[tuple[str, ...], str] = {
     ("metadata", "finalizers"): "",
     ("metadata", "ownerReferences"): "uid",
     ("secrets",): "name",
-    ("imagePullSecrets",): "name",
     ("spec", "tags"): "name",
     ("status", "tags"): "tag",
     ("status", "conditions"): "type",
@@ -196,31 +195,53 @@ MERGE_KEYS: dict[tuple[str, ...], str] = {
 
 
 def _merge_list(own: list[Any], patch: list[Any], key: str) -> list[Any]:
-    """Merge list items into ``own``, a private copy that may be changed in place."""
-    result = own
-    if key == "":
+    """Merge list items as kube-apiserver orders them.
+
+    The patch's items (merged with the live ones they name) keep the patch's order, the live
+    items the patch does not name keep theirs, and the two are interleaved by live position: a
+    patch item the live list does not have comes first (apimachinery's ``normalizeElementOrder``).
+    """
+
+    def ident(item: Any) -> Any:
+        return item.get(key) if key and isinstance(item, dict) else item
+
+    live_pos = {_hashable(ident(x)): i for i, x in enumerate(own)}
+    if key:
         for item in patch:
-            if item not in result:
-                result.append(clone(item))
-        return result
+            if not isinstance(item, dict) or key not in item:
+                raise PatchError(f"strategic merge: list item {item!r} has no merge key {key!r}")
+    named = {_hashable(ident(x)) for x in patch}
+    left: list[Any] = []
     for item in patch:
-        if not isinstance(item, dict) or key not in item:
-            raise PatchError(f"strategic merge: list item {item!r} has no merge key {key!r}")
-        directive = item.get("$patch")
-        pos = next(
-            (i for i, x in enumerate(result) if isinstance(x, dict) and x.get(key) == item[key]),
-            None,
-        )
-        if directive == "delete":
-            if pos is not None:
-                del result[pos]
+        ref = _hashable(ident(item))
+        if key and item.get("$patch") == "delete":
+            continue
+        if not key:
+            if item not in left:
+                left.append(clone(item))
             continue
         clean = {k: v for k, v in item.items() if k != "$patch"}
-        if pos is None:
-            result.append(_strategic(None, clean, ()))
+        pos = live_pos.get(ref)
+        left.append(_strategic(None if pos is None else own[pos], clean, ()))
+    right = [x for x in own if _hashable(ident(x)) not in named]
+
+    def position(item: Any) -> int:
+        return live_pos.get(_hashable(ident(item)), -1)
+
+    out: list[Any] = []
+    i = j = 0
+    while i < len(left) and j < len(right):
+        if position(left[i]) < position(right[j]):
+            out.append(left[i])
+            i += 1
         else:
-            result[pos] = _strategic(result[pos], clean, ())
-    return result
+            out.append(right[j])
+            j += 1
+    return out + left[i:] + right[j:]
+
+
+def _hashable(value: Any) -> Any:
+    return value if isinstance(value, str | int | float | bool | None) else repr(value)
 
 
 def _strategic(own: Any, patch: Any, path: tuple[str, ...]) -> Any:

@@ -27,6 +27,10 @@ class ResourceType:
     short_names: tuple[str, ...] = ()
     categories: tuple[str, ...] = ()
     from_crd: bool = False
+    #: the CRD version's ``openAPIV3Schema`` (None: nothing is pruned, defaulted or validated)
+    schema: dict[str, Any] | None = field(default=None, compare=False, hash=False)
+    #: the CRD version's ``additionalPrinterColumns``
+    printer_columns: tuple[dict[str, Any], ...] = field(default=(), compare=False, hash=False)
 
     @property
     def api_version(self) -> str:
@@ -63,6 +67,7 @@ BUILTIN: tuple[ResourceType, ...] = (
         "namespaces",
         "Namespace",
         False,
+        verbs=("create", "delete", "get", "list", "patch", "update", "watch"),
         subresources=("status", "finalize"),
         short_names=("ns",),
     ),
@@ -289,6 +294,8 @@ def types_from_crd(crd: dict[str, Any]) -> list[ResourceType]:
                 short_names=tuple(names.get("shortNames") or ()),
                 categories=tuple(names.get("categories") or ()),
                 from_crd=True,
+                schema=(version.get("schema") or {}).get("openAPIV3Schema"),
+                printer_columns=tuple(version.get("additionalPrinterColumns") or ()),
             )
         )
     return out

@@ -27,7 +27,7 @@ from aiohttp.http import HttpVersion11, RawRequestMessage
 from aiohttp.streams import StreamReader
 from aiohttp.web_protocol import RequestHandler
 
-from sim import discovery
+from sim import discovery, openapiv2, protobuf, tables
 from sim.encoding import Encode, dumps, dumps_list
 from sim.errors import ApiError, bad_request, method_not_allowed, too_large_resource_version
 from sim.machinery import Machinery, Request
@@ -65,6 +65,50 @@ def _object(m: Machinery, obj: dict[str, Any], status: int = 200) -> web.Respons
 def _list(m: Machinery, doc: dict[str, Any]) -> web.Response:
     """Answer a ``<Kind>List``, its items from the store's cached bytes."""
     return _bytes(dumps_list(doc, m.store.encode))
+
+
+#: kinds whose DELETE answers the deleted object; every other kind answers a ``Status`` once the
+#: object is gone (an object kept by finalizers is answered as it now is), as kube-apiserver does
+RETURNS_DELETED = frozenset(
+    ("", p)
+    for p in (
+        "namespaces",
+        "pods",
+        "services",
+        "serviceaccounts",
+        "persistentvolumeclaims",
+        "persistentvolumes",
+        "podtemplates",
+        "resourcequotas",
+    )
+)
+
+
+def _deleted_status(rt: ResourceType, obj: dict[str, Any]) -> dict[str, Any]:
+    meta = obj.get("metadata") or {}
+    return {
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {},
+        "status": "Success",
+        "details": {
+            "name": meta.get("name", ""),
+            "group": rt.group,
+            "kind": rt.plural,
+            "uid": meta.get("uid", ""),
+        },
+    }
+
+
+def _table(
+    request: web.BaseRequest, rt: ResourceType, objects: list[dict[str, Any]], rv: str
+) -> web.Response:
+    """Answer a ``Table`` of some objects, as ``kubectl get`` asks for."""
+    q = request.query
+    doc = tables.table(
+        rt, objects, rv, q.get("includeObject") or "Metadata", q.get("noHeaders") == "true"
+    )
+    return _json(doc)
 
 
 def _error(exc: ApiError) -> web.Response:
@@ -148,14 +192,9 @@ class RequestLog:
 
 async def _body(request: web.BaseRequest) -> Any:
     ctype = request.content_type
-    if "protobuf" in ctype:
-        raise ApiError(
-            415,
-            "UnsupportedMediaType",
-            "the body of the request was in an unknown format - accepted media types include: "
-            f"application/json (got {ctype})",
-        )
     raw = await request.read()
+    if ctype == protobuf.MEDIA_TYPE:
+        return _protobuf_body(raw) if raw else None
     if not raw:
         return None
     try:
@@ -171,10 +210,66 @@ async def _body(request: web.BaseRequest) -> Any:
         raise bad_request(f"the request body is not valid JSON: {exc}") from exc
 
 
+def _protobuf_body(raw: bytes) -> Any:
+    schemas = protobuf.schemas()
+    if schemas is None:
+        raise ApiError(415, "UnsupportedMediaType", protobuf.missing_message())
+    try:
+        return schemas.decode(raw)
+    except protobuf.ProtobufError as exc:
+        raise bad_request(f"the protobuf body cannot be read: {exc}") from exc
+
+
+def _negotiate(request: web.BaseRequest, response: web.StreamResponse) -> web.StreamResponse:
+    """Answer in protobuf when the client asks for it first and the object's kind has a schema.
+
+    Custom resources have no protobuf form: a client that also accepts JSON gets JSON (client-go
+    decodes by the answer's content type), one that accepts only protobuf gets 406.
+    """
+    if not isinstance(response, web.Response) or response.content_type != "application/json":
+        return response
+    body = response.body
+    if not isinstance(body, bytes):
+        return response
+    schemas = protobuf.schemas()
+    obj = json.loads(body)
+    if schemas is not None and isinstance(obj, dict) and schemas.can_encode(obj):
+        return web.Response(
+            body=schemas.encode(obj), status=response.status, content_type=protobuf.MEDIA_TYPE
+        )
+    if _json_acceptable(request.headers.get("Accept", "")):
+        return response
+    return _error(
+        ApiError(
+            406,
+            "NotAcceptable",
+            "only the following media types are accepted: application/json, application/yaml, "
+            "application/vnd.kubernetes.protobuf",
+        )
+    )
+
+
+def _json_acceptable(accept: str) -> bool:
+    return any(
+        part.split(";")[0].strip() in ("application/json", "*/*", "application/*")
+        for part in accept.split(",")
+    )
+
+
+_FIELD_VALIDATION = ("Strict", "Warn", "Ignore")
+
+
 def _user(request: web.BaseRequest, m: Machinery) -> Request:
+    directive = request.query.get("fieldValidation") or "Warn"
+    if directive not in _FIELD_VALIDATION:
+        raise bad_request(
+            f"fieldValidation parameter unsupported: {directive!r}, "
+            "expected one of Ignore, Warn, Strict"
+        )
     return Request(
         user=request.headers.get("Impersonate-User") or m.settings.username,
         dry_run=request.query.get("dryRun") == "All",
+        field_validation=directive,
     )
 
 
@@ -207,6 +302,13 @@ async def _fresh_enough(m: Machinery, requested: int | None) -> None:
         if loop.time() >= deadline:
             raise too_large_resource_version(requested, m.store.rv)
         await asyncio.sleep(0.05)
+
+
+def _with_warnings(response: web.StreamResponse, req: Request) -> web.StreamResponse:
+    """Carry the request's warnings as ``Warning: 299 - "..."`` headers, as the API server does."""
+    for text in req.warnings:
+        response.headers.add("Warning", "299 - " + json.dumps(text))
+    return response
 
 
 async def _watch(request: web.BaseRequest, m: Machinery, target: Target) -> web.StreamResponse:
@@ -281,33 +383,39 @@ async def _dispatch(request: web.BaseRequest, m: Machinery, target: Target) -> w
         code, body = await handler(method, ns, name, await _body(request), req)
         return _object(m, body, code)
     if method == "GET":
+        as_table = tables.wants_table(request.headers.get("Accept", ""))
         if name:
             if "get" not in rt.verbs:
                 raise method_not_allowed()
-            return _object(m, m.get(rt, ns, name))
+            obj = m.get(rt, ns, name)
+            if as_table:
+                return _table(request, rt, [obj], obj["metadata"].get("resourceVersion", ""))
+            return _object(m, obj)
         if "list" not in rt.verbs:
             raise method_not_allowed()
         if q.get("watch") in ("true", "1"):
             return await _watch(request, m, target)
         await _fresh_enough(m, _requested_version(q.get("resourceVersion")))
-        return _list(
-            m,
-            m.list(
-                rt,
-                ns if rt.namespaced and ns else None,
-                q.get("labelSelector"),
-                q.get("fieldSelector"),
-            ),
+        listed = m.list(
+            rt,
+            ns if rt.namespaced and ns else None,
+            q.get("labelSelector"),
+            q.get("fieldSelector"),
         )
+        if as_table:
+            return _table(request, rt, listed["items"], listed["metadata"]["resourceVersion"])
+        return _list(m, listed)
     if method == "POST":
         if name:
             raise method_not_allowed()
         code, obj = await m.create(rt, ns, await _body(request), req)
-        return _object(m, obj, code)
+        return _with_warnings(_object(m, obj, code), req)
     if method == "PUT":
         if not name:
             raise method_not_allowed()
-        return _object(m, await m.replace(rt, ns, name, await _body(request), sub, req))
+        return _with_warnings(
+            _object(m, await m.replace(rt, ns, name, await _body(request), sub, req)), req
+        )
     if method == "PATCH":
         if not name:
             raise method_not_allowed()
@@ -317,15 +425,25 @@ async def _dispatch(request: web.BaseRequest, m: Machinery, target: Target) -> w
                 "UnsupportedMediaType",
                 "server-side apply is not supported by this simulator; use client-side apply",
             )
-        return _object(
-            m, await m.patch(rt, ns, name, request.content_type, await _body(request), sub, req)
+        return _with_warnings(
+            _object(
+                m,
+                await m.patch(rt, ns, name, request.content_type, await _body(request), sub, req),
+            ),
+            req,
         )
     if method == "DELETE":
         if name:
             options = await _body(request)
-            return _object(
-                m, await m.delete(rt, ns, name, options if isinstance(options, dict) else None, req)
+            deleted = await m.delete(
+                rt, ns, name, options if isinstance(options, dict) else None, req
             )
+            if (
+                rt.key not in RETURNS_DELETED
+                and m.store.get(rt.key, ns if rt.namespaced else "", name) is None
+            ):
+                return _json(_deleted_status(rt, deleted))
+            return _object(m, deleted)
         if "deletecollection" not in rt.verbs:
             raise method_not_allowed()
         return _list(
@@ -349,6 +467,16 @@ def _openapi(m: Machinery, path: str) -> web.Response:
         doc = discovery.openapi_v3_group_version(m.catalogue, parts[1], parts[2])
     if doc is None:
         return _error(ApiError(404, "NotFound", "the server could not find the requested resource"))
+    return _json(doc)
+
+
+def _openapi_v2(request: web.BaseRequest, m: Machinery) -> web.Response:
+    """Answer ``/openapi/v2`` in protobuf (what kubectl asks for) or JSON."""
+    doc = discovery.openapi_v2(m.catalogue)
+    if openapiv2.MEDIA_TYPE in request.headers.get("Accept", ""):
+        body = openapiv2.encode(doc)
+        if body is not None:
+            return web.Response(body=body, content_type=openapiv2.ANSWER_TYPE)
     return _json(doc)
 
 
@@ -403,8 +531,13 @@ class ApiServer:
             return web.Response(text="ok")
         if path.startswith("/openapi/v3"):
             return _openapi(m, path)
+        if path == "/openapi/v2":
+            return _openapi_v2(request, m)
         parsed = parse_path(m, path)
         if parsed is None:
+            if not _group_version_served(m, path):
+                # kube-apiserver's mux answers unknown groups and versions in plain text
+                return web.Response(status=404, text="404 page not found\n")
             return _error(
                 ApiError(404, "NotFound", "the server could not find the requested resource")
             )
@@ -430,6 +563,17 @@ class ApiServer:
         return response
 
 
+def _group_version_served(m: Machinery, path: str) -> bool:
+    parts = [p for p in path.split("/") if p]
+    if len(parts) >= 2 and parts[0] == "api":
+        return parts[1] == "v1"
+    if len(parts) >= 3 and parts[0] == "apis":
+        return parts[2] in m.catalogue.groups().get(parts[1], [])
+    if len(parts) == 2 and parts[0] == "apis":
+        return parts[1] in m.catalogue.groups()
+    return True
+
+
 async def _expect(request: web.BaseRequest) -> web.Response | None:
     """Answer ``Expect: 100-continue`` as aiohttp's router does; refuse other expectations."""
     if request.version != HttpVersion11:
@@ -442,6 +586,14 @@ async def _expect(request: web.BaseRequest) -> web.Response | None:
 
 
 async def _answer(request: web.BaseRequest, m: Machinery, target: Target) -> web.StreamResponse:
+    if request.headers.get("Accept", "").startswith(protobuf.MEDIA_TYPE):
+        return _negotiate(request, await _answer_json(request, m, target))
+    return await _answer_json(request, m, target)
+
+
+async def _answer_json(
+    request: web.BaseRequest, m: Machinery, target: Target
+) -> web.StreamResponse:
     try:
         return await _dispatch(request, m, target)
     except ApiError as exc:

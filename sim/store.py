@@ -207,8 +207,14 @@ class Store:
         self._emit(key, Event("ADDED" if old is None else "MODIFIED", rv, obj, old))
         return obj
 
-    def remove(self, key: Key, namespace: str, name: str) -> dict[str, Any] | None:
-        """Remove an object, emit DELETED with a new resourceVersion and return its last state."""
+    def remove(
+        self, key: Key, namespace: str, name: str, final: dict[str, Any] | None = None
+    ) -> dict[str, Any] | None:
+        """Remove an object, emit DELETED with a new resourceVersion and return its last state.
+
+        ``final`` is the state the object leaves with when the write that releases it also
+        changed it (its last finalizer removed): one DELETED event, as the API server sends.
+        """
         by_ns = self._objects.get(key, {})
         old = by_ns.get(namespace, {}).pop(name, None)
         if old is None:
@@ -217,7 +223,8 @@ class Store:
         if not by_ns[namespace]:
             del by_ns[namespace]
         rv = self.next_rv()
-        last = {**old, "metadata": {**old["metadata"], "resourceVersion": str(rv)}}
+        base = final if final is not None else old
+        last = {**base, "metadata": {**base["metadata"], "resourceVersion": str(rv)}}
         self._emit(key, Event("DELETED", rv, last, old))
         return last
 

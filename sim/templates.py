@@ -100,9 +100,13 @@ class Templates:
         return 201, out
 
     async def preload(self) -> None:
-        """Create the namespaces every cluster has and ``openshift/httpd-example``."""
+        """Create the namespaces every OpenShift cluster has and ``openshift/httpd-example``.
+
+        ``openshift-operators`` is where OperatorHub installs cluster-wide operators and where the
+        product documentation keeps the bridge's token Secret.
+        """
         req = Request(user="system:admin")
-        for name in ("default", "kube-system", "kube-public", "openshift"):
+        for name in ("default", "kube-system", "kube-public", "openshift", "openshift-operators"):
             if self.m.store.get(("", "namespaces"), "", name) is None:
                 await self.m.create_object(
                     self.m.rt("", "namespaces"), "", {"metadata": {"name": name}}, req

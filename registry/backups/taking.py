@@ -86,7 +86,10 @@ async def take_backup(settings: Settings, out: Path) -> BackupSummary:
     _check_out_dir(out)
     data_dir = settings.data_dir
     if settings.database_url is None and not (data_dir / "registry.db").is_file():
-        raise BackupError(f"{data_dir} holds no registry database (registry.db)")
+        raise BackupError(
+            f"{data_dir} holds no registry database (registry.db); for a registry core on "
+            "PostgreSQL, pass its --database URL too"
+        )
     missing_keys = [name for name in KEY_FILES if not (data_dir / name).is_file()]
     if missing_keys:
         raise BackupError(f"{data_dir} lacks {', '.join(missing_keys)}: is it a registry data dir?")

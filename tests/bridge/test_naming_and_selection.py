@@ -83,11 +83,21 @@ class TestNamespaceSelection:
     def test_built_in_exclusions_apply_without_lists(self, namespace: str, selected: bool) -> None:
         assert selection.selects(spec(), namespace, {}) is selected  # type: ignore[arg-type]
 
-    def test_allowlist_overrides_built_in_exclusions_and_limits_selection(self) -> None:
-        s = spec(allowlistNamespaces=["kube-public", "a"])
-        assert selection.selects(s, "kube-public", {})  # type: ignore[arg-type]
+    def test_allowlist_limits_selection(self) -> None:
+        s = spec(allowlistNamespaces=["a"])
         assert selection.selects(s, "a", {})  # type: ignore[arg-type]
         assert not selection.selects(s, "b", {})  # type: ignore[arg-type]
+
+    @pytest.mark.parametrize(
+        "namespace", ["kube-public", "kube-system", "openshift-operators", "default", "openshift"]
+    )
+    def test_system_namespaces_are_never_selected_even_when_allowlisted(
+        self, namespace: str
+    ) -> None:
+        s = spec(allowlistNamespaces=[namespace, "a"])
+        assert not selection.selects(s, namespace, {})  # type: ignore[arg-type]
+        assert selection.ignored_in_allowlist(s) == [namespace]  # type: ignore[arg-type]
+        assert selection.selects(s, "a", {})  # type: ignore[arg-type]
 
     def test_denylist_wins_over_allowlist(self) -> None:
         s = spec(allowlistNamespaces=["a"], denylistNamespaces=["a"])

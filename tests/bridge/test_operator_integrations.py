@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import kubernetes.client
 import pytest
 from pytest_httpserver import HTTPServer
 
@@ -251,8 +252,19 @@ class TestLeavingTheSelection:
         operator_factory()
         cluster.new_project("held")
         wait_for(lambda: cluster.linked("held", "builder", "builder-quay-openshift"), 20)
-        # An invalid spec (the simulator does not apply the CRD schema, so the operator's own
-        # validation sees it): the integration then selects nothing it can name.
+        # An invalid spec the operator's own validation sees: the integration then selects
+        # nothing it can name. The API server applies the CRD schema, so the spec is stored as one
+        # kept from before the schema was tightened: the pattern is lifted, the spec written.
+        kubernetes.client.ApiextensionsV1Api(cluster.api).patch_custom_resource_definition(
+            "quayintegrations.quay.redhat.com",
+            [
+                {
+                    "op": "remove",
+                    "path": "/spec/versions/0/schema/openAPIV3Schema/properties/spec/properties"
+                    "/quayHostname/pattern",
+                }
+            ],
+        )
         cluster.custom.patch_cluster_custom_object(
             "quay.redhat.com",
             "v1",

@@ -114,6 +114,12 @@ class TestExplicitAdoption:
         verdict = judge(ORG, robots, claim(adopt=ORG))
         assert verdict.verdict is Verdict.ADOPT and verdict.usable and verdict.needs_marker
 
+    def test_happens_once_the_marker_names_the_namespace_the_annotation_changes_nothing(
+        self,
+    ) -> None:
+        verdict = judge(ORG, [marker(), *bridge_robots()], claim(adopt=ORG))
+        assert verdict.verdict is Verdict.OWNED and not verdict.needs_marker
+
     def test_naming_another_org_adopts_nothing(self) -> None:
         assert judge(ORG, [robot("ci", "")], claim(adopt="openshift_x")).verdict is Verdict.UNKNOWN
 

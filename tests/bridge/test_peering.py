@@ -84,9 +84,12 @@ async def test_the_rule_is_kopfs(case: str) -> None:
 
 
 def _install_peering(cluster: Cluster) -> None:
+    # deploy/base ships the CRD only; the object is the one the operator makes at start.
     text = (ROOT / "deploy" / "base" / "kopf-peering.yaml").read_text()
-    crd, peering = yaml.safe_load_all(text)
+    (crd,) = yaml.safe_load_all(text)
     ApiextensionsV1Api(cluster.api).create_custom_resource_definition(crd)
+    peering = {"apiVersion": "kopf.dev/v1", "kind": "ClusterKopfPeering"}
+    peering["metadata"] = {"name": "quay-bridge"}
     cluster.custom.create_cluster_custom_object("kopf.dev", "v1", "clusterkopfpeerings", peering)
 
 

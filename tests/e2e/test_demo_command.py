@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import queue
@@ -91,7 +90,15 @@ def test_the_demo_rejects_an_unknown_option_with_usage() -> None:
     assert "usage: quay-bridge demo" in done.stderr
 
 
-def test_keep_leaves_a_stack_that_kubectl_and_skopeo_reach_until_it_is_stopped() -> None:
+def paste(*commands: str, kubeconfig: str) -> subprocess.CompletedProcess[str]:
+    """Run commands as a person pastes them into a shell: one shell, in order, PATH untouched."""
+    script = "\n".join(["set -e", f"export KUBECONFIG={kubeconfig}", *commands])
+    return subprocess.run(
+        ["sh", "-c", script], capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+def test_keep_leaves_a_stack_whose_printed_commands_work_when_pasted() -> None:
     process = subprocess.Popen(
         [sys.executable, "-m", "quaybridge_cli", "demo", "--json", "--keep"],
         stdout=subprocess.PIPE,
@@ -105,7 +112,7 @@ def test_keep_leaves_a_stack_that_kubectl_and_skopeo_reach_until_it_is_stopped()
     seen: list[dict[str, Any]] = []
     try:
         deadline = time.monotonic() + 240
-        while not any("kubectl:" in o.get("text", "") for o in seen):
+        while not any(o["event"] == "keep" for o in seen):
             assert time.monotonic() < deadline, seen[-3:]
             try:
                 seen.append(json.loads(lines.get(timeout=5)))
@@ -114,36 +121,30 @@ def test_keep_leaves_a_stack_that_kubectl_and_skopeo_reach_until_it_is_stopped()
         summary = next(o for o in seen if o["event"] == "summary")
         assert summary["ok"], summary
         assert "delete-project" not in [o.get("name") for o in seen]
-        texts = [o["text"] for o in seen if o["event"] == "note"]
-        kubeconfig = next(t.split("KUBECONFIG=", 1)[1] for t in texts if "KUBECONFIG=" in t)
-        kubectl = [str(Path(sys.executable).parent / "kubectl"), "--kubeconfig", kubeconfig.strip()]
-        got = subprocess.run(
-            [*kubectl, "get", "secret", "-n", "e2e-demo", "builder-quay-openshift", "-o", "json"],
-            capture_output=True,
-            text=True,
-            timeout=30,
-            check=True,
-        )
-        secret = json.loads(got.stdout)
-        config = json.loads(base64.b64decode(secret["data"][".dockerconfigjson"]))
-        [(host, entry)] = config["auths"].items()
-        inspect = subprocess.run(
-            [
-                "skopeo",
-                "inspect",
-                "--tls-verify=false",
-                "--creds",
-                f"{entry['username']}:{entry['password']}",
-                f"docker://{host}/openshift_e2e-demo/httpd-example:latest",
-            ],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
-        assert inspect.returncode == 0, inspect.stderr
+        kept = next(o for o in seen if o["event"] == "keep")
+        assert kept["kubectl"] == str(Path(sys.executable).parent / "kubectl")
         build = next(o for o in seen if o["event"] == "step" and o["name"] == "build")
+
+        shown = paste(*kept["kubectl_commands"], kubeconfig=kept["kubeconfig"])
+        assert shown.returncode == 0, shown.stderr
+        assert "e2e-demo" in shown.stdout and "builder-quay-openshift" in shown.stdout
+
+        creds = paste(
+            kept["robot_credentials"], 'echo "$ROBOT_CREDS"', kubeconfig=kept["kubeconfig"]
+        )
+        assert creds.returncode == 0, creds.stderr
+        assert creds.stdout.startswith("openshift_e2e-demo+builder:")
+
+        assert kept["skopeo"] is not None, "skopeo is installed here (make test installs it)"
+        inspect = paste(kept["robot_credentials"], kept["skopeo"], kubeconfig=kept["kubeconfig"])
+        assert inspect.returncode == 0, inspect.stderr
         assert json.loads(inspect.stdout)["Digest"] == build["facts"]["digest"]
+
+        tags = paste(
+            kept["robot_credentials"], kept["without_skopeo"], kubeconfig=kept["kubeconfig"]
+        )
+        assert tags.returncode == 0, tags.stderr
+        assert "latest" in json.loads(tags.stdout)["tags"]
         pids = started_pids(seen)
     finally:
         process.send_signal(signal.SIGTERM)

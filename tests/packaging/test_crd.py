@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from bridge.settings import IntegrationSpec
 from tests.packaging.manifests import ROOT, crd, crd_schema, load_documents
 from tools import structural_schema
 
@@ -82,10 +83,19 @@ class TestTheCrdItself:
         condition_fields = set(status["conditions"]["items"]["properties"])
         assert condition_fields == {"type", *re.findall(r"`(\w+)`", conditions.split(";", 1)[1])}
 
-    def test_requires_cluster_id_credentials_secret_and_quay_hostname(self) -> None:
+    def test_requires_credentials_secret_and_quay_hostname(self) -> None:
         assert sorted(crd_schema()["properties"]["spec"]["required"]) == [
-            "clusterID", "credentialsSecret", "quayHostname"
+            "credentialsSecret", "quayHostname"
         ]  # fmt: skip
+
+    def test_cluster_id_defaults_to_openshift_in_the_schema_and_the_code(self) -> None:
+        assert (
+            crd_schema()["properties"]["spec"]["properties"]["clusterID"]["default"] == "openshift"
+        )
+        spec = IntegrationSpec.model_validate(
+            {"credentialsSecret": {"name": "t", "namespace": "n"}, "quayHostname": "https://q"}
+        )
+        assert spec.cluster_id == "openshift" and spec.prefix == "openshift"
 
     @pytest.mark.parametrize(
         ("column", "path"),
@@ -165,7 +175,6 @@ class TestTheSchemaRejects:
             ("spec.quayHostname", "ftp://quay.example.com", "does not match"),
             ("spec.quayHostname", "https://quay example.com", "does not match"),
             ("spec.quayHostname", "https://", "does not match"),
-            ("spec.clusterID", ..., "spec.clusterID: required"),
             ("spec.clusterID", "", "shorter than"),
             ("spec.clusterID", "-openshift", "does not match"),
             ("spec.clusterID", "openshift-", "does not match"),

@@ -407,7 +407,7 @@ def _end_the_dead_watches(server: SimServer) -> None:
                "Content-Type": "application/merge-patch+json"}  # fmt: skip
     touch = {"metadata": {"annotations": {"rbac-test/flush": "1"}}}
     for path in ("/apis/quay.redhat.com/v1/quayintegrations/quay",
-                 f"/api/v1/namespaces/{NAMESPACE}/secrets/quay-integration",
+                 "/api/v1/namespaces/openshift-operators/secrets/quay-integration",
                  f"/api/v1/namespaces/{NAMESPACE}/configmaps/quay-ca",
                  "/apis/kopf.dev/v1/clusterkopfpeerings/quay-bridge",
                  "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/"

@@ -6,6 +6,7 @@ The bridge's own ``Cluster`` posts, in-process, as the operator's ServiceAccount
 from __future__ import annotations
 
 import logging
+import re
 
 import pytest
 
@@ -70,3 +71,21 @@ async def test_an_event_into_a_namespace_being_deleted_is_no_warning(
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
     assert any("being terminated" in r.getMessage() for r in caplog.records)
     wait_for(lambda: integrated.namespace(name) is None, timeout=120)
+
+
+async def test_an_event_about_the_integration_is_shown_by_kubectl_describe(
+    integrated: Installed, operator_kubeconfig: str
+) -> None:
+    # Posted as client-go posts about a cluster-scoped object, kubectl describe finds it: it looks
+    # for Events whose involvedObject.namespace is empty, as the reference of such an object has.
+    integration = integrated.get("/apis/quay.redhat.com/v1/quayintegrations/real")
+    assert integration is not None
+    cluster = Cluster(load_connection(operator_kubeconfig), Metrics())
+    try:
+        await cluster.post_event(integration, "QuayDescribed", "an event kubectl describe shows")
+    finally:
+        await cluster.aclose()
+    described = integrated.kube.kubectl("describe", "qi", "real").stdout
+    assert re.search(r"Normal\s+QuayDescribed\s+.*an event kubectl describe shows", described), (
+        described
+    )

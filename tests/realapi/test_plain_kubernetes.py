@@ -52,6 +52,13 @@ def test_a_namespace_gets_org_robots_prototypes_secrets_and_links(
     assert auths[registry.host]["password"] == tokens[f"{org}+default"]
     labels = (integrated.namespace(namespace) or {})["metadata"]["labels"]
     assert labels["quay-bridge.quay.redhat.com/managed"] == "true"
+    # Discovery found no image.openshift.io: one line says what is skipped.
+    skipped = [line for line in operator.log().splitlines() if "not an OpenShift" in line]
+    assert len(skipped) == 1
+    assert skipped[0].endswith(
+        "not an OpenShift API server: skipping repositories per ImageStream"
+        " and imports after Builds"
+    )
     no_forbidden_calls(operator)
 
 

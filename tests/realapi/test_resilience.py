@@ -23,6 +23,11 @@ def is_active(operator: Operator) -> bool:
     return metric_total(text, "quay_bridge_active") == 1.0
 
 
+def restarts(operator: Operator, **labels: str) -> float:
+    text = requests.get(operator.metrics_url, timeout=5).text
+    return metric_total(text, "quay_bridge_watch_restarts_total", **labels)
+
+
 def test_two_replicas_with_peering_one_works_and_the_other_takes_over(
     integrated: Installed, operator_kubeconfig: str
 ) -> None:
@@ -55,18 +60,18 @@ def test_the_operator_converges_after_the_api_server_restarts(
 ) -> None:
     integrated.create_namespace("qb-restart")
     wait_for(lambda: integrated.linked("qb-restart", "default", secret_name("default")), 60)
-    before = metric_total(
-        requests.get(operator.metrics_url, timeout=5).text, "quay_bridge_watch_restarts_total"
-    )
+    before = restarts(operator)
+    expired_before = restarts(operator, reason="expired")
     # A write the operator does not watch moves etcd's revision past every watch's last one.
     integrated.create("/api/v1/namespaces/default/configmaps", {"metadata": {"name": "moved-on"}})
     integrated.kube.restart_apiserver(down_seconds=2)
     integrated.create_namespace("qb-during")
     wait_for(lambda: integrated.linked("qb-during", "default", secret_name("default")), 90)
-    after = metric_total(
-        requests.get(operator.metrics_url, timeout=5).text, "quay_bridge_watch_restarts_total"
-    )
+    after = restarts(operator)
     # The watches ended with the server and were started again (listing again after 410 Gone).
     # Right after a restart the server may answer 403 (its RBAC caches still filling) or 429 for
     # a moment; the operator logs that and retries, and the namespace above proves it recovered.
     assert after > before
+    # The new server's watch cache begins at etcd's current revision, past the operator's last one:
+    # its resumed watches were answered 410 Gone and it listed again.
+    assert restarts(operator, reason="expired") > expired_before

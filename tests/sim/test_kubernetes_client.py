@@ -81,10 +81,17 @@ class TestCrud:
         assert int(replaced.metadata.resource_version) > int(created.metadata.resource_version)
         assert replaced.data == {"a": "2"}
 
-    def test_delete_returns_the_object_and_removes_it(self, api: Any, namespace: str) -> None:
-        core(api).create_namespaced_config_map(namespace, CM)
+    def test_delete_answers_a_success_status_and_removes_it(self, api: Any, namespace: str) -> None:
+        created = core(api).create_namespaced_config_map(namespace, CM)
         raw = core(api).delete_namespaced_config_map("cm", namespace, _preload_content=False).json()
-        assert raw["metadata"]["name"] == "cm"
+        # as kube-apiserver answers for kinds that do not return the deleted object
+        assert raw["kind"] == "Status" and raw["status"] == "Success"
+        assert raw["details"] == {
+            "name": "cm",
+            "group": "",
+            "kind": "configmaps",
+            "uid": created.metadata.uid,
+        }
         with pytest.raises(ApiException) as err:
             core(api).read_namespaced_config_map("cm", namespace)
         assert err.value.status == 404
@@ -150,12 +157,14 @@ class TestPatch:
             {"secrets": [{"name": "b"}], "imagePullSecrets": [{"name": "b"}, {"name": "a"}]},
         )
 
-        # OpenShift's own pull secret (robot-dockercfg-*) may be linked too; ours merge by name
+        # OpenShift's own pull secret (robot-dockercfg-*) may be linked too; ``secrets`` merges by
+        # name (the patch's new entries first, as kube-apiserver orders them), ``imagePullSecrets``
+        # has no merge strategy and is replaced
         def ours(items: Any) -> list[str]:
             return [s.name for s in items if not s.name.startswith("robot-dockercfg-")]
 
-        assert ours(patched.secrets) == ["a", "b"]
-        assert ours(patched.image_pull_secrets) == ["a", "b"]
+        assert ours(patched.secrets) == ["b", "a"]
+        assert ours(patched.image_pull_secrets) == ["b", "a"]
 
     def test_json_patch_with_a_failed_test_is_422(self, api: Any, namespace: str) -> None:
         core(api).create_namespaced_config_map(namespace, CM)

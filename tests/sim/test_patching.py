@@ -116,15 +116,22 @@ class TestMergePatch:
 
 
 class TestStrategicMerge:
-    def test_service_account_lists_merge_by_name_keeping_existing_entries(self) -> None:
+    def test_service_account_secrets_merge_by_name_and_pull_secrets_are_replaced(self) -> None:
         sa = {"secrets": [{"name": "a"}], "imagePullSecrets": [{"name": "a"}, {"name": "b"}]}
         patched = apply_strategic_patch(
             sa, {"secrets": [{"name": "c"}], "imagePullSecrets": [{"name": "b"}, {"name": "c"}]}
         )
+        # kube-apiserver: merged lists put the patch's new entries before the live ones;
+        # imagePullSecrets has no merge strategy
         assert patched == {
-            "secrets": [{"name": "a"}, {"name": "c"}],
-            "imagePullSecrets": [{"name": "a"}, {"name": "b"}, {"name": "c"}],
+            "secrets": [{"name": "c"}, {"name": "a"}],
+            "imagePullSecrets": [{"name": "b"}, {"name": "c"}],
         }
+
+    def test_merged_items_keep_their_live_position(self) -> None:
+        sa = {"secrets": [{"name": "a"}, {"name": "b", "x": 1}]}
+        patched = apply_strategic_patch(sa, {"secrets": [{"name": "b", "y": 2}, {"name": "n"}]})
+        assert patched == {"secrets": [{"name": "a"}, {"name": "b", "x": 1, "y": 2}, {"name": "n"}]}
 
     def test_patch_delete_removes_one_item(self) -> None:
         sa = {"secrets": [{"name": "a"}, {"name": "b"}]}
@@ -135,7 +142,10 @@ class TestStrategicMerge:
     def test_finalizers_merge_as_a_set_and_delete_from_primitive_list_removes(self) -> None:
         obj = {"metadata": {"finalizers": ["x"]}}
         assert apply_strategic_patch(obj, {"metadata": {"finalizers": ["y", "x"]}}) == {
-            "metadata": {"finalizers": ["x", "y"]}
+            "metadata": {"finalizers": ["y", "x"]}
+        }
+        assert apply_strategic_patch(obj, {"metadata": {"finalizers": ["y"]}}) == {
+            "metadata": {"finalizers": ["y", "x"]}
         }
         assert apply_strategic_patch(
             obj, {"metadata": {"$deleteFromPrimitiveList/finalizers": ["x"]}}

@@ -240,10 +240,10 @@ class TestServiceAccounts:
         core(api).patch_namespaced_service_account(
             "builder",
             namespace,
-            {
-                "secrets": [{"name": "builder-quay-c1"}],
-                "imagePullSecrets": [{"name": "builder-quay-c1"}],
-            },
+            [
+                {"op": "add", "path": "/secrets/-", "value": {"name": "builder-quay-c1"}},
+                {"op": "add", "path": "/imagePullSecrets/-", "value": {"name": "builder-quay-c1"}},
+            ],
         )
         core(api).delete_namespaced_secret(old_ref, namespace)
         new_ref = eventually(lambda: (r := ref_of()) != old_ref and r)

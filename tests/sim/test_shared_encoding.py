@@ -170,5 +170,5 @@ def test_reads_after_a_write_carry_the_new_version(sim: SimServer, namespace: st
     assert requests.get(f"{sim.url}{path}/v", timeout=5).json() == patched
     assert requests.get(f"{sim.url}{path}", timeout=5).json()["items"] == [patched]
     deleted = requests.delete(f"{sim.url}{path}/v", timeout=5).json()
-    assert deleted["data"] == {"n": "2"}
+    assert deleted["status"] == "Success" and deleted["details"]["name"] == "v"
     assert requests.get(f"{sim.url}{path}", timeout=5).json()["items"] == []

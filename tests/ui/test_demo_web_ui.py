@@ -43,7 +43,7 @@ def test_keep_prints_a_working_sign_in_and_the_screenshots_are_saved(tmp_path: P
     seen: list[dict[str, Any]] = []
     try:
         deadline = time.monotonic() + 240
-        while not any("web UI:" in o.get("text", "") for o in seen):
+        while not any(o.get("event") == "keep" for o in seen):
             assert time.monotonic() < deadline, seen[-3:]
             try:
                 seen.append(json.loads(lines.get(timeout=5)))
@@ -57,12 +57,11 @@ def test_keep_prints_a_working_sign_in_and_the_screenshots_are_saved(tmp_path: P
         assert all((shots / name).read_bytes().startswith(PNG) for name in names)
         assert sorted(Path(p).name for p in steps[-1]["facts"]["saved"]) == names
 
-        note = next(o["text"] for o in seen if "web UI:" in o.get("text", ""))
-        found = re.search(
-            r"web UI:\s+(http://127\.0\.0\.1:\d+)/\s+sign in as (\S+) with password (\S+)", note
-        )
-        assert found is not None, note
-        url, username, password = found.groups()
+        kept = next(o for o in seen if o.get("event") == "keep")
+        assert re.fullmatch(r"http://127\.0\.0\.1:\d+/", kept["web_ui"]), kept
+        url = kept["web_ui"].rstrip("/")
+        username, password = kept["ui_username"], kept["ui_password"]
+        assert username and password, kept
         with chromium(tmp_path) as driver:
             page = Page(driver, url, artifacts_dir() / "demo-keep")
             page.sign_in(username, password)

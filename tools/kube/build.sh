@@ -19,7 +19,7 @@ for b in $binaries; do [ -x "$cache/$b" ] || missing="$missing $b"; done
 if [ -z "$missing" ]; then echo "$cache"; exit 0; fi
 
 command -v go >/dev/null 2>&1 || {
-  echo "Go is needed to build$missing (install Go 1.26, e.g. Debian's golang-go)" >&2; exit 3; }
+  echo "Go 1.26 is needed to build$missing (none on PATH)" >&2; exit 3; }
 goversion=$(GOTOOLCHAIN=local go env GOVERSION)
 case "$goversion" in
   go1.26|go1.26.*) ;;
