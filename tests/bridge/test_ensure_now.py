@@ -6,6 +6,7 @@ watch event ever reaches it: everything ``ensure_now`` needs it must read itself
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from bridge.cluster import Cluster as BridgeCluster
@@ -62,8 +63,6 @@ async def test_the_webhook_decides_a_namespace_it_has_not_seen_by_the_rules_afte
         namespaceSelector={"matchLabels": {"team": "builds"}},
     )
     cluster.ensure_namespace("left-alone")
-    for name, labels in (("chosen", {"team": "builds"}), ("other-team", {"team": "web"})):
-        cluster.core.create_namespace({"metadata": {"name": name, "labels": labels}})
     metrics = Metrics()
     state = BridgeState()
     kube = BridgeCluster(load_client_config(cluster.sim.kubeconfig), metrics)
@@ -72,6 +71,11 @@ async def test_the_webhook_decides_a_namespace_it_has_not_seen_by_the_rules_afte
         assert not state.rules_known()
         await controller.start()
         assert state.rules_known()
+        # The integration's first pass lists the namespaces once; created after it, these are
+        # known to nobody but the API server, as a namespace made a moment before its Build.
+        await _first_pass_done(controller, "quay")
+        for name, labels in (("chosen", {"team": "builds"}), ("other-team", {"team": "web"})):
+            cluster.core.create_namespace({"metadata": {"name": name, "labels": labels}})
         assert state.labels_seen("chosen") is None
 
         resolution = await resolve(state, ["chosen", "other-team", "left-alone", "absent"])
@@ -87,3 +91,12 @@ async def test_the_webhook_decides_a_namespace_it_has_not_seen_by_the_rules_afte
     finally:
         await controller.stop()
         await kube.aclose()
+
+
+async def _first_pass_done(controller: Controller, integration: str) -> None:
+    """Wait until the integration's first pass over the listed namespaces has finished."""
+    for _ in range(400):
+        if controller.integrations[integration].synced:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"integration {integration}'s first pass never finished")
