@@ -88,6 +88,9 @@ async def test_the_webhook_decides_a_namespace_it_has_not_seen_by_the_rules_afte
         for name in ("other-team", "left-alone", "absent"):
             assert (await resolve(state, [name])).destination_for(name) is None
         assert state.destination_by_rules("quay-bridge", {"team": "builds"}) is None
+        # The selector matches, but system namespaces are never managed, so never labelled either.
+        for system in ("kube-builds", "openshift-builds", "default"):
+            assert state.destination_by_rules(system, {"team": "builds"}) is None
     finally:
         await controller.stop()
         await kube.aclose()

@@ -6,7 +6,8 @@ every write as the API server does. Fifty projects are requested at once, each f
 a Build whose output is an ImageStreamTag, as ``oc new-project x && oc new-app ...`` does: each
 namespace must be labelled at its creation and each Build rewritten to push to Quay, although the
 controller has not seen the namespace yet when the Build arrives. Denylisted projects made the same
-way are left alone, and an admission for a namespace the controller knows makes no API request.
+way, and system namespaces, are left alone, and an admission for a namespace the controller knows
+makes no API request.
 """
 
 from __future__ import annotations
@@ -39,6 +40,8 @@ from tests.webhook.operator import (
 AT_ONCE = 50
 MANAGED_LABEL = "quay-bridge.quay.redhat.com/managed"
 OUTSIDE = [f"outside-{n}" for n in range(5)]
+#: System namespaces: never managed, although the integration's rules would otherwise select them.
+SYSTEM = ["kube-fresh", "openshift-fresh"]
 
 
 @pytest.fixture(scope="module")
@@ -160,12 +163,16 @@ class TestTheFirstBuildOfABrandNewProject:
     ) -> None:
         sim, _, _, request_log = stack
 
-        with ThreadPoolExecutor(max_workers=len(OUTSIDE)) as pool:
-            builds = list(pool.map(lambda name: request_project_then_build(sim, name), OUTSIDE))
+        with ThreadPoolExecutor(max_workers=len(OUTSIDE) + len(SYSTEM)) as pool:
+            projects = pool.map(lambda name: request_project_then_build(sim, name), OUTSIDE)
+            # OpenShift refuses project requests for these prefixes: plain namespaces, as an
+            # administrator would make them.
+            plain = pool.map(lambda name: create_namespace_then_build(sim, name), SYSTEM)
+            builds = list(projects) + list(plain)
         wait_until_quiet(request_log)
 
         api = sim.api_client()
-        for name, stored in zip(OUTSIDE, builds, strict=True):
+        for name, stored in zip(OUTSIDE + SYSTEM, builds, strict=True):
             assert stored["spec"]["output"]["to"] == {
                 "kind": "ImageStreamTag",
                 "name": "httpd-example:latest",
@@ -175,8 +182,8 @@ class TestTheFirstBuildOfABrandNewProject:
         written = [
             entry
             for entry in api_requests(request_log)
-            if entry["namespace"] in OUTSIDE
-            or (entry["resource"] == "namespaces" and entry["name"] in OUTSIDE)
+            if entry["namespace"] in OUTSIDE + SYSTEM
+            or (entry["resource"] == "namespaces" and entry["name"] in OUTSIDE + SYSTEM)
         ]
         assert [e for e in written if e["verb"] not in ("get", "list")] == []
 
