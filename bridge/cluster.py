@@ -43,12 +43,17 @@ _WEBHOOKS = "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations
 
 
 class KubeError(Exception):
-    """A failed Kubernetes API call; ``status`` is the HTTP status (0 for no answer)."""
+    """A failed Kubernetes API call; ``status`` is the HTTP status (0 for no answer).
 
-    def __init__(self, status: int, message: str) -> None:
+    ``unreachable`` says the connection itself failed (refused, reset, closed): the server may
+    have restarted, which is when a follower must list again rather than resume.
+    """
+
+    def __init__(self, status: int, message: str, *, unreachable: bool = False) -> None:
         super().__init__(f"HTTP {status}: {message}")
         self.status = status
         self.message = message
+        self.unreachable = unreachable
 
 
 def terminating_namespace(error: KubeError) -> bool:
@@ -202,7 +207,11 @@ class Cluster:
             self._failed(method, path, exc)
             raise
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
-            error = KubeError(0, f"{type(exc).__name__}: {exc}"[:300])
+            error = KubeError(
+                0,
+                f"{type(exc).__name__}: {exc}"[:300],
+                unreachable=isinstance(exc, aiohttp.ClientConnectionError | OSError),
+            )
             self._failed(method, path, error)
             raise error from None
         if self._failing & _TRANSIENT:
@@ -303,7 +312,11 @@ class Cluster:
         except KubeError:
             raise
         except (TimeoutError, aiohttp.ClientError, OSError, ValueError) as exc:
-            raise KubeError(0, f"watch of {path}: {type(exc).__name__}: {exc}"[:300]) from None
+            raise KubeError(
+                0,
+                f"watch of {path}: {type(exc).__name__}: {exc}"[:300],
+                unreachable=isinstance(exc, aiohttp.ClientConnectionError | OSError),
+            ) from None
 
     # --- reads ------------------------------------------------------------------------------
 

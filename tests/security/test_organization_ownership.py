@@ -57,8 +57,15 @@ def request_project(running: Running, name: str) -> None:
 
 
 def not_owned_event(running: Running, namespace: str) -> dict[str, Any] | None:
-    for event in running.kube.items(running.path(namespace, "events")):
-        if event.get("reason") == "QuayOrganizationNotOwned" and event.get("type") == "Warning":
+    """The Warning on the Namespace: a cluster-scoped object's Events live in ``default``."""
+    for event in running.kube.items(running.path("default", "events")):
+        involved = event.get("involvedObject") or {}
+        if (
+            involved.get("kind") == "Namespace"
+            and involved.get("name") == namespace
+            and event.get("reason") == "QuayOrganizationNotOwned"
+            and event.get("type") == "Warning"
+        ):
             return event
     return None
 
