@@ -212,7 +212,12 @@ BUILD_CRD = {
 
 
 @pytest.fixture(scope="module")
-def builds_served(integrated: Installed) -> Installed:
+def builds_served(integrated: Installed) -> Iterator[Installed]:
+    """The Build stand-in for one module, removed after it.
+
+    The session's API server is shared: a later module's operator must still find a plain
+    Kubernetes API server (no ``build.openshift.io``) when it runs its discovery.
+    """
     response = integrated.kube.request(
         "POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", json=BUILD_CRD
     )
@@ -220,7 +225,12 @@ def builds_served(integrated: Installed) -> Installed:
     integrated.kube.kubectl(
         "wait", "--for=condition=Established", "crd/builds.build.openshift.io", "--timeout=60s"
     )
-    return integrated
+    yield integrated
+    integrated.kube.kubectl("delete", "crd", "builds.build.openshift.io", "--wait=true")
+    wait_for(
+        lambda: integrated.kube.request("GET", "/apis/build.openshift.io").status_code == 404,
+        timeout=60,
+    )
 
 
 def ready_condition(installed: Installed) -> str | None:
