@@ -12,6 +12,7 @@ makes no API request.
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 import uuid
@@ -36,9 +37,12 @@ from tests.webhook.operator import (
     start_operator_with_webhook,
     wait_for,
 )
+from webhook.decisions import RECORD_ANNOTATION, verify
 
 AT_ONCE = 50
 MANAGED_LABEL = "quay-bridge.quay.redhat.com/managed"
+#: The operator's namespace when ``POD_NAMESPACE`` is not set (deploy/base's).
+OPERATOR_NAMESPACE = "quay-bridge"
 OUTSIDE = [f"outside-{n}" for n in range(5)]
 #: System namespaces: never managed, although the integration's rules would otherwise select them.
 SYSTEM = ["kube-fresh", "openshift-fresh"]
@@ -55,6 +59,10 @@ def stack(
     operator = None
     try:
         api = install_integration(sim, registry, denylist=OUTSIDE)
+        # The operator keeps its Build decision key in a Secret there, as when deployed.
+        kubernetes.client.CoreV1Api(api).create_namespace(
+            {"metadata": {"name": OPERATOR_NAMESPACE}}
+        )
         operator = start_operator_with_webhook(sim, workdir)
         configuration = deployed_configuration(operator.webhook_url, operator.ca_file.read_bytes())
         admission = kubernetes.client.AdmissionregistrationV1Api(api)
@@ -65,6 +73,14 @@ def stack(
             operator.stop()
         registry.stop()
         sim.stop()
+
+
+def decision_key(api: kubernetes.client.ApiClient) -> bytes:
+    """The operator's Build decision key, from its Secret in the operator's namespace."""
+    secret = kubernetes.client.CoreV1Api(api).read_namespaced_secret(
+        "quay-bridge-build-decisions", OPERATOR_NAMESPACE
+    )
+    return base64.b64decode(secret.data["key"])
 
 
 def request_project_then_build(sim: SimServer, name: str) -> dict[str, Any]:
@@ -135,11 +151,13 @@ class TestTheFirstBuildOfABrandNewProject:
             builds = list(pool.map(lambda name: request_project_then_build(sim, name), names))
 
         api = sim.api_client()
+        key = decision_key(api)
         for name, stored in zip(names, builds, strict=True):
-            assert stored["spec"]["output"]["to"] == {
-                "kind": "DockerImage",
-                "name": f"{registry.host}/openshift_{name}/httpd-example:latest",
-            }, name
+            image = f"{registry.host}/openshift_{name}/httpd-example:latest"
+            assert stored["spec"]["output"]["to"] == {"kind": "DockerImage", "name": image}, name
+            # Signed like any other rewrite, so its completion is imported.
+            record = stored["metadata"]["annotations"][RECORD_ANNOTATION]
+            assert verify(key, name, f"{name}/httpd-example:latest", image, record), name
             assert namespace_labels(api, name)[MANAGED_LABEL] == "true"
             assert builder_linked(api, name)
         assert "denied build" not in operator.log()
