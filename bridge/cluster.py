@@ -224,6 +224,8 @@ class Cluster:
     def _failed(self, method: str, path: str, error: KubeError) -> None:
         """Log, once per kind, the API failures an admin must act on (what to do included)."""
         resource = resource_of(path)
+        if terminating_namespace(error):
+            return  # not a permission: the namespace is going away, and the caller knows it
         if error.status == 403:
             kind, level = f"403 {method} {resource}", logging.ERROR
             text = (
