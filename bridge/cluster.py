@@ -2,9 +2,10 @@
 
 The connection settings (server, CA, client certificate, token) come from ``bridge.connection``
 (``--kubeconfig`` or in-cluster) and the calls go through one aiohttp session on the operator's
-event loop: the official client is blocking and needed a thread pool, its per-call serialisation
-plus the threads' contention for the interpreter lock cost about 2 CPU seconds per 200 new
-namespaces, and importing it costs about 19 MB. Answers are plain dicts, the same shape kopf hands
+event loop: the official client is blocking and needed a thread pool, whose per-call
+serialisation and contention for the interpreter lock cost CPU on every call, and importing it
+costs memory (figures: docs/architecture.md#decisions-that-differ-from-the-first-design and
+docs/bridge.md#memory). Answers are plain dicts, the same shape kopf hands
 to handlers, so planning code works on one representation. Every write is counted for
 ``/metrics`` and, once it succeeded, logged as one INFO line saying what changed where (names and
 JSON Patch paths, never a Secret's data). Errors come back as :class:`KubeError` with the HTTP
