@@ -63,7 +63,16 @@ def test_kubectl_get_qi_shows_the_printer_columns(
 ) -> None:
     table = integrated.kube.kubectl("get", "qi").stdout
     [row] = [row for row in columns(table) if row["NAME"] == "real"]
-    assert list(row) == ["NAME", "READY", "CLUSTER ID", "QUAY", "MANAGED NAMESPACES", "AGE"]
+    assert list(row) == [
+        "NAME",
+        "READY",
+        "REASON",
+        "CLUSTER ID",
+        "QUAY",
+        "MANAGED NAMESPACES",
+        "AGE",
+    ]
+    assert row["REASON"] == "Ready"
     assert row["CLUSTER ID"] == "kube"
     assert row["QUAY"] == registry.url
     assert row["AGE"]
