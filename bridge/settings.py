@@ -184,7 +184,11 @@ def _in_words(error: Any) -> str:
     """One pydantic error as a sentence: what the field accepts, never a regex or a class name."""
     kind, ctx, loc = error["type"], error.get("ctx") or {}, tuple(error["loc"])
     given = error.get("input")
-    shown = f" (given: {str(given)[:80]!r})" if isinstance(given, str | int | float) else ""
+    shown = ""
+    if isinstance(given, str):
+        shown = f" (given: {given[:80]!r})"
+    elif isinstance(given, int | float):
+        shown = f" (given: {given})"
     if kind == "missing":
         return "is required"
     if kind == "value_error":
