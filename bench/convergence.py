@@ -25,7 +25,11 @@ benchmark plays OpenShift's part (the ``builder`` and ``deployer`` accounts, Ima
 and the operator's writes come from the API server's audit log. Results then go to
 ``bench/results/convergence-<N>-real.json``.
 
-Usage: ``.venv/bin/python bench/convergence.py [-n 200] [--apiserver sim|real] [--operator-cmd C]``
+``run()`` takes any :class:`OperatorSpec` (how to prepare the server for an operator, start it and
+tell that it is up), so ``bench/peer/`` measures the original Go operator with this same workload.
+
+Usage: ``.venv/bin/python bench/convergence.py [-n 200] [--apiserver sim|real] [--operator-cmd C]
+[--late 20] [--late-timeout 30]``
 """
 
 from __future__ import annotations
@@ -42,8 +46,9 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +57,7 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.substrates import Api, credentials_secret, start_substrate  # noqa: E402
+from bench.substrates import Api, Substrate, credentials_secret, start_substrate  # noqa: E402
 from tests.support.ports import free_port  # noqa: E402
 from tests.support.registry_server import RegistryServer  # noqa: E402
 
@@ -64,6 +69,25 @@ DEFAULT_OPERATOR = (
     " --kubeconfig {kubeconfig} --metrics-host 127.0.0.1 --metrics-port {metrics_port}"
     " --log-level WARNING"
 )
+
+
+@dataclass(frozen=True)
+class OperatorSpec:
+    """How to run one operator under test on a substrate.
+
+    ``command`` is a template: ``{kubeconfig}``, ``{metrics_port}``, ``{probe_port}`` and
+    ``{quay_url}`` are filled in. ``prepare`` readies the API server for this operator (kinds it
+    watches, its RBAC) and returns the kubeconfig it acts with; by default the substrate's own.
+    The operator is up when ``ready_url`` (a template like ``command``) answers 200, or, without
+    one, when it has written the integration's status; at most 15 s is waited either way.
+    """
+
+    command: str
+    env: Mapping[str, str] = field(default_factory=dict)
+    prepare: Callable[[Substrate], str] | None = None
+    ready_url: str | None = None
+    #: extra QuayIntegration ``spec`` fields (the same for every operator of a comparison)
+    integration: Mapping[str, Any] = field(default_factory=dict)
 
 
 def quay_calls(registry_url: str) -> Counter[str]:
@@ -224,7 +248,29 @@ def delta(after: Counter[str], before: Counter[str]) -> dict[str, int]:
     return {k: after[k] - before[k] for k in sorted(after) if after[k] - before[k]}
 
 
-def run(n: int, operator_cmd: str, late: int, timeout: float, apiserver: str) -> dict[str, Any]:
+def _ready(url: str) -> bool:
+    try:
+        return requests.get(url, timeout=2).status_code == 200
+    except requests.RequestException:
+        return False
+
+
+def run(
+    n: int,
+    operator_cmd: str | OperatorSpec,
+    late: int,
+    timeout: float,
+    apiserver: str,
+    *,
+    late_timeout: float = 30.0,
+    late_workers: int = 1,
+) -> dict[str, Any]:
+    """Run the workload once on a fresh API server and registry core; return the results.
+
+    ``late_workers`` late-ServiceAccount cases run at once (1: one after the other), each waiting
+    at most ``late_timeout`` seconds for the new account to be linked.
+    """
+    spec = operator_cmd if isinstance(operator_cmd, OperatorSpec) else OperatorSpec(operator_cmd)
     workdir = Path(tempfile.mkdtemp(prefix="bench-convergence-"))
     server = start_substrate(apiserver, workdir)
     registry = RegistryServer.start()
@@ -246,28 +292,45 @@ def run(n: int, operator_cmd: str, late: int, timeout: float, apiserver: str) ->
                     "clusterID": CLUSTER_ID,
                     "credentialsSecret": {"name": "quay-token", "namespace": credentials},
                     "quayHostname": registry.url,
+                    **spec.integration,
                 },
             },
         )
-        metrics_port = free_port()
-        command = operator_cmd.format(
-            kubeconfig=shlex.quote(server.operator_kubeconfig),
-            metrics_port=metrics_port,
-            quay_url=registry.url,
-        )
+        kubeconfig = spec.prepare(server) if spec.prepare else server.operator_kubeconfig
+        values = {
+            "kubeconfig": shlex.quote(kubeconfig),
+            "metrics_port": str(free_port()),
+            "probe_port": str(free_port()),
+            "quay_url": registry.url,
+        }
         operator_log = open(workdir / "operator.log", "wb")  # noqa: SIM115
         operator = subprocess.Popen(
-            shlex.split(command), stdout=operator_log, stderr=subprocess.STDOUT, cwd=ROOT
+            shlex.split(spec.command.format(**values)),
+            stdout=operator_log,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+            env={**os.environ, **spec.env},
         )
         time.sleep(0.2)
-        # The operator is up when it has reported the integration's status (or after 15 s).
-        wait_until(
-            lambda: bool(
-                api.call("GET", "/apis/quay.redhat.com/v1/quayintegrations/bench").get("status")
-            ),
-            timeout=15,
-            interval=0.1,
-        )
+        # The operator is up when its readiness URL answers, or when it has reported the
+        # integration's status (or after 15 s).
+        ready_url = spec.ready_url
+        if ready_url is not None:
+            url = ready_url.format(**values)
+            wait_until(lambda: _ready(url), timeout=15, interval=0.1)
+        else:
+            wait_until(
+                lambda: bool(
+                    api.call("GET", "/apis/quay.redhat.com/v1/quayintegrations/bench").get("status")
+                ),
+                timeout=15,
+                interval=0.1,
+            )
+        if operator.poll() is not None:
+            raise RuntimeError(
+                f"the operator exited with {operator.returncode}: "
+                + (workdir / "operator.log").read_text(errors="replace")[-3000:]
+            )
         time.sleep(0.5)
         quay_before = settle(registry.url, 0.5)
         quay_at_start = quay_before
@@ -376,17 +439,18 @@ def run(n: int, operator_cmd: str, late: int, timeout: float, apiserver: str) ->
                 lists = [body.get("secrets") or [], body.get("imagePullSecrets") or []]
                 return all(any(e.get("name") == secret for e in entries) for entries in lists)
 
-            if wait_until(relinked, 30, 0.01):
+            if wait_until(relinked, late_timeout, 0.01):
                 delays.append(time.monotonic() - gone)
 
-        for ns in chosen:
-            late_case(ns)
+        with ThreadPoolExecutor(max_workers=max(1, late_workers)) as pool:
+            list(pool.map(late_case, chosen))
         quay_after = settle(registry.url, 1.0)
         writes, log_offset = server.writes(log_offset)
         cpu_end, peak = proc_usage(operator.pid)
         late_result = {
             "service_accounts": len(chosen),
             "linked": len(delays),
+            "waited_seconds_at_most": late_timeout,
             "link_delay_seconds_max": round(max(delays), 3) if delays else None,
             "link_delay_seconds_median": round(sorted(delays)[len(delays) // 2], 3)
             if delays
@@ -401,7 +465,7 @@ def run(n: int, operator_cmd: str, late: int, timeout: float, apiserver: str) ->
             # Every Quay call of the three phases: a call that came after a phase's counts had
             # settled (a retry, say) shows up here even if no phase counted it.
             "quay_calls_in_all_phases": everything,
-            "operator_cmd": operator_cmd if operator_cmd != DEFAULT_OPERATOR else "quay-bridge run",
+            "operator_cmd": spec.command if spec.command != DEFAULT_OPERATOR else "quay-bridge run",
             "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
             "provisioning": provisioning,
             "change_storm": storm,
@@ -430,13 +494,23 @@ def main() -> int:
     parser.add_argument("--late", type=int, default=20, help="late ServiceAccount cases")
     parser.add_argument("--timeout", type=float, default=180.0, help="convergence timeout (s)")
     parser.add_argument(
+        "--late-timeout", type=float, default=30.0, help="wait per late ServiceAccount (s)"
+    )
+    parser.add_argument(
         "--apiserver",
         choices=("sim", "real"),
         default="sim",
         help="the simulator, or a real kube-apiserver (tests/support/realapi.py)",
     )
     args = parser.parse_args()
-    result = run(args.namespaces, args.operator_cmd, args.late, args.timeout, args.apiserver)
+    result = run(
+        args.namespaces,
+        args.operator_cmd,
+        args.late,
+        args.timeout,
+        args.apiserver,
+        late_timeout=args.late_timeout,
+    )
     text = json.dumps(result, indent=2)
     print(text)
     RESULTS.mkdir(exist_ok=True)

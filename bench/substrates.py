@@ -13,6 +13,9 @@ operator's writes by resource, and the server's process for its CPU time.
   does, re-creates a deleted ``deployer`` as OpenShift's controller does, and installs ImageStream
   as a CRD so the workload is the same. The operator's writes come from the API server's audit log
   (by the operator's user name), since there is no request log.
+
+Another operator (``bench/peer/``) asks for more of OpenShift's kinds with ``install_kind`` (CRDs
+on the real server) and for an identity with its own RBAC rules with ``grant``.
 """
 
 from __future__ import annotations
@@ -34,30 +37,42 @@ ROOT = Path(__file__).resolve().parent.parent
 BENCH_AGENT = "quay-bridge-bench"
 WRITE_VERBS = {"create", "update", "patch", "delete", "deletecollection"}
 OPERATOR_USER = "system:serviceaccount:quay-bridge:quay-bridge"
-PRESERVED = {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
-IMAGESTREAM_CRD = {
-    "apiVersion": "apiextensions.k8s.io/v1",
-    "kind": "CustomResourceDefinition",
-    "metadata": {"name": "imagestreams.image.openshift.io"},
-    "spec": {
-        "group": "image.openshift.io",
-        "scope": "Namespaced",
-        "names": {"kind": "ImageStream", "plural": "imagestreams", "singular": "imagestream"},
-        "versions": [
-            {
-                "name": "v1",
-                "served": True,
-                "storage": True,
-                "schema": {
-                    "openAPIV3Schema": {
-                        "type": "object",
-                        "x-kubernetes-preserve-unknown-fields": True,
-                    }
-                },
-            }
-        ],
-    },
-}
+
+
+def openshift_crd(group: str, kind: str, plural: str) -> dict[str, Any]:
+    """A CustomResourceDefinition standing in for an OpenShift kind on plain Kubernetes.
+
+    Its schema keeps every field, so an OpenShift client reads and writes the kind as it would
+    on OpenShift; what OpenShift's own controllers would do with it, nobody does here.
+    """
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": f"{plural}.{group}"},
+        "spec": {
+            "group": group,
+            "scope": "Namespaced",
+            "names": {"kind": kind, "plural": plural, "singular": kind.lower()},
+            "versions": [
+                {
+                    "name": "v1",
+                    "served": True,
+                    "storage": True,
+                    "subresources": {"status": {}},
+                    "schema": {
+                        "openAPIV3Schema": {
+                            "type": "object",
+                            "x-kubernetes-preserve-unknown-fields": True,
+                        }
+                    },
+                }
+            ],
+        },
+    }
+
+
+IMAGESTREAM_CRD = openshift_crd("image.openshift.io", "ImageStream", "imagestreams")
+BUILD_CRD = openshift_crd("build.openshift.io", "Build", "builds")
 
 
 class Api:
@@ -119,6 +134,13 @@ class Substrate(Protocol):
 
     def writes(self, start: int) -> tuple[Counter[str], int]:
         """The operator's writes from byte offset ``start`` of the log, by resource."""
+        ...
+
+    def install_kind(self, crd: dict[str, Any]) -> None:
+        """Serve an OpenShift kind (a CRD on plain Kubernetes; the simulator serves its own)."""
+
+    def grant(self, namespace: str, name: str, rules: list[dict[str, Any]]) -> str:
+        """A kubeconfig acting as ServiceAccount ``namespace/name`` allowed exactly ``rules``."""
         ...
 
     def stop(self) -> None:
@@ -188,6 +210,15 @@ class SimSubstrate:
             )
         return counts, end
 
+    def install_kind(self, crd: dict[str, Any]) -> None:
+        """Nothing to do: the simulator serves OpenShift's kinds itself."""
+        del crd
+
+    def grant(self, namespace: str, name: str, rules: list[dict[str, Any]]) -> str:
+        """The simulator's kubeconfig: it enforces no RBAC."""
+        del namespace, name, rules
+        return self.sim.kubeconfig
+
     def stop(self) -> None:
         """Stop the simulator."""
         self.sim.stop()
@@ -198,6 +229,8 @@ class RealSubstrate:
 
     name = "real"
     credentials_namespace = "quay-bridge"
+    #: whose writes ``writes`` counts (``grant`` hands the role to another account)
+    operator_user = OPERATOR_USER
 
     def __init__(self, workdir: Path) -> None:
         del workdir  # the control plane keeps its own directory
@@ -209,12 +242,10 @@ class RealSubstrate:
                 cert=(str(self.kube.admin_cert_path), str(self.kube.admin_key_path)),
                 verify=str(self.kube.ca_path),
             )
-            self.api.call(
-                "POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", IMAGESTREAM_CRD
-            )
+            self.install_kind(IMAGESTREAM_CRD)
             self.kube.kubectl(
                 "wait", "--for=condition=Established", "--timeout=60s",
-                "crd/imagestreams.image.openshift.io", "crd/quayintegrations.quay.redhat.com",
+                "crd/quayintegrations.quay.redhat.com",
             )  # fmt: skip
             self.operator_kubeconfig = self.kube.service_account_kubeconfig(
                 "quay-bridge", "quay-bridge"
@@ -253,7 +284,7 @@ class RealSubstrate:
                 entry = json.loads(line)
             except ValueError:
                 continue
-            if (entry.get("user") or {}).get("username") != OPERATOR_USER:
+            if (entry.get("user") or {}).get("username") != self.operator_user:
                 continue
             if entry.get("stage") != "ResponseComplete" or entry.get("verb") not in WRITE_VERBS:
                 continue
@@ -261,6 +292,48 @@ class RealSubstrate:
             code = int((entry.get("responseStatus") or {}).get("code") or 0)
             _count(counts, ref.get("resource") or "?", ref.get("subresource") or "", code)
         return counts, end
+
+    def install_kind(self, crd: dict[str, Any]) -> None:
+        """Create ``crd`` and wait until the API server serves it."""
+        self.api.call("POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", crd)
+        self.kube.kubectl(
+            "wait", "--for=condition=Established", "--timeout=60s",
+            f"crd/{crd['metadata']['name']}",
+        )  # fmt: skip
+
+    def grant(self, namespace: str, name: str, rules: list[dict[str, Any]]) -> str:
+        """Make the account and a ClusterRole of ``rules`` bound to it; return its kubeconfig.
+
+        Its writes are the ones ``writes`` counts from then on.
+        """
+        role = f"{namespace}-{name}"
+        objects = [
+            (
+                f"/api/v1/namespaces/{namespace}/serviceaccounts",
+                {"metadata": {"name": name}},
+            ),
+            (
+                "/apis/rbac.authorization.k8s.io/v1/clusterroles",
+                {"metadata": {"name": role}, "rules": rules},
+            ),
+            (
+                "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings",
+                {
+                    "metadata": {"name": role},
+                    "roleRef": {
+                        "apiGroup": "rbac.authorization.k8s.io",
+                        "kind": "ClusterRole",
+                        "name": role,
+                    },
+                    "subjects": [{"kind": "ServiceAccount", "name": name, "namespace": namespace}],
+                },
+            ),
+        ]
+        for path, body in objects:
+            self.api.call("POST", path, body)
+        # From now on the operator under test is this account: count its writes.
+        self.operator_user = f"system:serviceaccount:{namespace}:{name}"
+        return self.kube.service_account_kubeconfig(namespace, name)
 
     def stop(self) -> None:
         """Stop the control plane and remove its files."""
