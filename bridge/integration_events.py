@@ -13,6 +13,8 @@ from typing import Any
 
 #: Namespaces named in one NamespacesFailed Event; the rest are counted.
 NAMED_AT_MOST = 10
+#: The Ready reason while the credentials and Quay are being checked (no Event: no news yet).
+CHECKING = "Checking"
 
 
 @dataclass(frozen=True)
@@ -25,7 +27,11 @@ class IntegrationEvent:
 
 
 def _ready(status: dict[str, Any] | None) -> tuple[str, str] | None:
-    """(status, cause) of the Ready condition of a status body; None when there is none."""
+    """(status, "reason: message") of the Ready condition of a status body; None without one.
+
+    The reason (``SecretNotFound``, ``TokenRejected``, ...) is the word the docs explain; the
+    message says what to do. A not-ready Event carries both.
+    """
     for condition in (status or {}).get("conditions") or []:
         if isinstance(condition, dict) and condition.get("type") == "Ready":
             cause = f"{condition.get('reason')}: {condition.get('message')}"
@@ -45,7 +51,9 @@ def readiness_event(
     old, new = _ready(before), _ready(after)
     if new is None or new == old:
         return None
-    state, _ = new
+    state, cause = new
+    if cause.startswith(f"{CHECKING}:"):
+        return None  # nothing is known yet: the outcome of the check posts
     if state == "True":
         if old is not None and old[0] == "True":
             return None
@@ -53,9 +61,7 @@ def readiness_event(
             "IntegrationReady", f"ready: {after.get('message') or 'Quay accepted the token'}", False
         )
     if state == "False":
-        return IntegrationEvent(
-            "IntegrationNotReady", f"not ready: {after.get('message', '')}", True
-        )
+        return IntegrationEvent("IntegrationNotReady", f"not ready, {cause}", True)
     return None
 
 

@@ -19,6 +19,7 @@ from typing import Any
 
 from bridge import quay_errors as qe
 from bridge.cluster import Cluster, KubeError
+from bridge.integration_events import CHECKING
 from bridge.metrics import Metrics
 from bridge.quay_advice import condition_message
 from bridge.quay_client import QuayClient
@@ -389,7 +390,7 @@ class Integration:
         if cause is not None:
             message, why = cause.message, cause.reason
         elif not ready:
-            message, why = "checking the credentials and Quay", "Checking"
+            message, why = "checking the credentials and Quay", CHECKING
         else:
             why = "Ready"
             message = f"{managed} namespaces managed, {failed} failed"

@@ -136,12 +136,15 @@ class IntegrationSpec(_Model):
         host = netloc.rsplit("@", 1)[-1]
         if not host.startswith("[") and host.count(":") > 1:
             raise ValueError(
-                f"{value[:80]!r}: an IPv6 address must be in brackets, e.g. https://[fd00::10]:8443"
+                "accepts an IPv6 address only in brackets, e.g. https://[fd00::10]:8443"
+                f" (given: {value[:80]!r})"
             )
         try:
             _ = urlsplit(value).port
         except ValueError:
-            raise ValueError(f"{value[:80]!r}: the port is not a number from 0 to 65535") from None
+            raise ValueError(
+                f"accepts a port that is a number from 0 to 65535 (given: {value[:80]!r})"
+            ) from None
         return value
 
     @property
