@@ -33,6 +33,9 @@ from webhook.mutation import decide as admit
 from webhook.reviews import parse_review
 from webhook.views import Destination
 
+#: the operator's Build decision key (the webhook signs its record, the import checks it)
+KEY = b"k" * 32
+
 HOST = "[fd00::10]:8443"
 
 
@@ -82,14 +85,14 @@ def test_the_build_pushes_to_and_is_imported_from_the_bracketed_host() -> None:
     )
     body = json.dumps(review(build(namespace="p"), namespace="p")).encode()
     request = parse_review(body).request
-    decision = admit(request, lambda namespace: destination if namespace == "p" else None)
+    decision = admit(request, lambda namespace: destination if namespace == "p" else None, KEY)
     assert isinstance(decision, Rewrite)
     image = f"{HOST}/openshift_p/httpd-example:latest"
     assert {"op": "replace", "path": "/spec/output/to/name", "value": image} in decision.patch
 
     completed = jsonpatch.apply_patch(build(namespace="p"), decision.patch)
     completed["status"] = {"phase": "Complete"}
-    verdict = decide(completed)
+    verdict = decide(completed, KEY)
     assert verdict.verdict is Verdict.IMPORT, verdict.reason
     assert verdict.image == image
     assert verdict.target is not None
