@@ -262,6 +262,12 @@ def _webhook_definitions(
     return definitions
 
 
+def _peering_names(container: dict[str, Any]) -> list[str]:
+    """The ClusterKopfPeering names the operator's ``--peering`` arguments give."""
+    prefix = "--peering="
+    return [a[len(prefix) :] for a in container.get("args", []) if a.startswith(prefix)]
+
+
 def _owned_crd(crd: Mapping[str, Any]) -> dict[str, Any]:
     (version,) = crd["spec"]["versions"]
     schema = version["schema"]["openAPIV3Schema"]
@@ -313,8 +319,18 @@ def build(root: Path = ROOT, *, network_policy: bool = True) -> dict[str, str]:
     account = _one(base, "ServiceAccount")
     (container,) = deployment["spec"]["template"]["spec"]["containers"]
     (example,) = _load(root / "deploy" / "samples" / "quayintegration.yaml")
-    # The peering object kopf's replicas share: the example OLM asks of every owned CRD.
-    peering_objects = [o for o in base if o["kind"] == "ClusterKopfPeering"]
+    # The peering object kopf's replicas share, named by the Deployment's ``--peering``: the example
+    # OLM asks of every owned CRD. deploy/base ships only its CRD (the operator creates the object).
+    peering_objects = [
+        {
+            "apiVersion": f"{kopf_crd['spec']['group']}/{kopf_crd['spec']['versions'][0]['name']}",
+            "kind": kopf_crd["spec"]["names"]["kind"],
+            "metadata": {"name": name},
+        }
+        for kopf_crd in kopf_crds
+        if kopf_crd["spec"]["names"]["kind"] == "ClusterKopfPeering"
+        for name in _peering_names(container)
+    ]
 
     owned = [_owned_crd(integration_crd)]
     for kopf_crd in kopf_crds:

@@ -37,6 +37,7 @@ from webhook.views import Destination
 KEY = b"k" * 32
 
 HOST = "[fd00::10]:8443"
+KEY = b"k" * 32
 
 
 def spec(url: str) -> object:

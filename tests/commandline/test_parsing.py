@@ -90,7 +90,11 @@ class TestTheCommands:
         ("args", "usage", "defaults"),
         [
             (["run"], "usage: quay-bridge run", ["(default: 9443)", "(default: INFO)"]),
-            (["sim"], "usage: quay-bridge sim", ["(default 127.0.0.1)", "(default: 10000)"]),
+            (
+                ["sim"],
+                "usage: quay-bridge sim",
+                ["(default 127.0.0.1, ::1 or both", "(default: 10000)"],
+            ),
             (["demo"], "usage: quay-bridge demo", ["(default: e2e-demo)"]),
             (["registry"], "usage: quay-bridge registry", []),
             (["registry", "serve"], "usage: quay-bridge registry serve", ["(default: 8080)"]),

@@ -219,7 +219,9 @@ class TestTheConsoleForm:
         examples = json.loads(csv["metadata"]["annotations"]["alm-examples"])
         owned = csv["spec"]["customresourcedefinitions"]["owned"]
         assert sorted(e["kind"] for e in examples) == sorted(c["kind"] for c in owned)
-        assert _base("ClusterKopfPeering") in examples
+        (peering,) = [e for e in examples if e["kind"] == "ClusterKopfPeering"]
+        (container,) = _base("Deployment")["spec"]["template"]["spec"]["containers"]
+        assert f"--peering={peering['metadata']['name']}" in container["args"]
 
 
 class TestTheOperatorHubListing:

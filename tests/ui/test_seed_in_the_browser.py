@@ -20,6 +20,7 @@ import re
 import secrets
 from pathlib import Path
 
+from bridge.ownership import OWNER_ROBOT
 from demo.scenario import DemoConfig, Scenario
 from demo.stack import Stack
 from tests.e2e.conftest import RecordingReporter
@@ -127,7 +128,12 @@ def test_seed_procedure_in_the_browser(tmp_path: Path) -> None:
             page.screenshot("10-organization-repositories")
             page.click("#tab-robots")
             robots = [a.text for a in page.elements("a.robot-link")]
-            assert robots == [f"{ORG}+builder", f"{ORG}+default", f"{ORG}+deployer"]
+            assert robots == [
+                f"{ORG}+builder",
+                f"{ORG}+default",
+                f"{ORG}+deployer",
+                f"{ORG}+{OWNER_ROBOT}",
+            ]
             rows = {
                 row.find_element("css selector", "a.robot-link").text: row.text
                 for row in page.elements("#robots tbody tr")
