@@ -33,9 +33,6 @@ from webhook.mutation import decide as admit
 from webhook.reviews import parse_review
 from webhook.views import Destination
 
-#: the operator's Build decision key (the webhook signs its record, the import checks it)
-KEY = b"k" * 32
-
 HOST = "[fd00::10]:8443"
 KEY = b"k" * 32
 
