@@ -215,6 +215,8 @@ class Cluster:
     def _failed(self, method: str, path: str, error: KubeError) -> None:
         """Log, once per kind, the API failures an admin must act on (what to do included)."""
         resource = resource_of(path)
+        if terminating_namespace(error):
+            return  # no RBAC problem: the namespace is being deleted (the caller decides)
         if error.status == 403:
             kind, level = f"403 {method} {resource}", logging.ERROR
             text = (

@@ -46,6 +46,8 @@ def reinstall(running: Running) -> None:
     kube.create(path, crd_manifest())
     wait_for(lambda: kube.get("/apis/quay.redhat.com/v1"), 30, "the CRD being served")
     for name in ("openshift-operators", "quay-bridge"):
+        if kube.get(f"/api/v1/namespaces/{name}") is not None:
+            continue  # the API server made it itself (OpenShift's openshift-* namespaces)
         kube.create(
             "/api/v1/namespaces",
             {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}},

@@ -57,8 +57,15 @@ def request_project(running: Running, name: str) -> None:
 
 
 def not_owned_event(running: Running, namespace: str) -> dict[str, Any] | None:
-    for event in running.kube.items(running.path(namespace, "events")):
-        if event.get("reason") == "QuayOrganizationNotOwned" and event.get("type") == "Warning":
+    """The Warning about Namespace ``namespace``: in ``default``, as client-go puts it."""
+    for event in running.kube.items(running.path("default", "events")):
+        about = event.get("involvedObject") or {}
+        if (
+            about.get("kind") == "Namespace"
+            and about.get("name") == namespace
+            and event.get("reason") == "QuayOrganizationNotOwned"
+            and event.get("type") == "Warning"
+        ):
             return event
     return None
 
