@@ -136,16 +136,6 @@ MISTAKES = (
 INTERNALS = ("aiohttp", "Connect call failed", "[SSL", "_ssl.c", "Value error", "Traceback")
 
 
-def integration_events(cluster: Cluster, name: str) -> list[dict[str, Any]]:
-    """Events about QuayIntegration ``name``: in ``default``, as client-go puts them."""
-    return [
-        event
-        for event in cluster.events("default")
-        if event["involvedObject"].get("kind") == "QuayIntegration"
-        and event["involvedObject"].get("name") == name
-    ]
-
-
 class TestWhatAnAdminSees:
     def test_each_mistake_has_its_log_line_event_and_condition_and_no_token(
         self,
@@ -189,7 +179,7 @@ class TestWhatAnAdminSees:
 
         # The working integration: a Normal Event on it, one on the namespace it provisioned.
         ready = wait_for(
-            lambda: [e for e in integration_events(cluster, "quay")
+            lambda: [e for e in cluster.integration_events("quay")
                      if e["reason"] == "IntegrationReady"],
             timeout=30,
         )  # fmt: skip
@@ -217,7 +207,7 @@ class TestWhatAnAdminSees:
             assert (summary["status"], summary["reason"]) == ("False", mistake.reason)
             assert summary["message"] == failing["message"]
             # The Event kubectl describe shows: one Warning naming the reason and the message.
-            events = wait_for(lambda m=mistake: integration_events(cluster, m.name), timeout=30)
+            events = wait_for(lambda m=mistake: cluster.integration_events(m.name), timeout=30)
             [event] = events
             assert (event["type"], event["reason"]) == ("Warning", "IntegrationNotReady")
             assert event["message"] == f"not ready, {mistake.reason}: {failing['message']}"

@@ -308,3 +308,21 @@ class TestInvalidNamespaceNames:
             timeout=10,
         )
         assert "a--b" in cluster.get_integration("quay")["status"]["message"]
+        # kubectl describe qi: one Warning naming the namespace and why.
+        failed = wait_for(
+            lambda: [e for e in cluster.integration_events("quay")
+                     if e["reason"] == "NamespacesFailed"],
+            timeout=10,
+        )  # fmt: skip
+        assert failed[0]["type"] == "Warning"
+        assert failed[0]["message"].startswith("1 namespace failed: a--b (")
+
+        # The namespace goes: the failure is over, and the integration's Events say so.
+        cluster.core.delete_namespace("a--b")
+        wait_for(
+            lambda: [e for e in cluster.integration_events("quay")
+                     if e["reason"] == "NamespacesRecovered"],
+            timeout=30,
+        )  # fmt: skip
+        reasons = [e["reason"] for e in cluster.integration_events("quay")]
+        assert reasons.count("NamespacesFailed") == 1 and reasons.count("IntegrationReady") == 1
