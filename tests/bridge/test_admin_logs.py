@@ -23,7 +23,7 @@ from kubernetes.client.exceptions import ApiException
 from pytest_httpserver import HTTPServer
 
 from tests.bridge.conftest import Cluster
-from tests.bridge.servers import Operator, Registry, wait_for
+from tests.bridge.servers import Operator, Registry, start_registry, wait_for
 from tests.bridge.test_operator_integrations import condition_is
 from tests.bridge.test_quay_client_edges import make_cert
 from tests.support.ports import free_port
@@ -245,3 +245,49 @@ class TestWhatAnAdminSees:
             timeout=30,
         )
         assert " INFO bridge.quay_client: " in line and "org=openshift_text-logs" in line
+
+
+@pytest.fixture
+def slow_collecting_registry() -> Iterator[Registry]:
+    """A registry core that keeps a deleted organization's name reserved for a few seconds."""
+    server = start_registry(gc_seconds=8.0)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+class TestNamespaceEvents:
+    def test_a_failed_provisioning_is_told_once_on_the_namespace_then_its_success(
+        self, cluster: Cluster, slow_collecting_registry: Registry, operator_factory: Any
+    ) -> None:
+        registry = slow_collecting_registry
+        cluster.secret("openshift-operators", "quay-token", {"token": registry.token})
+        cluster.integration("quay", registry, allowlistNamespaces=["again"])
+        operator_factory()
+        cluster.new_project("again")
+
+        def about(uid: str, reason: str) -> list[dict[str, Any]]:
+            return [
+                e
+                for e in cluster.namespace_events("again")
+                if e["involvedObject"].get("uid") == uid and e["reason"] == reason
+            ]
+
+        first = (cluster.get_namespace("again") or {})["metadata"]["uid"]
+        wait_for(lambda: about(first, "QuayProvisioned"), timeout=30)
+
+        # Deleted (its organization with it), then made again at once: Quay still reserves the
+        # organization's name, so provisioning fails until Quay collects it.
+        cluster.core.delete_namespace("again")
+        wait_for(lambda: cluster.get_namespace("again") is None, timeout=30)
+        cluster.new_project("again")
+        second = (cluster.get_namespace("again") or {})["metadata"]["uid"]
+        [failed] = wait_for(lambda: about(second, "QuayProvisioningFailed"), timeout=30)
+        assert failed["type"] == "Warning"
+        assert "still reserved" in failed["message"] and "retries on its own" in failed["message"]
+        [provisioned] = wait_for(lambda: about(second, "QuayProvisioned"), timeout=60)
+        assert provisioned["type"] == "Normal"
+        assert "organization openshift_again" in provisioned["message"]
+        # One Warning for the whole run of retries.
+        assert len(about(second, "QuayProvisioningFailed")) == 1
