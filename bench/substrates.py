@@ -176,7 +176,8 @@ class SimSubstrate:
         self.server_pid = self.sim.process.pid
         crd = yaml.safe_load((ROOT / "crds" / "quayintegration.yaml").read_text())
         self.api.call("POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", crd)
-        self.api.call("POST", "/api/v1/namespaces", {"metadata": {"name": "openshift-operators"}})
+        # The simulator starts with OpenShift's own namespaces, openshift-operators among them.
+        self.api.call("GET", "/api/v1/namespaces/openshift-operators")
 
     def create_project(self, namespace: str) -> None:
         """A ProjectRequest: the simulated OpenShift makes the namespace and its accounts."""

@@ -2,9 +2,10 @@
 
 The connection settings (server, CA, client certificate, token) come from ``bridge.connection``
 (``--kubeconfig`` or in-cluster) and the calls go through one aiohttp session on the operator's
-event loop: the official client is blocking and needed a thread pool, its per-call serialisation
-plus the threads' contention for the interpreter lock cost about 2 CPU seconds per 200 new
-namespaces, and importing it costs about 19 MB. Answers are plain dicts, the same shape kopf hands
+event loop: the official client is blocking and needed a thread pool, whose per-call
+serialisation and contention for the interpreter lock cost CPU on every call, and importing it
+costs memory (figures: docs/architecture.md#decisions-that-differ-from-the-first-design and
+docs/bridge.md#memory). Answers are plain dicts, the same shape kopf hands
 to handlers, so planning code works on one representation. Every write is counted for
 ``/metrics`` and, once it succeeded, logged as one INFO line saying what changed where (names and
 JSON Patch paths, never a Secret's data). Errors come back as :class:`KubeError` with the HTTP
@@ -43,12 +44,17 @@ _WEBHOOKS = "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations
 
 
 class KubeError(Exception):
-    """A failed Kubernetes API call; ``status`` is the HTTP status (0 for no answer)."""
+    """A failed Kubernetes API call; ``status`` is the HTTP status (0 for no answer).
 
-    def __init__(self, status: int, message: str) -> None:
+    ``unreachable`` says the connection itself failed (refused, reset, closed): the server may
+    have restarted, which is when a follower must list again rather than resume.
+    """
+
+    def __init__(self, status: int, message: str, *, unreachable: bool = False) -> None:
         super().__init__(f"HTTP {status}: {message}")
         self.status = status
         self.message = message
+        self.unreachable = unreachable
 
 
 def terminating_namespace(error: KubeError) -> bool:
@@ -202,7 +208,11 @@ class Cluster:
             self._failed(method, path, exc)
             raise
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
-            error = KubeError(0, f"{type(exc).__name__}: {exc}"[:300])
+            error = KubeError(
+                0,
+                f"{type(exc).__name__}: {exc}"[:300],
+                unreachable=isinstance(exc, aiohttp.ClientConnectionError | OSError),
+            )
             self._failed(method, path, error)
             raise error from None
         if self._failing & _TRANSIENT:
@@ -216,7 +226,7 @@ class Cluster:
         """Log, once per kind, the API failures an admin must act on (what to do included)."""
         resource = resource_of(path)
         if terminating_namespace(error):
-            return  # no RBAC problem: the namespace is being deleted (the caller decides)
+            return  # not a permission: the namespace is going away, and the caller knows it
         if error.status == 403:
             kind, level = f"403 {method} {resource}", logging.ERROR
             text = (
@@ -305,7 +315,11 @@ class Cluster:
         except KubeError:
             raise
         except (TimeoutError, aiohttp.ClientError, OSError, ValueError) as exc:
-            raise KubeError(0, f"watch of {path}: {type(exc).__name__}: {exc}"[:300]) from None
+            raise KubeError(
+                0,
+                f"watch of {path}: {type(exc).__name__}: {exc}"[:300],
+                unreachable=isinstance(exc, aiohttp.ClientConnectionError | OSError),
+            ) from None
 
     # --- reads ------------------------------------------------------------------------------
 

@@ -66,11 +66,10 @@ def keep_official_client_out() -> None:
     The operator reaches the API server through its own aiohttp client (``bridge.cluster``) and
     reads its kubeconfig itself (``bridge.connection``), so nothing in it needs the official
     ``kubernetes`` package; but kopf imports ``kubernetes.client`` whenever it is importable, only
-    to recognise its model objects, which the operator never passes to kopf. Loading it costs
-    about 19 MB of the operator's resident memory (``import kopf`` takes 60 MB with it, 41 MB
-    without). The package stays installed for the tests, the simulator's clients, the demo and
-    the ``quay-bridge certs`` command; this hook affects only the ``quay-bridge run`` process.
-    Idempotent.
+    to recognise its model objects, which the operator never passes to kopf. Loading it is a large
+    share of the operator's resident memory (measured in docs/bridge.md#memory). The package stays
+    installed for the tests, the simulator's clients, the demo and the ``quay-bridge certs``
+    command; this hook affects only the ``quay-bridge run`` process. Idempotent.
     """
     if not any(isinstance(finder, _KeepOut) for finder in sys.meta_path):
         sys.meta_path.insert(0, _KeepOut())

@@ -1,11 +1,12 @@
 """Where the operator's API server is and how it proves who it is: kubeconfig or in-cluster.
 
-``quay-bridge run`` talks to the API server through its own aiohttp session (``bridge.cluster``)
-and kopf's; neither needs the official ``kubernetes`` package, which costs about 19 MB of the
-operator's memory only to read these settings. This module reads them instead, in the order the
-official client uses: ``--kubeconfig``; else in-cluster (``KUBERNETES_SERVICE_HOST`` and ``_PORT``
-with the pod's service-account token and CA); else ``$KUBECONFIG`` (a ``:``-separated list,
-merged the way ``kubectl`` merges it: the first file naming an entry wins) or ``~/.kube/config``.
+``quay-bridge run`` talks to the API server through its own aiohttp session (``bridge.cluster``) and
+kopf's; neither needs the official ``kubernetes`` package, which would cost the operator memory
+(docs/bridge.md#memory) only to read these settings. This module reads them instead, in the order
+the official client uses: ``--kubeconfig``; else in-cluster (``KUBERNETES_SERVICE_HOST`` and
+``_PORT`` with the pod's service-account token and CA); else ``$KUBECONFIG`` (a ``:``-separated
+list, merged the way ``kubectl`` merges it: the first file naming an entry wins) or
+``~/.kube/config``.
 
 Supported are the settings ``oc login`` and in-cluster pods use: ``server``,
 ``certificate-authority(-data)``, ``insecure-skip-tls-verify``, ``tls-server-name``, ``token``,

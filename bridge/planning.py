@@ -10,7 +10,7 @@ them only when a repository is created, and an adopted repository gets explicit 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from bridge import dockercfg
@@ -106,13 +106,6 @@ def secret_up_to_date(
     if not observed or observed.get("type") != dockercfg.SECRET_TYPE:
         return False
     return dockercfg.read_login(observed.get("data"), registry_host) == (robot, token)
-
-
-@dataclass(frozen=True)
-class LinkPatch:
-    """A JSON Patch appending one Secret to a ServiceAccount's lists, guarded by resourceVersion."""
-
-    operations: list[dict[str, Any]] = field(default_factory=list)
 
 
 def link_patch(service_account: Mapping[str, Any], secret: str) -> list[dict[str, Any]] | None:

@@ -1,4 +1,4 @@
-"""Pydantic models of the QuayIntegration spec and status, with the defaults of the CRD.
+"""Pydantic models of the QuayIntegration spec, with the defaults of the CRD.
 
 The CRD in ``crds/quayintegration.yaml`` validates what the API server accepts; these models are
 what the controller works with, so they repeat the defaults (an object written before a default
@@ -231,33 +231,3 @@ def parse_spec(spec: dict[str, Any] | None) -> IntegrationSpec:
     except ValidationError as exc:
         problems = [f"{_where(tuple(e['loc']))} {_in_words(e)}" for e in exc.errors()]
         raise ValueError("; ".join(problems)) from None
-
-
-ConditionType = Literal["Ready", "SpecValid", "CredentialsValid", "QuayReachable", "Conflict"]
-
-
-class Condition(_Model):
-    """One status condition, as written to the CR."""
-
-    type: ConditionType
-    status: Literal["True", "False", "Unknown"]
-    reason: str
-    message: str
-    last_transition_time: str = Field(alias="lastTransitionTime")
-    observed_generation: int = Field(default=0, alias="observedGeneration")
-
-
-class IntegrationStatus(_Model):
-    """``status`` of a QuayIntegration."""
-
-    conditions: tuple[Condition, ...] = ()
-    managed_namespaces: int = Field(default=0, alias="managedNamespaces")
-    failed_namespaces: int = Field(default=0, alias="failedNamespaces")
-    observed_generation: int = Field(default=0, alias="observedGeneration")
-    last_sync: str | None = Field(default=None, alias="lastSync")
-    last_robot_token_rotation: str | None = Field(default=None, alias="lastRobotTokenRotation")
-    message: str = ""
-
-    def to_body(self) -> dict[str, Any]:
-        """The JSON body for the status subresource."""
-        return self.model_dump(by_alias=True, exclude_none=True)

@@ -5,7 +5,7 @@ Namespaces, ServiceAccounts, the bridge's pull Secrets and ImageStreams come in 
 memories, cause detection, loggers and handler machinery, which cost the operator more CPU than all
 of its own work. These loops do what a client-go informer does and no more: list (in pages), then
 watch from the list's resourceVersion with bookmarks, list again when the version has expired
-(410), back off on errors, and hand every change to a handler.
+(410) or the connection failed, back off on errors, and hand every change to a handler.
 
 A handler sees the events of one object one at a time and in order, while different objects run
 concurrently; events that arrive for an object while its handler runs are coalesced to the latest
@@ -220,6 +220,11 @@ class Informer:
                     self._version, self._reset = None, True
                     continue
                 self._report(exc)
+                if exc.unreachable:
+                    # The connection failed: the server may have restarted with its state lost
+                    # and its resourceVersions grown past ours again. Only a list shows what
+                    # vanished meanwhile; it costs one request per reconnect.
+                    self._version = None
                 failures += 1
                 delay = min(BACKOFF_FIRST * 2 ** (failures - 1), BACKOFF_CAP)
                 await asyncio.sleep(delay * random.uniform(0.8, 1.2))

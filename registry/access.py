@@ -2,8 +2,9 @@
 
 The Quay REST API and the OCI ``/v2`` API authenticate differently (a bearer OAuth token; Basic
 credentials at ``/v2/auth``) but must agree on roles, so both call these functions. Roles follow
-Quay (quay-api.md sections 6 and 7): a direct permission or a team's, org admins hold admin on every
-repository of the org, public repositories are readable by anyone, and OAuth scopes cap it all.
+Quay (docs/reference/quay.md#registry-token-auth, docs/reference/quay.md#oauth-scopes): a direct
+permission or a team's, org admins hold admin on every repository of the org, public repositories
+are readable by anyone, and OAuth scopes cap it all.
 
 Entry points (stable signatures):
 
@@ -40,7 +41,7 @@ from registry.scopes import (
     team_role_at_least,
     team_role_cap,
 )
-from registry.store import accounts, oauth, repositories
+from registry.store import accounts, oauth, organizations, repositories, teams
 from registry.store.database import Store
 
 log = logging.getLogger(__name__)
@@ -207,21 +208,6 @@ async def authenticate_basic(store: Store, username: str, password: str) -> Enti
     return _entity_for(account)
 
 
-async def organization_role_for(
-    conn: AsyncConnection, entity: Entity | None, namespace: accounts.Account
-) -> TeamRole | None:
-    """``organization_role`` for an already loaded namespace account."""
-    if entity is None:
-        return None
-    if namespace.kind == "user":
-        held: TeamRole | None = "admin" if namespace.id == entity.account_id else None
-    elif namespace.is_org:
-        held = await accounts.team_role(conn, namespace.id, entity.account_id)
-    else:
-        return None
-    return cap_team_role(held, team_role_cap(entity.scopes))
-
-
 def namespace_team_role(
     entity: Entity, namespace: accounts.Account, held: TeamRole | None
 ) -> TeamRole | None:
@@ -239,7 +225,7 @@ async def organization_role_in(
     """``organization_role`` on an open connection."""
     if entity is None:
         return None
-    ns, held = await accounts.get_with_role(conn, namespace, entity.account_id)
+    ns, held = await organizations.get_with_role(conn, namespace, entity.account_id)
     if ns is None:
         return None
     return namespace_team_role(entity, ns, held)
@@ -267,7 +253,7 @@ async def repository_role_for(
         return public
     if namespace.is_org:
         if team_role is None:
-            team_role = await accounts.team_role(conn, namespace.id, entity.account_id)
+            team_role = await teams.team_role(conn, namespace.id, entity.account_id)
         held: RepoRole | None = "admin" if team_role == "admin" else None
     else:
         held = "admin" if namespace.id == entity.account_id else None

@@ -24,7 +24,7 @@ from registry.api.metrics import RequestMetrics
 from registry.appkeys import SETTINGS_KEY, STORE_KEY
 from registry.oci import routing as oci_routing
 from registry.settings import Settings
-from registry.store import accounts, repositories
+from registry.store import accounts, collection
 from registry.store.database import Store
 from registry.ui import routing as ui_routing
 
@@ -58,15 +58,15 @@ async def gc_pass(store: Store, delay_seconds: float) -> int:
     """Purge orgs deleted more than ``delay_seconds`` ago and repos marked deleted; return count."""
     purged = 0
     async with store.read() as conn:
-        due = await accounts.due_deleted_namespaces(conn, time.time() - delay_seconds)
-        repos = await repositories.repositories_marked_deleted(conn)
+        due = await collection.due_deleted_namespaces(conn, time.time() - delay_seconds)
+        repos = await collection.repositories_marked_deleted(conn)
     for repo_id in repos:
         async with store.write() as conn:
-            await repositories.purge_repository(conn, repo_id)
+            await collection.purge_repository(conn, repo_id)
         purged += 1
     for org_id in due:
         async with store.write() as conn:
-            await accounts.purge_organization(conn, org_id)
+            await collection.purge_organization(conn, org_id)
         purged += 1
     return purged
 

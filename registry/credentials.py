@@ -1,15 +1,15 @@
 """Secrets at rest: random tokens, sealed robot tokens, keyed token hashes and password hashes.
 
-Robot tokens must be shown again on every GET (as Quay does), so they are sealed rather than
-hashed: with Fernet, or with AES-256-GCM in FIPS mode (``registry.algorithms``). Both kinds of
-sealed value are always read back, so switching FIPS mode on or off loses nothing. OAuth tokens are
-only compared, so they are stored as HMAC-SHA256 digests: a keyed hash is as safe as a password hash
-for 160-bit random tokens and costs microseconds, where Quay's bcrypt check on every request limits
-it to a few calls per second; HMAC-SHA256 is FIPS-approved, so these digests need no migration.
-Passwords get scrypt, or PBKDF2-HMAC-SHA256 (600,000 iterations) when chosen or in FIPS mode; a hash
-records its scheme, and a successful login rehashes with the configured one. The keys live in
-``<data-dir>/secret.key`` (mode 0600), created on first start; the AES-GCM key is derived from them
-with HKDF-SHA256, so the file is the same in both modes.
+Robot tokens must be shown again on every GET (as Quay does), so they are sealed rather than hashed:
+with Fernet, or with AES-256-GCM in FIPS mode (``registry.algorithms``). Both kinds of sealed value
+are always read back, so switching FIPS mode on or off loses nothing. OAuth tokens are only
+compared, so they are stored as HMAC-SHA256 digests: a keyed hash is as safe as a password hash for
+160-bit random tokens and is cheap, where Quay's bcrypt check on every request is slow by design and
+bounds its request rate (docs/registry.md#secrets); HMAC-SHA256 is FIPS-approved, so these digests
+need no migration. Passwords get scrypt, or PBKDF2-HMAC-SHA256 (600,000 iterations) when chosen or
+in FIPS mode; a hash records its scheme, and a successful login rehashes with the configured one.
+The keys live in ``<data-dir>/secret.key`` (mode 0600), created on first start; the AES-GCM key is
+derived from them with HKDF-SHA256, so the file is the same in both modes.
 """
 
 from __future__ import annotations

@@ -2,8 +2,8 @@
 
 The registry core must reject exactly the names real Quay rejects, with the same messages, because
 the bridge reports them to users (a Kubernetes namespace such as ``a--b`` is valid there and invalid
-here). Source of the rules: quay/quay ``util/validation.py`` and ``util/names.py`` (see quay-api.md
-section 3).
+here). Source of the rules: quay/quay ``util/validation.py`` and ``util/names.py`` (see
+docs/reference/quay.md#naming-rules).
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ _NAMESPACE_RE = re.compile(NAMESPACE_PATTERN)
 _REPOSITORY_RE = re.compile(
     r"^(?=.{0,255}$)[a-z0-9][\.a-z0-9_-]*(?:\/[a-z0-9][\.a-z0-9_-]*)*$", re.ASCII
 )
-_TAG_RE = re.compile(r"^[\w][\w.-]{0,127}$", re.ASCII)
 MIN_NAME_LENGTH = 2
 MAX_NAME_LENGTH = 255
 _LENGTH_MESSAGE = (
@@ -66,8 +65,3 @@ def parse_robot_name(full_name: str) -> tuple[str, str] | None:
 def is_valid_repository_name(name: str) -> bool:
     """Whether ``name`` is a valid (possibly nested) repository name."""
     return bool(_REPOSITORY_RE.match(name))
-
-
-def is_valid_tag_name(name: str) -> bool:
-    """Whether ``name`` is a valid tag."""
-    return bool(_TAG_RE.match(name))

@@ -1,4 +1,4 @@
-"""OAuth scopes and how they cap roles, as pure functions (quay-api.md section 7).
+"""OAuth scopes and how they cap roles, as pure functions (docs/reference/quay.md#oauth-scopes).
 
 Quay does not enforce scopes up front: ``require_scope`` is metadata only. A token's scopes instead
 cap the roles its user holds: the team role in an org, the role on a repository and the user role.
@@ -8,10 +8,12 @@ Keeping that arithmetic here, away from the database, lets it be tested as a tab
 from __future__ import annotations
 
 import re
-from typing import Literal
+from collections.abc import Iterable, Mapping
+from typing import Literal, TypeVar
 
 RepoRole = Literal["read", "write", "admin"]
 TeamRole = Literal["member", "creator", "admin"]
+_Role = TypeVar("_Role", bound=str)
 
 ALL_SCOPES: tuple[str, ...] = (
     "org:admin",
@@ -98,13 +100,19 @@ def cap_team_role(role: TeamRole | None, cap: TeamRole | None) -> TeamRole | Non
     return role if _TEAM_ORDER[role] <= _TEAM_ORDER[cap] else cap
 
 
+def _highest(order: Mapping[str, int], roles: Iterable[_Role | None]) -> _Role | None:
+    held = [role for role in roles if role is not None]
+    return max(held, key=order.__getitem__) if held else None
+
+
 def max_repo_role(*roles: RepoRole | None) -> RepoRole | None:
     """The highest of several repository roles (None when none is held)."""
-    best: RepoRole | None = None
-    for role in roles:
-        if role is not None and (best is None or _REPO_ORDER[role] > _REPO_ORDER[best]):
-            best = role
-    return best
+    return _highest(_REPO_ORDER, roles)
+
+
+def max_team_role(*roles: TeamRole | None) -> TeamRole | None:
+    """The highest of several team roles (None when none is held)."""
+    return _highest(_TEAM_ORDER, roles)
 
 
 def team_role_at_least(role: TeamRole | None, wanted: TeamRole) -> bool:

@@ -36,7 +36,6 @@ class Settings:
     preferred_url_scheme: str = "http"
     unreferenced_blob_seconds: float = DEFAULT_UNREFERENCED_BLOB_SECONDS
     algorithms: Algorithms = field(default_factory=Algorithms)
-    extra: dict[str, str] = field(default_factory=dict)
 
     def resolved_database_url(self) -> str:
         """The SQLAlchemy async URL for the metadata database."""

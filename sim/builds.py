@@ -1,13 +1,15 @@
 """OpenShift Builds: server rules, the build controller, and BuildConfig instantiation.
 
-Server rules (openshift.md 4.1): a new Build starts ``New``; a DockerImage output with a namespace
-is invalid; the spec is immutable on update except ``spec.output.pushSecret``; nothing leaves a
-terminal phase. The controller (4.2, 4.3) moves a Build New -> Pending -> Running -> Complete or
-Failed with strategic-merge PATCHes on the main resource, so every step passes the mutating
-admission chain as an UPDATE; it picks the push secret from the build service account's
+Server rules (docs/reference/openshift.md#fields-and-server-rules): a new Build starts ``New``; a
+DockerImage output with a namespace is invalid; the spec is immutable on update except
+``spec.output.pushSecret``; nothing leaves a terminal phase. The controller
+(docs/reference/openshift.md#phases, #push-secret) moves a Build New -> Pending -> Running ->
+Complete or Failed with strategic-merge PATCHes on the main resource, so every step passes the
+mutating admission chain as an UPDATE; it picks the push secret from the build service account's
 ``imagePullSecrets`` by registry host (else the first docker secret), really pushes a small
 generated image with it, and records ``status.output.to.imageDigest``. BuildConfig ``instantiate``
-(4.5) names builds ``<bc>-<n>``; a ConfigChange trigger instantiates once at ``lastVersion`` 0.
+(docs/reference/openshift.md#buildconfig-instantiation) names builds ``<bc>-<n>``; a ConfigChange
+trigger instantiates once at ``lastVersion`` 0.
 """
 
 from __future__ import annotations

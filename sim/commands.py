@@ -154,7 +154,8 @@ def tune_garbage_collection() -> None:
 
     What the simulator allocates per request are JSON trees without reference cycles, freed by
     reference counting; the collector's passes still walked the young objects every 700 net
-    allocations and, now and then, the whole heap — 5-10 % of the server's CPU under load.
+    allocations and, now and then, the whole heap, a measurable share of the server's CPU under
+    load (docs/simulator.md#performance).
     Everything loaded at start-up (modules, the catalogue, the template) is moved out of its
     reach, and young collections run every 20,000 net allocations; the cycles asyncio leaves
     (exceptions with tracebacks) are still collected.

@@ -1,10 +1,11 @@
 """ImageStreams as OpenShift serves them, ImageStreamTags, and the synchronous ImageStreamImport.
 
-Server fields (openshift.md 2): ``status.dockerImageRepository``, spec tag generations that follow
-``metadata.generation``. ImageStreamImport (openshift.md 3) resolves each image against the
-registry named in ``from`` inside the POST, with the namespace's docker secrets, and answers 201
-with per-image Success/Failure statuses while creating or updating the stream; its preconditions
-give 404 (stream gone) and 409 (stream changed since the caller's resourceVersion).
+Server fields (docs/reference/openshift.md#imagestreams): ``status.dockerImageRepository``, spec tag
+generations that follow ``metadata.generation``. ImageStreamImport
+(docs/reference/openshift.md#imagestreamimport) resolves each image against the registry named in
+``from`` inside the POST, with the namespace's docker secrets, and answers 201 with per-image
+Success/Failure statuses while creating or updating the stream; its preconditions give 404 (stream
+gone) and 409 (stream changed since the caller's resourceVersion).
 """
 
 from __future__ import annotations

@@ -1,12 +1,13 @@
 """OpenShift projects: ProjectRequest, the Project view, and the asynchronous project set-up.
 
-The synchronous part (openshift.md 1.1) answers ``ProjectRequest``; the asynchronous part (1.2 and
-1.3) runs as independent simulated controllers after configurable delays: the ``sa.scc.*``
-annotations in one write, removal of the ``openshift.io/origin`` spec finalizer, ServiceAccounts
-``default``/``builder``/``deployer`` (re-created if deleted), and per-SA ``<sa>-dockercfg-xxxxx``
-secrets linked into ``secrets`` and ``imagePullSecrets`` with resourceVersion-guarded writes (the
-4.16 layout; a deleted managed secret is re-created and re-linked). Every write goes through the
-machinery, so each one is a watch event an operator sees.
+The synchronous part (docs/reference/openshift.md#projectrequest-synchronous) answers
+``ProjectRequest``; the asynchronous part (docs/reference/openshift.md#asynchronous-project-set-up
+and #service-account-pull-secrets) runs as independent simulated controllers after configurable
+delays: the ``sa.scc.*`` annotations in one write, removal of the ``openshift.io/origin`` spec
+finalizer, ServiceAccounts ``default``/``builder``/``deployer`` (re-created if deleted), and per-SA
+``<sa>-dockercfg-xxxxx`` secrets linked into ``secrets`` and ``imagePullSecrets`` with
+resourceVersion-guarded writes (the 4.16 layout; a deleted managed secret is re-created and
+re-linked). Every write goes through the machinery, so each one is a watch event an operator sees.
 """
 
 from __future__ import annotations

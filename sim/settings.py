@@ -11,7 +11,10 @@ from dataclasses import dataclass, field
 
 @dataclass
 class ProjectTiming:
-    """Delays of OpenShift's asynchronous project set-up (openshift.md 1.2)."""
+    """Delays of OpenShift's asynchronous project set-up.
+
+    docs/reference/openshift.md#asynchronous-project-set-up describes the real controllers.
+    """
 
     #: the three ``openshift.io/sa.scc.*`` annotations, written together (cluster-policy-controller)
     scc_annotations: float = 0.2
@@ -27,7 +30,7 @@ class ProjectTiming:
 
 @dataclass
 class BuildTiming:
-    """Delays of the build controller between phases (openshift.md 4.2)."""
+    """Delays of the build controller between phases (docs/reference/openshift.md#phases)."""
 
     to_pending: float = 0.1
     to_running: float = 0.2

@@ -5,8 +5,9 @@ and never raises on odd input (a field of the wrong type means "not a Build we r
 review gets a valid answer. A Build CREATE in a managed namespace whose output is an ImageStreamTag
 (Docker, Source or Custom strategy) gets its output replaced by ``DockerImage
 <quay host>/<org>/<stream>:<tag>`` with the output namespace removed (a DockerImage output with a
-namespace fails validation, defect D4), and two annotations; the annotations map is created with one
-``add`` when absent, because an ``add`` under a missing parent makes the API server answer 500.
+namespace fails validation), and two annotations; the annotations map is created with one ``add``
+when absent, because an ``add`` under a missing parent makes the API server answer 500 (both were
+defects of the original: docs/reference/original-operator.md#webhook-correctness-and-blast-radius).
 """
 
 from __future__ import annotations

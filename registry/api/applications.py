@@ -10,8 +10,8 @@ from __future__ import annotations
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from registry import schemas
 from registry.access import Entity
+from registry.api import schemas
 from registry.api.errors import ModelError, not_found, unauthorized
 from registry.api.organizations import require_org_admin
 from registry.api.requests import json_body, no_content, reader, store_of, writer

@@ -1,28 +1,30 @@
 """``GET /api/v1/discovery``: the REST API described as a Swagger 2.0 document, as Quay serves it.
 
 Tools that drive Quay (API clients, generators) read this document to learn the paths, methods,
-path parameters and request bodies. It is built from the route table (``routing.ROUTES``) at
-request time, so it always lists exactly what this server answers: one operation per route,
-``operationId`` from the handler's name (``get_organization`` → ``getOrganization``, mostly
-Quay's nicknames), Quay's path parameter names (``{repository}`` for ``namespace/name``), Quay's
-error responses and the request-body schemas of ``registry.schemas``. Anonymous callers may read it.
+path parameters and request bodies. It is built from the route table (``routing.ROUTES``, which
+``routing.add_routes`` puts on the application) at request time, so it always lists exactly what
+this server answers: one operation per route, ``operationId`` from the handler's name
+(``get_organization`` → ``getOrganization``, mostly Quay's nicknames), Quay's path parameter names
+(``{repository}`` for ``namespace/name``), Quay's error responses and the request-body schemas of
+``registry.api.schemas``. Anonymous callers may read it.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from aiohttp import web
 
-from registry import schemas
+from registry import validation
+from registry.api import schemas
 from registry.appkeys import SETTINGS_KEY
 from registry.scopes import ALL_SCOPES
 
 Json = dict[str, Any]
 
-BODY_SCHEMAS: dict[str, tuple[str, schemas.JsonSchema]] = {
+BODY_SCHEMAS: dict[str, tuple[str, validation.JsonSchema]] = {
     "create_organization": ("NewOrg", schemas.NEW_ORG),
     "create_repository": ("RepoCreate", schemas.NEW_REPO),
     "change_visibility": ("ChangeVisibility", schemas.CHANGE_VISIBILITY),
@@ -150,10 +152,15 @@ def document(routes: Iterable[tuple[str, str, Callable[..., Any]]], host: str, s
     }
 
 
+RouteTable = Sequence[tuple[str, str, Callable[..., Any]]]
+ROUTES_KEY: web.AppKey[RouteTable] = web.AppKey("api_routes")
+"""The route table the application serves; the table (``routing``) names this handler, so it is
+handed over through the application rather than imported."""
+
+
 async def discovery(request: web.Request) -> web.Response:
     """``GET /api/v1/discovery``: the Swagger document, for anyone."""
-    from registry.api.routing import ROUTES  # the table imports this module
-
     settings = request.app[SETTINGS_KEY]
     host = settings.server_hostname or request.host
-    return web.json_response(document(ROUTES, host, settings.preferred_url_scheme))
+    routes = request.app[ROUTES_KEY]
+    return web.json_response(document(routes, host, settings.preferred_url_scheme))

@@ -2,7 +2,7 @@
 
 Real Quay answers errors in four shapes on ``/api`` (the fifth, ``{"errors": [...]}``, belongs to
 ``/v2``), and clients branch on them, so every handler raises one of the exceptions below and only
-``error_response`` turns it into bytes (quay-api.md section 2):
+``error_response`` turns it into bytes (docs/reference/quay.md#error-shapes):
 
 1. ``ApiError``: the ApiException object ``{detail, error_message, error_type, title, type,
    status}``;

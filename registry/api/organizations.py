@@ -10,14 +10,15 @@ from __future__ import annotations
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from registry import names, schemas
+from registry import names
 from registry.access import Entity
+from registry.api import schemas
 from registry.api.errors import invalid_request, not_found, unauthorized
 from registry.api.requests import caller, json_body, no_content, store_of, writer
 from registry.api.users import EMAIL_RE
 from registry.api.views import TAG_EXPIRATION_S, Json, org_avatar, team_view
 from registry.scopes import cap_team_role, team_role_cap
-from registry.store import accounts
+from registry.store import accounts, organizations, teams
 from registry.store.database import Store
 
 
@@ -30,7 +31,7 @@ async def require_org_admin(
     """
     if entity is None:
         raise unauthorized(False)
-    org, held = await accounts.get_with_role(conn, orgname, entity.account_id)
+    org, held = await organizations.get_with_role(conn, orgname, entity.account_id)
     if (
         org is None
         or not org.is_org
@@ -74,7 +75,7 @@ async def new_organization(store: Store, entity: Entity, name: str, email: str |
                 raise accounts.NameReservedError(name)
             if check.email_used:
                 raise invalid_request(f"Email has already been used: {email}")
-            await accounts.insert_organization(conn, name, email, entity.account_id)
+            await organizations.insert_organization(conn, name, email, entity.account_id)
     except accounts.NameReservedError as error:
         raise invalid_request("Username is not available") from error
     except accounts.NameTakenError as error:
@@ -87,24 +88,24 @@ async def get_organization(request: web.Request) -> web.Response:
     entity = await caller(request)
     store = store_of(request)
     async with store.read() as conn:
-        org, held = await accounts.get_with_role(
+        org, held = await organizations.get_with_role(
             conn, orgname, entity.account_id if entity is not None else None
         )
         if org is None or not org.is_org:
             raise not_found()
         member = held is not None
-        teams = await accounts.list_teams(conn, org.id) if member else []
+        org_teams = await teams.list_teams(conn, org.id) if member else []
     is_admin = entity is not None and cap_team_role(held, team_role_cap(entity.scopes)) == "admin"
     view: Json = {
         "name": org.username,
-        "email": accounts.org_email_visible(org) if is_admin else "",
+        "email": organizations.org_email_visible(org) if is_admin else "",
         "avatar": org_avatar(org),
         "is_admin": is_admin,
         "is_member": member,
     }
     if member:
-        view["teams"] = {info.name: team_view(info) for info in teams}
-        view["ordered_teams"] = [info.name for info in teams]
+        view["teams"] = {info.name: team_view(info) for info in org_teams}
+        view["ordered_teams"] = [info.name for info in org_teams]
     if is_admin:
         view.update(
             {
@@ -123,6 +124,6 @@ async def delete_organization(request: web.Request) -> web.Response:
     store = store_of(request)
     async with store.write() as conn:
         org = await require_org_admin(conn, entity, request.match_info["orgname"])
-        await accounts.mark_organization_deleted(conn, org)
+        await organizations.mark_organization_deleted(conn, org)
         store.token_cache.clear()
     return no_content()

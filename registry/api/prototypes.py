@@ -2,7 +2,8 @@
 
 POST answers 200 (not 201) and never checks for duplicates; extra fields the Go bridge sends
 (``id``, ``is_robot``, ``is_org_member``) are ignored. A team delegate that does not exist answers
-Quay's unformatted-tuple message (a Quay bug kept on purpose, section 9).
+Quay's unformatted-tuple message (a Quay bug kept on purpose,
+docs/reference/quay.md#prototypes).
 """
 
 from __future__ import annotations
@@ -11,12 +12,12 @@ from aiohttp import web
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from registry import schemas
+from registry.api import schemas
 from registry.api.errors import ModelError, invalid_request, not_found
 from registry.api.organizations import require_org_admin
 from registry.api.requests import json_body, no_content, reader, store_of, writer
 from registry.api.views import Json, delegate_team_view, delegate_user_view
-from registry.store import accounts, prototypes
+from registry.store import accounts, prototypes, teams
 from registry.store.schema import team
 
 
@@ -43,7 +44,7 @@ async def prototype_views(
             return None
         if entry.id not in members:
             members[entry.id] = (
-                entry.is_robot or await accounts.team_role(conn, org.id, entry.id) is not None
+                entry.is_robot or await teams.team_role(conn, org.id, entry.id) is not None
             )
         return delegate_user_view(entry, members[entry.id])
 
@@ -110,7 +111,7 @@ async def create_prototype(request: web.Request) -> web.Response:
                 activating_account_id=activating_id,
             )
         else:
-            found_team = await accounts.get_team(conn, org.id, delegate["name"])
+            found_team = await teams.get_team(conn, org.id, delegate["name"])
             if found_team is None:
                 raise ModelError(
                     f"('Team does not exist: %s/%s', {orgname!r}, {delegate['name']!r})"

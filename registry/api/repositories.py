@@ -11,13 +11,14 @@ import json
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from registry import names, schemas
+from registry import names
 from registry.access import (
     Entity,
     namespace_team_role,
     repository_role_for,
     repository_role_in,
 )
+from registry.api import schemas
 from registry.api.errors import ApiError, ModelError, invalid_request, not_found, unauthorized
 from registry.api.requests import caller, json_body, no_content, store_of, truthy, writer
 from registry.api.views import (
@@ -27,7 +28,7 @@ from registry.api.views import (
     tag_view,
 )
 from registry.scopes import RepoRole, repo_role_at_least, repo_role_cap, team_role_at_least
-from registry.store import accounts, repositories
+from registry.store import accounts, organizations, repositories, teams
 from registry.store.database import Store
 
 PAGE_SIZE = 100
@@ -40,7 +41,7 @@ async def _admin_of_namespace_with_repo_scope(
     if entity is None or ns is None or repo_role_cap(entity.scopes) is None:
         return False
     if ns.is_org:
-        return await accounts.team_role(conn, ns.id, entity.account_id) == "admin"
+        return await teams.team_role(conn, ns.id, entity.account_id) == "admin"
     return ns.id == entity.account_id
 
 
@@ -48,7 +49,7 @@ async def _resolve(
     conn: AsyncConnection, entity: Entity | None, namespace: str, name: str, wanted: RepoRole
 ) -> tuple[accounts.Account, repositories.Repository, RepoRole]:
     """The namespace, repository and role, or the 401/403/404 Quay answers."""
-    ns, team_role = await accounts.get_with_role(
+    ns, team_role = await organizations.get_with_role(
         conn, namespace, entity.account_id if entity is not None else None
     )
     repo = await repositories.get_repository(conn, ns.id, name) if ns and not ns.is_robot else None
@@ -71,7 +72,7 @@ async def _resolve_path(
 
 async def _org_member(conn: AsyncConnection, ns: accounts.Account, account_id: int) -> bool | None:
     """Whether the account is in a team of the org (``is_org_member``); None for a user."""
-    return await accounts.team_role(conn, ns.id, account_id) is not None if ns.is_org else None
+    return await teams.team_role(conn, ns.id, account_id) is not None if ns.is_org else None
 
 
 def _seal_page(store: Store, offset: int) -> str:
@@ -97,7 +98,7 @@ async def create_repository(request: web.Request) -> web.Response:
     store = store_of(request)
     try:
         async with store.write() as conn:
-            ns, held = await accounts.get_with_role(conn, namespace, entity.account_id)
+            ns, held = await organizations.get_with_role(conn, namespace, entity.account_id)
             if ns is None or not team_role_at_least(
                 namespace_team_role(entity, ns, held), "creator"
             ):

@@ -1,6 +1,7 @@
 """Per-request plumbing for the REST handlers: the caller, the CSRF rule and JSON bodies.
 
-Quay never rejects a bad bearer token up front: the request goes on as anonymous (section 8.4).
+Quay never rejects a bad bearer token up front: the request goes on as anonymous
+(docs/reference/quay.md#surprises).
 Reads then fall back to the anonymous view or answer 401; writes fail the CSRF check, which only a
 *validated* OAuth token skips. Body parsing reproduces Flask's 415 and 400 and jsonschema's 400.
 """
@@ -12,7 +13,7 @@ from typing import Any
 
 from aiohttp import web
 
-from registry import boundedjson, schemas
+from registry import boundedjson, validation
 from registry.access import Entity, authenticate_bearer_in, cached_bearer
 from registry.api.errors import (
     BAD_REQUEST,
@@ -73,7 +74,7 @@ async def reader(request: web.Request) -> Entity:
 
 
 async def json_body(
-    request: web.Request, schema: schemas.JsonSchema, *, optional: bool = False
+    request: web.Request, schema: validation.JsonSchema, *, optional: bool = False
 ) -> dict[str, Any]:
     """Parse and validate a JSON object body as Quay's ``validate_json_request`` does.
 
@@ -95,7 +96,7 @@ async def json_body(
         raise HttpError(BAD_REQUEST) from error
     if data is None and optional:
         return {}
-    problem = schemas.validate(schema, data)
+    problem = validation.validate(schema, data)
     if problem is not None:
         raise invalid_request(str(problem))
     assert isinstance(data, dict)

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from registry import credentials, names, schemas
+from registry import credentials, names
 from registry.access import organization_role_in
+from registry.api import schemas
 from registry.api.errors import ModelError, invalid_request, unauthorized
 from registry.api.organizations import require_org_admin
 from registry.api.requests import json_body, no_content, reader, store_of, truthy, writer
 from registry.api.views import robot_list_item, robot_view
-from registry.store import accounts
+from registry.store import accounts, robots
 
 ROBOT_MISSING = "Could not find robot with specified username"
 
@@ -37,17 +38,17 @@ async def list_robots(request: web.Request) -> web.Response:
         org = await accounts.get_organization(conn, orgname)
         if role is None or org is None:
             raise unauthorized(True)
-        robots = await accounts.list_robots(conn, org)
+        owned = await robots.list_robots(conn, org)
         limit = request.query.get("limit")
         if limit is not None and limit.isdigit():
-            robots = robots[: int(limit)]
+            owned = owned[: int(limit)]
         items = []
-        for robot in robots:
+        for robot in owned:
             token = None
             if want_token and role == "admin" and robot.robot_token_sealed:
                 token = store.keyring.unseal(robot.robot_token_sealed)
             repos = (
-                [name for name, _ in await accounts.robot_repository_roles(conn, robot)]
+                [name for name, _ in await robots.robot_repository_roles(conn, robot)]
                 if with_permissions
                 else []
             )
@@ -65,7 +66,7 @@ async def get_robot(request: web.Request) -> web.Response:
     store = store_of(request)
     async with store.read() as conn:
         org = await require_org_admin(conn, entity, request.match_info["orgname"])
-        robot = await accounts.get_robot(conn, org, _full_name(request))
+        robot = await robots.get_robot(conn, org, _full_name(request))
     if robot is None:
         raise ModelError(ROBOT_MISSING)
     token = store.keyring.unseal(robot.robot_token_sealed) if robot.robot_token_sealed else None
@@ -88,7 +89,7 @@ async def create_robot(request: web.Request) -> web.Response:
                 raise invalid_request(problem)
             if len(full_name) > names.MAX_NAME_LENGTH:
                 raise ModelError(f"Robot name too long: {full_name}")
-            robot = await accounts.create_robot(
+            robot = await robots.create_robot(
                 conn,
                 org,
                 full_name,
@@ -110,10 +111,10 @@ async def regenerate_robot(request: web.Request) -> web.Response:
     token = credentials.random_token(credentials.ROBOT_TOKEN_LENGTH)
     async with store.write() as conn:
         org = await require_org_admin(conn, entity, request.match_info["orgname"])
-        robot = await accounts.get_robot(conn, org, _full_name(request))
+        robot = await robots.get_robot(conn, org, _full_name(request))
         if robot is None:
             raise ModelError(ROBOT_MISSING)
-        await accounts.set_robot_token(conn, robot, store.keyring.seal(token))
+        await robots.set_robot_token(conn, robot, store.keyring.seal(token))
     return web.json_response(robot_view(robot, token, metadata="omit"))
 
 
@@ -123,8 +124,8 @@ async def delete_robot(request: web.Request) -> web.Response:
     store = store_of(request)
     async with store.write() as conn:
         org = await require_org_admin(conn, entity, request.match_info["orgname"])
-        robot = await accounts.get_robot(conn, org, _full_name(request))
+        robot = await robots.get_robot(conn, org, _full_name(request))
         if robot is None:
             raise ModelError(ROBOT_MISSING)
-        await accounts.delete_robot(conn, robot)
+        await robots.delete_robot(conn, robot)
     return no_content()

@@ -1,9 +1,9 @@
 """The REST route table: one list, the source of truth for paths, methods and handlers.
 
-Trailing slashes are significant as in Quay (section 8.3): routes defined with a slash answer their
-slash-less form with a 308 to the slash form; a slash added to a slash-less route is an HTML 404.
-Order matters for repository paths, whose names may be nested (``ns/a/b``): the specific suffixes
-(``/tag/``, ``/permissions/user/...``) come before the bare repository route.
+Trailing slashes are significant as in Quay (docs/reference/quay.md#surprises): routes defined with
+a slash answer their slash-less form with a 308 to the slash form; a slash added to a slash-less
+route is an HTML 404. Order matters for repository paths, whose names may be nested (``ns/a/b``):
+the specific suffixes (``/tag/``, ``/permissions/user/...``) come before the bare repository route.
 """
 
 from __future__ import annotations
@@ -99,6 +99,7 @@ async def _redirect_handler(request: web.Request) -> web.Response:
 
 def add_routes(app: web.Application) -> None:
     """Register the REST API, health checks and redirects on ``app``."""
+    app[discovery.ROUTES_KEY] = ROUTES
     redirects = set(REDIRECTS)
     for method, path, handler in ROUTES:
         if path.rstrip("/") in redirects and path.endswith("/"):

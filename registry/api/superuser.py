@@ -14,12 +14,13 @@ import json
 from aiohttp import web
 from sqlalchemy import select
 
-from registry import credentials, names, schemas
+from registry import credentials, names
+from registry.api import schemas
 from registry.api.errors import invalid_request, not_found, unauthorized
 from registry.api.requests import json_body, no_content, reader, store_of, truthy, writer
 from registry.api.users import EMAIL_RE
 from registry.api.views import account_avatar
-from registry.store import accounts
+from registry.store import accounts, organizations
 from registry.store.schema import account
 
 
@@ -116,6 +117,6 @@ async def delete_user(request: web.Request) -> web.Response:
             raise not_found()
         if user.superuser:
             raise invalid_request("Cannot delete a superuser")
-        await accounts.mark_organization_deleted(conn, user)
+        await organizations.mark_organization_deleted(conn, user)
         store.token_cache.clear()
     return no_content()

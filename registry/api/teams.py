@@ -21,15 +21,17 @@ import re
 
 from aiohttp import web
 
-from registry import names, schemas
+from registry import names
 from registry.access import organization_role_in
+from registry.api import schemas
+from registry.api.avatars import avatar
 from registry.api.errors import ModelError, invalid_request, not_found, unauthorized
 from registry.api.organizations import require_org_admin
 from registry.api.requests import json_body, no_content, reader, store_of, writer
 from registry.api.views import Json, account_avatar
-from registry.avatars import avatar
 from registry.store import accounts, teams
-from registry.store.accounts import Account, TeamInfo
+from registry.store.accounts import Account
+from registry.store.teams import TeamInfo
 
 TEAM_NAME = re.compile(r"^([a-z0-9]+(?:[._-][a-z0-9]+)*)$")
 MIN_TEAM_NAME, MAX_TEAM_NAME = 2, 255
@@ -76,7 +78,7 @@ async def put_team(request: web.Request) -> web.Response:
     body = await json_body(request, schemas.TEAM_DESCRIPTION)
     async with store.write() as conn:
         org = await require_org_admin(conn, entity, orgname)
-        found = await accounts.get_team(conn, org.id, name)
+        found = await teams.get_team(conn, org.id, name)
         if found is None:
             problem = _name_problem(name)
             if problem is not None:
@@ -105,7 +107,7 @@ async def delete_team(request: web.Request) -> web.Response:
     orgname, name = request.match_info["orgname"], request.match_info["teamname"]
     async with store_of(request).write() as conn:
         org = await require_org_admin(conn, entity, orgname)
-        found = await accounts.get_team(conn, org.id, name)
+        found = await teams.get_team(conn, org.id, name)
         if found is None:
             raise ModelError(f"Team '{name}' is not a team in org '{orgname}'")
         if found.role == "admin":
@@ -128,7 +130,7 @@ async def list_members(request: web.Request) -> web.Response:
         org = await accounts.get_organization(conn, orgname)
         if role is None or org is None:
             raise unauthorized(True)
-        found = await accounts.get_team(conn, org.id, name)
+        found = await teams.get_team(conn, org.id, name)
         if found is None:
             raise not_found()
         people = await teams.members(conn, found.id)
@@ -147,7 +149,7 @@ async def put_member(request: web.Request) -> web.Response:
     membername = request.match_info["membername"]
     async with store_of(request).write() as conn:
         org = await require_org_admin(conn, entity, orgname)
-        found = await accounts.get_team(conn, org.id, name)
+        found = await teams.get_team(conn, org.id, name)
         if found is None:
             raise not_found()
         member = await accounts.get_by_name(conn, membername)
@@ -172,7 +174,7 @@ async def delete_member(request: web.Request) -> web.Response:
     membername = request.match_info["membername"]
     async with store_of(request).write() as conn:
         org = await require_org_admin(conn, entity, orgname)
-        found = await accounts.get_team(conn, org.id, name)
+        found = await teams.get_team(conn, org.id, name)
         if found is None:
             raise not_found()
         member = await accounts.get_by_name(conn, membername)

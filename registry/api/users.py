@@ -2,7 +2,7 @@
 
 ``initialize`` works only while no user exists, makes that user a superuser and, with
 ``access_token``, an OAuth app ``automation`` plus a token with all eight scopes that expires after
-9000 s, exactly as Quay with FEATURE_USER_INITIALIZE (quay-api.md section 1, "First user").
+9000 s, exactly as Quay with FEATURE_USER_INITIALIZE (docs/reference/quay.md#first-user).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from registry.api.requests import caller, store_of
 from registry.api.views import TAG_EXPIRATION_S, Json, account_avatar, org_avatar
 from registry.scopes import ALL_SCOPES, team_role_at_least, user_role_cap
 from registry.settings import INITIALIZE_TOKEN_SECONDS
-from registry.store import accounts, oauth
+from registry.store import accounts, oauth, organizations
 
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
@@ -97,7 +97,7 @@ async def user_view(request: web.Request, entity: Entity) -> Json:
     store = store_of(request)
     async with store.read() as conn:
         user = await accounts.get_by_id(conn, entity.account_id)
-        memberships = await accounts.organizations_of(conn, entity.account_id)
+        memberships = await organizations.organizations_of(conn, entity.account_id)
     assert user is not None
     view: Json = {
         "anonymous": False,

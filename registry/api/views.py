@@ -11,10 +11,11 @@ from datetime import UTC, datetime
 from email.utils import formatdate
 from typing import Any
 
-from registry.avatars import Avatar, avatar
-from registry.store.accounts import Account, TeamInfo
+from registry.api.avatars import Avatar, avatar
+from registry.store.accounts import Account
 from registry.store.oauth import Application, Token
 from registry.store.repositories import Repository, TagView, is_manifest_list
+from registry.store.teams import TeamInfo
 
 TAG_EXPIRATION_S = 1209600
 

@@ -9,9 +9,9 @@ manifests' configs are not checked (Quay does not either). Pure.
 
 from __future__ import annotations
 
-from registry import boundedjson, schemas
+from registry import boundedjson, validation
 
-DOCKER_CONFIG_SCHEMA: schemas.JsonSchema = {
+DOCKER_CONFIG_SCHEMA: validation.JsonSchema = {
     "type": "object",
     "required": ["history", "rootfs"],
     "properties": {
@@ -31,7 +31,7 @@ def docker_config_problem(data: bytes) -> str | None:
         config = boundedjson.loads(data)
     except ValueError as exc:
         return f"malformed config data: {exc}"
-    problem = schemas.validate(DOCKER_CONFIG_SCHEMA, config)
+    problem = validation.validate(DOCKER_CONFIG_SCHEMA, config)
     if problem is not None:
         return f"config data does not match schema: {problem}"
     return None

@@ -203,18 +203,6 @@ async def manifest_by_digest(
     return None if row is None else _stored(row)
 
 
-async def manifest_by_tag(conn: AsyncConnection, repo_id: int, name: str) -> StoredManifest | None:
-    """The manifest the live tag `name` of `repo_id` points at, or None."""
-    row = (
-        await conn.execute(
-            select(*_MANIFEST_COLUMNS)
-            .select_from(tag.join(manifest, manifest.c.id == tag.c.manifest_id))
-            .where(tag.c.repository_id == repo_id, tag.c.name == name, tag.c.end_ts.is_(None))
-        )
-    ).first()
-    return None if row is None else _stored(row)
-
-
 async def manifest_by_name(
     conn: AsyncConnection, namespace: str, name: str, reference: Digest | str
 ) -> StoredManifest | None:

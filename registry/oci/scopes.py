@@ -3,7 +3,7 @@
 Pure. `repository:<ns>/<repo>:<actions>` is matched with Quay's own regular expression (an optional
 registry host prefix, a slash-separated path, actions among `pull`, `push`, `*`); a scope that does
 not match is a 400 `INVALID_REQUEST`, a path that is not a valid Quay repository name is a 400
-`NAME_INVALID` (`quay-api.md` §6).
+`NAME_INVALID` (`docs/reference/quay.md#registry-token-auth`).
 """
 
 from __future__ import annotations

@@ -193,7 +193,9 @@ def grant_actions(
     exists: bool,
     can_create: bool,
 ) -> Grant:
-    """Downscope `scope` to what Quay would grant (`quay-api.md` §6); never an error.
+    """Downscope `scope` to what Quay would grant; never an error.
+
+    Quay's rules: `docs/reference/quay.md#registry-token-auth`.
 
     Args:
         scope: the requested repository and actions.

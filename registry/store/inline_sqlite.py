@@ -1,10 +1,11 @@
 """A SQLAlchemy async dialect for SQLite that runs ``sqlite3`` calls directly on the event loop.
 
-aiosqlite hands every cursor operation to a worker thread and back; a metadata request makes a
-dozen such trips, and on a busy two-core machine each costs about a millisecond of scheduling, which
-capped the REST API near 90 calls/s. Indexed SQLite statements take microseconds, so this dialect
-calls ``sqlite3`` inline instead: it presents the small part of the aiosqlite API that
-SQLAlchemy's aiosqlite adapter uses, with awaitables that complete at once. URL scheme: ``sqlite+inline:///``.
+aiosqlite hands every cursor operation to a worker thread and back; a metadata request makes a dozen
+such trips, and on a busy machine the thread scheduling, not the statements, capped the REST API's
+throughput (figures: docs/registry.md#storage). Indexed SQLite statements take microseconds, so this
+dialect calls ``sqlite3`` inline instead: it presents the small part of the aiosqlite API that
+SQLAlchemy's aiosqlite adapter uses, with awaitables that complete at once. URL scheme:
+``sqlite+inline:///``.
 
 The price is that a statement blocks the loop while it runs. ``Store`` therefore serialises this
 process's write transactions with an ``asyncio.Lock`` so a writer never waits on SQLite's lock held

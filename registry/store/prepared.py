@@ -2,9 +2,10 @@
 
 Building a SQLAlchemy Core statement per call (``insert().values(**row)``, ``select().where(...)``),
 then computing its cache key, finding its compiled form and setting up an execution context costs
-far more CPU than SQLite spends running it: about 75-290 µs per statement against 8 µs for an
-indexed lookup or insert. The write endpoints the bridge calls run several statements each, so
-their statements are declared once, at import time, with named bind parameters, as ``Prepared``.
+many times the CPU SQLite spends running an indexed lookup or insert (figures:
+docs/registry.md#storage, "Prebuilt statements"). The write endpoints the bridge calls run several
+statements each, so their statements are declared once, at import time, with named bind
+parameters, as ``Prepared``.
 
 How one runs depends on the connection's driver:
 
@@ -35,7 +36,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import exc
+from sqlalchemy import Table, bindparam, exc
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import Delete, Insert, Select, Update
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -111,6 +112,12 @@ class Prepared:
         for index, process in self._results:
             values[index] = process(values[index])
         return tuple(values)
+
+
+def insert_row(table: Table) -> Prepared:
+    """An INSERT of one row into ``table``, each column but the ``id`` key bound by its own name."""
+    columns = [column.name for column in table.columns if column.name != "id"]
+    return Prepared(table.insert().values({name: bindparam(name) for name in columns}))
 
 
 def _raise_as_sqlalchemy(prepared: Prepared, params: Any, error: sqlite3.Error) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 from sqlalchemy import bindparam, delete, select, update
@@ -34,22 +34,7 @@ class Prototype:
     role: str
 
 
-_INSERT = Prepared(
-    prototype.insert().values(
-        {
-            column: bindparam(column)
-            for column in (
-                "uuid",
-                "organization_id",
-                "activating_account_id",
-                "delegate_account_id",
-                "delegate_team_id",
-                "role",
-                "created",
-            )
-        }
-    )
-)
+_INSERT = prepared.insert_row(prototype)
 
 
 async def create_prototype(
@@ -126,23 +111,10 @@ async def delete_prototype(conn: AsyncConnection, proto: Prototype) -> None:
 
 def _to_prototype(row: Sequence[Any]) -> Prototype:
     """A ``prototype`` row (all columns, in table order) as a ``Prototype``."""
-    return Prototype(
-        id=row[0],
-        uuid=row[1],
-        organization_id=row[2],
-        activating_account_id=row[3],
-        delegate_account_id=row[4],
-        delegate_team_id=row[5],
-        role=row[6],
-    )
+    return Prototype(*row[: len(_FIELDS)])
 
 
-assert tuple(prototype.c.keys())[:7] == (
-    "id",
-    "uuid",
-    "organization_id",
-    "activating_account_id",
-    "delegate_account_id",
-    "delegate_team_id",
-    "role",
-), "_to_prototype reads prototype rows by position"
+_FIELDS = tuple(field.name for field in fields(Prototype))
+assert tuple(prototype.columns.keys())[: len(_FIELDS)] == _FIELDS, (
+    "_to_prototype reads prototype rows by position"
+)

@@ -1,8 +1,8 @@
 """Repositories, their permissions, prototypes' effect at creation, and the REST tag views.
 
 Deleting a repository frees its name at once, as Quay does: the row is renamed to its status token
-and marked ``MARKED_FOR_DELETION``, its permissions dropped; ``purge_repository`` removes it with
-its OCI rows later (the namespace GC pass does both).
+and marked ``MARKED_FOR_DELETION``, its permissions dropped; ``collection.purge_repository``
+removes it with its OCI rows later (the namespace GC pass does both).
 """
 
 from __future__ import annotations
@@ -28,12 +28,9 @@ from registry.store.schema import (
     manifest_reference,
     prototype,
     repository,
-    repository_blob,
     repository_permission,
     tag,
-    team,
     team_member,
-    upload,
 )
 
 
@@ -141,31 +138,8 @@ async def list_public_repositories(
     return [_to_repository(row) for row in rows]
 
 
-_INSERT_REPOSITORY = Prepared(
-    repository.insert().values(
-        {
-            column: bindparam(column)
-            for column in (
-                "namespace_id",
-                "name",
-                "visibility",
-                "description",
-                "kind",
-                "state",
-                "status_token",
-                "created",
-            )
-        }
-    )
-)
-_INSERT_PERMISSION = Prepared(
-    repository_permission.insert().values(
-        repository_id=bindparam("repository_id"),
-        account_id=bindparam("account_id"),
-        team_id=bindparam("team_id"),
-        role=bindparam("role"),
-    )
-)
+_INSERT_REPOSITORY = prepared.insert_row(repository)
+_INSERT_PERMISSION = prepared.insert_row(repository_permission)
 
 
 async def create_repository(
@@ -177,11 +151,11 @@ async def create_repository(
     kind: str,
     creator: Account | Creator | None,
 ) -> Repository:
-    """Create a repository; give the creator admin and apply the org's prototypes (section 5).
+    """Create a repository; give the creator admin and apply the org's prototypes.
 
-    Prototypes apply only in organizations and only when the creator is a user or robot other than
-    the namespace; one with an activating user beats a generic one per delegate; the creator is
-    skipped as a delegate.
+    As Quay does (docs/reference/quay.md#prototypes): prototypes apply only in organizations and
+    only when the creator is a user or robot other than the namespace; one with an activating user
+    beats a generic one per delegate; the creator is skipped as a delegate.
 
     Raises:
         RepositoryExistsError: the name is taken in this namespace.
@@ -285,30 +259,6 @@ async def mark_repository_deleted(conn: AsyncConnection, repo: Repository) -> No
     )
 
 
-async def repositories_marked_deleted(conn: AsyncConnection) -> list[int]:
-    """Ids of repositories waiting to be purged."""
-    rows = await conn.execute(
-        select(repository.c.id).where(repository.c.state == "MARKED_FOR_DELETION")
-    )
-    return [int(value) for value in rows.scalars()]
-
-
-async def purge_repository(conn: AsyncConnection, repo_id: int) -> None:
-    """Delete a repository row with its permissions and OCI rows (blobs themselves are shared)."""
-    manifest_ids = select(manifest.c.id).where(manifest.c.repository_id == repo_id)
-    await conn.execute(delete(tag).where(tag.c.repository_id == repo_id))
-    await conn.execute(
-        delete(manifest_reference).where(manifest_reference.c.manifest_id.in_(manifest_ids))
-    )
-    await conn.execute(delete(manifest).where(manifest.c.repository_id == repo_id))
-    await conn.execute(delete(repository_blob).where(repository_blob.c.repository_id == repo_id))
-    await conn.execute(delete(upload).where(upload.c.repository_id == repo_id))
-    await conn.execute(
-        delete(repository_permission).where(repository_permission.c.repository_id == repo_id)
-    )
-    await conn.execute(delete(repository).where(repository.c.id == repo_id))
-
-
 async def set_visibility(conn: AsyncConnection, repo_id: int, visibility: str) -> None:
     """Make a repository ``public`` or ``private``."""
     await conn.execute(
@@ -395,11 +345,6 @@ async def held_role(conn: AsyncConnection, repo_id: int, account_id: int) -> Rep
         conn, _HELD_ROLES, {"repo_id": repo_id, "account_id": account_id}
     )
     return max_repo_role(*(role for (role,) in rows))
-
-
-async def team_exists(conn: AsyncConnection, team_id: int) -> bool:
-    """Whether a team id exists."""
-    return (await conn.execute(select(team.c.id).where(team.c.id == team_id))).first() is not None
 
 
 # --- tags (read by the REST API; written by the /v2 API) ---

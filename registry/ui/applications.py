@@ -17,7 +17,8 @@ from typing import Any
 from aiohttp import web
 from multidict import MultiDictProxy
 
-from registry import schemas
+from registry import validation
+from registry.api import schemas
 from registry.api.applications import mint_token
 from registry.api.organizations import require_org_admin
 from registry.appkeys import STORE_KEY
@@ -69,7 +70,7 @@ async def create_application(request: web.Request) -> web.Response:
     data = await guards.form(request, signed_in)
     orgname = request.match_info["orgname"]
     values = {key: _text(data, key) for key in APPLICATION_FIELDS}
-    problem = schemas.validate(schemas.NEW_APPLICATION, values)
+    problem = validation.validate(schemas.NEW_APPLICATION, values)
     error = str(problem) if problem is not None else ""
     if not values["name"]:
         error = "The application needs a name."

@@ -21,7 +21,7 @@ from registry.api.organizations import new_organization, require_org_admin
 from registry.api.prototypes import prototype_views
 from registry.appkeys import STORE_KEY
 from registry.scopes import TeamRole
-from registry.store import accounts, oauth, prototypes, repositories
+from registry.store import accounts, oauth, organizations, prototypes, repositories, robots
 from registry.ui import guards
 from registry.ui.rendering import path_segment, redirect, render
 
@@ -40,7 +40,7 @@ async def organization_list(request: web.Request) -> web.Response:
     """``GET /organizations/``: the organizations the user is a member of, with its role."""
     signed_in = await guards.require_viewer(request)
     async with request.app[STORE_KEY].read() as conn:
-        found = await accounts.organizations_of(conn, signed_in.account.id)
+        found = await organizations.organizations_of(conn, signed_in.account.id)
     return render(
         "organizations.html",
         {
@@ -83,7 +83,7 @@ async def organization(request: web.Request) -> web.Response:
     store = request.app[STORE_KEY]
     context: dict[str, Any] = {"viewer": signed_in, "orgname": orgname, "tab": tab}
     async with store.read() as conn:
-        org, held = await accounts.get_with_role(conn, orgname, signed_in.account.id)
+        org, held = await organizations.get_with_role(conn, orgname, signed_in.account.id)
         if org is None or not org.is_org:
             raise guards.Refused(404, f"There is no organization named {orgname}.")
         role = namespace_team_role(signed_in.entity, org, held)
@@ -136,7 +136,7 @@ async def _repositories(
 
 async def _robots(conn: AsyncConnection, org: accounts.Account) -> list[dict[str, Any]]:
     found = []
-    for robot in await accounts.list_robots(conn, org):
+    for robot in await robots.list_robots(conn, org):
         found.append(
             {
                 "name": robot.username,
@@ -144,7 +144,7 @@ async def _robots(conn: AsyncConnection, org: accounts.Account) -> list[dict[str
                 "description": robot.description,
                 "created": robot.created,
                 "last_accessed": robot.last_accessed,
-                "permissions": await accounts.robot_repository_roles(conn, robot),
+                "permissions": await robots.robot_repository_roles(conn, robot),
             }
         )
     return found

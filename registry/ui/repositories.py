@@ -15,7 +15,7 @@ from aiohttp import web
 from registry.access import namespace_team_role, repository_role_for
 from registry.api.errors import unauthorized
 from registry.appkeys import STORE_KEY
-from registry.store import accounts, repositories
+from registry.store import organizations, repositories
 from registry.ui import guards
 from registry.ui.rendering import render
 from registry.ui.robots import registry_host
@@ -29,7 +29,7 @@ async def repository(request: web.Request) -> web.Response:
     signed_in = await guards.require_viewer(request)
     namespace, name = request.match_info["namespace"], request.match_info["repository"]
     async with request.app[STORE_KEY].read() as conn:
-        ns, held = await accounts.get_with_role(conn, namespace, signed_in.account.id)
+        ns, held = await organizations.get_with_role(conn, namespace, signed_in.account.id)
         repo = (
             await repositories.get_repository(conn, ns.id, name)
             if ns is not None and not ns.is_robot

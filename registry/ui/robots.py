@@ -17,7 +17,7 @@ from registry.access import organization_role_in
 from registry.api.errors import unauthorized
 from registry.api.organizations import require_org_admin
 from registry.appkeys import SETTINGS_KEY, STORE_KEY
-from registry.store import accounts
+from registry.store import accounts, robots
 from registry.ui import formatting, guards
 from registry.ui.rendering import render
 
@@ -41,7 +41,7 @@ async def _load(
             if found is None:
                 raise unauthorized(True)
             org = found
-        robot = await accounts.get_robot(conn, org, names.robot_full_name(orgname, short))
+        robot = await robots.get_robot(conn, org, names.robot_full_name(orgname, short))
     if robot is None:
         raise guards.Refused(404, f"There is no robot account {orgname}+{short}.")
     return orgname, org, robot
@@ -52,7 +52,7 @@ async def robot(request: web.Request) -> web.Response:
     signed_in = await guards.require_viewer(request)
     orgname, _, found = await _load(request, signed_in, admin=False)
     async with request.app[STORE_KEY].read() as conn:
-        permissions = await accounts.robot_repository_roles(conn, found)
+        permissions = await robots.robot_repository_roles(conn, found)
         role = await organization_role_in(conn, signed_in.entity, orgname)
     context: dict[str, Any] = {
         "viewer": signed_in,

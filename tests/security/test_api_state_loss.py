@@ -47,7 +47,7 @@ def reinstall(running: Running) -> None:
     wait_for(lambda: kube.get("/apis/quay.redhat.com/v1"), 30, "the CRD being served")
     for name in ("openshift-operators", "quay-bridge"):
         if kube.get(f"/api/v1/namespaces/{name}") is not None:
-            continue  # the API server made it itself (OpenShift's openshift-* namespaces)
+            continue  # a fresh cluster already has OpenShift's own namespaces
         kube.create(
             "/api/v1/namespaces",
             {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}},
@@ -124,8 +124,14 @@ class TestARestartedApiServer:
         assert new_uid != old_uid
 
         def refused() -> dict[str, Any] | None:
-            for event in running.kube.items("/api/v1/namespaces/same-name/events"):
-                if event.get("reason") == "QuayOrganizationNotOwned":
+            # A cluster-scoped object's Events live in ``default``.
+            for event in running.kube.items("/api/v1/namespaces/default/events"):
+                involved = event.get("involvedObject") or {}
+                if (
+                    involved.get("kind") == "Namespace"
+                    and involved.get("name") == "same-name"
+                    and event.get("reason") == "QuayOrganizationNotOwned"
+                ):
                     return event
             return None
 

@@ -57,12 +57,12 @@ def request_project(running: Running, name: str) -> None:
 
 
 def not_owned_event(running: Running, namespace: str) -> dict[str, Any] | None:
-    """The Warning about Namespace ``namespace``: in ``default``, as client-go puts it."""
+    """The Warning on the Namespace: a cluster-scoped object's Events live in ``default``."""
     for event in running.kube.items(running.path("default", "events")):
-        about = event.get("involvedObject") or {}
+        involved = event.get("involvedObject") or {}
         if (
-            about.get("kind") == "Namespace"
-            and about.get("name") == namespace
+            involved.get("kind") == "Namespace"
+            and involved.get("name") == namespace
             and event.get("reason") == "QuayOrganizationNotOwned"
             and event.get("type") == "Warning"
         ):

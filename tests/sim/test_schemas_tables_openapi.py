@@ -105,11 +105,16 @@ def test_validation_messages_are_kube_apiservers(sim: SimServer) -> None:
         }
     ]
     body = qi("required")
-    del body["spec"]["clusterID"]
+    del body["spec"]["quayHostname"]
     status = post(sim, body).json()
     assert status["message"] == (
-        'QuayIntegration.quay.redhat.com "required" is invalid: spec.clusterID: Required value'
+        'QuayIntegration.quay.redhat.com "required" is invalid: spec.quayHostname: Required value'
     )
+    body = qi("defaulted")
+    del body["spec"]["clusterID"]
+    created = post(sim, body)
+    assert created.status_code == 201
+    assert created.json()["spec"]["clusterID"] == "openshift"
     status = post(sim, qi("typed", resyncPeriodSeconds="often")).json()
     assert status["details"]["causes"][0]["reason"] == "FieldValueTypeInvalid"
     assert 'spec.resyncPeriodSeconds in body must be of type integer: "string"' in status["message"]
@@ -144,7 +149,8 @@ def test_kubectl_get_prints_the_crd_columns_and_explain_works(sim: SimServer) ->
     assert out[1].split()[:3] == ["shown", "west-1", "https://quay.example.com"]
     explained = kubectl(sim, "explain", "quayintegration.spec")
     assert explained.returncode == 0, explained.stderr
-    assert "clusterID\t<string> -required-" in explained.stdout
+    assert "quayHostname\t<string> -required-" in explained.stdout
+    assert "clusterID\t<string>\n" in explained.stdout
     field = kubectl(sim, "explain", "quayintegration.spec.credentialsSecret.key")
     assert "FIELD: key <string>" in field.stdout
 

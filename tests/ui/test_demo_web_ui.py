@@ -2,8 +2,9 @@
 
 The demo runs as a user runs it (a process); its JSON output must name the web UI and a sign-in
 that works in a real browser, where the organization ``openshift_e2e-demo`` shows the three robots
-the bridge made (section 11.5), and its ``screenshots`` step must have saved PNG files of the
-organization and robot pages before stopping.
+the bridge made (the product documentation's section 11.5, summarised in
+docs/reference/original-operator.md#the-documented-procedure), and its ``screenshots`` step must
+have saved PNG files of the organization and robot pages before stopping.
 """
 
 from __future__ import annotations

@@ -1,5 +1,7 @@
 """The product documentation's steps done in the web UI, against the whole stack.
 
+The procedure and its section numbers: docs/reference/original-operator.md#the-documented-procedure.
+
 Section 11.1 in a real browser: sign in, create the dedicated organization (Create New
 Organization) and choose it, Applications, Create New Application ``openshift``, open it, Generate
 Token with the seven listed scopes, Authorize Application twice, copy the token shown once. That

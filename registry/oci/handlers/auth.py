@@ -2,9 +2,9 @@
 
 Basic credentials (a user and password, a robot `org+short` and its token, or `$oauthtoken` and an
 OAuth token) or none at all; one or more `scope=repository:<ns>/<repo>:<actions>`. Every scope is
-downscoped to what the caller holds, never refused (quay-api.md section 6): the answer is always
-`{"token": <RS256 JWT>}` unless the credentials are wrong (401), there are neither credentials nor a
-scope (401), or a scope is malformed (400 `INVALID_REQUEST` / `NAME_INVALID`).
+downscoped to what the caller holds, never refused (docs/reference/quay.md#registry-token-auth): the
+answer is always `{"token": <RS256 JWT>}` unless the credentials are wrong (401), there are neither
+credentials nor a scope (401), or a scope is malformed (400 `INVALID_REQUEST` / `NAME_INVALID`).
 """
 
 from __future__ import annotations

@@ -4,7 +4,8 @@ The reference is a tag or a digest. A PUT is read up to the 4 MiB limit (413 pas
 (`MANIFEST_INVALID`), checked against the repository (every config and layer blob and every child
 manifest must already be there, else `MANIFEST_BLOB_UNKNOWN`), then stored with its tag in one
 transaction. Manifests are served byte for byte as pushed with their stored media type: no schema-1
-conversion, whatever the `Accept` header (quay-api.md section 9).
+conversion, whatever the `Accept` header
+(docs/reference/quay.md#registry-api-details-from-the-second-run).
 """
 
 from __future__ import annotations

@@ -28,7 +28,7 @@ from registry import credentials
 from registry.oci.routing import add_routes, attach_context
 from registry.oci.signing import KEY_FILE, SigningKey
 from registry.settings import Settings
-from registry.store import accounts, repositories
+from registry.store import accounts, organizations, repositories, robots
 from registry.store.database import Store
 from tests.registry.oci.images import OCI_MANIFEST, Image
 from tests.support.ports import free_port
@@ -87,12 +87,12 @@ async def _seed(store: Store) -> dict[str, str]:
         admin = await accounts.create_user(
             conn, ADMIN, "admin@example.com", _admin_password_hash(), superuser=True
         )
-        org = await accounts.create_organization(conn, "acme", None, admin.id)
+        org = await organizations.create_organization(conn, "acme", None, admin.id)
         app = await repositories.create_repository(conn, org, "app", "private", "", "image", admin)
         await repositories.create_repository(conn, org, "public", "public", "", "image", admin)
         for short, role in (("writer", "write"), ("reader", "read"), ("nobody", None)):
             token = credentials.random_token(64)
-            robot = await accounts.create_robot(
+            robot = await robots.create_robot(
                 conn, org, f"acme+{short}", "", None, store.keyring.seal(token)
             )
             tokens[robot.username] = token

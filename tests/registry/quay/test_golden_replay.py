@@ -6,7 +6,7 @@ values by shape); the robot's registry JWT is decoded and its header and claims 
 recorded ones. Deliberate differences, each with its reason:
 
 - ``health_instance``/``health_instance_end``: the recording answered 503 only because Quay's
-  self-ping went to ``localhost:8080`` where nothing listened (quay-real-run.md section 2.9); a
+  self-ping went to ``localhost:8080`` where nothing listened (docs/reference/quay.md#surprises); a
   healthy registry core answers 200 with the same service keys, all true.
 - ``org_trailing_slash_get``: Quay's body is its web UI page; only status and HTML type are
   compared.

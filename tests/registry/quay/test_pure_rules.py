@@ -7,7 +7,8 @@ import string
 
 import pytest
 
-from registry import avatars, names, schemas, scopes
+from registry import names, scopes, validation
+from registry.api import avatars, schemas
 from registry.credentials import random_token
 
 
@@ -111,11 +112,11 @@ def test_a_token_may_only_mint_a_subset_of_its_scopes() -> None:
 
 
 def test_schema_errors_report_the_shallowest_problem_like_jsonschema() -> None:
-    error = schemas.validate(schemas.NEW_REPO, {"repository": "x", "visibility": "internal"})
+    error = validation.validate(schemas.NEW_REPO, {"repository": "x", "visibility": "internal"})
     assert error is not None
     assert str(error).startswith("'description' is a required property\n\nFailed validating")
-    assert schemas.validate(schemas.NEW_ORG, {"name": "ok"}) is None
-    wrong_type = schemas.validate(schemas.NEW_ORG, {"name": 3})
+    assert validation.validate(schemas.NEW_ORG, {"name": "ok"}) is None
+    wrong_type = validation.validate(schemas.NEW_ORG, {"name": 3})
     assert wrong_type is not None and wrong_type.message == "3 is not of type 'string'"
 
 

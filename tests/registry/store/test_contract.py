@@ -18,7 +18,16 @@ from registry import access
 from registry.app import gc_pass
 from registry.credentials import random_token
 from registry.settings import Settings
-from registry.store import accounts, oauth, prototypes, repositories, schema
+from registry.store import (
+    accounts,
+    oauth,
+    organizations,
+    prototypes,
+    repositories,
+    robots,
+    schema,
+    teams,
+)
 from registry.store.database import Store
 from registry.store.migrating import latest_version, migrate
 
@@ -30,12 +39,12 @@ async def _user(store: Store, name: str = "alice") -> accounts.Account:
 
 async def _org(store: Store, owner: accounts.Account, name: str = "acme") -> accounts.Account:
     async with store.write() as conn:
-        return await accounts.create_organization(conn, name, None, owner.id)
+        return await organizations.create_organization(conn, name, None, owner.id)
 
 
 async def _robot(store: Store, org: accounts.Account, short: str) -> accounts.Account:
     async with store.write() as conn:
-        return await accounts.create_robot(
+        return await robots.create_robot(
             conn, org, f"{org.username}+{short}", "", None, store.keyring.seal("T" * 64)
         )
 
@@ -76,9 +85,9 @@ class TestAccounts:
         alice = await _user(store)
         org = await _org(store, alice)
         async with store.read() as conn:
-            assert await accounts.team_role(conn, org.id, alice.id) == "admin"
-            teams = await accounts.list_teams(conn, org.id)
-        assert [(t.name, t.role, t.member_count) for t in teams] == [("owners", "admin", 1)]
+            assert await teams.team_role(conn, org.id, alice.id) == "admin"
+            found = await teams.list_teams(conn, org.id)
+        assert [(t.name, t.role, t.member_count) for t in found] == [("owners", "admin", 1)]
 
     async def test_fifty_concurrent_creates_of_one_org_give_exactly_one_success(
         self, store: Store
@@ -107,7 +116,7 @@ class TestAccounts:
         org = await _org(store, alice)
         await _robot(store, org, "builder")
         async with store.write() as conn:
-            await accounts.mark_organization_deleted(conn, org)
+            await organizations.mark_organization_deleted(conn, org)
         async with store.read() as conn:
             assert await accounts.get_organization(conn, "acme") is None
             assert await accounts.is_reserved(conn, "acme")
@@ -115,7 +124,7 @@ class TestAccounts:
         assert await gc_pass(store, delay_seconds=0) == 1
         recreated = await _org(store, alice)
         async with store.read() as conn:
-            assert await accounts.list_robots(conn, recreated) == []
+            assert await robots.list_robots(conn, recreated) == []
 
 
 class TestRobots:
@@ -123,7 +132,7 @@ class TestRobots:
         org = await _org(store, await _user(store))
         token = random_token(64)
         async with store.write() as conn:
-            robot = await accounts.create_robot(
+            robot = await robots.create_robot(
                 conn, org, "acme+builder", "d", {"k": "v"}, store.keyring.seal(token)
             )
         async with store.read() as conn:
@@ -149,7 +158,7 @@ class TestRobots:
             repo = await repositories.create_repository(
                 conn, org, "app", "private", "", "image", alice
             )
-            await accounts.delete_robot(conn, robot)
+            await robots.delete_robot(conn, robot)
         async with store.read() as conn:
             assert await prototypes.list_prototypes(conn, org.id) == []
             names = [p.account.username for p in await repositories.user_permissions(conn, repo.id)]

@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError, StatementError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from registry.settings import Settings
-from registry.store import accounts, prepared, schema
+from registry.store import accounts, organizations, prepared, schema
 from registry.store.database import Store
 from registry.store.migrating import latest_version, migrate
 from registry.store.prepared import Prepared
@@ -42,7 +42,7 @@ _TEAM_NAMES = Prepared(
 async def _org(store: Store) -> accounts.Account:
     async with store.write() as conn:
         alice = await accounts.create_user(conn, "alice", "alice@example.com", None)
-        return await accounts.create_organization(conn, "acme", None, alice.id)
+        return await organizations.create_organization(conn, "acme", None, alice.id)
 
 
 async def _team_names(conn: AsyncConnection, org_id: int) -> list[str]:

@@ -888,10 +888,14 @@ def cr_cases() -> list[Case]:
         "enum": {"organizationDeletionPolicy": "Sometimes"},
         "set-duplicate": {"allowlistNamespaces": ["a", "a"]},
         "map-duplicate": {
-            "serviceAccounts": [{"name": "a", "role": "read"}, {"name": "a", "role": "write"}]
+            "serviceAccounts": [
+                {"name": "builder", "role": "read"},
+                {"name": "builder", "role": "write"},
+            ]
         },
         "nested-object-type": {"credentialsSecret": "creds"},
-        "null-required": {"clusterID": None},
+        "null-required": {"quayHostname": None},
+        "null-defaulted": {"clusterID": None},
         "minimum": {"resyncPeriodSeconds": -5},
     }
     out = [
