@@ -81,7 +81,8 @@ class Metrics:
         )
         self.watch_restarts = Counter(
             "quay_bridge_watch_restarts_total",
-            "Watches listed again, by resource and reason (expired, error).",
+            "Watches started again, by resource and reason"
+            " (expired, state_lost, reconnected: listed again first; error: resumed).",
             ["resource", "reason"],
             registry=self.registry,
         )

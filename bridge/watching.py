@@ -212,7 +212,8 @@ class Informer:
                 )
                 self._version, self._reset = None, True
             except KubeError as exc:
-                self.metrics.watch_restarts.labels(self.source.resource, "error").inc()
+                reason = "reconnected" if exc.unreachable else "error"
+                self.metrics.watch_restarts.labels(self.source.resource, reason).inc()
                 if exc.status == 410:
                     self._version = None
                     continue
