@@ -31,6 +31,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +63,22 @@ class ReadyView:
     async def ensure_now(self, namespace: str) -> None:
         """Nothing to provision."""
         return None
+
+    def rules_known(self) -> bool:
+        """The integrations are loaded."""
+        return True
+
+    def labels_seen(self, namespace: str) -> Mapping[str, str] | None:
+        """Every namespace has been seen, unlabelled."""
+        return {}
+
+    def destination_by_rules(self, namespace: str, labels: Mapping[str, str]) -> Destination | None:
+        """Every namespace is selected."""
+        return self.destination_for(namespace)
+
+    async def read_namespace_labels(self, namespace: str) -> Mapping[str, str] | None:
+        """Never called: every namespace has been seen."""
+        return {}
 
 
 def serve(cert_dir: str, control: Any) -> None:

@@ -523,7 +523,11 @@ class Cluster:
             # The status message already says what is wrong and what to do (credentials,
             # reachability, spec); an admin watching the log sees it without kubectl.
             log.warning(
-                "QuayIntegration %s is not ready: %s", name, status.get("message", ""), extra=fields
+                "QuayIntegration %s is not ready (%s): %s",
+                name,
+                ready.get("reason"),
+                status.get("message", ""),
+                extra=fields,
             )
         else:
             self._changed(

@@ -5,7 +5,7 @@ every event to :class:`Controller`. Its behaviour is split by topic, each class 
 previous one: ``scheduling`` (state, one coalesced reconcile at a time per namespace, ownership),
 ``finalizing`` (namespace deletion, disowning), ``reconciling`` (the namespace reconcile),
 ``looping`` (status, resync, rotation) and ``reacting`` (the event handlers). This module adds the
-life cycle: start, stop, the webhook's ``ensure_now``, and peering.
+life cycle: start, stop, the webhook's ``ensure_now`` and selection rules, and peering.
 """
 
 from __future__ import annotations
@@ -13,7 +13,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Mapping
 
+from bridge import naming, selection
 from bridge.cluster import Cluster, KubeError
 from bridge.metrics import Metrics
 from bridge.peering import Peering
@@ -22,8 +24,10 @@ from bridge.scheduling import (
     HEALTH_INTERVAL,
     PEERING_WAIT,
     is_waiting_project,
+    meta_of,
 )
 from bridge.state import BridgeState
+from webhook.views import Destination
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +46,7 @@ class Controller(Reacting):
     ) -> None:
         super().__init__(cluster, metrics, state, peering)
         state.install_ensure(self.ensure_now)
+        state.install_rules(self)
 
     async def start(self, *, follow: bool = False) -> None:
         """Load the integrations that exist and start the loops (kopf's startup hook).
@@ -139,6 +144,52 @@ class Controller(Reacting):
             self._relist.add(namespace)
             self._invalidate(namespace)
         await self.run(namespace)
+
+    def rules_known(self) -> bool:
+        """Whether every QuayIntegration is loaded (the webhook's selection needs them all)."""
+        return self.integrations_listed
+
+    def labels_seen(self, namespace: str) -> Mapping[str, str] | None:
+        """The labels of a namespace in the controller's cache; ``None`` when it has not seen it."""
+        body = self.namespaces.get(namespace)
+        if body is None:
+            return None
+        return dict(meta_of(body).get("labels") or {})
+
+    def destination_by_rules(self, namespace: str, labels: Mapping[str, str]) -> Destination | None:
+        """Where ``namespace``'s Builds push when exactly one integration selects it (no I/O).
+
+        The same rules as the reconcile (``selection.claimants``, the operator's own namespace
+        never, a conflict managed by none, an organization name Quay accepts), without recording
+        conflicts: the webhook asks, the reconcile reports.
+        """
+        names = selection.claimants(self._specs(), namespace, labels, self.never_managed)
+        if len(names) != 1:
+            return None
+        spec = self.integrations[names[0]].spec
+        if spec is None:
+            return None
+        try:
+            organization = naming.organization_name(spec.prefix, namespace)
+        except naming.InvalidQuayName:
+            return None
+        return Destination(
+            registry_host=spec.registry_host,
+            organization=organization,
+            insecure_registry=spec.insecure_registry,
+            scheduled_import=spec.scheduled_image_stream_import,
+        )
+
+    async def read_namespace_labels(self, namespace: str) -> Mapping[str, str] | None:
+        """Read a namespace the watch has not shown yet, and remember it for ``ensure_now``."""
+        try:
+            body = await self.cluster.get_namespace(namespace)
+        except KubeError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        self._remember_namespace(body)
+        return dict(meta_of(body).get("labels") or {})
 
     async def _health_loop(self) -> None:
         while True:

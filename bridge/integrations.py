@@ -19,7 +19,9 @@ from typing import Any
 
 from bridge import quay_errors as qe
 from bridge.cluster import Cluster, KubeError
+from bridge.integration_events import CHECKING
 from bridge.metrics import Metrics
+from bridge.quay_advice import condition_message
 from bridge.quay_client import QuayClient
 from bridge.selection import SYSTEM_RULE, ignored_in_allowlist
 from bridge.settings import IntegrationSpec, parse_spec
@@ -67,6 +69,9 @@ class Check:
 
 
 UNKNOWN = Check(None, "Pending", "not checked yet")
+#: Credentials and reachability are not checked while the spec is invalid.
+NOT_CHECKED = Check(None, "SpecInvalid", "not checked while the spec is invalid (see SpecValid)")
+SPEC_OK = Check(True, "SpecAccepted", "the spec is valid")
 
 
 class Integration:
@@ -85,6 +90,8 @@ class Integration:
         self._client_key = ""
         self.credentials = UNKNOWN
         self.reachable = UNKNOWN
+        #: the failed namespaces last told in an Event (see ``bridge.integration_events``)
+        self.reported_failures: tuple[str, ...] = ()
         self.conflicts: dict[str, list[str]] = {}
         self.invalid_names: dict[str, str] = {}
         self.last_sync: str | None = None
@@ -254,8 +261,8 @@ class Integration:
         """Re-read credentials and CA bundle, rebuild the client if needed, and probe Quay."""
         spec = self.spec
         if spec is None:
-            self.credentials = Check(False, "InvalidSpec", self.spec_error or "invalid spec")
-            self.reachable = UNKNOWN
+            self.credentials = NOT_CHECKED
+            self.reachable = NOT_CHECKED
             await self.close()
             return
         token = await self._read_token(cluster, spec)
@@ -302,35 +309,36 @@ class Integration:
             user = await self.client.get_user()
         except qe.Unauthenticated as exc:
             self.reachable = Check(True, "Reachable", "Quay answered")
-            self.credentials = Check(
-                False,
-                "TokenRejected",
-                f"Quay refused the token from the credentials Secret (expired or invalid): {exc}",
-            )
+            self.note_quay_error(exc)
         except qe.Forbidden as exc:
             self.reachable = Check(True, "Reachable", "Quay answered")
-            self.credentials = Check(False, "InsufficientScope", str(exc))
-        except qe.TLSFailure as exc:
-            self.reachable = Check(
-                False, "TLSFailure", f"{exc}; set caBundle to the CA that signed Quay's certificate"
-            )
-            self.credentials = UNKNOWN
+            self.credentials = Check(False, "InsufficientScope", self._said(exc))
         except qe.QuayError as exc:
-            self.reachable = Check(False, "QuayUnavailable", str(exc))
+            self.note_quay_error(exc)
+            if self.reachable.ok is not False:
+                self.reachable = Check(False, "QuayUnavailable", self._said(exc))
             self.credentials = UNKNOWN
         else:
             name = user.get("username", "?") if isinstance(user, dict) else "?"
             self.reachable = Check(True, "Reachable", "Quay answered")
             self.credentials = Check(True, "TokenAccepted", f"the token acts as Quay user {name}")
 
+    def _said(self, exc: qe.QuayError) -> str:
+        base_url = self.spec.base_url if self.spec is not None else "?"
+        return condition_message(exc, base_url)
+
     def note_quay_error(self, exc: qe.QuayError) -> None:
-        """Fold an error seen while reconciling into the health checks."""
+        """Fold an error seen while probing or reconciling into the health checks.
+
+        The message is the same advice the log line gives (``bridge.quay_advice``): what happened
+        and what to do, each said once, without the HTTP or TLS library's wording.
+        """
         if isinstance(exc, qe.Unauthenticated):
-            self.credentials = Check(False, "TokenRejected", f"Quay refused the token: {exc}")
+            self.credentials = Check(False, "TokenRejected", self._said(exc))
         elif isinstance(exc, qe.TLSFailure):
-            self.reachable = Check(False, "TLSFailure", str(exc))
+            self.reachable = Check(False, "TLSFailure", self._said(exc))
         elif isinstance(exc, qe.Unavailable):
-            self.reachable = Check(False, "QuayUnavailable", str(exc))
+            self.reachable = Check(False, "QuayUnavailable", self._said(exc))
 
     async def close(self) -> None:
         """Close the Quay client."""
@@ -373,24 +381,30 @@ class Integration:
             conflict = (False, "NoOverlap", "no namespace is selected by another integration")
         ready = self.usable
         self.metrics.integration_ready.labels(self.name).set(1 if ready else 0)
-        if self.spec is None:
-            message = f"invalid spec: {self.spec_error}"
-        elif self.credentials.ok is False:
-            message = self.credentials.message
-        elif self.reachable.ok is False:
-            message = self.reachable.message
+        spec_check = (
+            SPEC_OK
+            if self.spec is not None
+            else Check(False, "InvalidSpec", self.spec_error or "the spec is invalid")
+        )
+        cause = next(
+            (c for c in (spec_check, self.credentials, self.reachable) if c.ok is False), None
+        )
+        if cause is not None:
+            message, why = cause.message, cause.reason
         elif not ready:
-            message = "checking Quay"
+            message, why = "checking the credentials and Quay", CHECKING
         else:
+            why = "Ready"
             message = f"{managed} namespaces managed, {failed} failed"
             errors = [f"{r.namespace}: {r.error}" for r in records if r.error][:3]
-            errors += [f"{ns}: {why}" for ns, why in sorted(self.invalid_names.items())][:3]
+            errors += [f"{ns}: {text}" for ns, text in sorted(self.invalid_names.items())][:3]
             if errors:
                 message += "; " + "; ".join(errors)
         conditions = [
-            self._condition(
-                "Ready", ready, "Ready" if ready else "NotReady", message if not ready else "ready"
-            ),
+            # Ready sums up the others: when False, its reason and message are the first failing
+            # condition's (spec, then credentials, then reachability), so one line says it all.
+            self._condition("Ready", ready, why, message if not ready else "ready"),
+            self._condition("SpecValid", spec_check.ok, spec_check.reason, spec_check.message),
             self._condition(
                 "CredentialsValid",
                 self.credentials.ok,

@@ -16,7 +16,8 @@ import logging
 import random
 import time
 
-from bridge.cluster import KubeError
+from bridge.cluster import QI_GROUP, QI_VERSION, KubeError
+from bridge.integration_events import IntegrationEvent, failures_event, readiness_event
 from bridge.integrations import Integration, now_iso
 from bridge.limiting import background
 from bridge.provisioning import CHECK_PARTS
@@ -184,13 +185,39 @@ class Looping(Reconciling):
                     log.exception("status of integration %s not written", name)
 
     async def write_status(self, integration: Integration) -> None:
-        """Patch the CR's status if it differs from what was last written."""
-        body = integration.status_body(self.state.for_integration(integration.name))
+        """Patch the CR's status if it differs from what was last written; post its Events."""
+        records = self.state.for_integration(integration.name)
+        body = integration.status_body(records)
         if body == integration.written_status:
             return
+        before = integration.written_status
         try:
             await self.cluster.patch_integration_status(integration.name, body)
             integration.written_status = body
         except KubeError as exc:
             log.warning("status of %s not written: %s", integration.name, exc)
             self._status_dirty.add(integration.name)
+            return
+        events = [readiness_event(before, body)]
+        if integration.usable:
+            # While the integration is not ready every namespace waits for it: that is one
+            # IntegrationNotReady Event, not a failure of each namespace.
+            failed = {r.namespace: r.error for r in records if r.error}
+            failed.update(integration.invalid_names)
+            events.append(failures_event(integration.reported_failures, failed))
+            integration.reported_failures = tuple(sorted(failed))
+        for event in events:
+            if event is not None:
+                await self._post_integration_event(integration, event)
+
+    async def _post_integration_event(
+        self, integration: Integration, event: IntegrationEvent
+    ) -> None:
+        """Post ``event`` about the QuayIntegration (cluster-scoped: it goes into ``default``)."""
+        metadata = integration.body.get("metadata") or {}
+        involved = {
+            "apiVersion": f"{QI_GROUP}/{QI_VERSION}",
+            "kind": "QuayIntegration",
+            "metadata": {"name": integration.name, "uid": metadata.get("uid")},
+        }
+        await self.cluster.post_event(involved, event.reason, event.message, warning=event.warning)

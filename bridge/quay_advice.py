@@ -1,14 +1,17 @@
-"""What an admin should do about a failed Quay call: the words of the WARNING/ERROR log lines.
+"""What an admin should do about a failed Quay call: the words of log lines and conditions.
 
 Pure: maps a :class:`bridge.quay_errors.QuayError` to a log level, a one-line summary and an action,
 or to None for the answers the controller handles as part of its work (a missing robot, an existing
 organization). The Quay client logs the advice (see ``bridge.quay_client``); keeping the words here
-lets them be tested as a table and read in one place. No advice ever quotes the token.
+lets them be tested as a table and read in one place; the QuayIntegration's conditions use the same
+words (:func:`condition_message`), so the log and ``kubectl describe`` agree. The HTTP and TLS
+libraries' own wording is turned into plain words here. No advice ever quotes the token.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 
 from bridge import quay_errors as qe
@@ -30,6 +33,27 @@ class Advice:
 def _refused(text: str) -> bool:
     lowered = text.lower()
     return "connect call failed" in lowered or "connection refused" in lowered
+
+
+_SSL_TAG = re.compile(r"\[SSL(?:: [A-Z_]+)?\]\s*|\s*\(_ssl\.c:\d+\)")
+_NO_NAME = ("name or service not known", "nodename nor servname", "name resolution", "no address")
+
+
+def tls_reason(message: str) -> str:
+    """``message`` without the TLS library's tags (``[SSL: ...]``, ``(_ssl.c:1000)``)."""
+    return _SSL_TAG.sub("", message).strip() or "the certificate was not accepted"
+
+
+def unreachable_reason(message: str) -> str:
+    """Why a connection failed, in words, without the HTTP library's wording."""
+    lowered = message.lower()
+    if any(marker in lowered for marker in _NO_NAME):
+        return "its host name does not resolve"
+    if "timeout" in lowered or "timed out" in lowered:
+        return "it did not answer in time"
+    if "reset" in lowered or "disconnected" in lowered or "closed" in lowered:
+        return "it closed the connection"
+    return "the connection failed"
 
 
 def advice(error: qe.QuayError, base_url: str) -> Advice | None:
@@ -57,7 +81,7 @@ def advice(error: qe.QuayError, base_url: str) -> Advice | None:
         return Advice(
             "tls",
             logging.ERROR,
-            f"{where}: {error.message}",
+            f"{where}: {tls_reason(error.message)}",
             "set the QuayIntegration's caBundle to the CA that signed Quay's certificate"
             " (insecureRegistry: true turns verification off, for tests only)",
         )
@@ -74,7 +98,7 @@ def advice(error: qe.QuayError, base_url: str) -> Advice | None:
             return Advice(
                 "unreachable",
                 logging.WARNING,
-                f"{where} cannot be reached: {error.message}",
+                f"{where} cannot be reached: {unreachable_reason(error.message)}",
                 "check quayHostname, DNS and the network policy's egress to Quay; the bridge"
                 " retries on its own",
             )
@@ -85,3 +109,11 @@ def advice(error: qe.QuayError, base_url: str) -> Advice | None:
             "check Quay's health and logs; the bridge retries on its own",
         )
     return None
+
+
+def condition_message(error: qe.QuayError, base_url: str) -> str:
+    """The message of the condition ``error`` sets: what happened, then what to do, said once."""
+    found = advice(error, base_url)
+    if found is None:
+        return f"Quay at {base_url}: {error.message}"
+    return f"{found.summary}; {found.action}"

@@ -318,16 +318,14 @@ class QuayClient:
                 reason = shorten(str(exc.certificate_error))
                 raise self._failed(
                     TLSFailure(
-                        f"Quay's TLS certificate was not accepted: {reason}",
+                        f"its TLS certificate was not accepted: {reason}",
                         endpoint=endpoint,
                     )
                 ) from exc
             except aiohttp.ClientSSLError as exc:
                 self._record(endpoint, method, "tls_error", started)
                 raise self._failed(
-                    TLSFailure(
-                        f"TLS failure talking to Quay: {shorten(str(exc))}", endpoint=endpoint
-                    )
+                    TLSFailure(f"TLS failed: {shorten(str(exc))}", endpoint=endpoint)
                 ) from exc
             except (TimeoutError, aiohttp.ClientConnectionError) as exc:
                 self._record(endpoint, method, "connection_error", started)

@@ -35,32 +35,59 @@ class Reconciling(Finalizing):
         started = time.monotonic()
         outcome = "ok"
         record = self.state.records.get(namespace)
+        failure: str | None = None
         try:
             await self._reconcile(namespace)
             self._retries.pop(namespace, None)
         except qe.NameReserved as exc:
             outcome = "name_reserved"
-            self._fail(namespace, f"organization name still reserved in Quay, retrying: {exc}")
+            failure = f"organization name still reserved in Quay, retrying: {exc}"
             self._retry_later(namespace)
         except qe.QuayError as exc:
             outcome = "quay_error"
-            self._fail(namespace, str(exc))
+            failure = str(exc)
             integration = self.integrations.get(record.integration) if record else None
             if integration is not None:
                 integration.note_quay_error(exc)
             self._retry_later(namespace)
         except KubeError as exc:
             outcome = "kube_error"
-            self._fail(namespace, f"Kubernetes API: {exc}")
+            failure = f"Kubernetes API: {exc}"
             self._retry_later(namespace)
         except Exception as exc:
             outcome = "error"
             log.exception("reconcile of namespace %s failed", namespace)
-            self._fail(namespace, f"{type(exc).__name__}: {exc}")
+            failure = f"{type(exc).__name__}: {exc}"
             self._retry_later(namespace)
         finally:
             self.metrics.reconciles.labels("namespace", outcome).inc()
             self.metrics.reconcile_seconds.labels("namespace").observe(time.monotonic() - started)
+        if failure is not None:
+            self._fail(namespace, failure)
+            await self._tell_failure(namespace, failure)
+
+    async def _tell_failure(self, namespace: str, message: str) -> None:
+        """Post one QuayProvisioningFailed Warning on the namespace per run of failures.
+
+        Only while its integration is ready: when the integration is not, every namespace waits
+        for it and the integration's own IntegrationNotReady Event says why, once. The retries
+        that follow post nothing; the first success after them posts QuayProvisioningRecovered.
+        """
+        record = self.state.records.get(namespace)
+        integration = self.integrations.get(record.integration) if record else None
+        body = self.namespaces.get(namespace)
+        if integration is None or not integration.usable or body is None:
+            return
+        if namespace in self._reported_failing:
+            return
+        self._reported_failing.add(namespace)
+        await self.cluster.post_event(
+            {"apiVersion": "v1", "kind": "Namespace", "metadata": meta_of(body)},
+            "QuayProvisioningFailed",
+            f"{message}; the bridge retries on its own (the operator's log and the"
+            f" QuayIntegration {integration.name}'s status say more)",
+            warning=True,
+        )
 
     def _fail(self, namespace: str, message: str) -> None:
         log.warning("namespace %s: %s", namespace, message)
@@ -191,6 +218,29 @@ class Reconciling(Finalizing):
         current = self.namespaces.get(namespace, body)
         if self._changes[namespace] == changes:
             self._fingerprints[namespace] = self._fingerprint(current, integration)
+        if created or namespace in self._reported_failing:
+            robots = [
+                naming.robot_full_name(org, naming.robot_short_name(sa.name))
+                for sa in spec.service_accounts
+            ]
+            await self._tell_provisioned(current, org, robots, recovered=not created)
+
+    async def _tell_provisioned(
+        self, body: dict[str, Any], org: str, robots: list[str], *, recovered: bool
+    ) -> None:
+        """Say on the namespace that its Quay organization, robots and pull Secrets are in place.
+
+        Posted when the organization was created, and after a run of failures (recovered); a
+        resync that finds everything in place posts nothing.
+        """
+        self._reported_failing.discard(str(meta_of(body).get("name")))
+        await self.cluster.post_event(
+            {"apiVersion": "v1", "kind": "Namespace", "metadata": meta_of(body)},
+            "QuayProvisioningRecovered" if recovered else "QuayProvisioned",
+            f"{'in place again' if recovered else 'provisioned'}: Quay organization {org},"
+            f" robot accounts {', '.join(robots) or 'none'}, their pull Secrets linked to the"
+            " ServiceAccounts",
+        )
 
     async def _patch_namespace(
         self, namespace: str, body: dict[str, Any], annotations: dict[str, str]

@@ -101,6 +101,8 @@ class Scheduling:
         self._retries: dict[str, int] = {}
         self._retry_handles: dict[str, asyncio.TimerHandle] = {}
         self._reported_invalid: set[str] = set()
+        #: namespaces whose last reconcile failure was told in a QuayProvisioningFailed Event
+        self._reported_failing: set[str] = set()
         self._reported_not_owned: set[tuple[str, str, str]] = set()
         self._repo_inflight: dict[tuple[str, str], asyncio.Future[None]] = {}
         self._semaphore = asyncio.Semaphore(CONCURRENCY)
@@ -273,6 +275,7 @@ class Scheduling:
         self._check_turn.pop(namespace, None)
         self._quay_checked.pop(namespace, None)
         self._reported_invalid.discard(namespace)
+        self._reported_failing.discard(namespace)
         self._reported_not_owned = {k for k in self._reported_not_owned if k[0] != namespace}
         self._retries.pop(namespace, None)
         lock = self._locks.get(namespace)

@@ -57,8 +57,8 @@ class ServiceAccountRole(_Model):
     def _robot_name(cls, value: str) -> str:
         if not SERVICE_ACCOUNT_NAME.match(value):
             raise ValueError(
-                f"{value[:80]!r} cannot name both a ServiceAccount and a Quay robot: 2-253"
-                " lower-case letters and digits, separated by single '-' or '.'"
+                "accepts 2-253 lower-case letters and digits, separated by single '-' or '.'"
+                f" (it names both a ServiceAccount and a Quay robot; given: {value[:80]!r})"
             )
         return value
 
@@ -131,7 +131,7 @@ class IntegrationSpec(_Model):
         names = [account.name for account in value]
         twice = sorted({name for name in names if names.count(name) > 1})
         if twice:
-            raise ValueError(f"service account names must be unique; listed twice: {twice}")
+            raise ValueError(f"lists each name once; listed twice: {', '.join(twice)}")
         return value
 
     @field_validator("quay_hostname")
@@ -139,20 +139,21 @@ class IntegrationSpec(_Model):
     def _url(cls, value: str) -> str:
         if not _URL.match(value):
             raise ValueError(
-                "quayHostname must be a URL with scheme and host only, e.g. https://quay.example.com"
+                f"accepts the URL of Quay with its scheme and host only (an optional port, no"
+                f" path), e.g. https://quay.example.com (given: {value[:80]!r})"
             )
         netloc = urlsplit(value).netloc
         host = netloc.rsplit("@", 1)[-1]
         if not host.startswith("[") and host.count(":") > 1:
             raise ValueError(
-                f"quayHostname {value}: an IPv6 address must be in brackets, "
-                "e.g. https://[fd00::10]:8443"
+                "accepts an IPv6 address only in brackets, e.g. https://[fd00::10]:8443"
+                f" (given: {value[:80]!r})"
             )
         try:
             _ = urlsplit(value).port
         except ValueError:
             raise ValueError(
-                f"quayHostname {value}: the port is not a number from 0 to 65535"
+                f"accepts a port that is a number from 0 to 65535 (given: {value[:80]!r})"
             ) from None
         return value
 
@@ -172,13 +173,71 @@ class IntegrationSpec(_Model):
         return (self.organization_prefix or self.cluster_id).lower()
 
 
+#: What the patterned fields accept, in words (the API server's own message quotes the regex).
+_ACCEPTED = {
+    "clusterID": "letters and digits, in runs joined by single '.', '_' or '-' (e.g. openshift)",
+    "organizationPrefix": "letters and digits, in runs joined by single '.', '_' or '-'",
+}
+
+
+def _where(loc: tuple[int | str, ...]) -> str:
+    """``spec.serviceAccounts[0].name`` for pydantic's ``("serviceAccounts", 0, "name")``."""
+    path = "spec"
+    for part in loc:
+        path += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return path
+
+
+def _field(loc: tuple[int | str, ...]) -> str:
+    names = [part for part in loc if isinstance(part, str)]
+    return names[-1] if names else ""
+
+
+def _in_words(error: Any) -> str:
+    """One pydantic error as a sentence: what the field accepts, never a regex or a class name."""
+    kind, ctx, loc = error["type"], error.get("ctx") or {}, tuple(error["loc"])
+    given = error.get("input")
+    shown = ""
+    if isinstance(given, str):
+        shown = f" (given: {given[:80]!r})"
+    elif isinstance(given, int | float):
+        shown = f" (given: {given})"
+    if kind == "missing":
+        return "is required"
+    if kind == "value_error":
+        return str(ctx.get("error") or error["msg"]).removeprefix("Value error, ")
+    if kind == "string_pattern_mismatch":
+        accepted = _ACCEPTED.get(_field(loc), "a value of the documented form")
+        return f"accepts {accepted}{shown}"
+    if kind == "string_too_long":
+        return f"accepts at most {ctx.get('max_length')} characters{shown}"
+    if kind == "string_too_short":
+        return "must not be empty"
+    if kind == "literal_error":
+        return f"accepts {ctx.get('expected')}{shown}"
+    if kind in {"greater_than_equal", "greater_than"}:
+        return f"accepts a whole number of at least {ctx.get('ge', ctx.get('gt'))}{shown}"
+    if kind in {"int_parsing", "int_type", "int_from_float"}:
+        return f"accepts a whole number{shown}"
+    if kind in {"bool_parsing", "bool_type"}:
+        return f"accepts true or false{shown}"
+    if kind == "string_type":
+        return f"accepts text{shown}"
+    if kind in {"model_type", "model_attributes_type", "dict_type"}:
+        return "accepts an object with named fields"
+    if kind in {"list_type", "tuple_type"}:
+        return "accepts a list"
+    return str(error["msg"]).removeprefix("Value error, ")
+
+
 def parse_spec(spec: dict[str, Any] | None) -> IntegrationSpec:
-    """Validate a CR's ``spec``; raise ValueError with one readable line per problem."""
+    """Validate a CR's ``spec``; raise ValueError with one readable sentence per problem.
+
+    Each sentence names the field (``spec.serviceAccounts[0].name``) and what it accepts, in words:
+    this text becomes the ``SpecValid`` condition's message, read by an admin, not a developer.
+    """
     try:
         return IntegrationSpec.model_validate(spec or {})
     except ValidationError as exc:
-        problems = []
-        for error in exc.errors():
-            where = ".".join(str(part) for part in error["loc"]) or "spec"
-            problems.append(f"spec.{where}: {error['msg']}")
+        problems = [f"{_where(tuple(e['loc']))} {_in_words(e)}" for e in exc.errors()]
         raise ValueError("; ".join(problems)) from None

@@ -4,13 +4,16 @@ The admission webhook must answer from memory, so everything it needs (the names
 destination, whether the builder's pull secret is linked) lives here, updated by the controller as
 it provisions. :class:`BridgeState` satisfies ``webhook.views.StateView`` structurally;
 ``ensure_now`` is delegated to a callback the controller installs, which provisions the namespace at
-once.
+once; so are the selection rules for namespaces without a record yet (:class:`NamespaceRules`,
+the controller's integrations and its namespace cache), which the webhook uses so that a namespace
+created a moment ago is never taken for an unmanaged one.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from webhook.views import Destination
 
@@ -43,16 +46,59 @@ class NamespaceRecord:
     error: str | None = None
 
 
+class NamespaceRules(Protocol):
+    """The controller's side of the webhook's selection questions (``webhook.views.StateView``)."""
+
+    def rules_known(self) -> bool:
+        """Whether every QuayIntegration has been loaded."""
+        ...
+
+    def labels_seen(self, namespace: str) -> Mapping[str, str] | None:
+        """The labels of a namespace in the controller's cache; ``None`` when not seen."""
+        ...
+
+    def destination_by_rules(self, namespace: str, labels: Mapping[str, str]) -> Destination | None:
+        """Where the namespace's Builds push if exactly one integration selects it."""
+        ...
+
+    async def read_namespace_labels(self, namespace: str) -> Mapping[str, str] | None:
+        """One GET of the namespace; ``None`` when it does not exist."""
+        ...
+
+
 class BridgeState:
     """Managed namespaces by name; implements the webhook's ``StateView``."""
 
     def __init__(self) -> None:
         self.records: dict[str, NamespaceRecord] = {}
         self._ensure: Callable[[str], Awaitable[None]] | None = None
+        self._rules: NamespaceRules | None = None
 
     def install_ensure(self, ensure: Callable[[str], Awaitable[None]]) -> None:
         """Set the coroutine ``ensure_now`` runs (the controller's immediate reconcile)."""
         self._ensure = ensure
+
+    def install_rules(self, rules: NamespaceRules) -> None:
+        """Set who answers the selection questions (the controller)."""
+        self._rules = rules
+
+    def rules_known(self) -> bool:
+        """Whether the integrations are loaded (never, until the controller installed its rules)."""
+        return self._rules is not None and self._rules.rules_known()
+
+    def labels_seen(self, namespace: str) -> Mapping[str, str] | None:
+        """The labels of a namespace the controller has seen; ``None`` when it has not."""
+        return None if self._rules is None else self._rules.labels_seen(namespace)
+
+    def destination_by_rules(self, namespace: str, labels: Mapping[str, str]) -> Destination | None:
+        """Where builds of ``namespace`` would push by the integrations' rules; None: unselected."""
+        return None if self._rules is None else self._rules.destination_by_rules(namespace, labels)
+
+    async def read_namespace_labels(self, namespace: str) -> Mapping[str, str] | None:
+        """Read the namespace once (the controller remembers it); ``None`` when it is absent."""
+        if self._rules is None:
+            raise RuntimeError("the controller has not started")
+        return await self._rules.read_namespace_labels(namespace)
 
     def destination_for(self, namespace: str) -> Destination | None:
         """Return where Builds of ``namespace`` push; None when the namespace is unmanaged."""

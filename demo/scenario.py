@@ -617,6 +617,27 @@ def webhook_configuration(url: str, ca_pem: bytes) -> dict[str, Any]:
                     }
                 ],
                 "clientConfig": {"url": url, "caBundle": base64.b64encode(ca_pem).decode()},
-            }
+            },
+            {
+                # A namespace an integration selects is labelled managed at its creation.
+                "name": "namespaces.quay-bridge.quay.redhat.com",
+                "admissionReviewVersions": ["v1"],
+                "sideEffects": "None",
+                "timeoutSeconds": 5,
+                "failurePolicy": "Ignore",
+                "rules": [
+                    {
+                        "apiGroups": [""],
+                        "apiVersions": ["v1"],
+                        "operations": ["CREATE"],
+                        "resources": ["namespaces"],
+                        "scope": "Cluster",
+                    }
+                ],
+                "clientConfig": {
+                    "url": f"{url}/namespaces",
+                    "caBundle": base64.b64encode(ca_pem).decode(),
+                },
+            },
         ],
     }

@@ -131,6 +131,27 @@ def decide(
     return Rewrite(namespace, destination_namespace, image, patch)
 
 
+def namespaces_to_resolve(request: AdmissionRequest) -> list[str]:
+    """Return the namespaces ``decide`` would look up for this request, the Build's own first.
+
+    The server resolves them (from memory, or one read for a namespace not seen yet) before
+    calling ``decide``, which stays pure. Empty for anything that is not a Build CREATE.
+    """
+    if request.operation != "CREATE" or request.resource.resource != "builds":
+        return []
+    if request.sub_resource or request.kind.kind != "Build" or request.object is None:
+        return []
+    build = request.object
+    namespace = request.namespace or _text(_get(build, "metadata", "namespace"))
+    if not namespace:
+        return []
+    target = _get(build, "spec", "output", "to")
+    output = _text(target.get("namespace")) if isinstance(target, Mapping) else ""
+    if isinstance(target, Mapping) and target.get("kind") == "ImageStreamTag" and output:
+        return [namespace, output]
+    return [namespace]
+
+
 def _strip_ops(build: Mapping[str, Any]) -> list[JsonPatchOp]:
     """Remove every bridge annotation the Build's author set (only the webhook may set them)."""
     annotations = _get(build, "metadata", "annotations")

@@ -1,11 +1,14 @@
-"""The admission webhook's HTTPS server: ``POST /admissionwebhook``, ``/healthz``, ``/readyz``.
+"""The admission webhook's HTTPS server: Builds, Namespaces, ``/healthz``, ``/readyz``.
 
-This is the I/O half of the webhook; the decision itself is ``webhook.mutation.decide`` (pure).
-Every answer comes from the state view in memory, so an admission makes no API-server call. When a
-managed namespace's builder secret is not there yet (the first build of a fresh project), the server
-asks the view to provision it now and waits a bounded time, shorter than the API server's webhook
-timeout, before it would deny; the denial carries HTTP 503 so a BuildConfig's instantiate is retried
-rather than treated as fatal (a plain denial is a 400, which the build controller never retries).
+Builds are posted to ``/admissionwebhook``, Namespaces to ``/admissionwebhook/namespaces``. This
+is the I/O half of the webhook; the decisions themselves are ``webhook.mutation.decide`` and
+``webhook.labelling.decide_namespace`` (pure). Answers come from the state view in memory, so an
+admission makes no API-server call, except one read of a Build's namespace that the controller has
+not seen yet (``webhook.resolving``). When a managed namespace's builder secret is not there yet
+(the first build of a fresh project), the server asks the view to provision it now and waits a
+bounded time, shorter than the API server's webhook timeout, before it would deny; the denial
+carries HTTP 503 so a BuildConfig's instantiate is retried rather than treated as fatal (a plain
+denial is a 400, which the build controller never retries).
 The serving certificate is re-read when its files change, because service-ca, OLM and cert-manager
 rotate it under a running pod.
 """
@@ -27,14 +30,18 @@ from typing import Any
 from aiohttp import web
 
 from certs.tlspolicy import restrict_to_approved
-from webhook.metrics import AdmissionMetrics, Outcome
-from webhook.mutation import Rewrite, decide
+from webhook.labelling import decide_namespace
+from webhook.metrics import AdmissionMetrics, NamespaceOutcome, Outcome
+from webhook.mutation import Rewrite, decide, namespaces_to_resolve
+from webhook.resolving import Undecided, resolve
 from webhook.reviews import MalformedReview, allow, deny, parse_review
 from webhook.views import StateView
 
 log = logging.getLogger(__name__)
 
 ADMISSION_PATH = "/admissionwebhook"
+#: Namespace CREATEs: the managed label for namespaces an integration selects.
+NAMESPACE_PATH = "/admissionwebhook/namespaces"
 TLS_CERT = "tls.crt"
 TLS_KEY = "tls.key"
 
@@ -187,6 +194,7 @@ class WebhookServer:
         """Return the aiohttp application (routes only; TLS is the site's)."""
         app = web.Application(client_max_size=self.settings.max_body_bytes)
         app.router.add_post(ADMISSION_PATH, self._admit)
+        app.router.add_post(NAMESPACE_PATH, self._admit_namespace)
         app.router.add_get("/healthz", self._healthz)
         app.router.add_get("/readyz", self._readyz)
         return app
@@ -251,7 +259,21 @@ class WebhookServer:
             self.metrics.answered("malformed", time.monotonic() - started)
             return web.json_response({"message": str(exc)}, status=400)
         admission = review.request
-        decision = decide(admission, self.view.destination_for, self.decision_key)
+        try:
+            resolution = await resolve(self.view, namespaces_to_resolve(admission))
+        except Undecided as exc:
+            log.warning("denied build %s/%s: %s", admission.namespace, admission.name, exc)
+            message = f"{exc}; retry the build shortly"
+            reply = deny(admission.uid, message, code=NOT_READY_CODE, reason=NOT_READY_REASON)
+            return self._answer("denied", started, reply)
+        if resolution.read:
+            log.info(
+                "build %s/%s: read namespace(s) %s, not seen by the controller yet",
+                admission.namespace,
+                admission.name,
+                ", ".join(resolution.read),
+            )
+        decision = decide(admission, resolution.destination_for, self.decision_key)
         if not isinstance(decision, Rewrite):
             log.debug("admission %s left unchanged: %s", admission.uid, decision.reason)
             if decision.patch:
@@ -283,6 +305,29 @@ class WebhookServer:
                 return self._answer("denied", started, reply)
         log.info("build %s/%s now pushes to %s", namespace, admission.name, decision.image)
         return self._answer("rewritten", started, allow(admission.uid, decision.patch))
+
+    async def _admit_namespace(self, request: web.Request) -> web.Response:
+        """Label a namespace being created when an integration selects it (memory only)."""
+        started = time.monotonic()
+        body = await request.read()
+        try:
+            review = parse_review(body)
+        except MalformedReview as exc:
+            log.warning("refused a malformed admission request from %s: %s", request.remote, exc)
+            self.metrics.namespace_answered("malformed", time.monotonic() - started)
+            return web.json_response({"message": str(exc)}, status=400)
+        admission = review.request
+        decision = decide_namespace(
+            admission, self.view.destination_by_rules, self.view.rules_known()
+        )
+        if decision.labelled:
+            log.info("namespace %s labelled as managed at its creation", admission.name)
+        else:
+            log.debug("namespace admission %s left unchanged: %s", admission.uid, decision.reason)
+        outcome: NamespaceOutcome = "labelled" if decision.labelled else "unchanged"
+        self.metrics.namespace_answered(outcome, time.monotonic() - started)
+        reply = allow(admission.uid, decision.patch)
+        return web.Response(body=reply, content_type="application/json")
 
     async def _provision(self, namespace: str, budget: float) -> bool:
         """Ask the view to provision ``namespace`` and wait at most ``budget`` seconds for it.

@@ -157,6 +157,15 @@ class Cluster:
         raw = self.core.list_namespaced_event(namespace, _preload_content=False)
         return list(json.loads(raw.data).get("items") or [])
 
+    def integration_events(self, name: str) -> list[dict[str, Any]]:
+        """Events about QuayIntegration ``name``: in ``default``, as client-go puts them."""
+        return [
+            event
+            for event in self.events("default")
+            if event["involvedObject"].get("kind") == "QuayIntegration"
+            and event["involvedObject"].get("name") == name
+        ]
+
     def namespace_events(self, name: str) -> list[dict[str, Any]]:
         """Events about Namespace ``name``: in ``default``, as a real API server requires."""
         return [

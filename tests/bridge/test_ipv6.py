@@ -56,8 +56,11 @@ def test_an_ipv6_quay_hostname_gives_a_bracketed_registry_host() -> None:
 @pytest.mark.parametrize(
     ("url", "message"),
     [
-        ("https://fd00::10:8443", "an IPv6 address must be in brackets"),
-        ("https://[fd00::10]:99999", "the port is not a number"),
+        ("https://fd00::10:8443", "spec.quayHostname accepts an IPv6 address only in brackets"),
+        (
+            "https://[fd00::10]:99999",
+            "spec.quayHostname accepts a port that is a number from 0 to 65535",
+        ),
     ],
 )
 def test_an_ipv6_quay_hostname_without_brackets_is_refused_with_the_fix(

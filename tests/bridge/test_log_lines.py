@@ -14,7 +14,7 @@ from bridge.cluster import Cluster, KubeError, describe_patch, resource_of
 from bridge.connection import Connection
 from bridge.logs import JSONFormatter, TextFormatter
 from bridge.metrics import Metrics
-from bridge.quay_advice import advice
+from bridge.quay_advice import advice, condition_message
 from tests.support.ports import free_port
 
 URL = "https://quay.example.com"
@@ -78,6 +78,48 @@ class TestAdvice:
     )
     def test_answers_the_controller_handles_are_not_advice(self, error: qe.QuayError) -> None:
         assert advice(error, URL) is None
+
+
+class TestConditionMessages:
+    @pytest.mark.parametrize(
+        ("error", "expected"),
+        [
+            (
+                qe.TLSFailure(
+                    "its TLS certificate was not accepted: [SSL: CERTIFICATE_VERIFY_FAILED]"
+                    " certificate verify failed: self-signed certificate (_ssl.c:1000)"
+                ),
+                f"Quay at {URL}: its TLS certificate was not accepted: certificate verify failed:"
+                " self-signed certificate; set the QuayIntegration's caBundle to the CA that"
+                " signed Quay's certificate (insecureRegistry: true turns verification off, for"
+                " tests only)",
+            ),
+            (
+                qe.Unavailable(
+                    f"cannot reach Quay at {URL}: ClientConnectorDNSError: Cannot connect to host"
+                    " quay.example.com:443 ssl:default [Name or service not known]"
+                ),
+                f"Quay at {URL} cannot be reached: its host name does not resolve; check"
+                " quayHostname, DNS and the network policy's egress to Quay; the bridge retries"
+                " on its own",
+            ),
+            (
+                qe.Unavailable(f"cannot reach Quay at {URL}: ServerTimeoutError: timed out"),
+                f"Quay at {URL} cannot be reached: it did not answer in time; check quayHostname,"
+                " DNS and the network policy's egress to Quay; the bridge retries on its own",
+            ),
+        ],
+    )
+    def test_the_library_wording_is_replaced_by_words(
+        self, error: qe.QuayError, expected: str
+    ) -> None:
+        assert condition_message(error, URL) == expected
+
+    def test_a_refused_token_is_said_once_with_what_to_do(self) -> None:
+        message = condition_message(qe.Unauthenticated("Unauthorized", status=401), URL)
+        assert message.count("refused the token") == 1
+        assert message.startswith(f"Quay at {URL} refused the token (HTTP 401")
+        assert "generate a new OAuth token" in message
 
 
 class TestPatchSummaries:

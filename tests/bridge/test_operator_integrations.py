@@ -92,7 +92,9 @@ class TestInvalidIntegrations:
             lambda: condition_is(cluster, "quay", "QuayReachable", "False", "QuayUnavailable"),
             timeout=30,
         )
-        assert "cannot reach Quay" in cluster.condition("quay", "QuayReachable")["message"]  # type: ignore[index]
+        message = cluster.condition("quay", "QuayReachable")["message"]  # type: ignore[index]
+        assert "refused the connection" in message and "check that Quay is running" in message
+        assert "aiohttp" not in message and "Connect call failed" not in message
 
     def test_a_url_without_scheme_is_an_invalid_spec(
         self, cluster: Cluster, registry: Registry, operator_factory: Any
@@ -106,10 +108,11 @@ class TestInvalidIntegrations:
             return
         operator_factory()
         wait_for(
-            lambda: condition_is(cluster, "quay", "CredentialsValid", "False", "InvalidSpec"),
+            lambda: condition_is(cluster, "quay", "SpecValid", "False", "InvalidSpec"),
             timeout=20,
         )
-        assert "quayHostname" in cluster.condition("quay", "Ready")["message"]  # type: ignore[index]
+        assert "spec.quayHostname accepts" in cluster.condition("quay", "Ready")["message"]  # type: ignore[index]
+        assert condition_is(cluster, "quay", "CredentialsValid", "Unknown", "SpecInvalid")
 
     def test_an_unknown_ca_is_a_tls_failure_and_the_ca_bundle_fixes_it(
         self,
@@ -272,7 +275,7 @@ class TestLeavingTheSelection:
             "a",
             {"spec": {"quayHostname": "no-scheme"}},
         )
-        wait_for(lambda: condition_is(cluster, "a", "Ready", "False", "NotReady"), timeout=20)
+        wait_for(lambda: condition_is(cluster, "a", "Ready", "False", "InvalidSpec"), timeout=20)
         cluster.core.patch_namespace("held", {"metadata": {"labels": {"touch": "1"}}})
 
         # The namespace was reconciled under the invalid spec: it is no longer counted managed.
@@ -305,3 +308,21 @@ class TestInvalidNamespaceNames:
             timeout=10,
         )
         assert "a--b" in cluster.get_integration("quay")["status"]["message"]
+        # kubectl describe qi: one Warning naming the namespace and why.
+        failed = wait_for(
+            lambda: [e for e in cluster.integration_events("quay")
+                     if e["reason"] == "NamespacesFailed"],
+            timeout=10,
+        )  # fmt: skip
+        assert failed[0]["type"] == "Warning"
+        assert failed[0]["message"].startswith("1 namespace failed: a--b (")
+
+        # The namespace goes: the failure is over, and the integration's Events say so.
+        cluster.core.delete_namespace("a--b")
+        wait_for(
+            lambda: [e for e in cluster.integration_events("quay")
+                     if e["reason"] == "NamespacesRecovered"],
+            timeout=30,
+        )  # fmt: skip
+        reasons = [e["reason"] for e in cluster.integration_events("quay")]
+        assert reasons.count("NamespacesFailed") == 1 and reasons.count("IntegrationReady") == 1

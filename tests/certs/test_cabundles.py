@@ -98,14 +98,19 @@ class TestDocuments:
         text = inject_into_yaml(DEPLOYED.read_text(), CA)
 
         (document,) = list(yaml.safe_load_all(text))
-        (hook,) = document["webhooks"]
-        assert base64.b64decode(hook["clientConfig"]["caBundle"]) == CA
-        assert hook["clientConfig"]["service"]["path"] == "/admissionwebhook"
-        assert hook["rules"][0]["operations"] == ["CREATE"]
-        assert hook["namespaceSelector"] == {
+        builds, namespaces = document["webhooks"]
+        for hook in (builds, namespaces):
+            assert base64.b64decode(hook["clientConfig"]["caBundle"]) == CA
+            assert hook["rules"][0]["operations"] == ["CREATE"]
+            assert hook["sideEffects"] == "None"
+        assert builds["clientConfig"]["service"]["path"] == "/admissionwebhook"
+        assert builds["namespaceSelector"] == {
             "matchLabels": {"quay-bridge.quay.redhat.com/managed": "true"}
         }
-        assert (hook["sideEffects"], hook["timeoutSeconds"]) == ("None", 10)
+        assert (builds["failurePolicy"], builds["timeoutSeconds"]) == ("Fail", 10)
+        assert namespaces["clientConfig"]["service"]["path"] == "/admissionwebhook/namespaces"
+        assert namespaces["rules"][0]["resources"] == ["namespaces"]
+        assert (namespaces["failurePolicy"], namespaces["timeoutSeconds"]) == ("Ignore", 5)
 
     def test_text_that_is_not_yaml_is_refused(self) -> None:
         with pytest.raises(InjectionError, match="not YAML"):

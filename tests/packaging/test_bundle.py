@@ -276,18 +276,26 @@ class TestTheInstallStrategy:
             assert container[key] == base_container[key]
         assert deployment["spec"]["replicas"] == base["spec"]["replicas"]
 
-    def test_defines_the_webhook_from_the_mutating_webhook_configuration(
+    def test_defines_the_webhooks_from_the_mutating_webhook_configuration(
         self, csv: dict[str, Any]
     ) -> None:
-        (definition,) = csv["spec"]["webhookdefinitions"]
-        (hook,) = _base("MutatingWebhookConfiguration")["webhooks"]
-        assert definition["generateName"] == hook["name"]
-        assert definition["rules"] == hook["rules"]
-        assert definition["webhookPath"] == hook["clientConfig"]["service"]["path"]
-        assert (definition["containerPort"], definition["targetPort"]) == (443, 9443)
-        assert definition["sideEffects"] == hook["sideEffects"]
-        assert definition["failurePolicy"] == "Ignore"  # OLM cannot scope it to managed namespaces
-        assert definition["deploymentName"] == _base("Deployment")["metadata"]["name"]
+        definitions = csv["spec"]["webhookdefinitions"]
+        hooks = _base("MutatingWebhookConfiguration")["webhooks"]
+        assert [d["generateName"] for d in definitions] == [
+            "quayintegration.quay.redhat.com",
+            "namespaces.quay-bridge.quay.redhat.com",
+        ]
+        for definition, hook in zip(definitions, hooks, strict=True):
+            assert definition["generateName"] == hook["name"]
+            assert definition["rules"] == hook["rules"]
+            assert definition["webhookPath"] == hook["clientConfig"]["service"]["path"]
+            assert (definition["containerPort"], definition["targetPort"]) == (443, 9443)
+            assert definition["sideEffects"] == hook["sideEffects"]
+            # OLM cannot scope the Build webhook to managed namespaces; the Namespace webhook is
+            # Ignore everywhere, so that creating a namespace never depends on the operator.
+            assert definition["failurePolicy"] == "Ignore"
+            assert definition["deploymentName"] == _base("Deployment")["metadata"]["name"]
+        assert [d["rules"][0]["resources"] for d in definitions] == [["builds"], ["namespaces"]]
 
     def test_supports_only_all_namespaces(self, csv: dict[str, Any]) -> None:
         modes = {m["type"]: m["supported"] for m in csv["spec"]["installModes"]}

@@ -102,6 +102,7 @@ class TestTheCrdItself:
         [
             ("Ready", '.status.conditions[?(@.type=="Ready")].status'),
             ("Cluster ID", ".spec.clusterID"),
+            ("Reason", '.status.conditions[?(@.type=="Ready")].reason'),
             ("Quay", ".spec.quayHostname"),
             ("Managed namespaces", ".status.managedNamespaces"),
             ("Age", ".metadata.creationTimestamp"),

@@ -5,7 +5,9 @@ this machine has none yet (``tools/kube/build.sh``, cached outside the source tr
 cannot be had, every test here is skipped with the reason. The session's server gets ``deploy/base``
 with one ``kubectl apply -k`` (``test_install`` checks that one apply succeeded), a registry core,
 the credentials Secret and one QuayIntegration; the operator runs as the ``quay-bridge``
-ServiceAccount, so RBAC grants it exactly ``deploy/base``'s ClusterRole.
+ServiceAccount, so RBAC grants it exactly ``deploy/base``'s ClusterRole. The API server's audit log
+records every request of that ServiceAccount (:data:`OPERATOR_AUDIT_POLICY`), so a test can count
+the operator's calls as the simulator's request log does.
 """
 
 from __future__ import annotations
@@ -29,6 +31,16 @@ INTEGRATION = "real"
 OPERATOR_NAMESPACE = "quay-bridge"
 #: The test namespaces: only these are selected, so the control plane's own stay untouched.
 SELECTED_PREFIX = "qb-"
+OPERATOR_USER = f"system:serviceaccount:{OPERATOR_NAMESPACE}:quay-bridge"
+#: Fifty namespaces created at once, each followed at once by a Build (test_first_build).
+FIRST_BUILD_NAMESPACES = [f"{SELECTED_PREFIX}first-{n}" for n in range(50)]
+#: Every request the operator makes, with its verb, resource and answer (no bodies).
+OPERATOR_AUDIT_POLICY = {
+    "apiVersion": "audit.k8s.io/v1",
+    "kind": "Policy",
+    "omitStages": ["RequestReceived", "ResponseStarted"],
+    "rules": [{"level": "Metadata", "users": [OPERATOR_USER]}, {"level": "None"}],
+}
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -94,7 +106,7 @@ class Installed:
 
 @pytest.fixture(scope="session")
 def installed() -> Iterator[Installed]:
-    kube = start_real_api()
+    kube = start_real_api(audit=OPERATOR_AUDIT_POLICY)
     try:
         apply = kube.kubectl("apply", "-k", "deploy/base", check=False)
         yield Installed(kube, apply)
@@ -140,6 +152,7 @@ def integrated(installed: Installed, registry: Registry) -> Installed:
     selected += [f"{SELECTED_PREFIX}restart", f"{SELECTED_PREFIX}during"]
     selected += [f"{SELECTED_PREFIX}peer-{n}" for n in range(2)]
     selected += [f"{SELECTED_PREFIX}builds-self", f"{SELECTED_PREFIX}builds-given"]
+    selected += FIRST_BUILD_NAMESPACES
     installed.kube.kubectl(
         "apply",
         "-f",
@@ -164,6 +177,60 @@ def operator(integrated: Installed, operator_kubeconfig: str) -> Iterator[Operat
         yield running
     finally:
         running.stop()
+
+
+#: OpenShift's Build as a CRD stand-in: the API server calls webhooks for it as for any other.
+BUILD_CRD = {
+    "apiVersion": "apiextensions.k8s.io/v1",
+    "kind": "CustomResourceDefinition",
+    "metadata": {"name": "builds.build.openshift.io"},
+    "spec": {
+        "group": "build.openshift.io",
+        "scope": "Namespaced",
+        "names": {
+            "kind": "Build",
+            "plural": "builds",
+            "singular": "build",
+            "listKind": "BuildList",
+        },
+        "versions": [
+            {
+                "name": "v1",
+                "served": True,
+                "storage": True,
+                "subresources": {"status": {}},
+                "schema": {
+                    "openAPIV3Schema": {
+                        "type": "object",
+                        "x-kubernetes-preserve-unknown-fields": True,
+                    }
+                },
+            }
+        ],
+    },
+}
+
+
+@pytest.fixture(scope="module")
+def builds_served(integrated: Installed) -> Iterator[Installed]:
+    """The Build stand-in for one module, removed after it.
+
+    The session's API server is shared: a later module's operator must still find a plain
+    Kubernetes API server (no ``build.openshift.io``) when it runs its discovery.
+    """
+    response = integrated.kube.request(
+        "POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", json=BUILD_CRD
+    )
+    assert response.status_code in (201, 409), response.text
+    integrated.kube.kubectl(
+        "wait", "--for=condition=Established", "crd/builds.build.openshift.io", "--timeout=60s"
+    )
+    yield integrated
+    integrated.kube.kubectl("delete", "crd", "builds.build.openshift.io", "--wait=true")
+    wait_for(
+        lambda: integrated.kube.request("GET", "/apis/build.openshift.io").status_code == 404,
+        timeout=60,
+    )
 
 
 def ready_condition(installed: Installed) -> str | None:

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from tests.bridge.servers import Registry
+from tests.bridge.servers import Operator, Registry
 from tests.realapi.conftest import Installed, integration_body
 
 
@@ -59,11 +59,21 @@ def columns(table: str) -> list[dict[str, str]]:
 
 
 def test_kubectl_get_qi_shows_the_printer_columns(
-    integrated: Installed, registry: Registry
+    integrated: Installed, registry: Registry, operator: Operator
 ) -> None:
+    # The operator has written the status (the fixture waits for Ready): REASON comes from it.
     table = integrated.kube.kubectl("get", "qi").stdout
     [row] = [row for row in columns(table) if row["NAME"] == "real"]
-    assert list(row) == ["NAME", "READY", "CLUSTER ID", "QUAY", "MANAGED NAMESPACES", "AGE"]
+    assert list(row) == [
+        "NAME",
+        "READY",
+        "REASON",
+        "CLUSTER ID",
+        "QUAY",
+        "MANAGED NAMESPACES",
+        "AGE",
+    ]
+    assert row["REASON"] == "Ready"
     assert row["CLUSTER ID"] == "kube"
     assert row["QUAY"] == registry.url
     assert row["AGE"]

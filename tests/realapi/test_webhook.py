@@ -27,47 +27,6 @@ from tests.support.ports import free_port
 from tests.webhook.builds import build
 
 MWC = "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/quay-bridge-webhook"
-BUILD_CRD = {
-    "apiVersion": "apiextensions.k8s.io/v1",
-    "kind": "CustomResourceDefinition",
-    "metadata": {"name": "builds.build.openshift.io"},
-    "spec": {
-        "group": "build.openshift.io",
-        "scope": "Namespaced",
-        "names": {
-            "kind": "Build",
-            "plural": "builds",
-            "singular": "build",
-            "listKind": "BuildList",
-        },
-        "versions": [
-            {
-                "name": "v1",
-                "served": True,
-                "storage": True,
-                "subresources": {"status": {}},
-                "schema": {
-                    "openAPIV3Schema": {
-                        "type": "object",
-                        "x-kubernetes-preserve-unknown-fields": True,
-                    }
-                },
-            }
-        ],
-    },
-}
-
-
-@pytest.fixture(scope="module")
-def builds_served(integrated: Installed) -> Installed:
-    response = integrated.kube.request(
-        "POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", json=BUILD_CRD
-    )
-    assert response.status_code in (201, 409), response.text
-    integrated.kube.kubectl(
-        "wait", "--for=condition=Established", "crd/builds.build.openshift.io", "--timeout=60s"
-    )
-    return integrated
 
 
 def point_webhook_at(installed: Installed, url: str, ca_bundle: str | None) -> None:

@@ -338,9 +338,9 @@ def _etcd_data_dir(workdir: Path) -> Path:
     return workdir / "etcd"
 
 
-def _audit_flags(workdir: Path) -> list[str]:
+def _audit_flags(workdir: Path, rules: dict[str, Any]) -> list[str]:
     policy = workdir / "audit-policy.yaml"
-    policy.write_text(yaml.safe_dump(WRITE_AUDIT_POLICY), encoding="utf-8")
+    policy.write_text(yaml.safe_dump(rules), encoding="utf-8")
     return [
         f"--audit-policy-file={policy}",
         f"--audit-log-path={workdir / 'audit.log'}",
@@ -380,11 +380,17 @@ WRITE_AUDIT_POLICY = {
 }
 
 
-def start_real_api(*, timeout: float = START_TIMEOUT_SECONDS, audit: bool = False) -> RealApi:
+def _policy(audit: bool | dict[str, Any]) -> dict[str, Any]:
+    return audit if isinstance(audit, dict) else WRITE_AUDIT_POLICY
+
+
+def start_real_api(
+    *, timeout: float = START_TIMEOUT_SECONDS, audit: bool | dict[str, Any] = False
+) -> RealApi:
     """Make certificates, start etcd, kube-apiserver and kube-controller-manager; return when ready.
 
     With ``audit`` the API server writes every write request to ``RealApi.audit_log`` (JSON lines,
-    :data:`WRITE_AUDIT_POLICY`).
+    :data:`WRITE_AUDIT_POLICY`); an audit policy given as ``audit`` is used instead.
 
     Raises:
         KubeBinariesUnavailable: the binaries cannot be built or etcd is missing.
@@ -398,7 +404,7 @@ def start_real_api(*, timeout: float = START_TIMEOUT_SECONDS, audit: bool = Fals
         raise
 
 
-def _start(binaries: Path, workdir: Path, timeout: float, audit: bool) -> RealApi:
+def _start(binaries: Path, workdir: Path, timeout: float, audit: bool | dict[str, Any]) -> RealApi:
     ca = make_ca("quay-bridge test cluster CA")
     serving = make_serving_cert(
         ca, "kubernetes", "default", dns_names=["localhost"], ip_addresses=["127.0.0.1"]
@@ -470,7 +476,7 @@ def _start(binaries: Path, workdir: Path, timeout: float, audit: bool) -> RealAp
             "--allow-privileged=true",
             "--profiling=false",
             "--v=1",
-            *(_audit_flags(workdir) if audit else []),
+            *(_audit_flags(workdir, _policy(audit)) if audit else []),
         ],
         workdir / "kube-apiserver.log",
         grace=3.0,
@@ -513,7 +519,9 @@ def _start(binaries: Path, workdir: Path, timeout: float, audit: bool) -> RealAp
 
 
 @contextmanager
-def real_api(*, timeout: float = START_TIMEOUT_SECONDS, audit: bool = False) -> Iterator[RealApi]:
+def real_api(
+    *, timeout: float = START_TIMEOUT_SECONDS, audit: bool | dict[str, Any] = False
+) -> Iterator[RealApi]:
     """Run a real control plane for the duration of a ``with`` block (see the module docstring)."""
     kube = start_real_api(timeout=timeout, audit=audit)
     try:

@@ -28,6 +28,23 @@ from tests.support.sim_server import SimServer
 
 ROOT = Path(__file__).resolve().parents[2]
 CRD = ROOT / "crds" / "quayintegration.yaml"
+DEPLOYED = ROOT / "deploy" / "base" / "mutatingwebhookconfiguration.yaml"
+
+
+def deployed_configuration(admission_url: str, ca_pem: bytes | None) -> dict[str, Any]:
+    """deploy/base's MutatingWebhookConfiguration with every webhook reaching ``admission_url``.
+
+    Each webhook keeps its own path (``/admissionwebhook``, ``/admissionwebhook/namespaces``):
+    only the Service reference becomes a loopback URL, as no Service can be reached here.
+    """
+    body: dict[str, Any] = yaml.safe_load(DEPLOYED.read_text())
+    base = admission_url.removesuffix("/admissionwebhook")
+    for hook in body["webhooks"]:
+        config: dict[str, Any] = {"url": base + hook["clientConfig"]["service"]["path"]}
+        if ca_pem is not None:
+            config["caBundle"] = base64.b64encode(ca_pem).decode()
+        hook["clientConfig"] = config
+    return body
 
 
 @dataclass
@@ -99,8 +116,13 @@ def wait_for(predicate: Callable[[], bool], timeout: float) -> None:
         time.sleep(0.05)
 
 
-def install_integration(sim: SimServer, registry: RegistryServer) -> kubernetes.client.ApiClient:
-    """Install the CRD, the Quay token Secret and a QuayIntegration for ``registry``."""
+def install_integration(
+    sim: SimServer, registry: RegistryServer, denylist: list[str] | None = None
+) -> kubernetes.client.ApiClient:
+    """Install the CRD, the Quay token Secret and a QuayIntegration for ``registry``.
+
+    It selects every namespace but the system ones and those in ``denylist``.
+    """
     api = sim.api_client()
     try:
         kubernetes.client.ApiextensionsV1Api(api).create_custom_resource_definition(
@@ -143,6 +165,7 @@ def install_integration(sim: SimServer, registry: RegistryServer) -> kubernetes.
                 "clusterID": "openshift",
                 "credentialsSecret": {"name": "quay-token", "namespace": "openshift-operators"},
                 "quayHostname": registry.url,
+                **({"denylistNamespaces": denylist} if denylist else {}),
             },
         },
     )

@@ -2,14 +2,17 @@
 
 ``DictView`` is a real ``StateView`` implementation (not a mock): destinations and readiness live in
 dicts, and ``ensure_now`` makes a namespace ready after a configurable delay, as the bridge does
-after its Quay calls. It counts its calls so tests can see that provisioning happened once.
+after its Quay calls. It counts its calls so tests can see that provisioning happened once. The
+selection rules are a dict too (``selected``); ``seen`` holds the labels of namespaces the
+"controller" has seen (``None``: every namespace, unlabelled) and ``cluster`` what a read of a
+namespace returns, each read counted in ``reads``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +34,29 @@ class DictView:
     provisionable: bool = True
     ensure_calls: list[str] = field(default_factory=list)
     lookups: int = 0
+    selected: dict[str, Destination] = field(default_factory=dict)
+    seen: dict[str, dict[str, str]] | None = None
+    cluster: dict[str, dict[str, str]] = field(default_factory=dict)
+    reads: list[str] = field(default_factory=list)
+    read_error: Exception | None = None
+    loaded: bool = True
+
+    def rules_known(self) -> bool:
+        return self.loaded
+
+    def labels_seen(self, namespace: str) -> Mapping[str, str] | None:
+        if self.seen is None:
+            return {}
+        return self.seen.get(namespace)
+
+    def destination_by_rules(self, namespace: str, labels: Mapping[str, str]) -> Destination | None:
+        return self.selected.get(namespace)
+
+    async def read_namespace_labels(self, namespace: str) -> Mapping[str, str] | None:
+        self.reads.append(namespace)
+        if self.read_error is not None:
+            raise self.read_error
+        return self.cluster.get(namespace)
 
     def destination_for(self, namespace: str) -> Destination | None:
         self.lookups += 1

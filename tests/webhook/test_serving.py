@@ -18,7 +18,9 @@ import pytest
 from certs.issuing import make_ca, make_serving_cert
 from certs.storing import write_atomically, write_serving_files
 from tests.webhook.builds import QUAY, build, destinations, review
+from tests.webhook.namespaces import namespace, namespace_review
 from tests.webhook.support import DictView, serving_files
+from webhook.resolving import MANAGED_LABEL
 from webhook.serving import WebhookServer, WebhookSettings, start_webhook
 
 FAST = WebhookSettings(provision_timeout=1.0, provision_poll_interval=0.02, reload_interval=0.05)
@@ -293,3 +295,80 @@ class TestMetrics:
             "quay_bridge_admission_duration_seconds_bucket", {"le": "0.5"}
         )
         assert slow == 3  # the denial waited the whole provisioning budget
+
+
+class TestNamespacesNotSeenYet:
+    async def test_a_build_in_a_namespace_the_controller_has_not_seen_is_held_and_rewritten(
+        self, tmp_path: Path
+    ) -> None:
+        state = DictView(
+            {},
+            selected=destinations("brand-new"),
+            seen={},
+            cluster={"brand-new": {}},
+            provision_delay=0.05,
+        )
+        serving_files(tmp_path)
+        server = await start_webhook(state, "127.0.0.1", 0, tmp_path, FAST)
+        client = Client(server, tmp_path / "ca.crt")
+        try:
+            response = await client.admit(
+                review(build(namespace="brand-new"), namespace="brand-new")
+            )
+        finally:
+            await client.session.close()
+            await server.stop()
+
+        assert response["allowed"] is True
+        image = f"{QUAY}/openshift_brand-new/httpd-example:latest"
+        rewrite = {"op": "replace", "path": "/spec/output/to/name", "value": image}
+        assert rewrite in patch_of(response)
+        assert state.reads == ["brand-new"]
+        assert state.ensure_calls == ["brand-new"]
+
+    async def test_a_failed_read_of_an_unseen_namespace_is_a_503_not_a_pass(
+        self, tmp_path: Path
+    ) -> None:
+        state = DictView({}, seen={}, read_error=ConnectionError("refused"))
+        serving_files(tmp_path)
+        server = await start_webhook(state, "127.0.0.1", 0, tmp_path, FAST)
+        client = Client(server, tmp_path / "ca.crt")
+        try:
+            response = await client.admit(review(build(namespace="new"), namespace="new"))
+        finally:
+            await client.session.close()
+            await server.stop()
+
+        assert response["allowed"] is False
+        assert response["status"]["code"] == 503
+        assert "could not be read" in response["status"]["message"]
+
+
+class TestNamespaceEndpoint:
+    async def post(self, client: Client, body: dict[str, Any]) -> dict[str, Any]:
+        url = client.server.url + "/namespaces"
+        async with client.session.post(url, data=json.dumps(body).encode()) as reply:
+            assert reply.status == 200
+            answer: dict[str, Any] = (await reply.json())["response"]
+            return answer
+
+    async def test_a_selected_namespace_is_labelled_and_counted(self, tmp_path: Path) -> None:
+        state = DictView({}, selected=destinations("team"))
+        serving_files(tmp_path)
+        server = await start_webhook(state, "127.0.0.1", 0, tmp_path, FAST)
+        client = Client(server, tmp_path / "ca.crt")
+        try:
+            labelled = await self.post(client, namespace_review(namespace("team")))
+            other = await self.post(client, namespace_review(namespace("other")))
+        finally:
+            await client.session.close()
+            await server.stop()
+
+        assert patch_of(labelled) == [
+            {"op": "add", "path": "/metadata/labels", "value": {MANAGED_LABEL: "true"}}
+        ]
+        assert other == {"uid": other["uid"], "allowed": True}
+        assert state.reads == []
+        samples = server.metrics.registry.get_sample_value
+        assert samples("quay_bridge_namespace_admissions_total", {"outcome": "labelled"}) == 1
+        assert samples("quay_bridge_namespace_admissions_total", {"outcome": "unchanged"}) == 1

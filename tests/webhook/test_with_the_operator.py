@@ -18,7 +18,6 @@ from typing import Any
 import kubernetes.client
 import pytest
 import requests
-import yaml
 
 from tests.support.registry_server import RegistryServer
 from tests.support.sim_server import SimServer, start_sim
@@ -26,6 +25,7 @@ from tests.webhook.builds import build, review
 from tests.webhook.operator import (
     OperatorWithWebhook,
     builder_linked,
+    deployed_configuration,
     install_integration,
     namespace_labels,
     new_project,
@@ -35,7 +35,6 @@ from tests.webhook.operator import (
 
 ADMISSIONS = 1000
 MANAGED_LABEL = "quay-bridge.quay.redhat.com/managed"
-DEPLOYED = Path(__file__).parents[2] / "deploy" / "base" / "mutatingwebhookconfiguration.yaml"
 
 
 @pytest.fixture(scope="module")
@@ -81,11 +80,7 @@ def api_requests(log: Path) -> list[dict[str, Any]]:
 
 def register(sim: SimServer, operator: OperatorWithWebhook) -> None:
     """Register the deployed MutatingWebhookConfiguration, reaching the operator on loopback."""
-    body = yaml.safe_load(DEPLOYED.read_text())
-    body["webhooks"][0]["clientConfig"] = {
-        "url": operator.webhook_url,
-        "caBundle": base64.b64encode(operator.ca_file.read_bytes()).decode(),
-    }
+    body = deployed_configuration(operator.webhook_url, operator.ca_file.read_bytes())
     api = sim.api_client()
     kubernetes.client.AdmissionregistrationV1Api(api).create_mutating_webhook_configuration(body)
 
