@@ -109,7 +109,13 @@ test: install system-deps
 demo: $(RUNTIME_STAMP)
 	$(VENV)/bin/quay-bridge demo
 
+# The blob benchmark runs CNCF distribution beside the registry core: Debian's docker-registry.
 bench: install
+	@test -x /usr/bin/docker-registry || { \
+	  if [ "$$(id -u)" = "0" ]; then \
+	    echo "installing Debian packages: docker-registry"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-registry >/dev/null; \
+	  else echo "missing Debian package docker-registry (run 'sudo apt-get install -y docker-registry')"; exit 1; fi; }
 	$(PY) bench/registry_api.py
 	$(PY) bench/registry_blobs.py
 
