@@ -28,8 +28,14 @@ and the operator's writes come from the API server's audit log. Results then go 
 ``run()`` takes any :class:`OperatorSpec` (how to prepare the server for an operator, start it and
 tell that it is up), so ``bench/peer/`` measures the original Go operator with this same workload.
 
+With ``--quay-cost`` the registry core runs its Quay cost model (``--quay-cost-seconds`` per call,
+``--quay-cost-workers`` at once; one ImageStream per namespace): the results add convergence
+against the time Quay was busy, connection errors, failed reconciles, duplicate creates and the
+steady state's Quay calls per namespace per hour, in
+``bench/results/convergence-<N>-quay-cost.json``.
+
 Usage: ``.venv/bin/python bench/convergence.py [-n 200] [--apiserver sim|real] [--operator-cmd C]
-[--late 20] [--late-timeout 30]``
+[--late 20] [--late-timeout 30] [--quay-cost [--quay-cost-seconds 0.25] [--quay-cost-workers 1]]``
 """
 
 from __future__ import annotations
@@ -113,6 +119,55 @@ def quay_server_seconds(registry_url: str) -> float:
         if line.startswith("quay_registry_request_seconds_sum{") and 'route="/api/' in line:
             total += float(line.rsplit(" ", 1)[1])
     return total
+
+
+def quay_cost(registry_url: str) -> dict[str, float]:
+    """The cost model's report (``serve --quay-cost``): calls checked, workers' busy time."""
+    return dict(requests.get(registry_url + "/quay-cost", timeout=10).json())
+
+
+def statuses(registry_url: str, method: str, route: str) -> Counter[str]:
+    """Answers the registry core gave to one Quay API route, by status."""
+    text = requests.get(registry_url + "/metrics", timeout=10).text
+    counts: Counter[str] = Counter()
+    for line in text.splitlines():
+        if not line.startswith("quay_registry_requests_total{"):
+            continue
+        head, _, value = line.rpartition(" ")
+        labels = dict(re.findall(r'(\w+)="([^"]*)"', head))
+        if labels.get("route") == route and labels.get("method") == method:
+            counts[labels["status"]] += int(float(value))
+    return counts
+
+
+def operator_metric(url: str, name: str, **wanted: str) -> float:
+    """Sum of the operator's samples of ``name`` whose labels include ``wanted``."""
+    total = 0.0
+    for line in requests.get(url, timeout=10).text.splitlines():
+        if not line.startswith(name + "{"):
+            continue
+        head, _, value = line.rpartition(" ")
+        if all(f'{key}="{item}"' in head for key, item in wanted.items()):
+            total += float(value)
+    return total
+
+
+def duplicate_creates(registry_url: str, namespaces: int) -> int:
+    """Writes the registry core saw made twice.
+
+    A second create shows as Quay's "already exists" (organizations, robots, repositories) or as
+    more prototypes created than there are robots to delegate to.
+    """
+    return (
+        statuses(registry_url, "POST", "/api/v1/organization/")["400"]
+        + statuses(registry_url, "PUT", "/api/v1/organization/{orgname}/robots/{shortname}")["400"]
+        + statuses(registry_url, "POST", "/api/v1/repository")["400"]
+        + max(
+            0,
+            statuses(registry_url, "POST", "/api/v1/organization/{orgname}/prototypes")["200"]
+            - namespaces * len(SAS),
+        )
+    )
 
 
 def proc_usage(pid: int) -> tuple[float, float]:
@@ -244,6 +299,47 @@ def settle(registry_url: str, seconds: float) -> Counter[str]:
     return last
 
 
+#: Steady state runs with the shortest periods the CRD allows, then scales to the defaults.
+STEADY_RESYNC, STEADY_QUAY_RESYNC, DEFAULT_QUAY_RESYNC = 30, 60, 3600
+
+
+def steady_state(api: Api, registry_url: str, n: int, seconds: float) -> dict[str, Any]:
+    """Quay calls while nothing changes, per namespace per hour.
+
+    The periods are cut to the CRD's minimums (resync 30 s, Quay check 60 s) so that a short
+    window sees several checks; per-namespace calls scale with the Quay check period, so the rate
+    at the default (3600 s) is the measured rate times 60/3600. The integration's own credential
+    probe (``GET /api/v1/user/``, once per resync whatever the namespaces) is counted apart.
+    """
+    api.call(
+        "PATCH",
+        "/apis/quay.redhat.com/v1/quayintegrations/bench",
+        {
+            "spec": {
+                "resyncPeriodSeconds": STEADY_RESYNC,
+                "quayResyncPeriodSeconds": STEADY_QUAY_RESYNC,
+            }
+        },
+        "application/merge-patch+json",
+    )
+    before = quay_calls(registry_url)
+    time.sleep(seconds)
+    calls = delta(quay_calls(registry_url), before)
+    probes = calls.pop("GET /api/v1/user/", 0)
+    per_namespace_hour = sum(calls.values()) / n / seconds * 3600
+    return {
+        "window_seconds": seconds,
+        "resync_period_seconds": STEADY_RESYNC,
+        "quay_resync_period_seconds": STEADY_QUAY_RESYNC,
+        "quay_calls_by_endpoint": calls,
+        "credential_probes": probes,
+        "calls_per_namespace_per_hour_measured": round(per_namespace_hour, 2),
+        "calls_per_namespace_per_hour_at_defaults": round(
+            per_namespace_hour * STEADY_QUAY_RESYNC / DEFAULT_QUAY_RESYNC, 3
+        ),
+    }
+
+
 def delta(after: Counter[str], before: Counter[str]) -> dict[str, int]:
     return {k: after[k] - before[k] for k in sorted(after) if after[k] - before[k]}
 
@@ -264,16 +360,25 @@ def run(
     *,
     late_timeout: float = 30.0,
     late_workers: int = 1,
+    cost: tuple[float, int] | None = None,
+    streams: tuple[str, ...] = ("frontend", "backend"),
+    steady_seconds: float = 0.0,
 ) -> dict[str, Any]:
     """Run the workload once on a fresh API server and registry core; return the results.
 
     ``late_workers`` late-ServiceAccount cases run at once (1: one after the other), each waiting
-    at most ``late_timeout`` seconds for the new account to be linked.
+    at most ``late_timeout`` seconds for the new account to be linked. ``cost`` runs the registry
+    core with its Quay cost model (seconds per call, workers); ``steady_seconds`` > 0 also
+    measures the steady state's Quay calls.
     """
     spec = operator_cmd if isinstance(operator_cmd, OperatorSpec) else OperatorSpec(operator_cmd)
     workdir = Path(tempfile.mkdtemp(prefix="bench-convergence-"))
     server = start_substrate(apiserver, workdir)
-    registry = RegistryServer.start()
+    cost_args: tuple[str, ...] = ()
+    if cost is not None:
+        cost_args = ("--quay-cost", "--quay-cost-seconds", str(cost[0]))
+        cost_args += ("--quay-cost-workers", str(cost[1]))
+    registry = RegistryServer.start(extra_args=cost_args)
     operator: subprocess.Popen[bytes] | None = None
     try:
         api = server.api
@@ -339,11 +444,13 @@ def run(
         cpu_before, rss_at_start = proc_usage(operator.pid)
         sim_cpu_before, _ = proc_usage(server.server_pid)
         registry_cpu_before, _ = proc_usage(registry.process.pid)
+        cost_before = quay_cost(registry.url) if cost is not None else {}
+        repos_before = statuses(registry.url, "POST", "/api/v1/repository")["201"]
         namespaces = {f"bench-{i:04d}" for i in range(n)}
 
         def create(ns: str) -> None:
             server.create_project(ns)
-            for stream in ("frontend", "backend"):
+            for stream in streams:
                 api.call(
                     "POST",
                     f"/apis/image.openshift.io/v1/namespaces/{ns}/imagestreams",
@@ -365,6 +472,14 @@ def run(
         convergence = time.monotonic() - started
         state = watch.state()
         watch.stop()
+        repos_wanted = repos_before + n * len(streams)
+        repos_done = wait_until(
+            lambda: statuses(registry.url, "POST", "/api/v1/repository")["201"] >= repos_wanted,
+            timeout=max(1.0, timeout - convergence),
+            interval=0.05,
+        )
+        repositories_seconds = time.monotonic() - started
+        cost_at_convergence = quay_cost(registry.url) if cost is not None else {}
         quay_after = settle(registry.url, 1.5)
         writes, log_offset = server.writes(log_offset)
         cpu_after, peak = proc_usage(operator.pid)
@@ -390,13 +505,59 @@ def run(
                 sim_cpu_after - sim_cpu_before, 2
             ),
             "registry_cpu_seconds": round(registry_cpu_after - registry_cpu_before, 2),
+            "image_streams_per_namespace": len(streams),
+            "repositories_created": repos_done,
+            "seconds_until_every_repository": round(repositories_seconds, 3),
         }
+        cost_result: dict[str, Any] = {}
+        if cost is not None:
+            operator_metrics = f"http://127.0.0.1:{values['metrics_port']}/metrics"
+            busy = cost_at_convergence["quay_seconds"] - cost_before["quay_seconds"]
+            done = max(convergence, repositories_seconds)
+            cost_result = {
+                "seconds_per_call": cost[0],
+                "workers": cost[1],
+                "convergence_seconds": round(done, 3),
+                "quay_busy_seconds": round(busy, 3),
+                "convergence_over_quay_busy": round(done / busy, 3) if busy else None,
+                "quay_calls_per_namespace": round(sum(calls.values()) / n, 2),
+                "operator_connection_errors": operator_metric(
+                    operator_metrics, "quay_bridge_quay_calls_total", outcome="connection_error"
+                ),
+                "failed_namespace_reconciles": sum(
+                    operator_metric(
+                        operator_metrics, "quay_bridge_reconciles_total", outcome=outcome
+                    )
+                    for outcome in ("quay_error", "error")
+                ),
+                "failed_repository_steps": operator_metric(
+                    operator_metrics,
+                    "quay_bridge_reconciles_total",
+                    kind="imagestream",
+                    outcome="error",
+                ),
+                "duplicate_creates": duplicate_creates(registry.url, n),
+            }
 
+        # A spec change that affects nothing in Quay: no Quay call expected.
+        quay_before = quay_after
+        api.call(
+            "PATCH",
+            "/apis/quay.redhat.com/v1/quayintegrations/bench",
+            {"spec": {"repositoryDeletionPolicy": "Delete", "scheduledImageStreamImport": True}},
+            "application/merge-patch+json",
+        )
+        quay_after = settle(registry.url, 3.0)
+        spec_change = {
+            "fields": ["repositoryDeletionPolicy", "scheduledImageStreamImport"],
+            "quay_calls": sum(delta(quay_after, quay_before).values()),
+            "quay_calls_by_endpoint": delta(quay_after, quay_before),
+        }
         # Change storm: relabel every ImageStream.
         quay_before = quay_after
 
         def relabel(ns: str) -> None:
-            for stream in ("frontend", "backend"):
+            for stream in streams:
                 api.call(
                     "PATCH",
                     f"/apis/image.openshift.io/v1/namespaces/{ns}/imagestreams/{stream}",
@@ -410,7 +571,7 @@ def run(
         time.sleep(0.5)
         writes, log_offset = server.writes(log_offset)
         storm = {
-            "imagestreams_relabelled": 2 * n,
+            "imagestreams_relabelled": len(streams) * n,
             "quay_calls": sum(delta(quay_after, quay_before).values()),
             "quay_calls_by_endpoint": delta(quay_after, quay_before),
             "secret_writes": writes.get("secrets", 0),
@@ -458,8 +619,15 @@ def run(
             "quay_calls": sum(delta(quay_after, quay_before).values()),
             "kubernetes_writes_by_resource": dict(sorted(writes.items())),
         }
+        steady: dict[str, Any] = {}
+        if steady_seconds > 0:
+            steady = steady_state(api, registry.url, n, steady_seconds)
+            quay_after = quay_calls(registry.url)
         everything = delta(quay_after, quay_at_start)
         return {
+            "quay_cost": cost_result,
+            "spec_change_without_quay_effect": spec_change,
+            "steady_state": steady,
             "benchmark": "convergence",
             "apiserver": apiserver,
             # Every Quay call of the three phases: a call that came after a phase's counts had
@@ -502,7 +670,22 @@ def main() -> int:
         default="sim",
         help="the simulator, or a real kube-apiserver (tests/support/realapi.py)",
     )
+    parser.add_argument(
+        "--quay-cost",
+        action="store_true",
+        help="run the registry core with its Quay cost model (one ImageStream per namespace)",
+    )
+    parser.add_argument("--quay-cost-seconds", type=float, default=0.25)
+    parser.add_argument("--quay-cost-workers", type=int, default=1)
+    parser.add_argument(
+        "--steady-seconds",
+        type=float,
+        default=None,
+        help="steady-state window (default 150 with --quay-cost, else none)",
+    )
     args = parser.parse_args()
+    cost = (args.quay_cost_seconds, args.quay_cost_workers) if args.quay_cost else None
+    steady = args.steady_seconds if args.steady_seconds is not None else (150.0 if cost else 0.0)
     result = run(
         args.namespaces,
         args.operator_cmd,
@@ -510,11 +693,15 @@ def main() -> int:
         args.timeout,
         args.apiserver,
         late_timeout=args.late_timeout,
+        cost=cost,
+        streams=("frontend",) if cost else ("frontend", "backend"),
+        steady_seconds=steady,
     )
     text = json.dumps(result, indent=2)
     print(text)
     RESULTS.mkdir(exist_ok=True)
     suffix = "" if args.apiserver == "sim" else f"-{args.apiserver}"
+    suffix += "-quay-cost" if cost else ""
     (RESULTS / f"convergence-{args.namespaces}{suffix}.json").write_text(text + "\n")
     return 0 if result["provisioning"]["converged"] else 1
 

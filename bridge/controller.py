@@ -142,7 +142,7 @@ class Controller(Reacting):
                 raise
         if not self.state.builder_ready(namespace):
             self._relist.add(namespace)
-            self._fingerprints.pop(namespace, None)
+            self._invalidate(namespace)
         await self.run(namespace)
 
     def rules_known(self) -> bool:

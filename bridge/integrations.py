@@ -276,7 +276,7 @@ class Integration:
             await self.close()
             return
         key = hashlib.sha256(
-            f"{spec.base_url}\0{spec.insecure_registry}\0{pem or ''}".encode()
+            f"{spec.base_url}\0{spec.insecure_registry}\0{pem or ''}\0{spec.quay_client!r}".encode()
         ).hexdigest()
         if self.client is None or key != self._client_key:
             await self.close()
@@ -286,7 +286,9 @@ class Integration:
                     token,
                     ca_pem=pem,
                     insecure=spec.insecure_registry,
-                    attempts=3,
+                    concurrency=spec.quay_client.max_concurrency,
+                    timeout_seconds=spec.quay_client.timeout_seconds,
+                    attempts=spec.quay_client.attempts,
                     recorder=self.metrics.quay_call,
                     fips=self.fips,
                 )

@@ -2,13 +2,21 @@
 
 The bridge must never write into, hand out or delete an organization it did not make for the
 namespace at hand: not one an admin made by hand under the same Quay user, and not one it made for
-an earlier namespace of the same name (``organizationDeletionPolicy: Retain`` keeps it). So when it
-creates an organization it first creates a robot :data:`OWNER_ROBOT` whose description names the
-namespace and its UID (:func:`owner_description`). The marker lives in Quay itself, so it survives
+an earlier namespace of the same name (``organizationDeletionPolicy: Retain`` keeps it). So the
+robots it creates in an organization carry a marker in their description naming the namespace and
+its UID (:func:`robot_description`): the pull-secret robots it makes anyway for a new organization,
+so the marker costs no Quay call of its own. The marker lives in Quay itself, so it survives
 operator restarts, a lost or restored API server and a second cluster view; it is read from the
 robot listing the bridge makes anyway (descriptions are in the listing; ``unstructured_metadata``
-is not, on real Quay). The robot has no permissions and no prototype; its token is never used.
-``quaybridge_owner`` can never be a service account's robot: ServiceAccount names have no ``_``.
+is not, on real Quay).
+
+A robot :data:`OWNER_ROBOT` whose description names the namespace and UID
+(:func:`owner_description`) is the marker where no pull-secret robot can carry it: an organization
+adopted or recognised from before the marker (its robots' descriptions cannot be changed in Quay
+without deleting them, which would drop their permissions), or an integration with no service
+accounts. It has no permissions and no prototype; its token is never used; it takes precedence over
+the robots' markers. ``quaybridge_owner`` can never be a service account's robot: ServiceAccount
+names have no ``_``.
 
 Organizations made before the marker existed (upgrades) are recognised by what the bridge made in
 them (:func:`judge`, ``LEGACY``) and marked. Anything else is adopted only when an admin says so
@@ -28,12 +36,31 @@ from typing import Any, Final
 
 OWNER_ROBOT: Final = "quaybridge_owner"
 ADOPT_ANNOTATION: Final = "quay-bridge.quay.redhat.com/adopt-organization"
-#: What the bridge wrote on its robots before the owner marker existed (and still writes).
+#: What the bridge wrote on its robots before the owner marker existed.
 ROBOT_DESCRIPTION: Final = "quay-bridge: pull secret of service account {sa} in namespace {ns}"
+#: Quay stores at most this many characters of a robot's description.
+DESCRIPTION_LIMIT: Final = 255
 _OWNER = re.compile(
     r"^quay-bridge: owner of this organization for namespace (?P<ns>[a-z0-9.-]+) "
     r"\(uid (?P<uid>[0-9A-Za-z-]+)\)"
 )
+_ROBOT_OWNER = re.compile(
+    r"^quay-bridge: pull secret for namespace (?P<ns>[a-z0-9.-]+) \(uid (?P<uid>[0-9A-Za-z-]+)\)"
+    r" of service account "
+)
+
+
+def robot_description(service_account: str, namespace: str, uid: str) -> str:
+    """A pull-secret robot's description, carrying the owner marker first.
+
+    The marker (namespace and UID) comes before the service account's name, so cutting the text
+    to Quay's limit for a very long service account name never cuts the marker.
+    """
+    text = (
+        f"quay-bridge: pull secret for namespace {namespace} (uid {uid}) "
+        f"of service account {service_account}"
+    )
+    return text[:DESCRIPTION_LIMIT]
 
 
 def owner_description(namespace: str, uid: str) -> str:
@@ -92,13 +119,26 @@ class Ownership:
 
 
 def owner_of(robots: Iterable[Mapping[str, Any]], organization: str) -> tuple[str, str] | None:
-    """Return ``(namespace, uid)`` from the organization's owner marker, if it has one."""
+    """Return ``(namespace, uid)`` from the organization's owner marker, if it has one.
+
+    The :data:`OWNER_ROBOT` marker wins; without it, the markers the pull-secret robots carry,
+    which must all name the same namespace and UID (``("", "")`` when they disagree).
+    """
+    robots = list(robots)
     full = f"{organization}+{OWNER_ROBOT}"
     for robot in robots:
         if robot.get("name") == full:
             match = _OWNER.match(str(robot.get("description") or ""))
             return (match["ns"], match["uid"]) if match else ("", "")
-    return None
+    owners: set[tuple[str, str]] = set()
+    for robot in robots:
+        org, _, short = str(robot.get("name") or "").partition("+")
+        match = _ROBOT_OWNER.match(str(robot.get("description") or ""))
+        if org == organization and short and match:
+            owners.add((match["ns"], match["uid"]))
+    if not owners:
+        return None
+    return owners.pop() if len(owners) == 1 else ("", "")
 
 
 def _made_for(robot: Mapping[str, Any], organization: str, namespace: str) -> bool:

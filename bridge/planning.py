@@ -15,7 +15,7 @@ from typing import Any
 
 from bridge import dockercfg
 from bridge.quay_client import Prototype, Robot
-from bridge.settings import Role
+from bridge.settings import IntegrationSpec, Role
 
 MANAGED_LABEL = "quay-bridge.quay.redhat.com/managed"
 INTEGRATION_LABEL = "quay-bridge.quay.redhat.com/integration"
@@ -34,6 +34,27 @@ class PrototypePlan:
     def empty(self) -> bool:
         """True when the org's prototypes are already right."""
         return not (self.create or self.update or self.delete)
+
+
+#: Spec fields whose change can alter what is (or should be) in Quay for a namespace already in
+#: place: another Quay or Quay user, other robots or roles. Organization names (clusterID,
+#: organizationPrefix) give namespaces new records, which are provisioned as new ones anyway.
+QUAY_FIELDS = ("quay_hostname", "credentials_secret", "service_accounts")
+
+
+def quay_affected(old: IntegrationSpec | None, new: IntegrationSpec | None) -> bool:
+    """Whether a spec change needs Quay to be read again for the namespaces in place."""
+    if old is None or new is None:
+        return True
+    return any(getattr(old, name) != getattr(new, name) for name in QUAY_FIELDS)
+
+
+def connection_changed(old: IntegrationSpec | None, new: IntegrationSpec | None) -> bool:
+    """Whether a spec change needs a new Quay client (TLS or client settings)."""
+    if old is None or new is None:
+        return True
+    fields = ("ca_bundle", "insecure_registry", "quay_client")
+    return any(getattr(old, name) != getattr(new, name) for name in fields)
 
 
 def plan_prototypes(desired: Mapping[str, Role], observed: Sequence[Prototype]) -> PrototypePlan:

@@ -22,12 +22,12 @@ from bridge.cluster import Cluster, KubeError
 from bridge.integrations import Integration
 from bridge.ownership import (
     OWNER_ROBOT,
-    ROBOT_DESCRIPTION,
     Claim,
     Ownership,
     Verdict,
     judge,
     owner_description,
+    robot_description,
 )
 from bridge.quay_client import QuayClient
 from bridge.settings import IntegrationSpec, Role
@@ -36,6 +36,10 @@ from bridge.state import NamespaceRecord
 log = logging.getLogger(__name__)
 
 LINK_ATTEMPTS = 6
+
+
+#: The parts of a namespace's Quay side the periodic drift check reads, one per check.
+CHECK_PARTS = ("robots", "prototypes", "repositories")
 
 
 class NotOwnedError(Exception):
@@ -66,7 +70,8 @@ class Provisioner:
     ) -> bool:
         """Put org, robots and prototypes in place; fill ``record.tokens``.
 
-        A new organization gets the owner marker first (``bridge.ownership``); an existing one is
+        A new organization's robots carry the owner marker (``bridge.ownership``); with no service
+        accounts, the marker robot does. An existing one is
         used only when it is the namespace's (marker with its UID, pre-marker rule, or explicit
         adoption, which also rotates the robots' tokens so the previous holders' copies stop
         working).
@@ -77,6 +82,7 @@ class Provisioner:
         """
         spec, client = _parts(integration)
         org = record.organization
+        record.uid = claim.uid
         if observe:
             observed = await self._observe(client, org)
             if observed is not None:
@@ -92,7 +98,10 @@ class Provisioner:
             await self._take_over(client, spec, record, claim, *observed)
             record.quay_ready = True
             return False
-        await client.create_robot(org, OWNER_ROBOT, owner_description(claim.namespace, claim.uid))
+        if not spec.service_accounts:  # no robot to carry the marker: the marker robot does
+            await client.create_robot(
+                org, OWNER_ROBOT, owner_description(claim.namespace, claim.uid)
+            )
         await asyncio.gather(
             *(self._new_robot(client, record, sa.name, sa.role) for sa in spec.service_accounts)
         )
@@ -176,7 +185,7 @@ class Provisioner:
     ) -> None:
         short = naming.robot_short_name(sa)
         full = naming.robot_full_name(record.organization, short)
-        description = ROBOT_DESCRIPTION.format(sa=sa, ns=record.namespace)
+        description = robot_description(sa, record.namespace, record.uid)
         robot = await client.create_robot(record.organization, short, description)
         record.tokens[sa] = robot.get("token", "")
         await client.create_prototype(record.organization, full, role)
@@ -188,6 +197,16 @@ class Provisioner:
         record: NamespaceRecord,
         robots: list[Any],
         prototypes: list[Any],
+    ) -> None:
+        await self._repair_robots(client, spec, record, robots)
+        await self._repair_prototypes(client, spec, record.organization, prototypes)
+
+    async def _repair_robots(
+        self,
+        client: QuayClient,
+        spec: IntegrationSpec,
+        record: NamespaceRecord,
+        robots: list[Any],
     ) -> None:
         org = record.organization
         full_names = {
@@ -201,7 +220,7 @@ class Provisioner:
             full = full_names[sa]
             short = naming.robot_short_name(sa)
             if full in missing:
-                description = ROBOT_DESCRIPTION.format(sa=sa, ns=record.namespace)
+                description = robot_description(sa, record.namespace, record.uid)
                 created = await client.create_robot(org, short, description)
                 record.tokens[sa] = created.get("token", "")
             elif full in tokens:
@@ -210,13 +229,54 @@ class Provisioner:
                 record.tokens[sa] = (await client.get_robot(org, short)).get("token", "")
 
         await asyncio.gather(*(robot(sa.name) for sa in spec.service_accounts))
-        desired: dict[str, Role] = {full_names[sa.name]: sa.role for sa in spec.service_accounts}
+
+    async def _repair_prototypes(
+        self, client: QuayClient, spec: IntegrationSpec, org: str, prototypes: list[Any]
+    ) -> None:
+        desired: dict[str, Role] = {
+            naming.robot_full_name(org, naming.robot_short_name(sa.name)): sa.role
+            for sa in spec.service_accounts
+        }
         plan = planning.plan_prototypes(desired, prototypes)
         await asyncio.gather(
             *(client.create_prototype(org, name, role) for name, role in plan.create),
             *(client.update_prototype(org, pid, role) for pid, role in plan.update),
             *(client.delete_prototype(org, pid) for pid in plan.delete),
         )
+
+    async def check_part(
+        self, integration: Integration, record: NamespaceRecord, part: str
+    ) -> bool:
+        """Read one part of a namespace's Quay side and repair it; False when the org is gone.
+
+        The periodic drift check reads one part per check (``CHECK_PARTS`` in turn), one call:
+        robots (missing ones created, changed tokens taken), prototypes (planned and fixed) or
+        repositories (those gone are forgotten, so the pass creates them again).
+        """
+        spec, client = _parts(integration)
+        org = record.organization
+        try:
+            if part == "robots":
+                robots = [
+                    robot
+                    for robot in await client.list_robots(org)
+                    if robot.get("name") != f"{org}+{OWNER_ROBOT}"
+                ]
+                await self._repair_robots(client, spec, record, robots)
+            elif part == "prototypes":
+                await self._repair_prototypes(
+                    client, spec, org, list(await client.list_prototypes(org))
+                )
+            else:
+                existing = set(await client.list_repositories(org))
+                record.repositories = {
+                    stream
+                    for stream in record.repositories
+                    if naming.repository_name(stream) in existing
+                }
+        except (qe.Forbidden, qe.NotFound):
+            return False  # Quay answers 403 or 404 for a missing org's parts
+        return True
 
     async def rotate(self, integration: Integration, record: NamespaceRecord) -> None:
         """Regenerate every robot token of the namespace (the old tokens stop working)."""

@@ -1,9 +1,10 @@
 """The bridge's one asynchronous client for the Quay REST API.
 
 Every Quay call the controller makes goes through :class:`QuayClient`: one shared aiohttp session
-per integration, a bound on concurrent requests, retries with exponential backoff and jitter on 429,
-5xx and connection failures (honouring ``Retry-After``), and typed errors from
-:mod:`bridge.quay_errors`. TLS is verified by default, against an optional CA bundle;
+per integration, an adaptive, prioritised bound on calls in flight (:mod:`bridge.limiting`), retries
+with exponential backoff and jitter on 429, 5xx and connection failures (honouring ``Retry-After``;
+a write that may have reached Quay is checked by reading before it is tried again), and typed
+errors from :mod:`bridge.quay_errors`. TLS is verified by default, against an optional CA bundle;
 ``insecure=True`` (the CR's ``insecureRegistry``) is the only way to turn verification off. Paths
 follow Quay's trailing-slash rules exactly, so no call relies on a 308 redirect. Each finished call
 is reported to an optional recorder for ``/metrics``.
@@ -23,14 +24,25 @@ import logging
 import random
 import ssl
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import replace
 from typing import Any, Literal, TypedDict, cast
 from urllib.parse import quote
 
 import aiohttp
 
+from bridge.limiting import AdaptiveLimit, LimitSettings
 from bridge.quay_advice import advice
-from bridge.quay_errors import QuayError, TLSFailure, Unavailable, error_from_response, shorten
+from bridge.quay_errors import (
+    AlreadyExists,
+    Forbidden,
+    NotFound,
+    QuayError,
+    TLSFailure,
+    Unavailable,
+    error_from_response,
+    shorten,
+)
 from certs.tlspolicy import restrict_to_approved
 
 log = logging.getLogger(__name__)
@@ -70,8 +82,27 @@ def _segment(value: str) -> str:
     return quote(value, safe="")
 
 
+#: What a read-back found: ``(True, value)`` when the write is in place (``value`` is returned as
+#: the write's answer), ``(False, None)`` when it is not.
+Found = tuple[bool, Any]
+#: Reads Quay to learn whether a write that may have reached it took effect.
+Check = Callable[[], Awaitable[Found]]
+
+#: Seconds an idle keep-alive connection is kept: under Quay's 2 s, so Quay never closes one the
+#: client is about to reuse.
+IDLE_CONNECTION_SECONDS = 1.0
+
+
 class QuayClient:
-    """Async Quay API client; create one per integration and ``await close()`` when done."""
+    """Async Quay API client; create one per integration and ``await close()`` when done.
+
+    Calls are bounded by an adaptive limit (:mod:`bridge.limiting`): they queue on the bridge's
+    side, and only the time on the wire counts towards ``timeout_seconds``. A write is never done
+    twice: when a try may have reached Quay (a timeout or reset after sending, a 5xx), the write's
+    check reads Quay before another try, and an "already exists" answer after such a try counts
+    as success once the check has found the object. A connection Quay closed while idle is
+    retried at once.
+    """
 
     def __init__(
         self,
@@ -84,9 +115,10 @@ class QuayClient:
         attempts: int = 4,
         backoff_seconds: float = 0.2,
         max_backoff_seconds: float = 5.0,
-        timeout_seconds: float = 15.0,
+        timeout_seconds: float = 30.0,
         recorder: CallRecorder | None = None,
         fips: bool = False,
+        limit: LimitSettings | None = None,
     ) -> None:
         """Prepare a client for ``base_url`` (scheme and host, e.g. ``https://quay.example.com``).
 
@@ -95,19 +127,29 @@ class QuayClient:
             token: OAuth bearer token; replace it later with :meth:`set_token`.
             ca_pem: PEM CA bundle trusted for Quay's certificate, in addition to nothing else.
             insecure: skip TLS verification (only from the CR's ``insecureRegistry``).
-            concurrency: most requests in flight at once.
+            concurrency: most requests in flight at once (the adaptive limit's ceiling).
             attempts: tries per call for retryable failures (429, 5xx, connection errors).
             backoff_seconds: first retry delay; doubles each time, with jitter.
             max_backoff_seconds: cap on one delay, also on a ``Retry-After``.
-            timeout_seconds: total time for one try.
+            timeout_seconds: most time one try may spend on the wire (queueing excluded).
             recorder: called after each try for metrics.
             fips: only FIPS-approved TLS (``certs.tlspolicy``).
+            limit: the adaptive limit's other knobs (``bridge.limiting``).
         """
         self.base_url = base_url.rstrip("/")
         self._token = token
         self._insecure = insecure
         self._ssl: ssl.SSLContext | bool = self._ssl_context(ca_pem, insecure, fips)
-        self._semaphore = asyncio.Semaphore(concurrency)
+        settings = limit or LimitSettings()
+        ceiling = max(1, concurrency)
+        self.limiter = AdaptiveLimit(
+            replace(
+                settings,
+                maximum=ceiling,
+                initial=min(settings.initial, ceiling),
+                minimum=min(settings.minimum, ceiling),
+            )
+        )
         self._attempts = max(1, attempts)
         self._backoff = backoff_seconds
         self._max_backoff = max_backoff_seconds
@@ -150,7 +192,9 @@ class QuayClient:
 
     def _get_session(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
-            connector = aiohttp.TCPConnector(ssl=self._ssl, limit=0)
+            connector = aiohttp.TCPConnector(
+                ssl=self._ssl, limit=0, keepalive_timeout=IDLE_CONNECTION_SECONDS
+            )
             self._session = aiohttp.ClientSession(connector=connector, timeout=self._timeout)
         return self._session
 
@@ -196,6 +240,29 @@ class QuayClient:
         base = min(self._backoff * (2**attempt), self._max_backoff)
         return float(base / 2 + random.uniform(0, base / 2))
 
+    async def _send(
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str],
+        json: Any,
+        params: Mapping[str, str] | None,
+    ) -> tuple[int, str, str | None]:
+        """One try, inside the limiter: (status, body, Retry-After)."""
+        await self.limiter.acquire()
+        started = time.monotonic()
+        failed = True
+        try:
+            session = self._get_session()
+            async with session.request(
+                method, url, json=json, params=params, headers=headers, allow_redirects=False
+            ) as response:
+                body = await response.text()
+                failed = response.status == 429 or response.status >= 500
+                return response.status, body, response.headers.get("Retry-After")
+        finally:
+            self.limiter.release(time.monotonic() - started, failed=failed)
+
     async def request(
         self,
         method: str,
@@ -205,8 +272,22 @@ class QuayClient:
         json: Any = None,
         params: Mapping[str, str] | None = None,
         expect: tuple[int, ...] = (200,),
+        check: Check | None = None,
+        repeatable: bool | None = None,
     ) -> Any:
         """Send one call with retries; return its decoded JSON (None for an empty body).
+
+        Args:
+            method: HTTP method.
+            path: path under the base URL, exactly as Quay routes it.
+            endpoint: the path's template, for metrics and messages.
+            json: the JSON body, if any.
+            params: query parameters.
+            expect: the success statuses.
+            check: for a write, reads whether it is in place; used before trying again after a
+                try that may have reached Quay, and to accept "already exists" after one.
+            repeatable: whether doing the call twice is harmless (default: GET, HEAD, DELETE
+                and PUT without a check are; a write with a check is retried through it).
 
         Raises:
             QuayError: a subclass per meaningful case, see :mod:`bridge.quay_errors`.
@@ -215,25 +296,23 @@ class QuayClient:
         if json is not None:
             headers["Content-Type"] = "application/json"
         url = self.base_url + path
-        idempotent = method in {"GET", "PUT", "DELETE", "HEAD"}
+        if repeatable is None:
+            repeatable = method in {"GET", "HEAD", "DELETE"} or (method == "PUT" and check is None)
+        retryable = repeatable or check is not None
         last: QuayError | None = None
-        for attempt in range(self._attempts):
+        maybe_done = False  # an earlier try may have reached Quay
+        reconnected = False
+        attempt = 0
+        while attempt < self._attempts:
             started = time.monotonic()
             retry_after: str | None = None
+            if maybe_done and check is not None:
+                found, value = await check()
+                if found:
+                    self._answered()
+                    return value
             try:
-                async with self._semaphore:
-                    session = self._get_session()
-                    async with session.request(
-                        method,
-                        url,
-                        json=json,
-                        params=params,
-                        headers=headers,
-                        allow_redirects=False,
-                    ) as response:
-                        body = await response.text()
-                        status = response.status
-                        retry_after = response.headers.get("Retry-After")
+                status, body, retry_after = await self._send(method, url, headers, json, params)
             except aiohttp.ClientConnectorCertificateError as exc:
                 self._record(endpoint, method, "tls_error", started)
                 reason = shorten(str(exc.certificate_error))
@@ -256,11 +335,19 @@ class QuayClient:
                     endpoint=endpoint,
                 )
                 sent = not isinstance(exc, aiohttp.ClientConnectorError)
-                if sent and not idempotent:
+                maybe_done = maybe_done or sent
+                if sent and not retryable:
                     raise self._failed(last) from exc
+                if isinstance(exc, aiohttp.ServerDisconnectedError) and not reconnected:
+                    # Quay closed a kept-alive connection as this try went out on it: try again
+                    # at once on a new one (through the check for a write), without using up an
+                    # attempt.
+                    reconnected = True
+                    log.debug("retrying %s %s on a new connection", method, endpoint)
+                    continue
             else:
+                self._record(endpoint, method, str(status), started)
                 if status in expect:
-                    self._record(endpoint, method, str(status), started)
                     self._answered()
                     if not body:
                         return None
@@ -268,14 +355,19 @@ class QuayClient:
                         return jsonlib.loads(body)
                     except ValueError:
                         return body
-                self._record(endpoint, method, str(status), started)
                 error = error_from_response(status, body, endpoint=endpoint)
-                retryable = status == 429 or (status >= 500 and idempotent)
-                if not retryable:
+                if maybe_done and check is not None and isinstance(error, AlreadyExists):
+                    found, value = await check()
+                    if found:
+                        self._answered()
+                        return value  # our earlier try made it
+                if not (status == 429 or (status >= 500 and retryable)):
                     raise self._failed(error)
+                maybe_done = maybe_done or status >= 500
                 last = error
-            if attempt + 1 < self._attempts:
-                delay = self._delay(attempt, retry_after)
+            attempt += 1
+            if attempt < self._attempts:
+                delay = self._delay(attempt - 1, retry_after)
                 log.debug("retrying %s %s in %.2fs after: %s", method, endpoint, delay, last)
                 await asyncio.sleep(delay)
         assert last is not None
@@ -299,8 +391,21 @@ class QuayClient:
         body: dict[str, str] = {"name": org}
         if email:
             body["email"] = email
+
+        async def check() -> Found:
+            try:
+                await self.get_organization(org)
+            except NotFound:
+                return False, None
+            return True, None
+
         await self.request(
-            "POST", "/api/v1/organization/", endpoint="organization/", json=body, expect=(201,)
+            "POST",
+            "/api/v1/organization/",
+            endpoint="organization/",
+            json=body,
+            expect=(201,),
+            check=check,
         )
         self._changed(f"created Quay organization {org}", org=org)
 
@@ -333,6 +438,13 @@ class QuayClient:
 
     async def create_robot(self, org: str, short: str, description: str = "") -> Robot:
         """``PUT .../robots/{short}`` (201); the answer carries the token."""
+
+        async def check() -> Found:
+            try:
+                return True, await self.get_robot(org, short)
+            except NotFound:  # RobotMissing too
+                return False, None
+
         robot = cast(
             Robot,
             await self.request(
@@ -341,6 +453,7 @@ class QuayClient:
                 endpoint="organization/{org}/robots/{robot}",
                 json={"description": description},
                 expect=(201,),
+                check=check,
             ),
         )
         self._changed(f"created Quay robot account {org}+{short}", org=org, robot=f"{org}+{short}")
@@ -364,6 +477,7 @@ class QuayClient:
                 "POST",
                 self._robot_path(org, short) + "/regenerate",
                 endpoint="organization/{org}/robots/{robot}/regenerate",
+                repeatable=True,  # a second regeneration only replaces the token again
             ),
         )
         self._changed(
@@ -385,9 +499,19 @@ class QuayClient:
         """``POST .../prototypes`` (200). Quay stores duplicates: read before you write."""
         path = f"/api/v1/organization/{_segment(org)}/prototypes"
         body = {"role": role, "delegate": {"kind": "user", "name": robot_full_name}}
+
+        async def check() -> Found:
+            for prototype in await self.list_prototypes(org):
+                delegate = prototype.get("delegate") or {}
+                if delegate.get("name") == robot_full_name and prototype.get("role") == role:
+                    return True, prototype
+            return False, None
+
         prototype = cast(
             Prototype,
-            await self.request("POST", path, endpoint="organization/{org}/prototypes", json=body),
+            await self.request(
+                "POST", path, endpoint="organization/{org}/prototypes", json=body, check=check
+            ),
         )
         self._changed(
             f"created default permission in Quay organization {org}: {role} for {robot_full_name}",
@@ -449,8 +573,21 @@ class QuayClient:
             "description": description,
             "repo_kind": "image",
         }
+
+        async def check() -> Found:
+            try:
+                await self.get_repository(org, repo)
+            except (NotFound, Forbidden):
+                return False, None
+            return True, None
+
         await self.request(
-            "POST", "/api/v1/repository", endpoint="repository", json=body, expect=(201,)
+            "POST",
+            "/api/v1/repository",
+            endpoint="repository",
+            json=body,
+            expect=(201,),
+            check=check,
         )
         self._changed(f"created Quay repository {org}/{repo}", org=org, repository=f"{org}/{repo}")
 

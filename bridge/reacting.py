@@ -67,6 +67,7 @@ class Reacting(Looping):
             integration = Integration(name, self.metrics, fips=self.cluster.connection.fips)
             self.integrations[name] = integration
         old_rotate = integration.annotations.get(ROTATE_ANNOTATION)
+        old_spec = integration.spec
         changed = integration.update_body(body)
         self._follow_references()
         if fresh:
@@ -74,9 +75,16 @@ class Reacting(Looping):
             self._restart_loop(integration)
             self._spawn(self._first_pass(integration))
         elif changed:
-            # A changed spec re-observes everything (drift repair), as a resync does.
             self._restart_loop(integration)
-            self._spawn(self.resync(integration))
+            if planning.quay_affected(old_spec, integration.spec):
+                # Another Quay, user or set of robots: read Quay again for every namespace.
+                self._spawn(self.reread(integration))
+            else:
+                # Nothing in Quay changes: passes on the cluster side only (their fingerprints
+                # hold the spec), and a new client when its connection settings changed.
+                if planning.connection_changed(old_spec, integration.spec):
+                    await self._refresh(integration)
+                self._kick_all()
         elif integration.annotations.get(ROTATE_ANNOTATION) != old_rotate:
             for record in self.state.for_integration(name):
                 self.kick(record.namespace)
@@ -104,7 +112,7 @@ class Reacting(Looping):
             return
         secret = naming.secret_name(name, integration.spec.cluster_id)
         if not record.quay_ready or secret not in record.secrets:
-            self._fingerprints.pop(namespace, None)
+            self._invalidate(namespace)
             self.kick(namespace)
             return
         if planning.is_linked(body, secret):
@@ -163,7 +171,7 @@ class Reacting(Looping):
             return
         if event_type == "DELETED":
             record.secrets.discard(name)
-            self._fingerprints.pop(namespace, None)
+            self._invalidate(namespace)
             self.kick(namespace)
             return
         integration = self.integrations.get(record.integration)
@@ -176,7 +184,7 @@ class Reacting(Looping):
             robot = naming.robot_full_name(record.organization, naming.robot_short_name(sa.name))
             token = record.tokens.get(sa.name)
             if token and not planning.secret_up_to_date(body, spec.registry_host, robot, token):
-                self._fingerprints.pop(namespace, None)
+                self._invalidate(namespace)
                 self.kick(namespace)
 
     async def on_configmap(self, event_type: str, body: dict[str, Any]) -> None:
@@ -222,11 +230,34 @@ class Reacting(Looping):
             return
         if name in record.repositories:
             return
-        lock = self._locks.get(namespace)
-        busy = lock is not None and lock.locked()  # a pass is running: let the next one do it
-        if busy or not record.quay_ready or not integration.usable:
-            self._fingerprints.pop(namespace, None)
+        lock = self._locks[namespace]
+        if lock.locked():
+            # A pass is running and may have read the streams before this one arrived: wait for
+            # it, then create what it left (a kick alone could be coalesced into that pass).
+            async with lock:
+                await self._stream_after_pass(namespace, name)
+            return
+        if not record.quay_ready or not integration.usable:
+            self._invalidate(namespace)
             self.kick(namespace)
+            return
+        await self._repo_step(
+            "create", record, name, self.provisioner.ensure_repository(integration, record, name)
+        )
+
+    async def _stream_after_pass(self, namespace: str, name: str) -> None:
+        """The ImageStream ``name`` once the namespace's pass has ended (its lock held)."""
+        record = self.state.records.get(namespace)
+        if record is None or name in record.repositories or not self.active:
+            return
+        if self.caches.streams.get(namespace, name) is None:
+            return  # deleted meanwhile
+        integration = self.integrations.get(record.integration)
+        if integration is None or integration.spec is None:
+            return
+        if not record.quay_ready or not integration.usable:
+            self._invalidate(namespace)
+            self.kick(namespace)  # runs once this lock is released
             return
         await self._repo_step(
             "create", record, name, self.provisioner.ensure_repository(integration, record, name)

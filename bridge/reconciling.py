@@ -95,7 +95,7 @@ class Reconciling(Finalizing):
         if record is not None:
             record.error = message[:500]
             self._status_dirty.add(record.integration)
-        self._fingerprints.pop(namespace, None)
+        self._invalidate(namespace)
 
     def _fingerprint(self, body: dict[str, Any], integration: Integration) -> tuple[Any, ...]:
         meta = meta_of(body)
@@ -113,6 +113,7 @@ class Reconciling(Finalizing):
         )
 
     async def _reconcile(self, namespace: str) -> None:
+        changes = self._changes[namespace]
         body = self.namespaces.get(namespace)
         if body is None:
             self._forget(namespace)
@@ -149,6 +150,7 @@ class Reconciling(Finalizing):
         if (
             not observe
             and namespace not in self._rotate
+            and namespace not in self._check
             and record.quay_ready
             and record.error is None
             and self._fingerprints.get(namespace) == fingerprint
@@ -167,7 +169,10 @@ class Reconciling(Finalizing):
         provisioned_before = planning.FINALIZER in (meta_of(body).get("finalizers") or [])
         if not record.quay_ready and provisioned_before:
             self._relist.add(namespace)
+        part = self._check.pop(namespace, None)
         if not record.quay_ready or observe:
+            part = None  # Quay is read in full here
+            self._quay_checked[namespace] = time.monotonic()
             try:
                 created = await self.provisioner.ensure_quay(
                     integration,
@@ -178,6 +183,13 @@ class Reconciling(Finalizing):
             except NotOwnedError as exc:
                 await self._report_not_owned(integration, namespace, body, exc)
                 return
+        if part is not None:
+            self._quay_checked[namespace] = time.monotonic()
+            if not await self.provisioner.check_part(integration, record, part):
+                record.quay_ready = False
+                raise qe.NotFound(
+                    f"organization {record.organization} is gone from Quay; creating it again"
+                )
         rotate_requested = namespace in self._rotate
         self._rotate.discard(namespace)
         if not created and (rotate_requested or (recorded is not None and recorded != marker)):
@@ -204,7 +216,8 @@ class Reconciling(Finalizing):
         record.error = None
         self._status_dirty.add(integration.name)
         current = self.namespaces.get(namespace, body)
-        self._fingerprints[namespace] = self._fingerprint(current, integration)
+        if self._changes[namespace] == changes:
+            self._fingerprints[namespace] = self._fingerprint(current, integration)
         if created or namespace in self._reported_failing:
             robots = [
                 naming.robot_full_name(org, naming.robot_short_name(sa.name))
@@ -285,7 +298,7 @@ class Reconciling(Finalizing):
         integration.invalid_names[namespace] = why
         self._status_dirty.add(integration.name)
         self.state.records.pop(namespace, None)
-        self._fingerprints.pop(namespace, None)
+        self._invalidate(namespace)
         key = (namespace, str(meta_of(body).get("uid") or ""), why)
         if key not in self._reported_not_owned:
             self._reported_not_owned.add(key)

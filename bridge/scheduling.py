@@ -91,6 +91,13 @@ class Scheduling:
         self._relist: set[str] = set()
         self._rotate: set[str] = set()
         self._fingerprints: dict[str, tuple[Any, ...]] = {}
+        #: Bumped whenever something asks for a full pass of a namespace (``_invalidate``).
+        self._changes: dict[str, int] = defaultdict(int)
+        #: Namespace -> the part of its Quay side the next pass checks (``Provisioner.check_part``).
+        self._check: dict[str, str] = {}
+        #: Namespace -> how many periodic Quay checks it had, and when Quay was last read for it.
+        self._check_turn: dict[str, int] = defaultdict(int)
+        self._quay_checked: dict[str, float] = {}
         self._retries: dict[str, int] = {}
         self._retry_handles: dict[str, asyncio.TimerHandle] = {}
         self._reported_invalid: set[str] = set()
@@ -119,6 +126,16 @@ class Scheduling:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task
+
+    def _invalidate(self, namespace: str) -> None:
+        """Make the next pass of ``namespace`` a full one, even if a pass running now ends well.
+
+        A pass records its fingerprint only when nothing invalidated the namespace while it ran:
+        otherwise a change it may not have seen (an ImageStream that arrived after it read the
+        streams) would be skipped by the very pass that was asked for it.
+        """
+        self._fingerprints.pop(namespace, None)
+        self._changes[namespace] += 1
 
     def kick(self, namespace: str, *, observe: bool = False) -> asyncio.Task[Any]:
         """Ask for a reconcile of ``namespace`` (coalesced with any already waiting)."""
@@ -250,10 +267,13 @@ class Scheduling:
 
     def _forget(self, namespace: str) -> None:
         self._unmanage(namespace)
-        self._fingerprints.pop(namespace, None)
+        self._invalidate(namespace)
         self._observe.discard(namespace)
         self._relist.discard(namespace)
         self._rotate.discard(namespace)
+        self._check.pop(namespace, None)
+        self._check_turn.pop(namespace, None)
+        self._quay_checked.pop(namespace, None)
         self._reported_invalid.discard(namespace)
         self._reported_failing.discard(namespace)
         self._reported_not_owned = {k for k in self._reported_not_owned if k[0] != namespace}
@@ -262,6 +282,7 @@ class Scheduling:
         if lock is None or not lock.locked():
             self._locks.pop(namespace, None)
             self._wanted.pop(namespace, None)
+            self._changes.pop(namespace, None)
             self._done.pop(namespace, None)
         handle = self._retry_handles.pop(namespace, None)
         if handle is not None:

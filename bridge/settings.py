@@ -78,6 +78,14 @@ class LabelSelector(_Model):
     match_expressions: tuple[LabelRequirement, ...] = Field(default=(), alias="matchExpressions")
 
 
+class QuayClientSettings(_Model):
+    """``spec.quayClient``: how hard the bridge may press on Quay (``bridge.quay_client``)."""
+
+    max_concurrency: int = Field(default=16, ge=1, le=256, alias="maxConcurrency")
+    timeout_seconds: int = Field(default=30, ge=1, le=600, alias="timeoutSeconds")
+    attempts: int = Field(default=4, ge=1, le=10)
+
+
 DEFAULT_SERVICE_ACCOUNTS = (
     ServiceAccountRole(name="builder", role="write"),
     ServiceAccountRole(name="default", role="read"),
@@ -110,10 +118,12 @@ class IntegrationSpec(_Model):
         default="Retain", alias="repositoryDeletionPolicy"
     )
     resync_period_seconds: int = Field(default=600, ge=30, alias="resyncPeriodSeconds")
+    quay_resync_period_seconds: int = Field(default=3600, ge=60, alias="quayResyncPeriodSeconds")
     robot_token_rotation_seconds: int = Field(default=0, ge=0, alias="robotTokenRotationSeconds")
     namespace_deletion_deadline_seconds: int = Field(
         default=300, ge=0, alias="namespaceDeletionDeadlineSeconds"
     )
+    quay_client: QuayClientSettings = Field(default_factory=QuayClientSettings, alias="quayClient")
 
     @field_validator("service_accounts")
     @classmethod

@@ -29,6 +29,8 @@ class NamespaceRecord:
     organization: str
     registry_host: str
     insecure_registry: bool = False
+    #: the namespace's ``metadata.uid``, which the robots' owner marker names (``ownership``)
+    uid: str = ""
     scheduled_import: bool = False
     #: service account -> robot token (in memory only; never logged)
     tokens: dict[str, str] = field(default_factory=dict, repr=False)

@@ -4,13 +4,17 @@ It starts the registry core, the OpenShift simulator and the operator (with its 
 processes on 127.0.0.1 (on ::1 only with ``--ipv6``) under a temporary work directory, plays what
 an OpenShift user does (``demo.scenario``), reports each step as it happens, and stops everything
 it started, also on failure or Ctrl-C. ``--keep`` leaves the stack up after the story and prints
-how to reach it.
+how to reach it. ``--quay-url`` with ``--quay-token-file`` (or :data:`QUAY_URL_ENV` and
+:data:`QUAY_TOKEN_FILE_ENV`) plays the story against an existing Quay with an org-admin OAuth
+token instead of starting the registry core.
 Exit status: 0 when every step held, 1 when one failed, 130 when interrupted.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import re
 import shutil
 import signal
 import sys
@@ -24,6 +28,10 @@ from demo.access import KeptAccess, kept_access
 from demo.reporting import Reporter, reporter_for
 from demo.scenario import USERNAME, DemoConfig, Scenario
 from demo.stack import Stack
+
+#: Environment variables giving ``--quay-url`` and ``--quay-token-file`` their defaults.
+QUAY_URL_ENV = "QUAY_BRIDGE_DEMO_QUAY_URL"
+QUAY_TOKEN_FILE_ENV = "QUAY_BRIDGE_DEMO_QUAY_TOKEN_FILE"
 
 
 def parser() -> argparse.ArgumentParser:
@@ -52,7 +60,40 @@ def parser() -> argparse.ArgumentParser:
         help="save screenshots of the web UI's organization and robot pages in DIR "
         "(headless Chromium; before the project is deleted)",
     )
+    result.add_argument(
+        "--quay-url",
+        default=os.environ.get(QUAY_URL_ENV, ""),
+        metavar="URL",
+        help=f"play against the existing Quay at URL instead of starting the registry core "
+        f"(with --quay-token-file; default ${QUAY_URL_ENV})",
+    )
+    result.add_argument(
+        "--quay-token-file",
+        type=Path,
+        default=os.environ.get(QUAY_TOKEN_FILE_ENV) or None,
+        metavar="PATH",
+        help=f"file holding an OAuth access token of an admin of that Quay's organizations, "
+        f"used instead of user/initialize (default ${QUAY_TOKEN_FILE_ENV})",
+    )
     return result
+
+
+def check_arguments(args: argparse.Namespace) -> str | None:
+    """Return what is wrong with the combination of options, or None."""
+    if bool(args.quay_url) != bool(args.quay_token_file):
+        return (
+            "--quay-url and --quay-token-file go together (or "
+            f"${QUAY_URL_ENV} and ${QUAY_TOKEN_FILE_ENV}): the existing Quay and an org-admin "
+            "OAuth token for it"
+        )
+    if args.quay_url and not re.match(r"^https?://[^/\s]+/?$", args.quay_url):
+        return (
+            "--quay-url must be scheme and host only, e.g. https://quay.example.com, "
+            f"not {args.quay_url!r}"
+        )
+    if args.quay_url and args.screenshots:
+        return "--screenshots needs the registry core's web UI; it cannot be used with --quay-url"
+    return None
 
 
 def access(stack: Stack, config: DemoConfig, password: str) -> KeptAccess:
@@ -62,7 +103,7 @@ def access(stack: Stack, config: DemoConfig, password: str) -> KeptAccess:
     kubectl = str(beside) if beside.exists() else shutil.which("kubectl")
     return kept_access(
         kubeconfig=stack.kubeconfig,
-        registry_url=stack.registry_url,
+        registry_url=stack.registry_url or config.quay_url,
         metrics_url=stack.metrics_url,
         workdir=stack.workdir,
         namespace=config.namespace,
@@ -99,6 +140,8 @@ def run(args: argparse.Namespace, reporter: Reporter) -> int:
     config = DemoConfig(
         namespace=args.namespace,
         screenshots_dir=str(args.screenshots.resolve()) if args.screenshots else "",
+        quay_url=args.quay_url.rstrip("/") if args.quay_token_file else "",
+        quay_token_file=str(args.quay_token_file) if args.quay_token_file else "",
     )
     scenario = Scenario(stack, reporter, config)
     ok = interrupted = False
@@ -134,5 +177,9 @@ def run(args: argparse.Namespace, reporter: Reporter) -> int:
 def main(argv: list[str]) -> int:
     """Entry point of ``quay-bridge demo``."""
     args = parser().parse_args(argv)
+    problem = check_arguments(args)
+    if problem:
+        print(f"quay-bridge demo: {problem}", file=sys.stderr)
+        return 2
     reporter = reporter_for(sys.stdout, json_output=args.json)
     return run(args, reporter)

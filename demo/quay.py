@@ -1,8 +1,9 @@
 """The few Quay API calls the demo makes to show what the bridge did, over plain ``requests``.
 
 The demo bootstraps the first user and its OAuth token with ``POST /api/v1/user/initialize``
-(as an admin does on a fresh Quay with ``FEATURE_USER_INITIALIZE``), then only reads: the
-organization, its robots, a repository's tags. The token never leaves this object's session
+(as an admin does on a fresh Quay with ``FEATURE_USER_INITIALIZE``), or, against an existing Quay,
+is given an org-admin OAuth token; then it only reads: who the token is, the organization, its
+robots, a repository's tags. The token never leaves this object's session
 header; nothing here logs it.
 """
 
@@ -64,6 +65,22 @@ class Quay:
         if response.status_code != 200:
             raise QuayError(
                 f"GET {path} answered HTTP {response.status_code}: {response.text[:300]}"
+            )
+        body: dict[str, Any] = response.json()
+        return body
+
+    def user(self) -> dict[str, Any]:
+        """Return who the token belongs to (``GET /api/v1/user/``); checks the token works."""
+        response = self._session.get(f"{self.url}/api/v1/user/", timeout=REQUEST_TIMEOUT)
+        if response.status_code in (401, 403):
+            raise QuayError(
+                f"Quay at {self.url} refused the token (HTTP {response.status_code}): give an "
+                "OAuth access token of an organization admin (Quay: Organization > Applications "
+                "> Generate Token, with all scopes)"
+            )
+        if response.status_code != 200:
+            raise QuayError(
+                f"GET /api/v1/user/ answered HTTP {response.status_code}: {response.text[:300]}"
             )
         body: dict[str, Any] = response.json()
         return body

@@ -22,11 +22,12 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
+import requests
 import yaml
 
 from demo.browser import BrowserError, ui_screenshots
 from demo.kube import Kube, KubeError
-from demo.quay import Quay
+from demo.quay import Quay, QuayError
 from demo.reporting import Reporter, StepRecord
 from demo.stack import Stack, wait_until
 
@@ -60,6 +61,9 @@ class DemoConfig:
         delete_timeout: the namespace and the organization gone after ``delete project``.
         screenshots_dir: where the ``screenshots`` step saves the web UI's organization and robot
             pages (empty: no such step).
+        quay_token_file: an existing Quay's org-admin OAuth token, in this file: the demo then
+            plays against the Quay at ``quay_url`` instead of starting the registry core and
+            bootstrapping a user (empty: start the registry core).
     """
 
     namespace: str = "e2e-demo"
@@ -72,6 +76,12 @@ class DemoConfig:
     build_timeout: float = 120.0
     delete_timeout: float = 60.0
     screenshots_dir: str = ""
+    quay_token_file: str = ""
+
+    @property
+    def existing_quay(self) -> bool:
+        """Whether the story plays against an existing Quay (``quay_url`` and a token file)."""
+        return bool(self.quay_url and self.quay_token_file)
 
     @property
     def organization(self) -> str:
@@ -125,9 +135,20 @@ class Scenario:
     def steps(self) -> list[tuple[str, str, Callable[[], dict[str, Any]]]]:
         """The steps in order: name, title, function returning the facts it saw."""
         ns = self.config.namespace
-        return [
+        quay: list[tuple[str, str, Callable[[], dict[str, Any]]]] = [
             ("registry", "Start the registry core (Quay API + OCI registry)", self.start_registry),
             ("token", "Bootstrap a Quay user and OAuth token (user/initialize)", self.bootstrap),
+        ]
+        if self.config.existing_quay:
+            quay = [
+                (
+                    "quay",
+                    f"Use the existing Quay at {self.config.quay_url} with an org-admin token",
+                    self.use_existing_quay,
+                )
+            ]
+        return [
+            *quay,
             ("simulator", "Start the OpenShift simulator", self.start_simulator),
             ("operator", "Start the operator with its admission webhook", self.start_operator),
             (
@@ -203,6 +224,10 @@ class Scenario:
         return self.config.quay_url or self.stack.registry_url
 
     @property
+    def _plain_http(self) -> bool:
+        return urlsplit(self.quay_url).scheme == "http"
+
+    @property
     def registry_host(self) -> str:
         """``host:port`` of Quay in image references."""
         return urlsplit(self.quay_url).netloc
@@ -220,6 +245,46 @@ class Scenario:
         self.quay = Quay(url)
         return {"url": url, "pid": self.stack.components["registry"].pid}
 
+    def use_existing_quay(self) -> dict[str, Any]:
+        """Read the org-admin token, check it with Quay, and check the project's org is free.
+
+        The bridge never writes into an organization it did not create (``docs/security.md``), so
+        an organization of the project's name already in Quay would only end in a refusal: the
+        step says so before anything is started.
+        """
+        path = Path(self.config.quay_token_file)
+        try:
+            token = path.read_text().strip()
+        except OSError as error:
+            raise StepFailedError(
+                f"cannot read the Quay token file {path}: {error.strerror or error}"
+            ) from None
+        if not token:
+            raise StepFailedError(f"the Quay token file {path} is empty")
+        if any(ch.isspace() for ch in token):
+            raise StepFailedError(
+                f"the Quay token file {path} holds more than one word: it must hold only the "
+                "OAuth access token"
+            )
+        self.quay = Quay(self.config.quay_url, token)
+        try:
+            user = self.quay.user()
+            existing = self.quay.organization(self.config.organization)
+        except (QuayError, requests.RequestException) as error:
+            raise StepFailedError(str(error)) from None
+        if existing is not None:
+            raise StepFailedError(
+                f"Quay organization {self.config.organization} already exists at "
+                f"{self.config.quay_url}; the bridge would refuse to use it (it did not make it): "
+                "pick another --namespace, or delete the organization"
+            )
+        self.facts["_token"] = token
+        return {
+            "url": self.config.quay_url,
+            "user": user.get("username", "?"),
+            "token": f"(read from {path}, kept in the credentials Secret, not shown)",
+        }
+
     def bootstrap(self) -> dict[str, Any]:
         """Create the first Quay user and keep its token for the credentials Secret."""
         password = secrets.token_urlsafe(18)
@@ -230,8 +295,10 @@ class Scenario:
 
     def start_simulator(self) -> dict[str, Any]:
         """Start the simulator and apply the QuayIntegration CRD to it."""
-        extra = (self.registry_host,) if self.config.quay_url else ()
-        kubeconfig = self.stack.start_sim(self.stack.registry_url, insecure_hosts=extra)
+        extra = (self.registry_host,) if self.config.quay_url and self._plain_http else ()
+        kubeconfig = self.stack.start_sim(
+            self.stack.registry_url or self.quay_url, insecure_hosts=extra
+        )
         self.kube = Kube(kubeconfig)
         crd = crd_manifest()
         path = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
@@ -295,8 +362,9 @@ class Scenario:
                 "clusterID": self.config.cluster_id,
                 "credentialsSecret": {"name": "quay-integration", "namespace": ns, "key": "token"},
                 "quayHostname": self.quay_url,
-                # The registry core speaks plain HTTP on loopback: imports must allow it.
-                "insecureRegistry": True,
+                # The registry core speaks plain HTTP on loopback: imports must allow it. An
+                # existing Quay behind HTTPS is verified.
+                "insecureRegistry": self._plain_http,
             },
         }
         self._kube.create("/apis/quay.redhat.com/v1/quayintegrations", integration)

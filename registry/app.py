@@ -23,6 +23,7 @@ from registry.api.errors import METHOD_NOT_ALLOWED, QuayError, html_not_found
 from registry.api.metrics import RequestMetrics
 from registry.appkeys import SETTINGS_KEY, STORE_KEY
 from registry.oci import routing as oci_routing
+from registry.quaycost import CostModel
 from registry.settings import Settings
 from registry.store import accounts, collection
 from registry.store.database import Store
@@ -92,6 +93,8 @@ def make_app(settings: Settings) -> web.Application:
     )
     app[SETTINGS_KEY] = settings
     app[METRICS_KEY] = metrics
+    if settings.quay_cost is not None:
+        CostModel(settings.quay_cost).install(app)
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         store = await Store.open(settings)

@@ -26,6 +26,7 @@ from commandline.parsing import ArgumentParser
 from registry.algorithms import Algorithms
 from registry.configfile import LISTEN_IP_VERSIONS, ConfigError, RegistryConfig, parse_config
 from registry.listening import ListenError, listen_addresses, server_hostname_for
+from registry.quaycost import QUAY_CALL_SECONDS, QuayCost
 from registry.settings import (
     DEFAULT_NAMESPACE_GC_SECONDS,
     DEFAULT_UNREFERENCED_BLOB_SECONDS,
@@ -108,6 +109,24 @@ def _parser(prog: str) -> argparse.ArgumentParser:
             )
         ),
         help="seconds a blob no manifest references is kept before the blob GC (default 3600)",
+    )
+    serve.add_argument(
+        "--quay-cost",
+        action="store_true",
+        help="make each bearer-token API call cost what it costs on Quay: a password-hash check "
+        "in a few workers, idle keep-alive connections closed (docs/registry.md)",
+    )
+    serve.add_argument(
+        "--quay-cost-seconds",
+        type=float,
+        default=QUAY_CALL_SECONDS,
+        help=f"with --quay-cost: seconds of one check on one worker (default {QUAY_CALL_SECONDS})",
+    )
+    serve.add_argument(
+        "--quay-cost-workers",
+        type=int,
+        default=1,
+        help="with --quay-cost: checks that can run at once (default 1, one Quay worker)",
     )
     serve.add_argument("--log-level", default="INFO", help="least severe log lines written")
     backup = sub.add_parser(
@@ -223,6 +242,13 @@ def main(argv: list[str] | None = None, *, prog: str = "quay-registry") -> int:
         return _backup(args)
     if args.command == "restore":
         return _restore(args)
+    if args.quay_cost_workers < 1 or args.quay_cost_seconds < 0:
+        print(
+            f"{prog}: --quay-cost-workers must be >= 1, --quay-cost-seconds >= 0",
+            file=sys.stderr,
+        )
+        return 2
+    cost = QuayCost(args.quay_cost_seconds, args.quay_cost_workers) if args.quay_cost else None
     for option in ("namespace_gc_seconds", "unreferenced_blob_seconds"):
         if getattr(args, option) < 0:
             print(f"{prog}: --{option.replace('_', '-')} must be >= 0", file=sys.stderr)
@@ -257,6 +283,7 @@ def main(argv: list[str] | None = None, *, prog: str = "quay-registry") -> int:
         namespace_gc_seconds=args.namespace_gc_seconds,
         unreferenced_blob_seconds=args.unreferenced_blob_seconds,
         algorithms=algorithms,
+        quay_cost=cost,
     )
     from registry.app import make_app  # imported late so --help stays fast
 
@@ -269,7 +296,14 @@ def main(argv: list[str] | None = None, *, prog: str = "quay-registry") -> int:
     )
     try:
         # run_app stops gracefully on SIGINT (Ctrl-C) and SIGTERM and then returns.
-        web.run_app(make_app(settings), host=hosts, port=args.port, access_log=None, print=None)
+        web.run_app(
+            make_app(settings),
+            host=hosts,
+            port=args.port,
+            access_log=None,
+            print=None,
+            keepalive_timeout=cost.idle_seconds if cost else 75.0,
+        )
     except KeyboardInterrupt:  # before run_app handles the signal itself (still starting)
         print(f"{prog}: interrupted while starting, stopped", file=sys.stderr)
         return 130

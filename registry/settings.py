@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from registry.algorithms import Algorithms
+from registry.quaycost import QuayCost
 
 DEFAULT_NAMESPACE_GC_SECONDS = 60.0
 DEFAULT_UNREFERENCED_BLOB_SECONDS = 3600.0
@@ -27,6 +28,8 @@ class Settings:
         preferred_url_scheme: ``http`` or ``https``, for URLs built from ``server_hostname``.
         unreferenced_blob_seconds: how long a blob no manifest references stays (the blob GC).
         algorithms: the cryptographic choices, FIPS mode among them (``registry.algorithms``).
+        quay_cost: when set, each bearer-token API call costs what it costs on Quay
+            (``registry.quaycost``); None = answer as fast as possible.
     """
 
     data_dir: Path
@@ -36,6 +39,7 @@ class Settings:
     preferred_url_scheme: str = "http"
     unreferenced_blob_seconds: float = DEFAULT_UNREFERENCED_BLOB_SECONDS
     algorithms: Algorithms = field(default_factory=Algorithms)
+    quay_cost: QuayCost | None = None
 
     def resolved_database_url(self) -> str:
         """The SQLAlchemy async URL for the metadata database."""

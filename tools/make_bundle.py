@@ -106,6 +106,18 @@ SPEC_DESCRIPTORS: list[tuple[str, str, list[str]]] = [
     ("organizationDeletionPolicy", "Organization deletion policy", _select("Delete", "Retain")),
     ("repositoryDeletionPolicy", "Repository deletion policy", _select("Retain", "Delete")),
     ("resyncPeriodSeconds", "Resync period (seconds)", [_NUMBER, _ADVANCED]),
+    ("quayResyncPeriodSeconds", "Quay check period (seconds)", [_NUMBER, _ADVANCED]),
+    (
+        "quayClient.maxConcurrency",
+        "Most Quay calls at once",
+        [_NUMBER, _group("quayClient"), _ADVANCED],
+    ),
+    (
+        "quayClient.timeoutSeconds",
+        "Quay call timeout (seconds)",
+        [_NUMBER, _group("quayClient"), _ADVANCED],
+    ),
+    ("quayClient.attempts", "Quay call attempts", [_NUMBER, _group("quayClient"), _ADVANCED]),
     ("robotTokenRotationSeconds", "Robot token rotation (seconds)", [_NUMBER, _ADVANCED]),
     (
         "namespaceDeletionDeadlineSeconds",

@@ -5,6 +5,7 @@ Real simulator, registry core and operator processes; every wait is bounded.
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Any
 
@@ -12,7 +13,7 @@ import pytest
 import requests
 
 from tests.bridge.conftest import Cluster
-from tests.bridge.servers import Registry, wait_for
+from tests.bridge.servers import Registry, operator_counts, wait_for
 
 SAS = ("builder", "default", "deployer")
 
@@ -69,7 +70,7 @@ class TestImageStreamDeletion:
 
 
 class TestDriftRepair:
-    def test_a_robot_deleted_in_quay_is_recreated_on_resync(
+    def test_a_robot_deleted_in_quay_is_recreated_when_a_spec_change_rereads_quay(
         self, cluster: Cluster, registry: Registry, operator_factory: Any
     ) -> None:
         configure(cluster, registry)
@@ -83,13 +84,19 @@ class TestDriftRepair:
             timeout=10,
         )
         assert deleted.status_code == 204
-        # A spec change triggers the same full resync the periodic loop runs.
+        # A spec change that affects Quay (one more robot) reads Quay again for every namespace.
+        accounts = [
+            {"name": "builder", "role": "write"},
+            {"name": "default", "role": "read"},
+            {"name": "deployer", "role": "read"},
+            {"name": "pipeline", "role": "read"},
+        ]
         cluster.custom.patch_cluster_custom_object(
             "quay.redhat.com",
             "v1",
             "quayintegrations",
             "quay",
-            {"spec": {"resyncPeriodSeconds": 45}},
+            {"spec": {"serviceAccounts": accounts}},
         )
         wait_for(
             lambda: registry.get("/api/v1/organization/openshift_drift/robots/builder").ok,
@@ -105,6 +112,35 @@ class TestDriftRepair:
         )
         assert new[0] == "openshift_drift+builder"
         assert registry_auth(registry, *new) == 200
+
+    def test_a_spec_change_that_affects_nothing_in_quay_makes_no_quay_call(
+        self, cluster: Cluster, registry: Registry, operator_factory: Any
+    ) -> None:
+        configure(cluster, registry)
+        operator = operator_factory()
+        cluster.new_project("quiet")
+        cluster.image_stream("quiet", "app")
+        wait_for(lambda: all_linked(cluster, "quiet"), timeout=20)
+        wait_for(lambda: repo_exists(registry, "openshift_quiet", "app"), timeout=20)
+        time.sleep(1.0)  # let the first passes settle
+        before = operator_counts(operator)[0]
+        cluster.custom.patch_cluster_custom_object(
+            "quay.redhat.com",
+            "v1",
+            "quayintegrations",
+            "quay",
+            {"spec": {"repositoryDeletionPolicy": "Delete", "resyncPeriodSeconds": 45}},
+        )
+        generation = cluster.get_integration("quay")["metadata"]["generation"]
+        wait_for(
+            lambda: (
+                (cluster.get_integration("quay").get("status") or {}).get("observedGeneration")
+                == generation
+            ),
+            timeout=20,
+        )
+        time.sleep(1.0)  # any pass the change caused has run
+        assert operator_counts(operator)[0] == before
 
 
 class TestTokenRotation:
@@ -262,3 +298,46 @@ class TestReservedNames:
             assert login is not None and registry_auth(slow_gc, *login) == 200
         finally:
             slow_gc.stop()
+
+
+class TestTheQuayCallBudget:
+    def test_a_new_namespace_with_one_image_stream_costs_eight_quay_calls_each_write_once(
+        self, cluster: Cluster, registry: Registry, operator_factory: Any
+    ) -> None:
+        configure(cluster, registry)
+        operator = operator_factory()
+        wait_for(lambda: cluster.condition("quay", "Ready"), timeout=20)
+        time.sleep(1.0)  # the integration's own start-up calls are done
+
+        def namespace_calls() -> dict[tuple[str, ...], float]:
+            """The operator's Quay calls by (method, endpoint, outcome), the token check aside."""
+            calls: dict[tuple[str, ...], float] = {}
+            for line in requests.get(operator.metrics_url, timeout=5).text.splitlines():
+                if not line.startswith("quay_bridge_quay_calls_total{"):
+                    continue
+                head, _, value = line.rpartition(" ")
+                labels = dict(re.findall(r'(\w+)="([^"]*)"', head))
+                key = (labels["method"], labels["endpoint"], labels["outcome"])
+                if labels["endpoint"] != "user/":
+                    calls[key] = calls.get(key, 0.0) + float(value)
+            return calls
+
+        before = namespace_calls()
+        cluster.new_project("budget")
+        cluster.image_stream("budget", "app")
+        wait_for(lambda: all_linked(cluster, "budget"), timeout=20)
+        wait_for(lambda: repo_exists(registry, "openshift_budget", "app"), timeout=20)
+        time.sleep(1.0)  # anything else the new namespace caused has run
+        after = namespace_calls()
+        made = {
+            key: after[key] - before.get(key, 0.0) for key in after if after[key] != before.get(key)
+        }
+        assert made == {
+            ("POST", "organization/", "201"): 1,
+            ("PUT", "organization/{org}/robots/{robot}", "201"): 3,
+            ("POST", "organization/{org}/prototypes", "200"): 3,
+            ("POST", "repository", "201"): 1,
+        }
+        # The owner marker rode on the robots: no robot of its own.
+        robots = registry.get("/api/v1/organization/openshift_budget/robots").json()["robots"]
+        assert sorted(r["name"] for r in robots) == [f"openshift_budget+{sa}" for sa in SAS]

@@ -48,8 +48,14 @@ class TestSeedProcedure:
             "openshift_e2e-demo+builder",
             "openshift_e2e-demo+default",
             "openshift_e2e-demo+deployer",
-            "openshift_e2e-demo+quaybridge_owner",  # the owner marker (bridge/ownership.py)
         ]
+        # Each robot carries the owner marker (bridge/ownership.py): no robot of its own.
+        namespace_uid = (cluster.get_namespace("e2e-demo") or {})["metadata"]["uid"]
+        assert {r["description"] for r in robots} == {
+            f"quay-bridge: pull secret for namespace e2e-demo (uid {namespace_uid}) "
+            f"of service account {sa}"
+            for sa in ("builder", "default", "deployer")
+        }
         prototypes = registry.get("/api/v1/organization/openshift_e2e-demo/prototypes").json()
         roles = sorted((p["delegate"]["name"], p["role"]) for p in prototypes["prototypes"])
         assert roles == [

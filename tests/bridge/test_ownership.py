@@ -17,6 +17,7 @@ from bridge.ownership import (
     judge,
     owner_description,
     owner_of,
+    robot_description,
 )
 
 ORG = "openshift_team"
@@ -75,6 +76,49 @@ class TestTheOwnerMarker:
     def test_with_a_description_edited_out_of_shape_is_not_ours(self) -> None:
         verdict = judge(ORG, [robot(OWNER_ROBOT, "made by hand")], claim())
         assert verdict.verdict is Verdict.FOREIGN and not verdict.usable
+
+
+def marked_robots(uid: str = UID, namespace: str = "team") -> list[dict[str, Any]]:
+    """The pull-secret robots the bridge makes in a new organization, each carrying the marker."""
+    return [
+        robot(sa, robot_description(sa, namespace, uid))
+        for sa in ("builder", "default", "deployer")
+    ]
+
+
+class TestTheMarkerOnThePullSecretRobots:
+    def test_of_this_namespace_uid_means_owned_without_a_marker_robot(self) -> None:
+        verdict = judge(ORG, marked_robots(), claim())
+        assert verdict.verdict is Verdict.OWNED and not verdict.needs_marker
+
+    def test_one_robot_left_still_proves_it(self) -> None:
+        assert judge(ORG, marked_robots()[:1], claim()).verdict is Verdict.OWNED
+
+    def test_of_another_uid_is_a_retained_org_of_an_earlier_namespace(self) -> None:
+        verdict = judge(ORG, marked_robots(uid="old-uid"), claim())
+        assert verdict.verdict is Verdict.FOREIGN and "old-uid" in verdict.reason
+
+    def test_robots_that_disagree_prove_nothing(self) -> None:
+        robots = [*marked_robots()[:2], *marked_robots(uid="old-uid")[2:]]
+        assert owner_of(robots, ORG) == ("", "")
+        assert judge(ORG, robots, claim()).verdict is Verdict.FOREIGN
+
+    def test_the_marker_robot_wins_over_them_after_an_adoption(self) -> None:
+        robots = [marker(), *marked_robots(uid="old-uid")]
+        assert judge(ORG, robots, claim()).verdict is Verdict.OWNED
+
+    def test_a_robot_of_another_organization_in_the_listing_is_ignored(self) -> None:
+        other = {"name": "openshift_x+builder", "description": robot_description("b", "team", UID)}
+        assert judge(ORG, [other], claim()).verdict is Verdict.UNKNOWN
+
+    def test_a_very_long_service_account_name_never_cuts_the_marker(self) -> None:
+        description = robot_description("s" * 253, "n" * 63, UID)
+        assert len(description) == 255
+        assert owner_of([robot("s" * 253, description)], ORG) == ("n" * 63, UID)
+
+    def test_a_hand_made_robot_with_a_look_alike_text_elsewhere_is_not_a_marker(self) -> None:
+        text = "ci robot; see quay-bridge: pull secret for namespace team (uid " + UID + ")"
+        assert judge(ORG, [robot("ci", text)], claim()).verdict is Verdict.UNKNOWN
 
 
 class TestAnOrganizationWithoutMarker:

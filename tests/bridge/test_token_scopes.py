@@ -13,7 +13,6 @@ from typing import Any
 
 import requests
 
-from bridge.ownership import OWNER_ROBOT
 from tests.bridge.conftest import Cluster
 from tests.bridge.servers import Registry, wait_for
 
@@ -75,9 +74,7 @@ class TestTheSeedsSevenScopes:
 
         wait_for(provisioned, timeout=30)
         robots = registry.get(f"/api/v1/organization/{org}/robots").json()["robots"]
-        assert sorted(r["name"] for r in robots) == sorted(
-            [f"{org}+{sa}" for sa in SAS] + [f"{org}+{OWNER_ROBOT}"]
-        )
+        assert sorted(r["name"] for r in robots) == [f"{org}+{sa}" for sa in SAS]
         prototypes = registry.get(f"/api/v1/organization/{org}/prototypes").json()["prototypes"]
         assert len(prototypes) == 3
         cluster.core.delete_namespace("scoped")

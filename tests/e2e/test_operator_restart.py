@@ -107,7 +107,6 @@ def test_a_restarted_operator_does_nothing_twice_and_loses_nothing(stack: Stack)
             f"{ORG}+builder",
             f"{ORG}+default",
             f"{ORG}+deployer",
-            f"{ORG}+quaybridge_owner",
         ]
         assert scenario.quay.repositories(ORG) == ["extra", "httpd-example"]
         final = settle(stack)

@@ -31,7 +31,6 @@ def check_new_project(scenario: Scenario) -> None:
         f"{ORG}+builder",
         f"{ORG}+default",
         f"{ORG}+deployer",
-        f"{ORG}+quaybridge_owner",
     ]
     for sa in SAS:
         secret = scenario.kube.get(f"/api/v1/namespaces/{NS}/secrets/{sa}-quay-openshift")

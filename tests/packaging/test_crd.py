@@ -70,7 +70,7 @@ class TestTheCrdItself:
 
     def test_has_exactly_the_spec_fields_of_the_architecture_contract(self) -> None:
         documented = _architecture_table("Spec (every field")
-        assert len(documented) == 16
+        assert len(documented) == 18
         assert sorted(crd_schema()["properties"]["spec"]["properties"]) == sorted(documented)
 
     def test_has_exactly_the_status_fields_of_the_architecture_contract(self) -> None:
@@ -241,6 +241,7 @@ class TestTheSchemaDefaults:
             "organizationDeletionPolicy": "Delete",
             "repositoryDeletionPolicy": "Retain",
             "resyncPeriodSeconds": 600,
+            "quayResyncPeriodSeconds": 3600,
             "robotTokenRotationSeconds": 0,
             "namespaceDeletionDeadlineSeconds": 300,
         }

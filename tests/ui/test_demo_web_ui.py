@@ -20,7 +20,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bridge.ownership import OWNER_ROBOT
 from tests.support.browser import Page, artifacts_dir, chromium
 from tests.ui.conftest import needs_browser
 
@@ -73,7 +72,6 @@ def test_keep_prints_a_working_sign_in_and_the_screenshots_are_saved(tmp_path: P
                 f"{ORG}+builder",
                 f"{ORG}+default",
                 f"{ORG}+deployer",
-                f"{ORG}+{OWNER_ROBOT}",
             ]
             page.screenshot("organization-robot-accounts")
     finally:

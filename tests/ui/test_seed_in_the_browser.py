@@ -22,7 +22,6 @@ import re
 import secrets
 from pathlib import Path
 
-from bridge.ownership import OWNER_ROBOT
 from demo.scenario import DemoConfig, Scenario
 from demo.stack import Stack
 from tests.e2e.conftest import RecordingReporter
@@ -134,7 +133,6 @@ def test_seed_procedure_in_the_browser(tmp_path: Path) -> None:
                 f"{ORG}+builder",
                 f"{ORG}+default",
                 f"{ORG}+deployer",
-                f"{ORG}+{OWNER_ROBOT}",
             ]
             rows = {
                 row.find_element("css selector", "a.robot-link").text: row.text
