@@ -139,6 +139,7 @@ def test_kubectl_get_prints_the_crd_columns_and_explain_works(sim: SimServer) ->
     assert out[0].split() == [
         "NAME",
         "READY",
+        "REASON",
         "CLUSTER",
         "ID",
         "QUAY",
