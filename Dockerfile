@@ -37,6 +37,7 @@ COPY sim/ sim/
 COPY demo/ demo/
 COPY crds/ crds/
 COPY commandline/ commandline/
+COPY vocabulary/ vocabulary/
 
 # pip and setuptools are build tools: out of the environment once the project is in. The kubernetes
 # client's bytecode (about 50 MB) is dropped too: the operator and the registry core never import

@@ -32,7 +32,6 @@ import kopf
 
 from bridge.cluster import Cluster, KubeError, terminating_namespace
 from bridge.imports import (
-    MANAGED_ANNOTATION,
     Decision,
     ImportResult,
     TagTarget,
@@ -45,6 +44,7 @@ from bridge.imports import (
     read_import_result,
     review_allowed,
 )
+from vocabulary import MANAGED_ANNOTATION
 from webhook.views import Destination
 
 logger = logging.getLogger(__name__)

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from bridge.planning import MANAGED_LABEL
+from vocabulary import MANAGED_LABEL
 
 #: Metadata fields the bridge reads from cached objects (and informers keep for deletions).
 META_FIELDS = ("name", "namespace", "uid", "resourceVersion", "labels", "deletionTimestamp")

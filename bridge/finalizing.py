@@ -21,6 +21,7 @@ from bridge.scheduling import (
     Scheduling,
     meta_of,
 )
+from vocabulary import FINALIZER
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +31,7 @@ class Finalizing(Scheduling):
 
     async def _finalize(self, namespace: str, body: dict[str, Any]) -> None:
         meta = meta_of(body)
-        if planning.FINALIZER not in (meta.get("finalizers") or []):
+        if FINALIZER not in (meta.get("finalizers") or []):
             self._unmanage(namespace)
             return
         integration = self.owner(namespace, body)
@@ -57,9 +58,7 @@ class Finalizing(Scheduling):
         try:
             if integration.client is None:
                 raise qe.Unavailable(f"integration {integration.name} is not ready")
-            ownership = await self.provisioner.owns(
-                integration, org, claim_of(body, planning.FINALIZER)
-            )
+            ownership = await self.provisioner.owns(integration, org, claim_of(body, FINALIZER))
             if ownership is None:
                 self.metrics.reconciles.labels("deletion", "ok").inc()
                 await self._release(namespace, body, f"organization {org} was already gone", False)

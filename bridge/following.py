@@ -18,8 +18,8 @@ from typing import Any
 
 from bridge.cluster import Cluster
 from bridge.metrics import Metrics
-from bridge.planning import MANAGED_LABEL
 from bridge.watching import Handler, Informer, Source
+from vocabulary import MANAGED_LABEL
 
 log = logging.getLogger(__name__)
 

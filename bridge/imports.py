@@ -23,15 +23,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from webhook.decisions import RECORD_ANNOTATION, verify
-
-ANNOTATION_PREFIX: Final = "quay-registry-operator.quay.redhat.com/"
-#: Set to ``"true"`` by the webhook on Builds it rewrote to push to Quay.
-MANAGED_ANNOTATION: Final = ANNOTATION_PREFIX + "quay-registry-operator-managed"
-#: ``<namespace>/<stream>:<tag>``: the ImageStreamTag the Build was meant to push to.
-DESTINATION_ANNOTATION: Final = ANNOTATION_PREFIX + "destination-imagestream"
-#: Set to ``"true"`` by the bridge once the destination tag imported the pushed image.
-IMPORTED_ANNOTATION: Final = ANNOTATION_PREFIX + "destination-imagestreamtag-imported"
+from vocabulary import (
+    DESTINATION_ANNOTATION,
+    IMPORTED_ANNOTATION,
+    MANAGED_ANNOTATION,
+    RECORD_ANNOTATION,
+)
+from webhook.decisions import verify
 
 #: Phases after which a Build never pushes (``Error`` is as final as ``Failed``).
 UNSUCCESSFUL_PHASES: Final = frozenset({"Failed", "Error", "Cancelled"})

@@ -20,8 +20,8 @@ names have no ``_``.
 
 Organizations made before the marker existed (upgrades) are recognised by what the bridge made in
 them (:func:`judge`, ``LEGACY``) and marked. Anything else is adopted only when an admin says so
-with the namespace annotation :data:`ADOPT_ANNOTATION` set to the organization's name (a Namespace's
-annotations can be changed by cluster admins, not by a project's admin). Pure: no I/O.
+with the namespace annotation ``vocabulary.ADOPT_ANNOTATION`` set to the organization's name (a
+Namespace's annotations can be changed by cluster admins, not by a project's admin). Pure: no I/O.
 """
 
 from __future__ import annotations
@@ -34,8 +34,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
+from vocabulary import ADOPT_ANNOTATION
+
 OWNER_ROBOT: Final = "quaybridge_owner"
-ADOPT_ANNOTATION: Final = "quay-bridge.quay.redhat.com/adopt-organization"
 #: What the bridge wrote on its robots before the owner marker existed.
 ROBOT_DESCRIPTION: Final = "quay-bridge: pull secret of service account {sa} in namespace {ns}"
 #: Quay stores at most this many characters of a robot's description.

@@ -16,10 +16,7 @@ from typing import Any
 from bridge import dockercfg
 from bridge.quay_client import Prototype, Robot
 from bridge.settings import IntegrationSpec, Role
-
-MANAGED_LABEL = "quay-bridge.quay.redhat.com/managed"
-INTEGRATION_LABEL = "quay-bridge.quay.redhat.com/integration"
-FINALIZER = "quay.redhat.com/quayintegrations"
+from vocabulary import FINALIZER, INTEGRATION_LABEL, MANAGED_LABEL
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,7 @@ from bridge.ownership import (
 from bridge.quay_client import QuayClient
 from bridge.settings import IntegrationSpec, Role
 from bridge.state import NamespaceRecord
+from vocabulary import MANAGED_LABEL
 
 log = logging.getLogger(__name__)
 
@@ -405,7 +406,7 @@ class Provisioner:
     async def relist(self, namespace: str, caches: Caches) -> None:
         """List the namespace's pull Secrets and ServiceAccounts and replace what is cached."""
         secrets, accounts = await asyncio.gather(
-            self.cluster.list_secrets(namespace, planning.MANAGED_LABEL),
+            self.cluster.list_secrets(namespace, MANAGED_LABEL),
             self.cluster.list_service_accounts(namespace),
         )
         caches.secrets.replace_namespace(namespace, secrets)

@@ -19,10 +19,10 @@ from bridge.cluster import KubeError
 from bridge.integrations import Integration
 from bridge.looping import Looping
 from bridge.scheduling import (
-    ROTATE_ANNOTATION,
     meta_of,
 )
 from bridge.state import NamespaceRecord
+from vocabulary import INTEGRATION_LABEL, MANAGED_LABEL, ROTATE_ANNOTATION
 
 log = logging.getLogger(__name__)
 
@@ -160,14 +160,14 @@ class Reacting(Looping):
             if candidate.watches_object("Secret", namespace, name):
                 self._spawn(self._refresh(candidate))
         labels = meta.get("labels") or {}
-        if labels.get(planning.MANAGED_LABEL) != "true":
+        if labels.get(MANAGED_LABEL) != "true":
             return
         if event_type == "DELETED":
             self.caches.secrets.drop(body)
         else:
             self.caches.secrets.put(body)
         record = self.state.records.get(namespace)
-        if record is None or labels.get(planning.INTEGRATION_LABEL) != record.integration:
+        if record is None or labels.get(INTEGRATION_LABEL) != record.integration:
             return
         if event_type == "DELETED":
             record.secrets.discard(name)

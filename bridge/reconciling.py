@@ -19,11 +19,10 @@ from bridge.integrations import Integration
 from bridge.ownership import claim_of
 from bridge.provisioning import NotOwnedError
 from bridge.scheduling import (
-    ROTATE_ANNOTATION,
-    ROTATED_ANNOTATION,
     is_waiting_project,
     meta_of,
 )
+from vocabulary import FINALIZER, INTEGRATION_LABEL, ROTATE_ANNOTATION, ROTATED_ANNOTATION
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +105,7 @@ class Reconciling(Finalizing):
             tuple(sorted((meta.get("labels") or {}).items())),
             is_waiting_project(body),
             meta.get("deletionTimestamp"),
-            planning.FINALIZER in (meta.get("finalizers") or []),
+            FINALIZER in (meta.get("finalizers") or []),
             annotations.get(ROTATE_ANNOTATION),
             annotations.get(ROTATED_ANNOTATION),
             integration.annotations.get(ROTATE_ANNOTATION),
@@ -166,7 +165,7 @@ class Reconciling(Finalizing):
         created = False
         # A namespace that already carries our finalizer was provisioned before (an operator
         # restart): read Quay and the cluster rather than write, so nothing in place is rewritten.
-        provisioned_before = planning.FINALIZER in (meta_of(body).get("finalizers") or [])
+        provisioned_before = FINALIZER in (meta_of(body).get("finalizers") or [])
         if not record.quay_ready and provisioned_before:
             self._relist.add(namespace)
         part = self._check.pop(namespace, None)
@@ -177,7 +176,7 @@ class Reconciling(Finalizing):
                 created = await self.provisioner.ensure_quay(
                     integration,
                     record,
-                    claim_of(body, planning.FINALIZER),
+                    claim_of(body, FINALIZER),
                     observe=record.quay_ready or provisioned_before,
                 )
             except NotOwnedError as exc:
@@ -279,7 +278,7 @@ class Reconciling(Finalizing):
             secret = naming.secret_name(sa.name, spec.cluster_id)
             observed = self.caches.secrets.get(namespace, secret)
             labels = meta_of(observed or {}).get("labels") or {}
-            if observed is None or labels.get(planning.INTEGRATION_LABEL) != integration.name:
+            if observed is None or labels.get(INTEGRATION_LABEL) != integration.name:
                 continue
             record.secrets.add(secret)
             account = self.caches.accounts.get(namespace, sa.name)

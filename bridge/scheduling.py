@@ -32,8 +32,6 @@ from bridge.state import BridgeState, NamespaceRecord
 
 log = logging.getLogger(__name__)
 
-ROTATE_ANNOTATION = "quay-bridge.quay.redhat.com/rotate-robot-tokens"
-ROTATED_ANNOTATION = "quay-bridge.quay.redhat.com/robot-tokens-rotated"
 MCS_ANNOTATION = "openshift.io/sa.scc.mcs"
 PROJECT_ANNOTATIONS = ("openshift.io/display-name", "openshift.io/description")
 

@@ -30,14 +30,12 @@ from demo.kube import Kube, KubeError
 from demo.quay import Quay, QuayError
 from demo.reporting import Reporter, StepRecord
 from demo.stack import Stack, wait_until
+from vocabulary import IMPORTED_ANNOTATION, MANAGED_LABEL
 
 T = TypeVar("T")
 
-MANAGED_LABEL = "quay-bridge.quay.redhat.com/managed"
 #: The namespace the operator runs in (``deploy/base``), where it keeps its shared Secrets.
 OPERATOR_NAMESPACE = "quay-bridge"
-ANNOTATIONS = "quay-registry-operator.quay.redhat.com/"
-IMPORTED = ANNOTATIONS + "destination-imagestreamtag-imported"
 SERVICE_ACCOUNTS = ("builder", "default", "deployer")
 #: The Quay user the demo bootstraps (also the web UI's sign-in).
 USERNAME = "quayadmin"
@@ -532,7 +530,7 @@ class Scenario:
             lambda: (
                 (
                     (self._kube.get(build_path) or {}).get("metadata", {}).get("annotations") or {}
-                ).get(IMPORTED)
+                ).get(IMPORTED_ANNOTATION)
                 == "true"
             ),
             self.config.build_timeout,
@@ -541,7 +539,7 @@ class Scenario:
         return {
             "imagestream": f"{name}:latest",
             "dockerImageReference": reference,
-            "build annotation": f"{IMPORTED}=true",
+            "build annotation": f"{IMPORTED_ANNOTATION}=true",
         }
 
     def ui_pages(self) -> list[tuple[str, str]]:

@@ -5,9 +5,9 @@ Any Build author can set annotations on a Build, so the operator cannot trust
 would otherwise make the operator import into ``b``. The webhook therefore signs what it decided
 with a key only the operator holds, an HMAC-SHA256 over the Build's namespace, the destination
 ``<namespace>/<stream>:<tag>`` and the rewritten output image, and stores it in the annotation
-:data:`RECORD_ANNOTATION` as ``v1:<hex>``. The operator recomputes the HMAC from the Build as it is
-when it completes and imports only when the two match: a changed namespace, destination or output
-image, or a value made up by the Build's author, does not verify.
+``vocabulary.RECORD_ANNOTATION`` as ``v1:<hex>``. The operator recomputes the HMAC from the Build as
+it is when it completes and imports only when the two match: a changed namespace, destination or
+output image, or a value made up by the Build's author, does not verify.
 
 Pure: no I/O, no key management (``bridge.decision_key`` keeps the key in a Secret).
 """
@@ -19,9 +19,6 @@ import hmac
 import json
 from typing import Final
 
-ANNOTATION_PREFIX: Final = "quay-registry-operator.quay.redhat.com/"
-#: ``v1:<hex HMAC-SHA256>``: written by the webhook only (user-supplied values are stripped).
-RECORD_ANNOTATION: Final = ANNOTATION_PREFIX + "decision"
 VERSION: Final = "v1"
 #: Keys shorter than this are refused: a guessable key would make the record forgeable.
 MINIMUM_KEY_BYTES: Final = 32

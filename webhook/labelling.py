@@ -14,8 +14,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from vocabulary import MANAGED_LABEL
 from webhook.mutation import JsonPatchOp, escape_pointer_token
-from webhook.resolving import MANAGED_LABEL
 from webhook.reviews import AdmissionRequest
 from webhook.views import Destination
 

@@ -17,12 +17,15 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from webhook.decisions import ANNOTATION_PREFIX, RECORD_ANNOTATION, sign
+from vocabulary import (
+    BUILD_ANNOTATION_PREFIX,
+    DESTINATION_ANNOTATION,
+    MANAGED_ANNOTATION,
+    RECORD_ANNOTATION,
+)
+from webhook.decisions import sign
 from webhook.reviews import AdmissionRequest
 from webhook.views import Destination
-
-MANAGED_ANNOTATION = ANNOTATION_PREFIX + "quay-registry-operator-managed"
-DESTINATION_ANNOTATION = ANNOTATION_PREFIX + "destination-imagestream"
 
 #: Strategies whose builder pushes ``spec.output.to``; JenkinsPipeline builds push nothing.
 REWRITTEN_STRATEGIES = frozenset({"Docker", "Source", "Custom"})
@@ -160,7 +163,7 @@ def _strip_ops(build: Mapping[str, Any]) -> list[JsonPatchOp]:
     return [
         {"op": "remove", "path": "/metadata/annotations/" + escape_pointer_token(key)}
         for key in annotations
-        if isinstance(key, str) and key.startswith(ANNOTATION_PREFIX)
+        if isinstance(key, str) and key.startswith(BUILD_ANNOTATION_PREFIX)
     ]
 
 

@@ -16,11 +16,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Final
 
+from vocabulary import MANAGED_LABEL
 from webhook.views import Destination, StateView
-
-MANAGED_LABEL: Final = "quay-bridge.quay.redhat.com/managed"
 
 
 class Undecided(Exception):

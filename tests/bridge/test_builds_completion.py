@@ -23,14 +23,20 @@ import requests
 from bridge.builds import BuildImporter, ImportSettings
 from bridge.cluster import Cluster
 from bridge.connection import Connection
-from bridge.imports import DESTINATION_ANNOTATION, IMPORTED_ANNOTATION, MANAGED_ANNOTATION, Verdict
+from bridge.imports import Verdict
 from bridge.metrics import Metrics
 from demo.kube import Kube
 from demo.quay import Quay
 from demo.scenario import wait_for
 from demo.stack import Stack
 from tests.e2e.faults import FaultProxy
-from webhook.decisions import RECORD_ANNOTATION, sign
+from vocabulary import (
+    DESTINATION_ANNOTATION,
+    IMPORTED_ANNOTATION,
+    MANAGED_ANNOTATION,
+    RECORD_ANNOTATION,
+)
+from webhook.decisions import sign
 from webhook.views import Destination
 
 ORG = "openshift_builds"

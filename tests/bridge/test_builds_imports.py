@@ -8,9 +8,6 @@ from typing import Any
 import pytest
 
 from bridge.imports import (
-    DESTINATION_ANNOTATION,
-    IMPORTED_ANNOTATION,
-    MANAGED_ANNOTATION,
     InvalidDestinationError,
     TagTarget,
     Verdict,
@@ -20,7 +17,13 @@ from bridge.imports import (
     parse_destination,
     read_import_result,
 )
-from webhook.decisions import RECORD_ANNOTATION, sign
+from vocabulary import (
+    DESTINATION_ANNOTATION,
+    IMPORTED_ANNOTATION,
+    MANAGED_ANNOTATION,
+    RECORD_ANNOTATION,
+)
+from webhook.decisions import sign
 
 QUAY_IMAGE = "quay.example.com:8443/openshift_e2e-demo/httpd-example:latest"
 KEY = b"k" * 32

@@ -8,7 +8,6 @@ from typing import Any
 import pytest
 
 from bridge.ownership import (
-    ADOPT_ANNOTATION,
     OWNER_ROBOT,
     ROBOT_DESCRIPTION,
     Claim,
@@ -19,6 +18,7 @@ from bridge.ownership import (
     owner_of,
     robot_description,
 )
+from vocabulary import ADOPT_ANNOTATION
 
 ORG = "openshift_team"
 UID = "0b0c5a3e-1111-4e5e-9a5a-2f4c1f2d3e4f"

@@ -11,6 +11,7 @@ import pytest
 
 from bridge import dockercfg, planning
 from bridge.quay_client import Prototype
+from vocabulary import FINALIZER, MANAGED_LABEL
 
 ORG = "openshift_ns"
 DESIRED = {f"{ORG}+builder": "write", f"{ORG}+default": "read"}
@@ -105,13 +106,13 @@ class TestNamespacePatches:
         ops = planning.namespace_patch(ns, {"x/y": "1"})
         assert ops is not None
         patched = jsonpatch.apply_patch(ns, ops)
-        assert patched["metadata"]["finalizers"] == ["other", planning.FINALIZER]
-        assert patched["metadata"]["labels"] == {planning.MANAGED_LABEL: "true"}
+        assert patched["metadata"]["finalizers"] == ["other", FINALIZER]
+        assert patched["metadata"]["labels"] == {MANAGED_LABEL: "true"}
         assert patched["metadata"]["annotations"] == {"x/y": "1"}
         assert planning.namespace_patch(patched, {"x/y": "1"}) is None
 
     def test_release_removes_only_our_finalizer(self) -> None:
-        ns = {"metadata": {"resourceVersion": "3", "finalizers": ["a", planning.FINALIZER, "b"]}}
+        ns = {"metadata": {"resourceVersion": "3", "finalizers": ["a", FINALIZER, "b"]}}
         ops = planning.release_patch(ns)
         assert ops is not None
         assert jsonpatch.apply_patch(ns, ops)["metadata"]["finalizers"] == ["a", "b"]
@@ -121,8 +122,8 @@ class TestNamespacePatches:
         ns = {
             "metadata": {
                 "resourceVersion": "4",
-                "finalizers": ["a", planning.FINALIZER],
-                "labels": {planning.MANAGED_LABEL: "true", "team": "x"},
+                "finalizers": ["a", FINALIZER],
+                "labels": {MANAGED_LABEL: "true", "team": "x"},
                 "annotations": {"keep": "me"},
             }
         }
@@ -137,7 +138,7 @@ class TestNamespacePatches:
         assert meta["labels"] == {"team": "x"}
         assert meta["annotations"] == {"keep": "me"}
         assert planning.disown_patch({"metadata": meta}) is None
-        assert planning.disown_patch({"metadata": {"labels": {planning.MANAGED_LABEL: "x"}}})
+        assert planning.disown_patch({"metadata": {"labels": {MANAGED_LABEL: "x"}}})
 
 
 class TestPullSecrets:

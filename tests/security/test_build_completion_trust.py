@@ -20,7 +20,8 @@ import pytest
 
 from demo.scenario import wait_for
 from tests.security.conftest import BUILDS, IMAGES, Running
-from webhook.decisions import RECORD_ANNOTATION, sign
+from vocabulary import RECORD_ANNOTATION
+from webhook.decisions import sign
 
 PREFIX = "quay-registry-operator.quay.redhat.com/"
 MANAGED = PREFIX + "quay-registry-operator-managed"

@@ -37,7 +37,8 @@ from tests.webhook.operator import (
     start_operator_with_webhook,
     wait_for,
 )
-from webhook.decisions import RECORD_ANNOTATION, verify
+from vocabulary import RECORD_ANNOTATION
+from webhook.decisions import verify
 
 AT_ONCE = 50
 MANAGED_LABEL = "quay-bridge.quay.redhat.com/managed"

@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 
 from tests.webhook.builds import destinations
 from tests.webhook.namespaces import namespace, namespace_review
+from vocabulary import MANAGED_LABEL
 from webhook.labelling import decide_namespace
-from webhook.resolving import MANAGED_LABEL
 from webhook.reviews import parse_review
 from webhook.views import Destination
 

@@ -11,10 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.webhook.builds import QUAY, build, destinations, review
-from webhook.decisions import RECORD_ANNOTATION, verify
+from vocabulary import DESTINATION_ANNOTATION, MANAGED_ANNOTATION, RECORD_ANNOTATION
+from webhook.decisions import verify
 from webhook.mutation import (
-    DESTINATION_ANNOTATION,
-    MANAGED_ANNOTATION,
     Rewrite,
     Unchanged,
     decide,

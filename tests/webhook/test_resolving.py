@@ -6,7 +6,11 @@ import pytest
 
 from tests.webhook.builds import destinations
 from tests.webhook.support import DictView
-from webhook.resolving import MANAGED_LABEL, Undecided, resolve
+from vocabulary import MANAGED_LABEL
+from webhook.resolving import (
+    Undecided,
+    resolve,
+)
 
 PROVISIONED = destinations("old")
 SELECTED = destinations("old", "new", "other")

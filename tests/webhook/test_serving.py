@@ -20,7 +20,7 @@ from certs.storing import write_atomically, write_serving_files
 from tests.webhook.builds import QUAY, build, destinations, review
 from tests.webhook.namespaces import namespace, namespace_review
 from tests.webhook.support import DictView, serving_files
-from webhook.resolving import MANAGED_LABEL
+from vocabulary import MANAGED_LABEL
 from webhook.serving import WebhookServer, WebhookSettings, start_webhook
 
 FAST = WebhookSettings(provision_timeout=1.0, provision_poll_interval=0.02, reload_interval=0.05)

@@ -29,7 +29,7 @@ from tests.support.ports import free_port
 from tests.support.sim_server import SimServer, sim_server
 from tests.webhook.builds import QUAY, build, destinations
 from tests.webhook.support import DictView, ThreadedWebhook, threaded_webhook
-from webhook.mutation import DESTINATION_ANNOTATION, MANAGED_ANNOTATION
+from vocabulary import DESTINATION_ANNOTATION, MANAGED_ANNOTATION
 from webhook.serving import WebhookSettings
 
 DEPLOYED = Path(__file__).parents[2] / "deploy" / "base" / "mutatingwebhookconfiguration.yaml"
