@@ -30,7 +30,16 @@ from typing import Any, Final, Protocol
 
 import kopf
 
-from bridge.cluster import Cluster, KubeError, terminating_namespace
+from bridge.cluster import (
+    BadRequest,
+    Cluster,
+    Conflict,
+    Forbidden,
+    Invalid,
+    KubeError,
+    NotFound,
+    terminating_namespace,
+)
 from bridge.imports import (
     Decision,
     ImportResult,
@@ -211,7 +220,7 @@ class BuildImporter:
                 meta["namespace"], meta["name"], timeout=self.settings.request_timeout
             )
         except KubeError as error:
-            if error.status == 404:
+            if isinstance(error, NotFound):
                 return None
             logger.warning(
                 "reading build %s/%s failed: %s",
@@ -303,7 +312,9 @@ class BuildImporter:
                     target.namespace, body, timeout=self.settings.request_timeout
                 )
             except KubeError as error:
-                if error.status == 409 or (error.status == 404 and version is not None):
+                if isinstance(error, Conflict) or (
+                    isinstance(error, NotFound) and version is not None
+                ):
                     continue  # the stream changed or vanished since we read it: read it again
                 raise self._classify(error) from None
             return read_import_result(reply)
@@ -317,7 +328,7 @@ class BuildImporter:
                 target.namespace, target.stream, timeout=self.settings.request_timeout
             )
         except KubeError as error:
-            if error.status == 404:
+            if isinstance(error, NotFound):
                 return None
             raise self._classify(error) from None
         version = stream.get("metadata", {}).get("resourceVersion")
@@ -328,7 +339,7 @@ class BuildImporter:
         if not error.status:
             return _Temporary(f"API server unreachable: {_short(error.message)}")
         text = f"HTTP {error.status}: {_short(error.message)}"
-        if error.status in (400, 403, 422):
+        if isinstance(error, (BadRequest, Forbidden, Invalid)):
             return _Refused(text)
         return _Temporary(text)
 
@@ -344,7 +355,7 @@ class BuildImporter:
                 )
                 return
             except KubeError as error:
-                if error.status == 404:
+                if isinstance(error, NotFound):
                     return  # deleted meanwhile: nothing left to mark
                 problem = _short(error)
             logger.warning(

@@ -46,9 +46,20 @@ _WEBHOOKS = "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations
 class KubeError(Exception):
     """A failed Kubernetes API call; ``status`` is the HTTP status (0 for no answer).
 
+    ``KubeError(status, message)`` makes the subclass that names the status (as ``OSError`` picks
+    ``FileNotFoundError`` from its errno), so callers write ``except NotFound`` rather than compare
+    numbers, and every place that builds a ``KubeError`` gets the typed error without knowing the
+    subclasses. ``status`` stays for messages and for statuses without a subclass.
+
     ``unreachable`` says the connection itself failed (refused, reset, closed): the server may
     have restarted, which is when a follower must list again rather than resume.
     """
+
+    def __new__(cls, status: int, message: str, *, unreachable: bool = False) -> KubeError:
+        """Make the subclass that names ``status`` when called as ``KubeError`` itself."""
+        if cls is KubeError:
+            cls = _BY_STATUS.get(status, KubeError)
+        return super().__new__(cls, status, message)
 
     def __init__(self, status: int, message: str, *, unreachable: bool = False) -> None:
         super().__init__(f"HTTP {status}: {message}")
@@ -57,9 +68,48 @@ class KubeError(Exception):
         self.unreachable = unreachable
 
 
+class BadRequest(KubeError):
+    """400: the request itself is malformed; sending it again fails again."""
+
+
+class Unauthorized(KubeError):
+    """401: the API server does not accept the operator's credentials."""
+
+
+class Forbidden(KubeError):
+    """403: RBAC refuses the operation (or the namespace is terminating, see below)."""
+
+
+class NotFound(KubeError):
+    """404: the object (or its namespace, or the API itself) does not exist."""
+
+
+class Conflict(KubeError):
+    """409: the object exists already, or changed since it was read (a stale resourceVersion)."""
+
+
+class Gone(KubeError):
+    """410: a watch's resourceVersion is too old; list again and watch from the new version."""
+
+
+class Invalid(KubeError):
+    """422: the API server's validation refused the object or the patch."""
+
+
+_BY_STATUS: dict[int, type[KubeError]] = {
+    400: BadRequest,
+    401: Unauthorized,
+    403: Forbidden,
+    404: NotFound,
+    409: Conflict,
+    410: Gone,
+    422: Invalid,
+}
+
+
 def terminating_namespace(error: KubeError) -> bool:
     """True for the API server's refusal to create anything in a namespace being deleted."""
-    return error.status == 403 and "because it is being terminated" in error.message
+    return isinstance(error, Forbidden) and "because it is being terminated" in error.message
 
 
 def _reason(status: int, reason: str, body: bytes) -> str:
@@ -227,13 +277,13 @@ class Cluster:
         resource = resource_of(path)
         if terminating_namespace(error):
             return  # not a permission: the namespace is going away, and the caller knows it
-        if error.status == 403:
+        if isinstance(error, Forbidden):
             kind, level = f"403 {method} {resource}", logging.ERROR
             text = (
                 f"the API server forbids {method} on {resource} ({error.message}): the"
                 " operator's ClusterRole lacks it; apply this version's deploy/base (or bundle)"
             )
-        elif error.status == 401:
+        elif isinstance(error, Unauthorized):
             kind, level = "401", logging.ERROR
             text = (
                 f"the API server at {self._base} refused the operator's credentials: check"
@@ -352,10 +402,8 @@ class Cluster:
         """Read a Secret; None when it does not exist."""
         try:
             return dict(await self._request("GET", _ns_path(namespace, "secrets", name)))
-        except KubeError as exc:
-            if exc.status == 404:
-                return None
-            raise
+        except NotFound:
+            return None
 
     async def list_integrations(self) -> list[dict[str, Any]]:
         """List the QuayIntegrations."""
@@ -371,10 +419,8 @@ class Cluster:
         }
         try:
             await self._request("POST", "/apis/kopf.dev/v1/clusterkopfpeerings", body)
-        except KubeError as exc:
-            if exc.status == 409:
-                return False
-            raise
+        except Conflict:
+            return False
         self._count("clusterkopfpeerings", "create")
         self._changed(f"created ClusterKopfPeering {name}", peering=name)
         return True

@@ -16,7 +16,7 @@ import logging
 from collections.abc import Mapping
 
 from bridge import naming, selection
-from bridge.cluster import Cluster, KubeError
+from bridge.cluster import Cluster, KubeError, NotFound
 from bridge.metrics import Metrics
 from bridge.peering import Peering
 from bridge.reacting import Reacting
@@ -136,10 +136,8 @@ class Controller(Reacting):
         if namespace not in self.namespaces:
             try:
                 self._remember_namespace(await self.cluster.get_namespace(namespace))
-            except KubeError as exc:
-                if exc.status == 404:
-                    return
-                raise
+            except NotFound:
+                return
         if not self.state.builder_ready(namespace):
             self._relist.add(namespace)
             self._invalidate(namespace)
@@ -184,10 +182,8 @@ class Controller(Reacting):
         """Read a namespace the watch has not shown yet, and remember it for ``ensure_now``."""
         try:
             body = await self.cluster.get_namespace(namespace)
-        except KubeError as exc:
-            if exc.status == 404:
-                return None
-            raise
+        except NotFound:
+            return None
         self._remember_namespace(body)
         return dict(meta_of(body).get("labels") or {})
 

@@ -22,7 +22,7 @@ import logging
 import secrets
 from typing import Any, Final
 
-from bridge.cluster import Cluster, KubeError
+from bridge.cluster import Cluster, Conflict, KubeError
 from webhook.decisions import MINIMUM_KEY_BYTES
 
 log = logging.getLogger(__name__)
@@ -90,7 +90,7 @@ async def ensure_decision_key(cluster: Cluster, namespace: str, delay: float = 1
             log.info("created the Build decision key in Secret %s/%s", namespace, SECRET_NAME)
             return key
         except KubeError as exc:
-            if exc.status == 409:
+            if isinstance(exc, Conflict):
                 continue  # another replica created or replaced it: read theirs
             problem = f"HTTP {exc.status}: {exc.message[:200]}" if exc.status else exc.message
             if exc.status and exc.status < 500:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bridge import quay_errors as qe
-from bridge.cluster import Cluster, KubeError
+from bridge.cluster import Cluster, KubeError, NotFound
 from bridge.integration_events import CHECKING
 from bridge.metrics import Metrics
 from bridge.quay_advice import condition_message
@@ -197,7 +197,7 @@ class Integration:
         try:
             token = await cluster.read_secret_key(ref.namespace, ref.name, ref.key)
         except KubeError as exc:
-            if exc.status == 404:
+            if isinstance(exc, NotFound):
                 self.credentials = Check(
                     False,
                     "SecretNotFound",
@@ -246,7 +246,7 @@ class Integration:
             else:
                 pem = await cluster.read_configmap_key(ca.namespace, ca.name, ca.key)
         except KubeError as exc:
-            reason = "does not exist" if exc.status == 404 else f"cannot be read: {exc}"
+            reason = "does not exist" if isinstance(exc, NotFound) else f"cannot be read: {exc}"
             self.reachable = Check(False, "CABundleNotFound", f"CA bundle {where} {reason}")
             return False, None
         except ValueError as exc:

@@ -18,7 +18,7 @@ from typing import Any
 from bridge import naming, planning
 from bridge import quay_errors as qe
 from bridge.caches import Caches
-from bridge.cluster import Cluster, KubeError
+from bridge.cluster import Cluster, Conflict, Invalid, KubeError
 from bridge.integrations import Integration
 from bridge.ownership import (
     OWNER_ROBOT,
@@ -439,7 +439,7 @@ class Provisioner:
                 record.secrets.add(name)
                 return
             except KubeError as exc:
-                if exc.status != 409:
+                if not isinstance(exc, Conflict):
                     raise
             observed = await self.cluster.read_secret(record.namespace, name)
             if planning.secret_up_to_date(observed, spec.registry_host, robot, token):
@@ -473,7 +473,7 @@ class Provisioner:
             try:
                 updated = await self.cluster.patch_service_account(record.namespace, name, ops)
             except KubeError as exc:
-                if exc.status not in (409, 422):
+                if not isinstance(exc, (Conflict, Invalid)):
                     raise
             else:
                 if caches is not None:

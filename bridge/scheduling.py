@@ -20,7 +20,7 @@ from typing import Any
 
 from bridge import selection
 from bridge.caches import Caches
-from bridge.cluster import Cluster, KubeError
+from bridge.cluster import Cluster, Conflict, Invalid, KubeError, NotFound
 from bridge.following import Followers
 from bridge.home import own_namespace
 from bridge.integrations import Integration
@@ -220,16 +220,14 @@ class Scheduling:
                 self._remember_namespace(await self.cluster.patch_namespace(namespace, ops))
                 return True
             except KubeError as exc:
-                if exc.status == 404:
+                if isinstance(exc, NotFound):
                     return False
-                if exc.status not in (409, 422):
+                if not isinstance(exc, (Conflict, Invalid)):
                     raise
             try:
                 current = await self.cluster.get_namespace(namespace)
-            except KubeError as exc:
-                if exc.status == 404:
-                    return False
-                raise
+            except NotFound:
+                return False
             self._remember_namespace(current)
         raise KubeError(409, f"namespace {namespace} kept changing")
 

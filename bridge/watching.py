@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bridge.caches import slim_meta
-from bridge.cluster import Cluster, KubeError
+from bridge.cluster import Cluster, Forbidden, Gone, KubeError, NotFound, Unauthorized
 from bridge.metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -214,7 +214,7 @@ class Informer:
             except KubeError as exc:
                 reason = "reconnected" if exc.unreachable else "error"
                 self.metrics.watch_restarts.labels(self.source.resource, reason).inc()
-                if exc.status == 410:
+                if isinstance(exc, Gone):
                     self._version = None
                     continue
                 if exc.status == 504 and "Too large resource version" in exc.message:
@@ -237,9 +237,9 @@ class Informer:
             return
         self._last_error = message
         hint = ""
-        if exc.status in (401, 403):
+        if isinstance(exc, (Unauthorized, Forbidden)):
             hint = " (check the operator's credentials and RBAC)"
-        elif exc.status == 404:
+        elif isinstance(exc, NotFound):
             hint = " (is the API served by this cluster?)"
         log.warning("following %s: %s%s; retrying", self.source.resource, message, hint)
 
