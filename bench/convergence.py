@@ -64,8 +64,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.substrates import Api, Substrate, credentials_secret, start_substrate  # noqa: E402
-from tests.support.ports import free_port  # noqa: E402
-from tests.support.registry_server import RegistryServer  # noqa: E402
+from devstack.ports import free_port  # noqa: E402
+from devstack.registry import RegistryServer  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 CLUSTER_ID = "openshift"
@@ -668,7 +668,7 @@ def main() -> int:
         "--apiserver",
         choices=("sim", "real"),
         default="sim",
-        help="the simulator, or a real kube-apiserver (tests/support/realapi.py)",
+        help="the simulator, or a real kube-apiserver (devstack/realapi.py)",
     )
     parser.add_argument(
         "--quay-cost",

@@ -36,8 +36,8 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.support.registry_server import RegistryServer  # noqa: E402
-from tests.support.sim_server import SimServer, start_sim  # noqa: E402
+from devstack.registry import RegistryServer  # noqa: E402
+from devstack.sim import SimServer, start_sim  # noqa: E402
 from tests.webhook.builds import build  # noqa: E402
 from tests.webhook.operator import (  # noqa: E402
     deployed_configuration,

@@ -38,8 +38,8 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.support.ports import free_port
-from tests.support.registry_server import RegistryServer
+from devstack.ports import free_port
+from devstack.registry import RegistryServer
 
 RESULTS = Path(__file__).resolve().parent / "results" / "registry_blobs.json"
 DISTRIBUTION = "/usr/bin/docker-registry"

@@ -15,7 +15,7 @@ from bridge.connection import Connection
 from bridge.logs import JSONFormatter, TextFormatter
 from bridge.metrics import Metrics
 from bridge.quay_advice import advice, condition_message
-from tests.support.ports import free_port
+from devstack.ports import free_port
 
 URL = "https://quay.example.com"
 

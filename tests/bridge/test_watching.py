@@ -21,7 +21,7 @@ import pytest
 from bridge.cluster import Cluster, load_client_config
 from bridge.metrics import Metrics
 from bridge.watching import Informer, KeyedDispatch, Source
-from tests.support.sim_server import SimServer, sim_server
+from devstack.sim import SimServer, sim_server
 
 Events = list[tuple[str, str, str]]
 

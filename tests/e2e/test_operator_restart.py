@@ -13,7 +13,7 @@ import time
 import requests
 
 from demo.scenario import IMPORTED, DemoConfig, Scenario, wait_for
-from demo.stack import Stack
+from devstack.stack import Stack
 from tests.e2e.conftest import RecordingReporter, quay_writes
 from tests.e2e.test_seed_procedure import CHECKS
 

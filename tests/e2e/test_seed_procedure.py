@@ -16,7 +16,7 @@ from typing import Any
 
 from demo.kube import Kube
 from demo.scenario import IMPORTED, DemoConfig, Scenario, wait_for
-from demo.stack import Stack
+from devstack.stack import Stack
 from tests.e2e.conftest import RecordingReporter
 
 NS = "e2e-demo"

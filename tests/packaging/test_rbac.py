@@ -31,10 +31,10 @@ import yaml
 from kubernetes.client.exceptions import ApiException
 
 from certs.issuing import make_ca
+from devstack.ports import free_port
+from devstack.registry import RegistryServer
+from devstack.sim import SimServer, start_sim
 from tests.packaging.manifests import ROOT, load_documents
-from tests.support.ports import free_port
-from tests.support.registry_server import RegistryServer
-from tests.support.sim_server import SimServer, start_sim
 from tools import rbac_rules
 from tools.rbac_rules import Permission
 

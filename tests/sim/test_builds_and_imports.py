@@ -1,6 +1,6 @@
 """Builds, push secrets, real pushes and ImageStreamImport against the registry core over /v2.
 
-One registry core (``tests/support/registry_server.py``, Quay-style token auth) and one simulator
+One registry core (``devstack/registry.py``, Quay-style token auth) and one simulator
 serve the module; builds push a generated image to it and imports resolve tags from it.
 """
 
@@ -18,8 +18,8 @@ import pytest
 import requests
 from kubernetes.client.exceptions import ApiException
 
-from tests.support.registry_server import RegistryServer, registry_server
-from tests.support.sim_server import SimServer, sim_server
+from devstack.registry import RegistryServer, registry_server
+from devstack.sim import SimServer, sim_server
 
 B = ("build.openshift.io", "v1")
 IMG = ("image.openshift.io", "v1")

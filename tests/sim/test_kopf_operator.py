@@ -18,7 +18,7 @@ import kopf
 import kubernetes.client
 import pytest
 
-from tests.support.sim_server import SimServer
+from devstack.sim import SimServer
 
 GROUP, VERSION, PLURAL = "test.quay-bridge.io", "v1", "widgets"
 CRD = {

@@ -12,7 +12,7 @@ import pytest
 import requests
 from kubernetes.client.exceptions import ApiException
 
-from tests.support.sim_server import SimServer, sim_server
+from devstack.sim import SimServer, sim_server
 
 IMG = ("image.openshift.io", "v1")
 BLD = ("build.openshift.io", "v1")

@@ -11,7 +11,7 @@ import pytest
 import requests
 from kubernetes.client.exceptions import ApiException
 
-from tests.support.sim_server import sim_server
+from devstack.sim import sim_server
 
 
 def core(api: Any) -> kubernetes.client.CoreV1Api:

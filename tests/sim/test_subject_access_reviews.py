@@ -7,7 +7,7 @@ from typing import Any
 
 import requests
 
-from tests.support.sim_server import SimServer
+from devstack.sim import SimServer
 
 SAR = "/apis/authorization.k8s.io/v1/subjectaccessreviews"
 RBAC = "/apis/rbac.authorization.k8s.io/v1"

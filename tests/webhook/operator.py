@@ -22,9 +22,9 @@ import requests
 import yaml
 from kubernetes.client.exceptions import ApiException
 
-from tests.support.ports import free_port
-from tests.support.registry_server import RegistryServer
-from tests.support.sim_server import SimServer
+from devstack.ports import free_port
+from devstack.registry import RegistryServer
+from devstack.sim import SimServer
 
 ROOT = Path(__file__).resolve().parents[2]
 CRD = ROOT / "crds" / "quayintegration.yaml"

@@ -20,9 +20,9 @@ import kubernetes.client
 import pytest
 from kubernetes.client.exceptions import ApiException
 
-from tests.support.ports import free_port
-from tests.support.registry_server import RegistryServer
-from tests.support.sim_server import SimServer, start_sim
+from devstack.ports import free_port
+from devstack.registry import RegistryServer
+from devstack.sim import SimServer, start_sim
 from tests.webhook.builds import build
 from tests.webhook.operator import (
     OperatorWithWebhook,

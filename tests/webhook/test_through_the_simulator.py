@@ -25,8 +25,8 @@ from kubernetes.client.exceptions import ApiException
 from certs.cluster import patch_live_ca_bundle
 from certs.issuing import make_ca, make_serving_cert
 from certs.storing import write_serving_files
-from tests.support.ports import free_port
-from tests.support.sim_server import SimServer, sim_server
+from devstack.ports import free_port
+from devstack.sim import SimServer, sim_server
 from tests.webhook.builds import QUAY, build, destinations
 from tests.webhook.support import DictView, ThreadedWebhook, threaded_webhook
 from vocabulary import DESTINATION_ANNOTATION, MANAGED_ANNOTATION

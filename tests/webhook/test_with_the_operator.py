@@ -19,8 +19,8 @@ import kubernetes.client
 import pytest
 import requests
 
-from tests.support.registry_server import RegistryServer
-from tests.support.sim_server import SimServer, start_sim
+from devstack.registry import RegistryServer
+from devstack.sim import SimServer, start_sim
 from tests.webhook.builds import build, review
 from tests.webhook.operator import (
     OperatorWithWebhook,

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
+from devstack.registry import RegistryServer, registry_server
 from tests.registry.oci.images import OCI_MANIFEST, Image, digest_of, make_image
 from tests.registry.security.tenant import Tenant, make_tenant, push_blob, registry_token, v2
-from tests.support.registry_server import RegistryServer, registry_server
 
 UNREFERENCED_SECONDS = 0.5
 

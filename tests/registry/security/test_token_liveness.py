@@ -14,6 +14,7 @@ from collections.abc import Iterator
 import pytest
 import requests
 
+from devstack.registry import RegistryServer, registry_server
 from tests.registry.security.tenant import (
     make_tenant,
     push_blob,
@@ -21,7 +22,6 @@ from tests.registry.security.tenant import (
     rest,
     v2,
 )
-from tests.support.registry_server import RegistryServer, registry_server
 
 
 @pytest.fixture(scope="module")
