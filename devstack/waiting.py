@@ -125,3 +125,30 @@ async def wait_until_async(
         if time.monotonic() >= deadline:
             raise WaitTimeout(what or describe(check), timeout, last)
         await asyncio.sleep(interval)
+
+
+def wait_until_steady(
+    measure: Callable[[], object],
+    quiet: float,
+    timeout: float,
+    what: str,
+    *,
+    interval: float = 0.1,
+) -> None:
+    """Wait until ``measure`` has returned the same value for ``quiet`` seconds in a row.
+
+    For "the operator settled": ``measure`` counts its requests so far, and the wait ends once
+    no new one came for ``quiet`` seconds.
+
+    Raises:
+        WaitTimeout: the value still changed after ``timeout`` seconds.
+    """
+    deadline = time.monotonic() + timeout
+    seen, since = measure(), time.monotonic()
+    while time.monotonic() - since < quiet:
+        if time.monotonic() >= deadline:
+            raise WaitTimeout(f"{what} to stay unchanged for {quiet:g} s", timeout, _shown(seen))
+        time.sleep(interval)
+        now = measure()
+        if now != seen:
+            seen, since = now, time.monotonic()

@@ -14,7 +14,6 @@ make no request.
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -25,10 +24,11 @@ from typing import Any
 import pytest
 import requests
 
+from devstack.cluster import deployed_configuration
 from devstack.operator import Operator, make_certificates
 from devstack.ports import free_port
 from devstack.registry import RegistryServer
-from devstack.waiting import wait_until
+from devstack.waiting import wait_until, wait_until_steady
 from tests.realapi.conftest import (
     CLUSTER_ID,
     FIRST_BUILD_NAMESPACES,
@@ -38,7 +38,6 @@ from tests.realapi.conftest import (
 )
 from tests.realapi.test_webhook import MWC, start_operator_with_webhook
 from tests.webhook.builds import build, review
-from tests.webhook.operator import deployed_configuration
 
 MANAGED_LABEL = "quay-bridge.quay.redhat.com/managed"
 UNSELECTED = [f"{SELECTED_PREFIX}unselected-{n}" for n in range(5)]
@@ -109,14 +108,13 @@ def operator_requests(installed: Installed) -> list[dict[str, Any]]:
 
 
 def wait_until_quiet(installed: Installed, quiet: float = 3.0, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    seen, since = len(operator_requests(installed)), time.monotonic()
-    while time.monotonic() - since < quiet:
-        assert time.monotonic() < deadline, "the operator never settled"
-        time.sleep(0.2)
-        now = len(operator_requests(installed))
-        if now != seen:
-            seen, since = now, time.monotonic()
+    wait_until_steady(
+        lambda: len(operator_requests(installed)),
+        quiet,
+        timeout,
+        "the operator's requests",
+        interval=0.2,
+    )
 
 
 def test_fifty_namespaces_created_at_once_each_have_their_first_build_rewritten(
