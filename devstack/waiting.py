@@ -128,14 +128,14 @@ async def wait_until_async(
 
 
 def wait_until_steady(
-    measure: Callable[[], object],
+    measure: Callable[[], T],
     quiet: float,
     timeout: float,
     what: str,
     *,
     interval: float = 0.1,
-) -> None:
-    """Wait until ``measure`` has returned the same value for ``quiet`` seconds in a row.
+) -> T:
+    """Wait until ``measure`` has returned the same value for ``quiet`` seconds in a row; return it.
 
     For "the operator settled": ``measure`` counts its requests so far, and the wait ends once
     no new one came for ``quiet`` seconds.
@@ -152,3 +152,4 @@ def wait_until_steady(
         now = measure()
         if now != seen:
             seen, since = now, time.monotonic()
+    return seen

@@ -39,15 +39,19 @@ def registry() -> Iterator[RegistryServer]:
 
 def _stream_when_possible(cluster: Cluster, namespace: str, name: str) -> None:
     """Create the ImageStream as soon as the API server accepts it (namespace may not exist)."""
-    deadline = time.monotonic() + 20
-    while True:
+
+    def created() -> bool:
         try:
             cluster.image_stream(namespace, name)
-            return
         except ApiException as exc:
-            if exc.status != 404 or time.monotonic() > deadline:
+            if exc.status != 404:
                 raise
-            time.sleep(0.005)
+            return False
+        return True
+
+    wait_until(
+        created, 20, f"the API server accepting ImageStream {namespace}/{name}", interval=0.005
+    )
 
 
 def _play(cluster: Cluster, namespace: str, order: str, later: float) -> None:
