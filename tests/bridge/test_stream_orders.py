@@ -30,7 +30,7 @@ COST = ("--quay-cost", "--quay-cost-seconds", "0.02", "--quay-cost-workers", "1"
 
 @pytest.fixture
 def registry() -> Iterator[RegistryServer]:
-    server = RegistryServer(RegistryServer.start(gc_seconds=1.0, extra_args=COST))
+    server = RegistryServer.start(gc_seconds=1.0, extra_args=COST)
     try:
         yield server
     finally:
