@@ -198,8 +198,8 @@ class Process:
     def _reap_group(self) -> None:
         """Kill what the process left in its group, right after it exited (a lingering child).
 
-        Only called the moment the leader was reaped by this object, so the group id cannot
-        have been handed to anyone else yet.
+        Called only the moment this object reaped the leader: the kernel hands out process ids
+        in turn, so the group's id is not someone else's by then.
         """
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.popen.pid, signal.SIGKILL)
