@@ -28,7 +28,7 @@ from urllib.parse import quote
 
 import aiohttp
 
-from bridge.connection import Connection, load_connection
+from bridge.connection import Connection
 from bridge.metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -119,15 +119,6 @@ def _reason(status: int, reason: str, body: bytes) -> str:
         except (ValueError, AttributeError):
             return body.decode(errors="replace")[:300]
     return (reason or f"HTTP {status}")[:300]
-
-
-def load_client_config(kubeconfig: str | None, *, context: str | None = None) -> Connection:
-    """Return the connection for ``kubeconfig`` (or in-cluster, or the default kubeconfig).
-
-    Raises:
-        bridge.connection.KubeconfigError: nothing usable found, or unsupported settings.
-    """
-    return load_connection(kubeconfig, context=context)
 
 
 def describe_patch(operations: list[dict[str, Any]]) -> str:
