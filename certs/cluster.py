@@ -47,20 +47,11 @@ class OfficialWebhookConfigurations:
 def patch_live_ca_bundle(
     api_client: Any, name: str, ca_pem: bytes, *, webhook: str | None = None
 ) -> int:
-    """Set ``caBundle`` on the webhooks of the live configuration ``name``, from blocking code.
+    """Run :func:`certs.injecting.inject_ca_bundle` through ``api_client``, from blocking code.
 
-    Args:
-        api_client: a ``kubernetes.client.ApiClient`` configured for the cluster.
-        name: the MutatingWebhookConfiguration's name.
-        ca_pem: the CA certificate, PEM.
-        webhook: only this webhook (default: all of them).
-
-    Returns:
-        How many webhooks were updated.
-
-    Raises:
-        kubernetes.client.exceptions.ApiException: when reading or patching fails for good.
-        certs.cabundles.InjectionError: when the configuration has no matching webhook.
+    ``api_client`` is a configured ``kubernetes.client.ApiClient``; the other arguments and the
+    answer (how many webhooks were updated) are the loop's. A failed read or patch raises the
+    client's ``ApiException``.
     """
     transport = OfficialWebhookConfigurations(api_client)
     return asyncio.run(inject_ca_bundle(transport, name, ca_pem, webhook=webhook))

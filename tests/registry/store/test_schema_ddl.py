@@ -46,7 +46,7 @@ def insert_defaults() -> str:
 
 @pytest.mark.parametrize("name", sorted(DIALECTS))
 def test_the_ddl_is_the_recorded_one_to_the_byte(name: str) -> None:
-    path = RECORDED / f"{name}.sql"
+    path = RECORDED / f"{name}.ddl.txt"
     text = compiled(DIALECTS[name])
     if os.environ.get("QUAY_BRIDGE_RECORD_DDL") == "1":
         path.write_text(text)
