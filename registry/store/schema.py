@@ -5,6 +5,10 @@ one unique constraint on ``username`` keeps a name from being both an org and a 
 concurrent creates of one org give exactly one success). Times are epoch seconds (floats), tag
 ``start_ts``/``end_ts`` integer epoch seconds as the REST tag API shows them.
 
+This is the one description of the tables: SQLite and PostgreSQL each get their DDL compiled from
+it (``docs/registry.md``, "Storage"). The columns that mean the same in every table (the key, a
+reference by key, an epoch time, free text) are declared by the helpers below.
+
 Every table carries ``info={"migration": N}``: migration N creates exactly the tables tagged N.
 Tables are never altered in place; a later migration adds tables (or side tables keyed by an
 existing id).
