@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -46,9 +45,12 @@ def configuration(sim: SimServer) -> Iterator[str]:
     admission.delete_mutating_webhook_configuration(body["metadata"]["name"])
 
 
-@contextlib.asynccontextmanager
-async def transport(kind: str, sim: SimServer) -> AsyncIterator[WebhookConfigurations]:
-    if kind == "official client":
+@pytest.fixture(params=["official client", "operator client"])
+async def transport(
+    request: pytest.FixtureRequest, sim: SimServer
+) -> AsyncIterator[WebhookConfigurations]:
+    """Each transport the loop runs through: the command's and the operator's."""
+    if request.param == "official client":
         yield OfficialWebhookConfigurations(sim.api_client())
         return
     cluster = Cluster(load_connection(sim.kubeconfig), Metrics())
@@ -102,29 +104,22 @@ def bundles(sim: SimServer, name: str) -> dict[str, bytes | None]:
     return found
 
 
-TRANSPORTS = ["official client", "operator client"]
-
-
-@pytest.mark.parametrize("kind", TRANSPORTS)
 async def test_a_patch_that_raced_a_reorder_is_planned_again_from_a_fresh_read(
-    kind: str, sim: SimServer, configuration: str
+    transport: WebhookConfigurations, sim: SimServer, configuration: str
 ) -> None:
-    async with transport(kind, sim) as inner:
-        racing = Racing(inner, sim, races=1)
-        updated = await inject_ca_bundle(racing, configuration, CA)
+    racing = Racing(transport, sim, races=1)
+    updated = await inject_ca_bundle(racing, configuration, CA)
 
     assert updated == 2
     assert (racing.reads, racing.patches) == (2, 2)
     assert set(bundles(sim, configuration).values()) == {CA}
 
 
-@pytest.mark.parametrize("kind", TRANSPORTS)
 async def test_one_webhook_gets_the_ca_even_when_a_reorder_moved_it(
-    kind: str, sim: SimServer, configuration: str
+    transport: WebhookConfigurations, sim: SimServer, configuration: str
 ) -> None:
-    async with transport(kind, sim) as inner:
-        racing = Racing(inner, sim, races=1)
-        await inject_ca_bundle(racing, configuration, CA, webhook="quayintegration.quay.redhat.com")
+    racing = Racing(transport, sim, races=1)
+    await inject_ca_bundle(racing, configuration, CA, webhook="quayintegration.quay.redhat.com")
 
     assert bundles(sim, configuration) == {
         "namespaces.quay-bridge.quay.redhat.com": None,
@@ -132,14 +127,12 @@ async def test_one_webhook_gets_the_ca_even_when_a_reorder_moved_it(
     }
 
 
-@pytest.mark.parametrize("kind", TRANSPORTS)
 async def test_the_loop_gives_up_with_the_servers_error_after_its_attempts(
-    kind: str, sim: SimServer, configuration: str
+    transport: WebhookConfigurations, sim: SimServer, configuration: str
 ) -> None:
-    async with transport(kind, sim) as inner:
-        racing = Racing(inner, sim, races=ATTEMPTS)
-        with pytest.raises(Exception) as raised:
-            await inject_ca_bundle(racing, configuration, CA)
+    racing = Racing(transport, sim, races=ATTEMPTS)
+    with pytest.raises(Exception) as raised:
+        await inject_ca_bundle(racing, configuration, CA)
 
     assert status_of(raised.value) == 422
     assert racing.patches == ATTEMPTS
