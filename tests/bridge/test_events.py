@@ -12,7 +12,7 @@ from bridge.cluster import Cluster
 from bridge.connection import load_connection
 from bridge.events import event_body, object_reference
 from bridge.metrics import Metrics
-from tests.support.sim_server import SimServer, sim_server
+from devstack.sim import SimServer, sim_server
 
 NOW = datetime.datetime(2026, 3, 4, 5, 6, 7, 891011, tzinfo=datetime.UTC)
 BUILD = {

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import requests
 
-from demo.scenario import IMPORTED, DemoConfig, Scenario, wait_for
+from demo.scenario import DemoConfig, Scenario, wait_for
 from devstack.stack import Stack
 from devstack.waiting import wait_until, wait_until_steady
 from tests.e2e.conftest import RecordingReporter, quay_writes
 from tests.e2e.test_seed_procedure import CHECKS
+from vocabulary import IMPORTED_ANNOTATION
 
 NS = "e2e-demo"
 ORG = "openshift_e2e-demo"
@@ -60,9 +61,9 @@ def test_a_restarted_operator_does_nothing_twice_and_loses_nothing(stack: Stack)
         wait_until(lambda: kube.get(BUILD) is not None, 60, "the first build", interval=0.02)
         stack.kill("operator")
         after_crash = kube.get(BUILD) or {}
-        assert (after_crash["metadata"].get("annotations") or {}).get(IMPORTED) != "true", (
-            "the build was imported before the crash: the restart path was not played"
-        )
+        assert (after_crash["metadata"].get("annotations") or {}).get(
+            IMPORTED_ANNOTATION
+        ) != "true", "the build was imported before the crash: the restart path was not played"
         wait_for(
             lambda: (kube.get(BUILD) or {}).get("status", {}).get("phase") == "Complete",
             60,
