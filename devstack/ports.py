@@ -29,10 +29,14 @@ def ip_version(host: str) -> str:
 
 
 def listen_options(host: str, given: Sequence[str], host_flag: str = "--host") -> list[str]:
-    """``--listen-ip-version`` and ``host_flag`` for ``host``, unless ``given`` sets either.
+    """``--listen-ip-version`` and ``host_flag`` for ``host``, minding what ``given`` sets.
 
-    A caller that passes its own (``dual-stack``, say) chooses the addresses itself.
+    The host flags append, so ``host`` is listened on beside any address ``given`` names; the IP
+    version is then what the addresses imply. A caller that sets only ``--listen-ip-version``
+    (``dual-stack``, say) gets the component's own loopback addresses for it.
     """
-    if any(arg.split("=", 1)[0] in ("--listen-ip-version", host_flag) for arg in given):
-        return []
-    return ["--listen-ip-version", ip_version(host), host_flag, host]
+    flags = {arg.split("=", 1)[0] for arg in given}
+    version = "--listen-ip-version" in flags
+    named = host_flag in flags
+    options = [] if version or named else ["--listen-ip-version", ip_version(host)]
+    return options if version and not named else [*options, host_flag, host]
