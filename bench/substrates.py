@@ -251,9 +251,7 @@ class RealSubstrate:
             self.operator_kubeconfig = self.kube.service_account_kubeconfig(
                 "quay-bridge", "quay-bridge"
             )
-            process = self.kube.apiserver.process
-            assert process is not None
-            self.server_pid = process.pid
+            self.server_pid = self.kube.apiserver.pid
         except BaseException:
             self.kube.stop()
             raise
