@@ -11,9 +11,11 @@ import os
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import requests
 
@@ -163,3 +165,15 @@ class Operator:
     def kill(self) -> None:
         """Kill it at once, as a crash would."""
         self.process.kill()
+
+
+@contextmanager
+def operator_process(
+    kubeconfig: str | Path, *extra: str, cert_dir: Path | None = None, **options: Any
+) -> Iterator[Operator]:
+    """Run the operator for the duration of a ``with`` block (options as :meth:`Operator.start`)."""
+    operator = Operator.start(kubeconfig, *extra, cert_dir=cert_dir, **options)
+    try:
+        yield operator
+    finally:
+        operator.stop()

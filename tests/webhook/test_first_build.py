@@ -25,9 +25,9 @@ import pytest
 import requests
 
 from devstack.cluster import deployed_configuration, install_integration
-from devstack.operator import Operator, make_certificates
-from devstack.registry import RegistryServer
-from devstack.sim import SimServer, start_sim
+from devstack.operator import Operator, make_certificates, operator_process
+from devstack.registry import RegistryServer, registry_server
+from devstack.sim import SimServer, sim_server
 from devstack.waiting import wait_until, wait_until_steady
 from tests.webhook.builds import build, review
 from tests.webhook.operator import builder_linked, namespace_labels
@@ -49,25 +49,19 @@ def stack(
 ) -> Iterator[tuple[SimServer, RegistryServer, Operator, Path]]:
     workdir = tmp_path_factory.mktemp("first-build")
     request_log = workdir / "requests.jsonl"
-    sim = start_sim("--request-log", str(request_log))
-    registry = RegistryServer.start()
-    operator = None
-    try:
+    with sim_server("--request-log", str(request_log)) as sim, registry_server() as registry:
         api = install_integration(sim, registry, denylist=OUTSIDE)
         # The operator keeps its Build decision key in a Secret there, as when deployed.
         kubernetes.client.CoreV1Api(api).create_namespace(
             {"metadata": {"name": OPERATOR_NAMESPACE}}
         )
-        operator = Operator.start(sim.kubeconfig, cert_dir=make_certificates(workdir / "certs"))
-        configuration = deployed_configuration(operator.webhook_url, operator.ca_file.read_bytes())
-        admission = kubernetes.client.AdmissionregistrationV1Api(api)
-        admission.create_mutating_webhook_configuration(configuration)
-        yield sim, registry, operator, request_log
-    finally:
-        if operator is not None:
-            operator.stop()
-        registry.stop()
-        sim.stop()
+        certificates = make_certificates(workdir / "certs")
+        with operator_process(sim.kubeconfig, cert_dir=certificates) as operator:
+            ca = (certificates / "ca.crt").read_bytes()
+            configuration = deployed_configuration(operator.webhook_url, ca)
+            admission = kubernetes.client.AdmissionregistrationV1Api(api)
+            admission.create_mutating_webhook_configuration(configuration)
+            yield sim, registry, operator, request_log
 
 
 def decision_key(api: kubernetes.client.ApiClient) -> bytes:

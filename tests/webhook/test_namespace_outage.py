@@ -21,10 +21,10 @@ import pytest
 from kubernetes.client.exceptions import ApiException
 
 from devstack.cluster import deployed_configuration, install_integration
-from devstack.operator import Operator, make_certificates
+from devstack.operator import Operator, make_certificates, operator_process
 from devstack.ports import free_port
-from devstack.registry import RegistryServer
-from devstack.sim import SimServer, start_sim
+from devstack.registry import RegistryServer, registry_server
+from devstack.sim import SimServer, sim_server
 from devstack.waiting import wait_until
 from tests.webhook.builds import build
 from tests.webhook.operator import builder_linked, namespace_labels
@@ -38,18 +38,11 @@ def stack(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[tuple[SimServer, RegistryServer, Operator]]:
     workdir = tmp_path_factory.mktemp("namespace-outage")
-    sim = start_sim()
-    registry = RegistryServer.start()
-    operator = None
-    try:
+    with sim_server() as sim, registry_server() as registry:
         install_integration(sim, registry)
-        operator = Operator.start(sim.kubeconfig, cert_dir=make_certificates(workdir / "certs"))
-        yield sim, registry, operator
-    finally:
-        if operator is not None:
-            operator.stop()
-        registry.stop()
-        sim.stop()
+        certificates = make_certificates(workdir / "certs")
+        with operator_process(sim.kubeconfig, cert_dir=certificates) as operator:
+            yield sim, registry, operator
 
 
 def register(sim: SimServer, url: str, ca_file: Path) -> None:

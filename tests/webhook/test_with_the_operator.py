@@ -19,9 +19,9 @@ import pytest
 import requests
 
 from devstack.cluster import deployed_configuration, install_integration
-from devstack.operator import Operator, make_certificates
-from devstack.registry import RegistryServer
-from devstack.sim import SimServer, start_sim
+from devstack.operator import Operator, make_certificates, operator_process
+from devstack.registry import RegistryServer, registry_server
+from devstack.sim import SimServer, sim_server
 from devstack.waiting import wait_until, wait_until_steady
 from tests.webhook.builds import build, review
 from tests.webhook.operator import builder_linked, namespace_labels, new_project
@@ -36,21 +36,14 @@ def stack(
 ) -> Iterator[tuple[SimServer, RegistryServer, Operator, Path]]:
     workdir = tmp_path_factory.mktemp("operator")
     request_log = workdir / "requests.jsonl"
-    sim = start_sim("--request-log", str(request_log))
-    registry = RegistryServer.start()
-    operator = None
-    try:
+    with sim_server("--request-log", str(request_log)) as sim, registry_server() as registry:
         api = install_integration(sim, registry)
-        operator = Operator.start(sim.kubeconfig, cert_dir=make_certificates(workdir / "certs"))
-        new_project(api, "team")
-        wait_until(lambda: builder_linked(api, "team"), timeout=60)
-        register(sim, operator)
-        yield sim, registry, operator, request_log
-    finally:
-        if operator is not None:
-            operator.stop()
-        registry.stop()
-        sim.stop()
+        certificates = make_certificates(workdir / "certs")
+        with operator_process(sim.kubeconfig, cert_dir=certificates) as operator:
+            new_project(api, "team")
+            wait_until(lambda: builder_linked(api, "team"), timeout=60)
+            register(sim, operator)
+            yield sim, registry, operator, request_log
 
 
 def wait_until_quiet(log: Path, quiet: float = 2.0, timeout: float = 30.0) -> None:
