@@ -20,7 +20,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from bridge import naming, selection
@@ -37,14 +38,62 @@ from bridge.namespace_reconciler import NamespaceReconciler
 from bridge.namespace_release import NamespaceReleaser
 from bridge.operator_settings import OperatorSettings
 from bridge.peering import Peering
+from bridge.ports import ClusterApi, QuayConnector
 from bridge.provisioning import Provisioner
+from bridge.quay_client import QuayClient
 from bridge.scheduler import Scheduler
 from bridge.state import BridgeState
 from webhook.views import Destination
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Controller", "is_waiting_project"]
+__all__ = ["Controller", "ControllerParts", "compose", "is_waiting_project"]
+
+
+@dataclass(frozen=True)
+class ControllerParts:
+    """The controller's parts, wired to each other (see :func:`compose`)."""
+
+    view: ClusterView
+    scheduler: Scheduler
+    provisioner: Provisioner
+    reconciler: NamespaceReconciler
+    loops: IntegrationLoops
+    router: EventRouter
+
+
+def compose(
+    cluster: ClusterApi,
+    metrics: Metrics,
+    state: BridgeState,
+    settings: OperatorSettings,
+    *,
+    is_active: Callable[[], bool],
+    fips: bool = False,
+    connect: QuayConnector = QuayClient,
+) -> ControllerParts:
+    """Build the parts on ``cluster`` and give each its collaborators.
+
+    The scheduler runs the reconciler's pass, and the reconciler asks the scheduler for retries:
+    ``run_pass`` looks the reconciler up when it first runs, by which time both exist.
+    """
+    view = ClusterView(state, never_managed=frozenset({own_namespace()}), is_active=is_active)
+
+    async def run_pass(namespace: str) -> None:
+        await reconciler.reconcile_safely(namespace)
+
+    scheduler = Scheduler(settings, run_pass)
+    provisioner = Provisioner(cluster, settings)
+    patcher = NamespacePatcher(cluster, view, attempts=settings.patch_attempts)
+    releaser = NamespaceReleaser(cluster, view, scheduler, provisioner, patcher, metrics)
+    reconciler = NamespaceReconciler(
+        cluster, view, scheduler, provisioner, releaser, patcher, metrics
+    )
+    loops = IntegrationLoops(cluster, view, scheduler, reconciler, settings)
+    router = EventRouter(
+        view, scheduler, reconciler, loops, provisioner, metrics, fips=fips, connect=connect
+    )
+    return ControllerParts(view, scheduler, provisioner, reconciler, loops, router)
 
 
 class Controller:
@@ -64,36 +113,20 @@ class Controller:
         #: None when standalone (always active).
         self.peering = peering
         self.settings = settings or OperatorSettings()
-        self.view = ClusterView(
-            state, never_managed=frozenset({own_namespace()}), is_active=lambda: self.active
-        )
-        # The scheduler runs the reconciler's pass, and the reconciler asks the scheduler for
-        # retries: the pass is looked up when it runs, once both exist.
-        self.scheduler = Scheduler(
-            self.settings, lambda namespace: self.reconciler.reconcile_safely(namespace)
-        )
-        self.provisioner = Provisioner(cluster, self.settings)
-        patcher = NamespacePatcher(cluster, self.view, attempts=self.settings.patch_attempts)
-        releaser = NamespaceReleaser(
-            cluster, self.view, self.scheduler, self.provisioner, patcher, metrics
-        )
-        self.reconciler = NamespaceReconciler(
-            cluster, self.view, self.scheduler, self.provisioner, releaser, patcher, metrics
-        )
-        self.loops = IntegrationLoops(
-            cluster, self.view, self.scheduler, self.reconciler, self.settings
-        )
-        self.followers = Followers(cluster, metrics)
-        self.router = EventRouter(
-            self.view,
-            self.scheduler,
-            self.reconciler,
-            self.loops,
-            self.provisioner,
-            self.followers,
+        self.parts = compose(
+            cluster,
             metrics,
+            state,
+            self.settings,
+            is_active=lambda: self.active,
             fips=cluster.connection.fips,
         )
+        self.view = self.parts.view
+        self.scheduler = self.parts.scheduler
+        self.reconciler = self.parts.reconciler
+        self.loops = self.parts.loops
+        self.router = self.parts.router
+        self.followers = Followers(cluster, metrics)
         self.started = False
         state.install_ensure(self.ensure_now)
         state.install_rules(self)
@@ -150,7 +183,7 @@ class Controller:
                 )
         router = self.router
         if follow:
-            router.following = True
+            router.follow_references_with(self.followers)
             await self.followers.start_objects(
                 on_service_account=router.on_service_account,
                 on_secret=router.on_secret,

@@ -23,6 +23,7 @@ from bridge.integration_loops import IntegrationLoops
 from bridge.integrations import Integration
 from bridge.metrics import Metrics
 from bridge.namespace_reconciler import NamespaceReconciler
+from bridge.ports import QuayConnector
 from bridge.provisioning import Provisioner
 from bridge.scheduler import Scheduler
 from bridge.state import NamespaceRecord
@@ -41,22 +42,22 @@ class EventRouter:
         reconciler: NamespaceReconciler,
         loops: IntegrationLoops,
         provisioner: Provisioner,
-        followers: Followers,
         metrics: Metrics,
         *,
         fips: bool,
+        connect: QuayConnector,
     ) -> None:
         self.view = view
         self.scheduler = scheduler
         self.reconciler = reconciler
         self.loops = loops
         self.provisioner = provisioner
-        self.followers = followers
         self.metrics = metrics
         #: only FIPS-approved TLS towards Quay, for the integrations made here
         self.fips = fips
-        #: whether the controller's informers run (then each integration's references are followed)
-        self.following = False
+        self.connect = connect
+        #: the controller's informers, once they run: each integration's references are followed
+        self.followers: Followers | None = None
         self._repo_inflight: dict[tuple[str, str], asyncio.Future[None]] = {}
 
     def _integration_of(self, record: NamespaceRecord | None) -> Integration | None:
@@ -96,7 +97,7 @@ class EventRouter:
         integration = self.view.integrations.get(name)
         fresh = integration is None
         if integration is None:
-            integration = Integration(name, self.metrics, fips=self.fips)
+            integration = Integration(name, self.metrics, fips=self.fips, connect=self.connect)
             self.view.integrations[name] = integration
         old_rotate = integration.annotations.get(ROTATE_ANNOTATION)
         old_spec = integration.spec
@@ -165,9 +166,13 @@ class EventRouter:
                 time.monotonic() - started
             )
 
+    def follow_references_with(self, followers: Followers) -> None:
+        """From now on, follow the integrations' credentials and CA bundles with ``followers``."""
+        self.followers = followers
+
     def follow_references(self) -> None:
         """Follow exactly the credentials Secrets and CA bundles the integrations name."""
-        if not self.following:
+        if self.followers is None:
             return
         wanted: set[tuple[str, str, str]] = set()
         for integration in self.view.integrations.values():

@@ -21,7 +21,7 @@ from bridge import quay_errors as qe
 from bridge.cluster import KubeError, NotFound
 from bridge.integration_events import CHECKING
 from bridge.metrics import Metrics
-from bridge.ports import ClusterApi, QuayApi
+from bridge.ports import ClusterApi, QuayApi, QuayConnector
 from bridge.quay_advice import condition_message
 from bridge.quay_client import QuayClient
 from bridge.selection import SYSTEM_RULE, ignored_in_allowlist
@@ -78,11 +78,19 @@ SPEC_OK = Check(True, "SpecAccepted", "the spec is valid")
 class Integration:
     """The run-time state of one QuayIntegration."""
 
-    def __init__(self, name: str, metrics: Metrics, fips: bool = False) -> None:
+    def __init__(
+        self,
+        name: str,
+        metrics: Metrics,
+        fips: bool = False,
+        connect: QuayConnector = QuayClient,
+    ) -> None:
         self.name = name
         self.metrics = metrics
         #: only FIPS-approved TLS towards Quay (``quay-bridge run --fips``)
         self.fips = fips
+        #: how the Quay client is made once credentials and CA are read
+        self.connect = connect
         self.body: dict[str, Any] = {}
         self.generation = 0
         self.spec: IntegrationSpec | None = None
@@ -282,7 +290,7 @@ class Integration:
         if self.client is None or key != self._client_key:
             await self.close()
             try:
-                self.client = QuayClient(
+                self.client = self.connect(
                     spec.base_url,
                     token,
                     ca_pem=pem,

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from bridge.quay_client import Prototype, Robot
+from bridge.quay_client import CallRecorder, Prototype, Robot
 from bridge.settings import Role
 
 
@@ -182,4 +182,24 @@ class QuayApi(Protocol):
 
     async def set_user_permission(self, org: str, repo: str, user: str, role: Role) -> None:
         """Give a user (or robot) ``role`` on a repository."""
+        ...
+
+
+class QuayConnector(Protocol):
+    """Makes an integration's Quay client (``QuayClient`` itself; an in-memory Quay in tests)."""
+
+    def __call__(
+        self,
+        base_url: str,
+        token: str,
+        *,
+        ca_pem: str | None,
+        insecure: bool,
+        concurrency: int,
+        timeout_seconds: float,
+        attempts: int,
+        recorder: CallRecorder | None,
+        fips: bool,
+    ) -> QuayApi:
+        """A client for ``base_url`` acting with ``token``; raises TLSFailure for a bad CA."""
         ...

@@ -152,6 +152,11 @@ class Scheduler:
         if handle is not None:
             handle.cancel()
 
+    async def idle(self) -> None:
+        """Wait until every task spawned so far, and those they spawned, has ended."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
     async def stop(self, also: Iterable[asyncio.Task[Any]] = ()) -> None:
         """Cancel every background task (and ``also``) and wait for them to end."""
         tasks = list(self._tasks) + list(also)
