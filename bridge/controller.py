@@ -126,7 +126,7 @@ class Controller:
         self.reconciler = self.parts.reconciler
         self.loops = self.parts.loops
         self.router = self.parts.router
-        self.followers = Followers(cluster, metrics)
+        self.followers = Followers(cluster, metrics, sync_timeout=self.settings.follow_sync_timeout)
         self.started = False
         state.install_ensure(self.ensure_now)
         state.install_rules(self)

@@ -42,6 +42,11 @@ class OperatorSettings:
     """Most seconds between retries of a failing namespace: a namespace that keeps failing is
     retried forever, but without pressing on Quay or the API server."""
 
+    follow_sync_timeout: float = 30.0
+    """Seconds to wait at start for the ServiceAccounts, pull Secrets and ImageStreams to be
+    listed before following namespaces anyway: the first passes then plan from complete caches,
+    but a collection that cannot be listed does not stop the operator."""
+
     resync_spread: float = 0.9
     """Share of the resync period a resync spreads its namespaces over: Quay sees a trickle,
     and the resync ends before the next one is due."""
