@@ -27,6 +27,11 @@ def meta_of(body: dict[str, Any]) -> dict[str, Any]:
     return dict(body.get("metadata") or {})
 
 
+def namespace_ref(body: dict[str, Any]) -> dict[str, Any]:
+    """The namespace of ``body`` as an Event's involved object."""
+    return {"apiVersion": "v1", "kind": "Namespace", "metadata": meta_of(body)}
+
+
 def is_waiting_project(body: dict[str, Any]) -> bool:
     """True for an OpenShift project whose SCC annotations are not set yet (process it later)."""
     annotations = meta_of(body).get("annotations") or {}

@@ -128,10 +128,7 @@ class EventRouter:
         namespace, name = meta.get("namespace"), meta.get("name")
         if not namespace or not name:
             return
-        if event_type == "DELETED":
-            self.view.caches.accounts.drop(body)
-        else:
-            self.view.caches.accounts.put(body)
+        self.view.caches.accounts.update(body, deleted=event_type == "DELETED")
         record = self.view.state.records.get(namespace)
         integration = self._integration_of(record)
         if record is None or integration is None or integration.spec is None:
@@ -201,10 +198,7 @@ class EventRouter:
         labels = meta.get("labels") or {}
         if labels.get(MANAGED_LABEL) != "true":
             return
-        if event_type == "DELETED":
-            self.view.caches.secrets.drop(body)
-        else:
-            self.view.caches.secrets.put(body)
+        self.view.caches.secrets.update(body, deleted=event_type == "DELETED")
         record = self.view.state.records.get(namespace)
         if record is None or labels.get(INTEGRATION_LABEL) != record.integration:
             return
@@ -234,10 +228,7 @@ class EventRouter:
         if not namespace or not name:
             return
         deleted = event_type == "DELETED" or bool(meta.get("deletionTimestamp"))
-        if deleted:
-            self.view.caches.streams.drop(body)
-        else:
-            self.view.caches.streams.put(body)
+        self.view.caches.streams.update(body, deleted=deleted)
         record = self.view.state.records.get(namespace)
         if record is None or not self.view.active:
             return

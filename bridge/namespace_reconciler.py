@@ -17,7 +17,7 @@ from typing import Any
 from bridge import naming, planning
 from bridge import quay_errors as qe
 from bridge.cluster import KubeError
-from bridge.cluster_view import ClusterView, is_waiting_project, meta_of, names_for
+from bridge.cluster_view import ClusterView, is_waiting_project, meta_of, names_for, namespace_ref
 from bridge.integrations import Integration
 from bridge.metrics import Metrics
 from bridge.namespace_patching import NamespacePatcher
@@ -165,7 +165,7 @@ class NamespaceReconciler:
             return
         self._reported_failing.add(namespace)
         await self.cluster.post_event(
-            {"apiVersion": "v1", "kind": "Namespace", "metadata": meta_of(body)},
+            namespace_ref(body),
             "QuayProvisioningFailed",
             f"{message}; the bridge retries on its own (the operator's log and the"
             f" QuayIntegration {integration.name}'s status say more)",
@@ -312,7 +312,7 @@ class NamespaceReconciler:
         """
         self._reported_failing.discard(str(meta_of(body).get("name")))
         await self.cluster.post_event(
-            {"apiVersion": "v1", "kind": "Namespace", "metadata": meta_of(body)},
+            namespace_ref(body),
             "QuayProvisioningRecovered" if recovered else "QuayProvisioned",
             f"{'in place again' if recovered else 'provisioned'}: Quay organization {org},"
             f" robot accounts {', '.join(robots) or 'none'}, their pull Secrets linked to the"
@@ -371,7 +371,7 @@ class NamespaceReconciler:
             self._reported_not_owned.add(key)
             log.warning("namespace %s: %s", namespace, why)
             await self.cluster.post_event(
-                {"apiVersion": "v1", "kind": "Namespace", "metadata": meta_of(body)},
+                namespace_ref(body),
                 "QuayOrganizationNotOwned",
                 why,
                 warning=True,
@@ -387,7 +387,7 @@ class NamespaceReconciler:
             self._reported_invalid.add(namespace)
             log.warning("namespace %s cannot have a Quay organization: %s", namespace, why)
             await self.cluster.post_event(
-                {"apiVersion": "v1", "kind": "Namespace", "metadata": meta_of(body)},
+                namespace_ref(body),
                 "InvalidQuayName",
                 f"no Quay organization for this namespace: {why}",
                 warning=True,

@@ -13,7 +13,7 @@ from typing import Any
 
 from bridge import naming, planning
 from bridge import quay_errors as qe
-from bridge.cluster_view import ClusterView, meta_of
+from bridge.cluster_view import ClusterView, meta_of, namespace_ref
 from bridge.integrations import parse_time
 from bridge.metrics import Metrics
 from bridge.namespace_patching import NamespacePatcher
@@ -114,7 +114,7 @@ class NamespaceReleaser:
         """Remove the finalizer and label, say ``why`` in an Event, and forget the record."""
         await self.patcher.patch_with(namespace, body, planning.release_patch)
         await self.cluster.post_event(
-            {"apiVersion": "v1", "kind": "Namespace", "metadata": meta_of(body)},
+            namespace_ref(body),
             "QuayCleanupIncomplete" if warning else "QuayCleanup",
             why,
             warning=warning,
@@ -138,7 +138,7 @@ class NamespaceReleaser:
         org = f"organization {record.organization}" if record else "its Quay organization"
         log.info("namespace %s is no longer selected by any QuayIntegration", namespace)
         await self.cluster.post_event(
-            {"apiVersion": "v1", "kind": "Namespace", "metadata": meta_of(current)},
+            namespace_ref(current),
             "QuayUnmanaged",
             "no QuayIntegration selects this namespace any more: the quay-bridge finalizer and"
             f" managed label were removed; {org}, its robots and the pull Secrets were left in"
