@@ -40,6 +40,7 @@ from bridge.cluster import (
     NotFound,
     terminating_namespace,
 )
+from bridge.events import EventType, event_body, object_reference
 from bridge.imports import (
     Decision,
     ImportResult,
@@ -63,7 +64,6 @@ IMAGE_GROUP: Final = "image.openshift.io"
 VERSION: Final = "v1"
 #: The key under which the operator keeps its :class:`BuildImporter` in kopf's ``memo``.
 MEMO_KEY: Final = "build_importer"
-EVENT_SOURCE: Final = "quay-bridge"
 
 
 @dataclass(frozen=True)
@@ -369,7 +369,9 @@ class BuildImporter:
                 await self._sleep(self.settings.delay(attempt))
         # The image is imported; an unmarked Build is imported again (harmlessly) on a later pass.
 
-    async def _event(self, build: Mapping[str, Any], type_: str, reason: str, message: str) -> None:
+    async def _event(
+        self, build: Mapping[str, Any], type_: EventType, reason: str, message: str
+    ) -> None:
         """Post an Event on the Build; a failure to post is logged, never raised."""
         meta = build.get("metadata", {})
         namespace, name = meta.get("namespace"), meta.get("name")
@@ -377,31 +379,16 @@ class BuildImporter:
         log("build %s/%s: %s: %s", namespace, name, reason, message)
         if not namespace or not name:
             return
-        now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        event = {
-            "apiVersion": "v1",
-            "kind": "Event",
-            "metadata": {"generateName": f"{name}.", "namespace": namespace},
-            "involvedObject": {
-                key: value
-                for key, value in {
-                    "apiVersion": f"{BUILD_GROUP}/{VERSION}",
-                    "kind": "Build",
-                    "name": name,
-                    "namespace": namespace,
-                    "uid": meta.get("uid"),
-                    "resourceVersion": meta.get("resourceVersion"),
-                }.items()
-                if value is not None
-            },
-            "reason": reason,
-            "message": _short(message, 1000),
-            "type": type_,
-            "source": {"component": EVENT_SOURCE},
-            "firstTimestamp": now,
-            "lastTimestamp": now,
-            "count": 1,
-        }
+        event = event_body(
+            object_reference(
+                build, api_version=f"{BUILD_GROUP}/{VERSION}", kind="Build", at_version=True
+            ),
+            reason,
+            _short(message, 1000),
+            type_=type_,
+            now=datetime.datetime.now(datetime.UTC),
+            generate_name=f"{name}.",
+        )
         try:
             await self._cluster.create_event(
                 str(namespace), event, timeout=self.settings.request_timeout

@@ -28,7 +28,8 @@ from urllib.parse import quote
 
 import aiohttp
 
-from bridge.connection import Connection, load_connection
+from bridge.connection import Connection
+from bridge.events import event_body, object_reference
 from bridge.metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -119,15 +120,6 @@ def _reason(status: int, reason: str, body: bytes) -> str:
         except (ValueError, AttributeError):
             return body.decode(errors="replace")[:300]
     return (reason or f"HTTP {status}")[:300]
-
-
-def load_client_config(kubeconfig: str | None, *, context: str | None = None) -> Connection:
-    """Return the connection for ``kubeconfig`` (or in-cluster, or the default kubeconfig).
-
-    Raises:
-        bridge.connection.KubeconfigError: nothing usable found, or unsupported settings.
-    """
-    return load_connection(kubeconfig, context=context)
 
 
 def describe_patch(operations: list[dict[str, Any]]) -> str:
@@ -639,39 +631,20 @@ class Cluster:
     ) -> None:
         """Post a core/v1 Event about ``involved`` (a kopf-style body); failures are only logged.
 
-        An Event about a cluster-scoped object (a Namespace, a QuayIntegration) goes where the
-        standard client (client-go's recorder) puts it: into ``default``, with
-        ``involvedObject.namespace`` empty. The API server refuses an Event whose namespace differs
-        from its involved object's, so an Event about Namespace ``x`` cannot live in ``x``;
-        ``kubectl describe namespace x`` finds it in ``default``. An Event refused because its
-        namespace is being deleted (403) is expected then, and logged at debug level only.
+        An Event about a cluster-scoped object goes into ``default`` (``bridge.events``). An Event
+        refused because its namespace is being deleted (403) is expected then, and logged at debug
+        level only.
         """
         metadata = involved.get("metadata") or {}
-        namespace = metadata.get("namespace") or "default"
-        now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        body = {
-            "apiVersion": "v1",
-            "kind": "Event",
-            "metadata": {"name": f"quay-bridge.{uuid.uuid4().hex[:16]}", "namespace": namespace},
-            "involvedObject": {
-                key: value
-                for key, value in {
-                    "apiVersion": involved.get("apiVersion"),
-                    "kind": involved.get("kind"),
-                    "name": metadata.get("name"),
-                    "namespace": metadata.get("namespace"),
-                    "uid": metadata.get("uid"),
-                }.items()
-                if value
-            },
-            "reason": reason,
-            "message": message[:1000],
-            "type": "Warning" if warning else "Normal",
-            "source": {"component": "quay-bridge"},
-            "firstTimestamp": now,
-            "lastTimestamp": now,
-            "count": 1,
-        }
+        body = event_body(
+            object_reference(involved),
+            reason,
+            message[:1000],
+            type_="Warning" if warning else "Normal",
+            now=datetime.datetime.now(datetime.UTC),
+            name=f"quay-bridge.{uuid.uuid4().hex[:16]}",
+        )
+        namespace = body["metadata"]["namespace"]
         self._count("events", "create")
         try:
             await self._request("POST", _ns_path(str(namespace), "events"), body)

@@ -28,12 +28,12 @@ from bridge.connection import load_connection
 from bridge.controller import Controller
 from bridge.decision_key import ensure_decision_key
 from bridge.home import own_namespace
-from bridge.listening import IP_VERSIONS, listen_hosts
 from bridge.logs import FORMATS, LEVELS, configure
 from bridge.metrics import Metrics
 from bridge.peering import Peering, own_identity
 from bridge.serving import make_app, start_server
 from bridge.state import BridgeState
+from commandline.listening import EVERY_INTERFACE, IP_VERSIONS, listen_hosts
 from commandline.parsing import ArgumentParser
 from webhook.serving import WebhookSettings
 
@@ -243,8 +243,12 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     try:
         version = args.listen_ip_version
-        args.webhook_hosts = listen_hosts(version, args.webhook_host, "--webhook-host")
-        args.metrics_hosts = listen_hosts(version, args.metrics_host, "--metrics-host")
+        args.webhook_hosts = listen_hosts(
+            version, args.webhook_host, option="--webhook-host", defaults=EVERY_INTERFACE
+        )
+        args.metrics_hosts = listen_hosts(
+            version, args.metrics_host, option="--metrics-host", defaults=EVERY_INTERFACE
+        )
     except ValueError as exc:
         parser.error(str(exc))
     if args.kubeconfig and not os.path.isfile(args.kubeconfig):

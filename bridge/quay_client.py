@@ -88,6 +88,24 @@ Found = tuple[bool, Any]
 #: Reads Quay to learn whether a write that may have reached it took effect.
 Check = Callable[[], Awaitable[Found]]
 
+
+def read_back(read: Callable[[], Awaitable[Any]], *absent: type[Exception]) -> Check:
+    """Return the check of a create whose object one GET (``read``) shows.
+
+    The create is in place unless ``read`` raises one of ``absent``; the GET's answer then stands
+    for the create's. Organizations, repositories and robots are checked this way; prototypes,
+    which Quay lets exist twice, are looked for in their list instead.
+    """
+
+    async def check() -> Found:
+        try:
+            return True, await read()
+        except absent:
+            return False, None
+
+    return check
+
+
 #: Seconds an idle keep-alive connection is kept: under Quay's 2 s, so Quay never closes one the
 #: client is about to reuse.
 IDLE_CONNECTION_SECONDS = 1.0
@@ -391,21 +409,13 @@ class QuayClient:
         body: dict[str, str] = {"name": org}
         if email:
             body["email"] = email
-
-        async def check() -> Found:
-            try:
-                await self.get_organization(org)
-            except NotFound:
-                return False, None
-            return True, None
-
         await self.request(
             "POST",
             "/api/v1/organization/",
             endpoint="organization/",
             json=body,
             expect=(201,),
-            check=check,
+            check=read_back(lambda: self.get_organization(org), NotFound),
         )
         self._changed(f"created Quay organization {org}", org=org)
 
@@ -438,13 +448,6 @@ class QuayClient:
 
     async def create_robot(self, org: str, short: str, description: str = "") -> Robot:
         """``PUT .../robots/{short}`` (201); the answer carries the token."""
-
-        async def check() -> Found:
-            try:
-                return True, await self.get_robot(org, short)
-            except NotFound:  # RobotMissing too
-                return False, None
-
         robot = cast(
             Robot,
             await self.request(
@@ -453,7 +456,7 @@ class QuayClient:
                 endpoint="organization/{org}/robots/{robot}",
                 json={"description": description},
                 expect=(201,),
-                check=check,
+                check=read_back(lambda: self.get_robot(org, short), NotFound),  # RobotMissing too
             ),
         )
         self._changed(f"created Quay robot account {org}+{short}", org=org, robot=f"{org}+{short}")
@@ -573,21 +576,13 @@ class QuayClient:
             "description": description,
             "repo_kind": "image",
         }
-
-        async def check() -> Found:
-            try:
-                await self.get_repository(org, repo)
-            except (NotFound, Forbidden):
-                return False, None
-            return True, None
-
         await self.request(
             "POST",
             "/api/v1/repository",
             endpoint="repository",
             json=body,
             expect=(201,),
-            check=check,
+            check=read_back(lambda: self.get_repository(org, repo), NotFound, Forbidden),
         )
         self._changed(f"created Quay repository {org}/{repo}", org=org, repository=f"{org}/{repo}")
 

@@ -2,7 +2,8 @@
 
 The API server trusts the webhook's certificate only through ``clientConfig.caBundle`` (base64 PEM).
 These functions compute the new documents or the JSON Patch; reading and writing files or the live
-object is done by the callers (``certs.commands``, ``certs.cluster``, ``certs.injecting``).
+object is done by the callers (``certs.commands`` for files, ``certs.injecting`` for the live
+object, through a transport such as ``certs.cluster``).
 """
 
 from __future__ import annotations

@@ -1,17 +1,18 @@
-"""Setting the ``caBundle`` of a live MutatingWebhookConfiguration from async code.
+"""Setting the ``caBundle`` of a live MutatingWebhookConfiguration: the one read-patch-retry loop.
 
-The operator in self-managed mode sets the caBundle of the CA it made, through its own client
-(any :class:`certs.api.CertificateApi`). ``quay-bridge certs inject-cabundle --name`` does the same
-through the official client in ``certs.cluster``; both plan the patch with
+Every caller goes through :func:`inject_ca_bundle` and differs only in its transport, a
+:class:`certs.api.WebhookConfigurations`: the operator in self-managed mode passes its own
+client (``bridge.cluster.Cluster``, from ``bridge.admission``), and ``quay-bridge certs
+inject-cabundle --name`` the official client's adapter (``certs.cluster``). The patch is planned by
 :func:`certs.cabundles.ca_bundle_patch`, whose ``test`` operations make a concurrent edit fail
-rather than be overwritten.
+rather than be overwritten; the loop then reads again and re-plans.
 """
 
 from __future__ import annotations
 
 import logging
 
-from certs.api import CertificateApi, status_of
+from certs.api import WebhookConfigurations, status_of
 from certs.cabundles import ca_bundle_patch
 
 log = logging.getLogger(__name__)
@@ -21,12 +22,12 @@ ATTEMPTS = 5
 
 
 async def inject_ca_bundle(
-    api: CertificateApi, name: str, ca_pem: bytes, *, webhook: str | None = None
+    api: WebhookConfigurations, name: str, ca_pem: bytes, *, webhook: str | None = None
 ) -> int:
     """Set ``caBundle`` on the webhooks of the live configuration ``name``.
 
     Args:
-        api: the calls to the API server.
+        api: the transport: how to read and JSON-patch the configuration.
         name: the MutatingWebhookConfiguration's name.
         ca_pem: the CA certificate, PEM.
         webhook: only this webhook (default: all of them).
@@ -35,7 +36,8 @@ async def inject_ca_bundle(
         How many webhooks were updated.
 
     Raises:
-        Exception: what ``api`` raises when reading or patching fails for good (with ``status``).
+        Exception: what ``api`` raises when reading or patching fails for good (with ``status``),
+            or after :data:`ATTEMPTS` patches raced a concurrent edit.
         certs.cabundles.InjectionError: when the configuration has no matching webhook.
     """
     for attempt in range(1, ATTEMPTS + 1):

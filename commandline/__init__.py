@@ -1,1 +1,1 @@
-"""What every quay-bridge command line shares: defaults in ``--help`` and suggestions on typos."""
+"""What every quay-bridge command line shares: defaults, typo suggestions, listen addresses."""

@@ -16,10 +16,11 @@ import sys
 
 from aiohttp import web
 
+from commandline.listening import IP_VERSIONS, LOOPBACK, listen_hosts
 from commandline.parsing import ArgumentParser
 from sim.assembly import build
 from sim.kubeconfig import write_kubeconfig
-from sim.listening import IP_VERSIONS, listen_hosts, url_host
+from sim.listening import url_host
 from sim.serving import ApiRunner
 from sim.settings import BuildTiming, ProjectTiming, Settings
 
@@ -104,7 +105,7 @@ def settings_from_args(argv: list[str]) -> Settings:
             parser.error(f"--service-address wants SVC.NS:PORT=HOST:PORT, got {item!r}")
         addresses[svc] = addr
     try:
-        hosts = listen_hosts(args.listen_ip_version, args.host)
+        hosts = listen_hosts(args.listen_ip_version, args.host, option="--host", defaults=LOOPBACK)
     except ValueError as exc:
         parser.error(str(exc))
     settings = Settings(

@@ -24,7 +24,7 @@ from sqlalchemy.sql import Executable
 
 from registry.oci.digests import Digest
 from registry.oci.manifests import ParsedManifest
-from registry.store.repositories import Repository
+from registry.store.repositories import Repository, select_repositories
 from registry.store.schema import (
     account,
     blob,
@@ -33,19 +33,6 @@ from registry.store.schema import (
     repository,
     repository_blob,
     tag,
-)
-
-_REPOSITORY_COLUMNS = (
-    repository.c.id,
-    repository.c.namespace_id,
-    account.c.username.label("namespace"),
-    repository.c.name,
-    repository.c.visibility,
-    repository.c.description,
-    repository.c.kind,
-    repository.c.state,
-    repository.c.status_token,
-    repository.c.created,
 )
 
 
@@ -62,11 +49,7 @@ def _live_repository(namespace: str, name: str) -> list[Any]:
 async def repository_by_name(conn: AsyncConnection, namespace: str, name: str) -> Repository | None:
     """The live repository `namespace/name` in one query (every `/v2` request starts here)."""
     row = (
-        await conn.execute(
-            select(*_REPOSITORY_COLUMNS)
-            .select_from(repository.join(account, account.c.id == repository.c.namespace_id))
-            .where(*_live_repository(namespace, name))
-        )
+        await conn.execute(select_repositories().where(*_live_repository(namespace, name)))
     ).first()
     return None if row is None else Repository(**dict(row._mapping))
 

@@ -85,14 +85,19 @@ def _to_repository(row: Row[Any]) -> Repository:
     return Repository(**dict(row._mapping))
 
 
-def _select() -> Any:
+def select_repositories() -> Any:
+    """Select :class:`Repository` rows (the repository joined to its namespace's name).
+
+    Also the start of the OCI API's lookup by name (``registry.oci.metadata``), so the row shape
+    is declared once, beside the dataclass it fills.
+    """
     return select(*_COLUMNS).select_from(
         repository.join(account, account.c.id == repository.c.namespace_id)
     )
 
 
 _BY_NAME = Prepared(
-    _select().where(
+    select_repositories().where(
         repository.c.namespace_id == bindparam("namespace_id"),
         repository.c.name == bindparam("name"),
         repository.c.state == "NORMAL",
@@ -111,7 +116,7 @@ async def list_repositories(
 ) -> list[Repository]:
     """Live repositories of a namespace by name, ``limit`` from ``offset``."""
     rows = await conn.execute(
-        _select()
+        select_repositories()
         .where(repository.c.namespace_id == namespace_id, repository.c.state == "NORMAL")
         .order_by(repository.c.name)
         .offset(offset)
@@ -125,7 +130,7 @@ async def list_public_repositories(
 ) -> list[Repository]:
     """Live public repositories of every namespace, by namespace and name."""
     rows = await conn.execute(
-        _select()
+        select_repositories()
         .where(
             repository.c.visibility == "public",
             repository.c.state == "NORMAL",

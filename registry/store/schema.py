@@ -5,6 +5,10 @@ one unique constraint on ``username`` keeps a name from being both an org and a 
 concurrent creates of one org give exactly one success). Times are epoch seconds (floats), tag
 ``start_ts``/``end_ts`` integer epoch seconds as the REST tag API shows them.
 
+This is the one description of the tables: SQLite and PostgreSQL each get their DDL compiled from
+it (``docs/registry.md``, "Storage"). The columns that mean the same in every table (the key, a
+reference by key, an epoch time, free text) are declared by the helpers below.
+
 Every table carries ``info={"migration": N}``: migration N creates exactly the tables tagged N.
 Tables are never altered in place; a later migration adds tables (or side tables keyed by an
 existing id).
@@ -32,32 +36,53 @@ from sqlalchemy import (
 metadata = MetaData()
 V1 = {"migration": 1}
 
+
+def _key() -> Column[int]:
+    """The surrogate key ``id`` a table's rows are referred to by."""
+    return Column("id", Integer, primary_key=True)
+
+
+def _ref(name: str, table: str, *, nullable: bool = False) -> Column[int]:
+    """A reference to a row of ``table`` by its surrogate key."""
+    return Column(name, Integer, ForeignKey(f"{table}.id"), nullable=nullable)
+
+
+def _epoch(name: str, *, nullable: bool = False) -> Column[float]:
+    """A time in epoch seconds (a float, as the APIs show it)."""
+    return Column(name, Float, nullable=nullable)
+
+
+def _text(name: str) -> Column[str]:
+    """Free text a user may leave empty (stored as ``""``, never NULL)."""
+    return Column(name, Text, nullable=False, default="")
+
+
 schema_version = Table(
     "schema_version",
     metadata,
     Column("version", Integer, primary_key=True, autoincrement=False),
     Column("name", String(100), nullable=False),
-    Column("applied", Float, nullable=False),
+    _epoch("applied"),
     info={"migration": 0},
 )
 
 account = Table(
     "account",
     metadata,
-    Column("id", Integer, primary_key=True),
+    _key(),
     Column("username", String(255), nullable=False, unique=True),
     Column("email", String(255), nullable=True),
     Column("kind", String(8), nullable=False),  # user | org | robot
     Column("password_hash", Text, nullable=True),
-    Column("organization_id", Integer, ForeignKey("account.id"), nullable=True),  # robot owner
+    _ref("organization_id", "account", nullable=True),  # robot owner
     Column("enabled", Boolean, nullable=False, default=True),
     Column("superuser", Boolean, nullable=False, default=False),
     Column("uuid", String(36), nullable=False),
-    Column("description", Text, nullable=False, default=""),
+    _text("description"),
     Column("metadata_json", Text, nullable=False, default="{}"),
     Column("robot_token_sealed", Text, nullable=True),
-    Column("created", Float, nullable=False),
-    Column("last_accessed", Float, nullable=True),
+    _epoch("created"),
+    _epoch("last_accessed", nullable=True),
     Index("ix_account_organization", "organization_id"),
     Index("ix_account_email", "email"),  # migration 2: "is this email a user's?" on org create
     info=V1,
@@ -66,21 +91,21 @@ account = Table(
 deleted_namespace = Table(
     "deleted_namespace",
     metadata,
-    Column("id", Integer, primary_key=True),
+    _key(),
     Column("original_name", String(255), nullable=False, unique=True),
-    Column("account_id", Integer, ForeignKey("account.id"), nullable=False),
-    Column("marked", Float, nullable=False),
+    _ref("account_id", "account"),
+    _epoch("marked"),
     info=V1,
 )
 
 team = Table(
     "team",
     metadata,
-    Column("id", Integer, primary_key=True),
-    Column("organization_id", Integer, ForeignKey("account.id"), nullable=False),
+    _key(),
+    _ref("organization_id", "account"),
     Column("name", String(255), nullable=False),
     Column("role", String(8), nullable=False),  # member | creator | admin
-    Column("description", Text, nullable=False, default=""),
+    _text("description"),
     UniqueConstraint("organization_id", "name"),
     info=V1,
 )
@@ -88,8 +113,8 @@ team = Table(
 team_member = Table(
     "team_member",
     metadata,
-    Column("team_id", Integer, ForeignKey("team.id"), nullable=False),
-    Column("account_id", Integer, ForeignKey("account.id"), nullable=False),
+    _ref("team_id", "team"),
+    _ref("account_id", "account"),
     PrimaryKeyConstraint("team_id", "account_id"),
     Index("ix_team_member_account", "account_id"),
     info=V1,
@@ -98,15 +123,15 @@ team_member = Table(
 repository = Table(
     "repository",
     metadata,
-    Column("id", Integer, primary_key=True),
-    Column("namespace_id", Integer, ForeignKey("account.id"), nullable=False),
+    _key(),
+    _ref("namespace_id", "account"),
     Column("name", String(255), nullable=False),
     Column("visibility", String(8), nullable=False),  # public | private
-    Column("description", Text, nullable=False, default=""),
+    _text("description"),
     Column("kind", String(16), nullable=False, default="image"),
     Column("state", String(32), nullable=False, default="NORMAL"),  # or MARKED_FOR_DELETION
     Column("status_token", String(36), nullable=False),
-    Column("created", Float, nullable=False),
+    _epoch("created"),
     UniqueConstraint("namespace_id", "name"),
     info=V1,
 )
@@ -114,10 +139,10 @@ repository = Table(
 repository_permission = Table(
     "repository_permission",
     metadata,
-    Column("id", Integer, primary_key=True),
-    Column("repository_id", Integer, ForeignKey("repository.id"), nullable=False),
-    Column("account_id", Integer, ForeignKey("account.id"), nullable=True),
-    Column("team_id", Integer, ForeignKey("team.id"), nullable=True),
+    _key(),
+    _ref("repository_id", "repository"),
+    _ref("account_id", "account", nullable=True),
+    _ref("team_id", "team", nullable=True),
     Column("role", String(8), nullable=False),  # read | write | admin
     UniqueConstraint("repository_id", "account_id"),
     UniqueConstraint("repository_id", "team_id"),
@@ -128,14 +153,14 @@ repository_permission = Table(
 prototype = Table(
     "prototype",
     metadata,
-    Column("id", Integer, primary_key=True),
+    _key(),
     Column("uuid", String(36), nullable=False, unique=True),
-    Column("organization_id", Integer, ForeignKey("account.id"), nullable=False),
-    Column("activating_account_id", Integer, ForeignKey("account.id"), nullable=True),
-    Column("delegate_account_id", Integer, ForeignKey("account.id"), nullable=True),
-    Column("delegate_team_id", Integer, ForeignKey("team.id"), nullable=True),
+    _ref("organization_id", "account"),
+    _ref("activating_account_id", "account", nullable=True),
+    _ref("delegate_account_id", "account", nullable=True),
+    _ref("delegate_team_id", "team", nullable=True),
     Column("role", String(8), nullable=False),
-    Column("created", Float, nullable=False),
+    _epoch("created"),
     Index("ix_prototype_organization", "organization_id"),
     info=V1,
 )
@@ -143,14 +168,14 @@ prototype = Table(
 oauth_application = Table(
     "oauth_application",
     metadata,
-    Column("id", Integer, primary_key=True),
+    _key(),
     Column("client_id", String(255), nullable=False, unique=True),
     Column("client_secret_sealed", Text, nullable=False),
-    Column("organization_id", Integer, ForeignKey("account.id"), nullable=False),
+    _ref("organization_id", "account"),
     Column("name", String(255), nullable=False),
-    Column("description", Text, nullable=False, default=""),
-    Column("application_uri", Text, nullable=False, default=""),
-    Column("redirect_uri", Text, nullable=False, default=""),
+    _text("description"),
+    _text("application_uri"),
+    _text("redirect_uri"),
     Column("avatar_email", String(255), nullable=True),
     info=V1,
 )
@@ -158,17 +183,17 @@ oauth_application = Table(
 oauth_token = Table(
     "oauth_token",
     metadata,
-    Column("id", Integer, primary_key=True),
+    _key(),
     Column("uuid", String(36), nullable=False, unique=True),
-    Column("application_id", Integer, ForeignKey("oauth_application.id"), nullable=False),
-    Column("account_id", Integer, ForeignKey("account.id"), nullable=False),
+    _ref("application_id", "oauth_application"),
+    _ref("account_id", "account"),
     Column("name", String(255), nullable=False, default=""),
     Column("lookup", String(20), nullable=False, unique=True),
     Column("code_digest", String(64), nullable=False),
     Column("scope", Text, nullable=False),
-    Column("created", Float, nullable=False),
-    Column("expires_at", Float, nullable=True),
-    Column("last_accessed", Float, nullable=True),
+    _epoch("created"),
+    _epoch("expires_at", nullable=True),
+    _epoch("last_accessed", nullable=True),
     Column("created_by", String(255), nullable=True),
     info=V1,
 )
@@ -180,14 +205,14 @@ blob = Table(
     metadata,
     Column("digest", String(255), primary_key=True),
     Column("size", BigInteger, nullable=False),
-    Column("created", Float, nullable=False),
+    _epoch("created"),
     info=V1,
 )
 
 repository_blob = Table(
     "repository_blob",
     metadata,
-    Column("repository_id", Integer, ForeignKey("repository.id"), nullable=False),
+    _ref("repository_id", "repository"),
     Column("digest", String(255), ForeignKey("blob.digest"), nullable=False),
     PrimaryKeyConstraint("repository_id", "digest"),
     info=V1,
@@ -196,13 +221,13 @@ repository_blob = Table(
 manifest = Table(
     "manifest",
     metadata,
-    Column("id", Integer, primary_key=True),
-    Column("repository_id", Integer, ForeignKey("repository.id"), nullable=False),
+    _key(),
+    _ref("repository_id", "repository"),
     Column("digest", String(255), nullable=False),
     Column("media_type", String(255), nullable=False),
     Column("size", BigInteger, nullable=False),
     Column("content", LargeBinary, nullable=False),
-    Column("created", Float, nullable=False),
+    _epoch("created"),
     UniqueConstraint("repository_id", "digest"),
     info=V1,
 )
@@ -210,7 +235,7 @@ manifest = Table(
 manifest_reference = Table(
     "manifest_reference",
     metadata,
-    Column("manifest_id", Integer, ForeignKey("manifest.id"), nullable=False),
+    _ref("manifest_id", "manifest"),
     Column("kind", String(8), nullable=False),  # blob | manifest
     Column("digest", String(255), nullable=False),
     PrimaryKeyConstraint("manifest_id", "kind", "digest"),
@@ -220,10 +245,10 @@ manifest_reference = Table(
 tag = Table(
     "tag",
     metadata,
-    Column("id", Integer, primary_key=True),
-    Column("repository_id", Integer, ForeignKey("repository.id"), nullable=False),
+    _key(),
+    _ref("repository_id", "repository"),
     Column("name", String(255), nullable=False),
-    Column("manifest_id", Integer, ForeignKey("manifest.id"), nullable=False),
+    _ref("manifest_id", "manifest"),
     Column("start_ts", BigInteger, nullable=False),
     Column("end_ts", BigInteger, nullable=True),  # NULL = the live tag; history rows keep theirs
     Index("ix_tag_repository_name", "repository_id", "name"),
@@ -242,8 +267,8 @@ upload = Table(
     "upload",
     metadata,
     Column("uuid", String(36), primary_key=True),
-    Column("repository_id", Integer, ForeignKey("repository.id"), nullable=False),
+    _ref("repository_id", "repository"),
     Column("size", BigInteger, nullable=False, default=0),
-    Column("created", Float, nullable=False),
+    _epoch("created"),
     info=V1,
 )

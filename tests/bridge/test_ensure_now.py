@@ -10,7 +10,7 @@ import asyncio
 from typing import Any
 
 from bridge.cluster import Cluster as BridgeCluster
-from bridge.cluster import load_client_config
+from bridge.connection import load_connection
 from bridge.controller import Controller
 from bridge.metrics import Metrics
 from bridge.state import BridgeState
@@ -33,7 +33,7 @@ async def test_ensure_now_provisions_and_links_the_builder_without_any_watch_eve
     wait_for(lambda: cluster.get_sa("hurry", "builder"), timeout=10)
     metrics = Metrics()
     state = BridgeState()
-    kube = BridgeCluster(load_client_config(cluster.sim.kubeconfig), metrics)
+    kube = BridgeCluster(load_connection(cluster.sim.kubeconfig), metrics)
     controller = Controller(kube, metrics, state)
     try:
         await controller.start()
@@ -65,7 +65,7 @@ async def test_the_webhook_decides_a_namespace_it_has_not_seen_by_the_rules_afte
     cluster.ensure_namespace("left-alone")
     metrics = Metrics()
     state = BridgeState()
-    kube = BridgeCluster(load_client_config(cluster.sim.kubeconfig), metrics)
+    kube = BridgeCluster(load_connection(cluster.sim.kubeconfig), metrics)
     controller = Controller(kube, metrics, state)
     try:
         assert not state.rules_known()

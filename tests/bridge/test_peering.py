@@ -22,7 +22,7 @@ from kopf._core.engines import peering as kopf_peering
 from kubernetes.client import ApiextensionsV1Api
 
 from bridge.cluster import Cluster as BridgeCluster
-from bridge.cluster import load_client_config
+from bridge.connection import load_connection
 from bridge.controller import Controller
 from bridge.metrics import Metrics
 from bridge.peering import Peering, is_active
@@ -107,7 +107,7 @@ async def test_a_passive_replica_writes_nothing_keeps_the_view_and_takes_over(
     _keepalive(cluster, {"other": _peer(PRIORITY + 1, 0)})
     metrics = Metrics()
     state = BridgeState()
-    kube = BridgeCluster(load_client_config(cluster.sim.kubeconfig), metrics)
+    kube = BridgeCluster(load_connection(cluster.sim.kubeconfig), metrics)
     peering = Peering(kube, metrics, "quay-bridge", identity=ME, priority=PRIORITY)
     controller = Controller(kube, metrics, state, peering)
     try:

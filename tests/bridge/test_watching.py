@@ -18,7 +18,8 @@ import aiohttp.web
 import kubernetes.client
 import pytest
 
-from bridge.cluster import Cluster, load_client_config
+from bridge.cluster import Cluster
+from bridge.connection import load_connection
 from bridge.metrics import Metrics
 from bridge.watching import Informer, KeyedDispatch, Source
 from tests.support.sim_server import SimServer, sim_server
@@ -85,7 +86,7 @@ async def following(
 
 @contextlib.asynccontextmanager
 async def bridge_cluster(kubeconfig: str) -> AsyncIterator[Cluster]:
-    cluster = Cluster(load_client_config(kubeconfig), Metrics())
+    cluster = Cluster(load_connection(kubeconfig), Metrics())
     try:
         yield cluster
     finally:

@@ -1,7 +1,7 @@
 """Listen addresses after the IP version (``FEATURE_LISTEN_IP_VERSION``), for all three servers.
 
-The registry core, the simulator and the operator each have their own copy of the rule (none may
-import another); the same table runs against each.
+The operator and the simulator share one rule (``commandline.listening``, with their own defaults);
+the registry core keeps its own, stricter one. The same table runs against each.
 """
 
 from __future__ import annotations
@@ -10,15 +10,16 @@ from collections.abc import Callable, Sequence
 
 import pytest
 
-from bridge.listening import listen_hosts as bridge_hosts
+from commandline.listening import EVERY_INTERFACE, LOOPBACK, listen_hosts
 from registry.listening import ListenError, listen_addresses, server_hostname_for
-from sim.listening import listen_hosts as sim_hosts
 
 Rule = Callable[[str | None, Sequence[str]], list[str]]
 RULES: dict[str, Rule] = {
     "registry": listen_addresses,
-    "sim": sim_hosts,
-    "bridge": lambda version, hosts: bridge_hosts(version, hosts, "--webhook-host"),
+    "sim": lambda version, hosts: listen_hosts(version, hosts, option="--host", defaults=LOOPBACK),
+    "bridge": lambda version, hosts: listen_hosts(
+        version, hosts, option="--webhook-host", defaults=EVERY_INTERFACE
+    ),
 }
 
 
@@ -59,3 +60,24 @@ def test_the_registry_core_defaults_to_the_loopback_of_each_version() -> None:
 def test_the_server_hostname_brackets_an_ipv6_address() -> None:
     assert server_hostname_for("::1", 8080) == "[::1]:8080"
     assert server_hostname_for("127.0.0.1", 8080) == "127.0.0.1:8080"
+
+
+@pytest.mark.parametrize(
+    ("defaults", "expected"),
+    [
+        (EVERY_INTERFACE, {"IPv4": ["0.0.0.0"], "IPv6": ["::"], "dual-stack": ["0.0.0.0", "::"]}),
+        (LOOPBACK, {"IPv4": ["127.0.0.1"], "IPv6": ["::1"], "dual-stack": ["127.0.0.1", "::1"]}),
+    ],
+    ids=["bridge", "sim"],
+)
+def test_without_addresses_each_server_takes_its_defaults_of_the_version(
+    defaults: dict[str, tuple[str, ...]], expected: dict[str, list[str]]
+) -> None:
+    for version, hosts in expected.items():
+        assert listen_hosts(version, None, option="--host", defaults=defaults) == hosts
+    assert listen_hosts(None, [], option="--host", defaults=defaults) == expected["IPv4"]
+
+
+def test_the_refusal_names_the_option_that_gave_the_address() -> None:
+    with pytest.raises(ValueError, match=r"^--metrics-host ::1 is an IPv6 address, not IPv4$"):
+        listen_hosts("IPv4", ["::1"], option="--metrics-host", defaults=EVERY_INTERFACE)
