@@ -62,10 +62,10 @@ class NamespaceReconciler:
         #: Namespace -> how many periodic Quay checks it had, and when Quay was last read for it.
         self._check_turn: dict[str, int] = defaultdict(int)
         self._quay_checked: dict[str, float] = {}
-        self._reported_invalid: set[str] = set()
         #: namespaces whose last reconcile failure was told in a QuayProvisioningFailed Event
         self._reported_failing: set[str] = set()
-        self._reported_not_owned: set[tuple[str, str, str]] = set()
+        #: (what, namespace, ...) of the refusals already told (``_refuse``)
+        self._told: set[tuple[str, ...]] = set()
 
     # --- what the next pass does ------------------------------------------------------------
 
@@ -107,9 +107,8 @@ class NamespaceReconciler:
         self._check.pop(namespace, None)
         self._check_turn.pop(namespace, None)
         self._quay_checked.pop(namespace, None)
-        self._reported_invalid.discard(namespace)
         self._reported_failing.discard(namespace)
-        self._reported_not_owned = {k for k in self._reported_not_owned if k[0] != namespace}
+        self._told = {told for told in self._told if told[1] != namespace}
         self.view.drop_conflicts(namespace)
 
     # --- the pass ---------------------------------------------------------------------------
@@ -359,36 +358,52 @@ class NamespaceReconciler:
         """Count the namespace as failed, forget its destination, say why once (Warning Event).
 
         Nothing is written into the organization, and without a record the webhook rewrites no
-        Build of the namespace to push there.
+        Build of the namespace to push there. Said again for another UID or another reason.
         """
         why = str(exc)
-        integration.invalid_names[namespace] = why
-        self.view.status_dirty.add(integration.name)
-        self.view.state.records.pop(namespace, None)
         self.scheduler.invalidate(namespace)
-        key = (namespace, str(meta_of(body).get("uid") or ""), why)
-        if key not in self._reported_not_owned:
-            self._reported_not_owned.add(key)
-            log.warning("namespace %s: %s", namespace, why)
-            await self.cluster.post_event(
-                namespace_ref(body),
-                "QuayOrganizationNotOwned",
-                why,
-                warning=True,
-            )
+        uid = str(meta_of(body).get("uid") or "")
+        await self._refuse(
+            integration,
+            body,
+            why,
+            told=("not owned", namespace, uid, why),
+            logged="namespace %s: %s",
+            reason="QuayOrganizationNotOwned",
+            message=why,
+        )
 
     async def _report_invalid(
         self, integration: Integration, namespace: str, body: dict[str, Any], why: str
     ) -> None:
+        await self._refuse(
+            integration,
+            body,
+            why,
+            told=("invalid", namespace),
+            logged="namespace %s cannot have a Quay organization: %s",
+            reason="InvalidQuayName",
+            message=f"no Quay organization for this namespace: {why}",
+        )
+
+    async def _refuse(
+        self,
+        integration: Integration,
+        body: dict[str, Any],
+        why: str,
+        *,
+        told: tuple[str, ...],
+        logged: str,
+        reason: str,
+        message: str,
+    ) -> None:
+        """Count a namespace the bridge will not provision as failed; say why once per ``told``."""
+        namespace = told[1]
         integration.invalid_names[namespace] = why
         self.view.status_dirty.add(integration.name)
         self.view.state.records.pop(namespace, None)
-        if namespace not in self._reported_invalid:
-            self._reported_invalid.add(namespace)
-            log.warning("namespace %s cannot have a Quay organization: %s", namespace, why)
-            await self.cluster.post_event(
-                namespace_ref(body),
-                "InvalidQuayName",
-                f"no Quay organization for this namespace: {why}",
-                warning=True,
-            )
+        if told in self._told:
+            return
+        self._told.add(told)
+        log.warning(logged, namespace, why)
+        await self.cluster.post_event(namespace_ref(body), reason, message, warning=True)

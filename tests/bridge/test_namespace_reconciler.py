@@ -80,6 +80,8 @@ async def test_a_namespace_quay_cannot_name_is_reported_and_nothing_is_called() 
     (event,) = bench.cluster.events
     assert event["reason"] == "InvalidQuayName" and event["type"] == "Warning"
     assert "'openshift_a--b'" in event["message"]
+    await bench.scheduler.run("a--b")
+    assert len(bench.cluster.events) == 1, "told once"
     await bench.stop()
 
 
