@@ -26,7 +26,7 @@ from typing import Any
 
 from bridge import naming, selection
 from bridge.cluster import Cluster, KubeError, NotFound
-from bridge.cluster_view import ClusterView, is_waiting_project, meta_of
+from bridge.cluster_view import ClusterView, meta_of
 from bridge.event_router import EventRouter
 from bridge.following import Followers
 from bridge.home import own_namespace
@@ -47,7 +47,7 @@ from webhook.views import Destination
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Controller", "ControllerParts", "compose", "is_waiting_project"]
+__all__ = ["Controller", "ControllerParts", "compose"]
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bridge.controller import is_waiting_project
+from bridge.cluster_view import is_waiting_project
 from bridge.integrations import Check, Integration
 from bridge.metrics import Metrics
 from bridge.naming import NamespaceNames
