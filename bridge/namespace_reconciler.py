@@ -230,6 +230,7 @@ class NamespaceReconciler:
         fingerprint = self._fingerprint(body, integration)
         if (
             not observe
+            and namespace not in self._relist
             and namespace not in self._rotate
             and namespace not in self._check
             and record.quay_ready

@@ -42,6 +42,8 @@ class FakeCluster:
         self.events: list[dict[str, Any]] = []
         #: (verb, kind, namespace, name) of every write served, Events and statuses included
         self.writes: list[tuple[str, str, str, str]] = []
+        #: (verb, kind, namespace) of every namespaced read served: gets and lists
+        self.reads: list[tuple[str, str, str]] = []
         self._versions = itertools.count(1)
 
     # --- test-side set-up -------------------------------------------------------------------
@@ -127,9 +129,11 @@ class FakeCluster:
         return self._patch("Namespace", "", name, operations)
 
     async def get_service_account(self, namespace: str, name: str) -> dict[str, Any]:
+        self.reads.append(("get", "ServiceAccount", namespace))
         return copy.deepcopy(self._found("ServiceAccount", namespace, name))
 
     async def list_service_accounts(self, namespace: str) -> list[dict[str, Any]]:
+        self.reads.append(("list", "ServiceAccount", namespace))
         return self.listed("ServiceAccount", namespace)
 
     async def patch_service_account(
@@ -138,6 +142,7 @@ class FakeCluster:
         return self._patch("ServiceAccount", namespace, name, operations)
 
     async def list_secrets(self, namespace: str, label_selector: str) -> list[dict[str, Any]]:
+        self.reads.append(("list", "Secret", namespace))
         key, _, value = label_selector.partition("=")
         return [
             body
@@ -147,6 +152,7 @@ class FakeCluster:
         ]
 
     async def read_secret(self, namespace: str, name: str) -> dict[str, Any] | None:
+        self.reads.append(("get", "Secret", namespace))
         return self.get("Secret", namespace, name)
 
     async def create_secret(self, namespace: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -179,6 +185,7 @@ class FakeCluster:
         return None if value is None else str(value)
 
     async def list_image_streams(self, namespace: str) -> list[dict[str, Any]]:
+        self.reads.append(("list", "ImageStream", namespace))
         return self.listed("ImageStream", namespace)
 
     async def list_integrations(self) -> list[dict[str, Any]]:

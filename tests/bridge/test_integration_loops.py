@@ -64,6 +64,27 @@ async def test_a_resync_repairs_the_cluster_side_with_one_quay_read() -> None:
     await bench.stop()
 
 
+async def test_a_resync_before_the_quay_check_is_due_repairs_the_cluster_side_alone() -> None:
+    bench = Bench()
+    # The defaults: Quay is read again only an hour after provisioning, the cluster at each resync.
+    integration = await bench.add_integration()
+    await bench.provisioned("team")
+    bench.cluster.delete("Secret", "team", "builder-quay-openshift")
+    account = bench.cluster.get("ServiceAccount", "team", "deployer") or {}
+    account.pop("imagePullSecrets", None)
+    account.pop("secrets", None)
+    bench.cluster.put("ServiceAccount", account)
+    calls = len(bench.quay.calls)
+
+    await bench.loops.resync(integration)
+
+    assert bench.quay.calls[calls:] == ["get_user"], "the credential check alone"
+    assert bench.cluster.get("Secret", "team", "builder-quay-openshift") is not None
+    linked = bench.cluster.get("ServiceAccount", "team", "deployer") or {}
+    assert {"name": "deployer-quay-openshift"} in linked["imagePullSecrets"]
+    await bench.stop()
+
+
 async def test_a_reread_finds_an_organization_deleted_in_quay_and_creates_it_again() -> None:
     bench = Bench()
     integration = await bench.add_integration()

@@ -166,6 +166,60 @@ async def test_a_due_quay_check_repairs_a_robot_deleted_in_quay() -> None:
     await bench.stop()
 
 
+async def test_a_resync_repairs_the_cluster_side_without_quay_when_its_check_is_not_due() -> None:
+    bench = Bench()
+    await bench.add_integration()
+    bench.cluster.put("ImageStream", {"metadata": {"name": "app", "namespace": "team"}})
+    await bench.provisioned("team")
+    builder = login(bench, "team", "builder-quay-openshift")
+    # Drift no watch event reported (missed in a disconnection, or made while the operator was
+    # down): a pull Secret deleted, another one's login edited, a ServiceAccount's link removed.
+    bench.cluster.delete("Secret", "team", "builder-quay-openshift")
+    edited = bench.cluster.get("Secret", "team", "default-quay-openshift") or {}
+    edited["data"][".dockerconfigjson"] = base64.b64encode(b'{"auths": {}}').decode()
+    bench.cluster.put("Secret", edited)
+    deployer = bench.cluster.get("ServiceAccount", "team", "deployer") or {}
+    deployer["secrets"], deployer["imagePullSecrets"] = [], []
+    bench.cluster.put("ServiceAccount", deployer)
+    quay_calls, writes = len(bench.quay.calls), len(bench.cluster.writes)
+
+    bench.reconciler.plan_resync("team", quay_due_after=3600.0)  # Quay was read just now
+    await bench.scheduler.run("team")
+
+    assert bench.quay.calls[quay_calls:] == [], "the Quay check is not due"
+    assert login(bench, "team", "builder-quay-openshift") == builder
+    robot = bench.quay.organizations["openshift_team"].robots["default"]
+    assert login(bench, "team", "default-quay-openshift") == (robot["name"], robot["token"])
+    sa = bench.cluster.get("ServiceAccount", "team", "deployer") or {}
+    assert sa["imagePullSecrets"] == [{"name": "deployer-quay-openshift"}]
+    assert sorted(bench.cluster.writes[writes:]) == [
+        ("create", "Secret", "team", "builder-quay-openshift"),
+        ("patch", "ServiceAccount", "team", "deployer"),
+        ("replace", "Secret", "team", "default-quay-openshift"),
+    ]
+    assert bench.state.builder_ready("team")
+
+    # Nothing drifted since: the next resync only lists, once each, and writes nothing.
+    await bench.scheduler.idle()
+    quay_calls, writes = len(bench.quay.calls), len(bench.cluster.writes)
+    reads = len(bench.cluster.reads)
+    bench.reconciler.plan_resync("team", quay_due_after=3600.0)
+    await bench.scheduler.run("team")
+
+    assert bench.quay.calls[quay_calls:] == []
+    assert bench.cluster.writes[writes:] == []
+    assert sorted(bench.cluster.reads[reads:]) == [
+        ("list", "ImageStream", "team"),
+        ("list", "Secret", "team"),
+        ("list", "ServiceAccount", "team"),
+    ]
+    # The relist was the resync's: the pass after it, with no resync planned, reads nothing.
+    reads = len(bench.cluster.reads)
+    await bench.scheduler.run("team")
+    assert bench.cluster.reads[reads:] == []
+    await bench.stop()
+
+
 async def test_a_passive_replica_writes_nothing_and_still_knows_the_destination() -> None:
     bench = Bench()
     await bench.add_integration()
