@@ -292,14 +292,19 @@ def settle(registry_url: str, seconds: float) -> Counter[str]:
 STEADY_RESYNC, STEADY_QUAY_RESYNC, DEFAULT_QUAY_RESYNC = 30, 60, 3600
 
 
-def steady_state(api: Api, registry_url: str, n: int, seconds: float) -> dict[str, Any]:
-    """Quay calls while nothing changes, per namespace per hour.
+def steady_state(
+    server: Substrate, registry_url: str, n: int, seconds: float, log_offset: int
+) -> dict[str, Any]:
+    """Quay calls while nothing changes, per namespace per hour; the Kubernetes requests meanwhile.
 
     The periods are cut to the CRD's minimums (resync 30 s, Quay check 60 s) so that a short
     window sees several checks; per-namespace calls scale with the Quay check period, so the rate
     at the default (3600 s) is the measured rate times 60/3600. The integration's own credential
-    probe (``GET /api/v1/user/``, once per resync whatever the namespaces) is counted apart.
+    probe (``GET /api/v1/user/``, once per resync whatever the namespaces) is counted apart. The
+    operator's Kubernetes reads and writes in the window are counted from ``log_offset`` of the
+    server's log; the namespaced lists are also given per namespace per resync.
     """
+    api = server.api
     api.call(
         "PATCH",
         "/apis/quay.redhat.com/v1/quayintegrations/bench",
@@ -311,11 +316,18 @@ def steady_state(api: Api, registry_url: str, n: int, seconds: float) -> dict[st
         },
         "application/merge-patch+json",
     )
+    _, log_offset = server.reads(log_offset)  # the spec change's own requests are not counted
     before = quay_calls(registry_url)
     time.sleep(seconds)
     calls = delta(quay_calls(registry_url), before)
+    reads, _ = server.reads(log_offset)
+    writes, _ = server.writes(log_offset)
     probes = calls.pop("GET /api/v1/user/", 0)
     per_namespace_hour = sum(calls.values()) / n / seconds * 3600
+    # Each resync starts with the credential check: the probes count the resyncs in the window
+    # (fewer than window / period, since a resync still spreading its namespaces is not restarted).
+    resyncs = max(probes, 1)
+    namespaced = ("list secrets", "list serviceaccounts", "list imagestreams")
     return {
         "window_seconds": seconds,
         "resync_period_seconds": STEADY_RESYNC,
@@ -326,6 +338,11 @@ def steady_state(api: Api, registry_url: str, n: int, seconds: float) -> dict[st
         "calls_per_namespace_per_hour_at_defaults": round(
             per_namespace_hour * STEADY_QUAY_RESYNC / DEFAULT_QUAY_RESYNC, 3
         ),
+        "kubernetes_reads_by_request": dict(sorted(reads.items())),
+        "kubernetes_writes_by_resource": dict(sorted(writes.items())),
+        "namespaced_lists_per_namespace_per_resync": {
+            request: round(reads[request] / n / resyncs, 2) for request in namespaced
+        },
     }
 
 
@@ -604,7 +621,7 @@ def run(
         }
         steady: dict[str, Any] = {}
         if steady_seconds > 0:
-            steady = steady_state(api, registry.url, n, steady_seconds)
+            steady = steady_state(server, registry.url, n, steady_seconds, log_offset)
             quay_after = quay_calls(registry.url)
         everything = delta(quay_after, quay_at_start)
         return {

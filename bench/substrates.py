@@ -36,6 +36,7 @@ from devstack.sim import SimServer, start_sim
 ROOT = Path(__file__).resolve().parent.parent
 BENCH_AGENT = "quay-bridge-bench"
 WRITE_VERBS = {"create", "update", "patch", "delete", "deletecollection"}
+READ_VERBS = {"get", "list", "watch"}
 OPERATOR_USER = "system:serviceaccount:quay-bridge:quay-bridge"
 
 
@@ -136,6 +137,10 @@ class Substrate(Protocol):
         """The operator's writes from byte offset ``start`` of the log, by resource."""
         ...
 
+    def reads(self, start: int) -> tuple[Counter[str], int]:
+        """The operator's reads from byte offset ``start`` of the log, by verb and resource."""
+        ...
+
     def install_kind(self, crd: dict[str, Any]) -> None:
         """Serve an OpenShift kind (a CRD on plain Kubernetes; the simulator serves its own)."""
 
@@ -194,6 +199,13 @@ class SimSubstrate:
 
     def writes(self, start: int) -> tuple[Counter[str], int]:
         """Operator writes in the request log from byte offset ``start``, by resource."""
+        return self._tally(start, WRITE_VERBS, by_verb=False)
+
+    def reads(self, start: int) -> tuple[Counter[str], int]:
+        """Operator reads in the request log from byte offset ``start``, by verb and resource."""
+        return self._tally(start, READ_VERBS, by_verb=True)
+
+    def _tally(self, start: int, verbs: set[str], *, by_verb: bool) -> tuple[Counter[str], int]:
         counts: Counter[str] = Counter()
         data, end = _read_from(self.request_log, start)
         for line in data.splitlines():
@@ -201,11 +213,14 @@ class SimSubstrate:
                 entry = json.loads(line)
             except ValueError:
                 continue
-            if entry.get("user_agent") == BENCH_AGENT or entry.get("verb") not in WRITE_VERBS:
+            verb = entry.get("verb")
+            if entry.get("user_agent") == BENCH_AGENT or verb not in verbs:
                 continue
             _count(
                 counts,
-                entry.get("resource") or "?",
+                f"{verb} {entry.get('resource') or '?'}"
+                if by_verb
+                else entry.get("resource") or "?",
                 entry.get("subresource") or "",
                 int(entry.get("code") or 0),
             )
@@ -274,6 +289,13 @@ class RealSubstrate:
 
     def writes(self, start: int) -> tuple[Counter[str], int]:
         """The operator's writes in the audit log from byte offset ``start``, by resource."""
+        return self._tally(start, WRITE_VERBS, by_verb=False)
+
+    def reads(self, start: int) -> tuple[Counter[str], int]:
+        """The operator's reads in the audit log from ``start`` on, by verb and resource."""
+        return self._tally(start, READ_VERBS, by_verb=True)
+
+    def _tally(self, start: int, verbs: set[str], *, by_verb: bool) -> tuple[Counter[str], int]:
         counts: Counter[str] = Counter()
         if not self.kube.audit_log.exists():
             return counts, start
@@ -285,11 +307,18 @@ class RealSubstrate:
                 continue
             if (entry.get("user") or {}).get("username") != self.operator_user:
                 continue
-            if entry.get("stage") != "ResponseComplete" or entry.get("verb") not in WRITE_VERBS:
+            verb = entry.get("verb")
+            if entry.get("stage") != "ResponseComplete" or verb not in verbs:
                 continue
             ref = entry.get("objectRef") or {}
             code = int((entry.get("responseStatus") or {}).get("code") or 0)
-            _count(counts, ref.get("resource") or "?", ref.get("subresource") or "", code)
+            resource = ref.get("resource") or "?"
+            _count(
+                counts,
+                f"{verb} {resource}" if by_verb else resource,
+                ref.get("subresource") or "",
+                code,
+            )
         return counts, end
 
     def install_kind(self, crd: dict[str, Any]) -> None:

@@ -64,6 +64,13 @@ class ObjectCache:
         meta = body.get("metadata") or {}
         self._objects.get(meta.get("namespace") or "", {}).pop(meta.get("name") or "", None)
 
+    def update(self, body: dict[str, Any], *, deleted: bool) -> None:
+        """Follow one watch event: forget the object when ``deleted``, else remember ``body``."""
+        if deleted:
+            self.drop(body)
+        else:
+            self.put(body)
+
     def get(self, namespace: str, name: str) -> dict[str, Any] | None:
         """The latest body, or None."""
         return self._objects.get(namespace, {}).get(name)

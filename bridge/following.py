@@ -23,18 +23,17 @@ from vocabulary import MANAGED_LABEL
 
 log = logging.getLogger(__name__)
 
-#: Seconds to wait for the first listings before following namespaces anyway.
-SYNC_TIMEOUT = 30.0
-
 Reference = tuple[str, str, str]  # (kind, namespace, name): "Secret" or "ConfigMap"
 
 
 class Followers:
     """Starts, tracks and stops the controller's informers."""
 
-    def __init__(self, cluster: Cluster, metrics: Metrics) -> None:
+    def __init__(self, cluster: Cluster, metrics: Metrics, *, sync_timeout: float) -> None:
         self.cluster = cluster
         self.metrics = metrics
+        #: seconds to wait for the first listings before following namespaces anyway
+        self.sync_timeout = sync_timeout
         self.informers: dict[str, Informer] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._references: dict[Reference, tuple[Informer, asyncio.Task[None]]] = {}
@@ -69,11 +68,11 @@ class Followers:
             )
         try:
             await asyncio.wait_for(
-                asyncio.gather(*(i.synced.wait() for i in started)), SYNC_TIMEOUT
+                asyncio.gather(*(i.synced.wait() for i in started)), self.sync_timeout
             )
         except TimeoutError:
             late = [i.source.resource for i in started if not i.synced.is_set()]
-            log.warning("not listed after %.0fs: %s; going on", SYNC_TIMEOUT, ", ".join(late))
+            log.warning("not listed after %.0fs: %s; going on", self.sync_timeout, ", ".join(late))
 
     def start_namespaces(self, on_namespace: Handler) -> None:
         """Follow Namespaces (after :meth:`start_objects`)."""

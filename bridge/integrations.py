@@ -18,9 +18,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from bridge import quay_errors as qe
-from bridge.cluster import Cluster, KubeError, NotFound
+from bridge.cluster import KubeError, NotFound
 from bridge.integration_events import CHECKING
 from bridge.metrics import Metrics
+from bridge.ports import ClusterApi, QuayApi, QuayConnector
 from bridge.quay_advice import condition_message
 from bridge.quay_client import QuayClient
 from bridge.selection import SYSTEM_RULE, ignored_in_allowlist
@@ -77,16 +78,24 @@ SPEC_OK = Check(True, "SpecAccepted", "the spec is valid")
 class Integration:
     """The run-time state of one QuayIntegration."""
 
-    def __init__(self, name: str, metrics: Metrics, fips: bool = False) -> None:
+    def __init__(
+        self,
+        name: str,
+        metrics: Metrics,
+        fips: bool = False,
+        connect: QuayConnector = QuayClient,
+    ) -> None:
         self.name = name
         self.metrics = metrics
         #: only FIPS-approved TLS towards Quay (``quay-bridge run --fips``)
         self.fips = fips
+        #: how the Quay client is made once credentials and CA are read
+        self.connect = connect
         self.body: dict[str, Any] = {}
         self.generation = 0
         self.spec: IntegrationSpec | None = None
         self.spec_error: str | None = None
-        self.client: QuayClient | None = None
+        self.client: QuayApi | None = None
         self._client_key = ""
         self.credentials = UNKNOWN
         self.reachable = UNKNOWN
@@ -192,7 +201,7 @@ class Integration:
 
     # --- credentials, CA bundle, probe -----------------------------------------------------
 
-    async def _read_token(self, cluster: Cluster, spec: IntegrationSpec) -> str | None:
+    async def _read_token(self, cluster: ClusterApi, spec: IntegrationSpec) -> str | None:
         ref = spec.credentials_secret
         try:
             token = await cluster.read_secret_key(ref.namespace, ref.name, ref.key)
@@ -235,7 +244,7 @@ class Integration:
             return None
         return token.strip()
 
-    async def _read_ca(self, cluster: Cluster, spec: IntegrationSpec) -> tuple[bool, str | None]:
+    async def _read_ca(self, cluster: ClusterApi, spec: IntegrationSpec) -> tuple[bool, str | None]:
         ca = spec.ca_bundle
         if ca is None:
             return True, None
@@ -257,7 +266,7 @@ class Integration:
             return False, None
         return True, pem
 
-    async def refresh(self, cluster: Cluster) -> None:
+    async def refresh(self, cluster: ClusterApi) -> None:
         """Re-read credentials and CA bundle, rebuild the client if needed, and probe Quay."""
         spec = self.spec
         if spec is None:
@@ -281,7 +290,7 @@ class Integration:
         if self.client is None or key != self._client_key:
             await self.close()
             try:
-                self.client = QuayClient(
+                self.client = self.connect(
                     spec.base_url,
                     token,
                     ca_pem=pem,

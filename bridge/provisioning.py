@@ -18,8 +18,10 @@ from typing import Any
 from bridge import naming, planning
 from bridge import quay_errors as qe
 from bridge.caches import Caches
-from bridge.cluster import Cluster, Conflict, Invalid, KubeError
+from bridge.cluster import Conflict, Invalid, KubeError
 from bridge.integrations import Integration
+from bridge.naming import RobotNames
+from bridge.operator_settings import OperatorSettings
 from bridge.ownership import (
     OWNER_ROBOT,
     Claim,
@@ -29,15 +31,12 @@ from bridge.ownership import (
     owner_description,
     robot_description,
 )
-from bridge.quay_client import QuayClient
+from bridge.ports import ClusterApi, QuayApi
 from bridge.settings import IntegrationSpec, Role
 from bridge.state import NamespaceRecord
 from vocabulary import MANAGED_LABEL
 
 log = logging.getLogger(__name__)
-
-LINK_ATTEMPTS = 6
-
 
 #: The parts of a namespace's Quay side the periodic drift check reads, one per check.
 CHECK_PARTS = ("robots", "prototypes", "repositories")
@@ -52,17 +51,28 @@ class NotOwnedError(Exception):
         self.ownership = ownership
 
 
-def _parts(integration: Integration) -> tuple[IntegrationSpec, QuayClient]:
+def _parts(integration: Integration) -> tuple[IntegrationSpec, QuayApi]:
     if integration.spec is None or integration.client is None:
         raise qe.QuayError(f"integration {integration.name} is not ready")
     return integration.spec, integration.client
 
 
+def _robots(spec: IntegrationSpec, record: NamespaceRecord) -> list[tuple[RobotNames, Role]]:
+    """Each service account's robot names (from the record) with its role (from the spec).
+
+    The names were computed when the pass recorded them; an account added to the spec since then
+    is left to the pass that the spec change asks for.
+    """
+    known = {robot.service_account: robot for robot in record.names.robots}
+    return [(known[sa.name], sa.role) for sa in spec.service_accounts if sa.name in known]
+
+
 class Provisioner:
     """Runs the per-namespace steps against Quay and the cluster."""
 
-    def __init__(self, cluster: Cluster) -> None:
+    def __init__(self, cluster: ClusterApi, settings: OperatorSettings) -> None:
         self.cluster = cluster
+        self.settings = settings
 
     # --- Quay: organization, robots, prototypes --------------------------------------------
 
@@ -104,13 +114,13 @@ class Provisioner:
                 org, OWNER_ROBOT, owner_description(claim.namespace, claim.uid)
             )
         await asyncio.gather(
-            *(self._new_robot(client, record, sa.name, sa.role) for sa in spec.service_accounts)
+            *(self._new_robot(client, record, robot, role) for robot, role in _robots(spec, record))
         )
         created = True
         record.quay_ready = True
         return created
 
-    async def _observe(self, client: QuayClient, org: str) -> tuple[list[Any], list[Any]] | None:
+    async def _observe(self, client: QuayApi, org: str) -> tuple[list[Any], list[Any]] | None:
         """Read an org's robots (with tokens) and prototypes; None when the org does not exist.
 
         Raises NotOwnedError when the org exists but the bridge's Quay user is not its admin.
@@ -150,7 +160,7 @@ class Provisioner:
 
     async def _take_over(
         self,
-        client: QuayClient,
+        client: QuayApi,
         spec: IntegrationSpec,
         record: NamespaceRecord,
         claim: Claim,
@@ -182,62 +192,55 @@ class Provisioner:
             await self.rotate_robots(client, spec, record)
 
     async def _new_robot(
-        self, client: QuayClient, record: NamespaceRecord, sa: str, role: Role
+        self, client: QuayApi, record: NamespaceRecord, names: RobotNames, role: Role
     ) -> None:
-        short = naming.robot_short_name(sa)
-        full = naming.robot_full_name(record.organization, short)
+        sa = names.service_account
         description = robot_description(sa, record.namespace, record.uid)
-        robot = await client.create_robot(record.organization, short, description)
+        robot = await client.create_robot(record.organization, names.short, description)
         record.tokens[sa] = robot.get("token", "")
-        await client.create_prototype(record.organization, full, role)
+        await client.create_prototype(record.organization, names.full, role)
 
     async def _repair(
         self,
-        client: QuayClient,
+        client: QuayApi,
         spec: IntegrationSpec,
         record: NamespaceRecord,
         robots: list[Any],
         prototypes: list[Any],
     ) -> None:
         await self._repair_robots(client, spec, record, robots)
-        await self._repair_prototypes(client, spec, record.organization, prototypes)
+        await self._repair_prototypes(client, spec, record, prototypes)
 
     async def _repair_robots(
         self,
-        client: QuayClient,
+        client: QuayApi,
         spec: IntegrationSpec,
         record: NamespaceRecord,
         robots: list[Any],
     ) -> None:
         org = record.organization
-        full_names = {
-            sa.name: naming.robot_full_name(org, naming.robot_short_name(sa.name))
-            for sa in spec.service_accounts
-        }
+        wanted = [names for names, _ in _robots(spec, record)]
         tokens = planning.tokens_of(robots)
-        missing = set(planning.missing_robots(full_names.values(), robots))
+        missing = set(planning.missing_robots([names.full for names in wanted], robots))
 
-        async def robot(sa: str) -> None:
-            full = full_names[sa]
-            short = naming.robot_short_name(sa)
-            if full in missing:
+        async def robot(names: RobotNames) -> None:
+            sa = names.service_account
+            if names.full in missing:
                 description = robot_description(sa, record.namespace, record.uid)
-                created = await client.create_robot(org, short, description)
+                created = await client.create_robot(org, names.short, description)
                 record.tokens[sa] = created.get("token", "")
-            elif full in tokens:
-                record.tokens[sa] = tokens[full]
+            elif names.full in tokens:
+                record.tokens[sa] = tokens[names.full]
             else:
-                record.tokens[sa] = (await client.get_robot(org, short)).get("token", "")
+                record.tokens[sa] = (await client.get_robot(org, names.short)).get("token", "")
 
-        await asyncio.gather(*(robot(sa.name) for sa in spec.service_accounts))
+        await asyncio.gather(*(robot(names) for names in wanted))
 
     async def _repair_prototypes(
-        self, client: QuayClient, spec: IntegrationSpec, org: str, prototypes: list[Any]
+        self, client: QuayApi, spec: IntegrationSpec, record: NamespaceRecord, prototypes: list[Any]
     ) -> None:
-        desired: dict[str, Role] = {
-            naming.robot_full_name(org, naming.robot_short_name(sa.name)): sa.role
-            for sa in spec.service_accounts
-        }
+        org = record.organization
+        desired: dict[str, Role] = {names.full: role for names, role in _robots(spec, record)}
         plan = planning.plan_prototypes(desired, prototypes)
         await asyncio.gather(
             *(client.create_prototype(org, name, role) for name, role in plan.create),
@@ -266,7 +269,7 @@ class Provisioner:
                 await self._repair_robots(client, spec, record, robots)
             elif part == "prototypes":
                 await self._repair_prototypes(
-                    client, spec, org, list(await client.list_prototypes(org))
+                    client, spec, record, list(await client.list_prototypes(org))
                 )
             else:
                 existing = set(await client.list_repositories(org))
@@ -285,15 +288,15 @@ class Provisioner:
         await self.rotate_robots(client, spec, record)
 
     async def rotate_robots(
-        self, client: QuayClient, spec: IntegrationSpec, record: NamespaceRecord
+        self, client: QuayApi, spec: IntegrationSpec, record: NamespaceRecord
     ) -> None:
         """Regenerate the tokens of the namespace's robots and forget the Secrets written."""
 
-        async def one(sa: str) -> None:
-            robot = await client.regenerate_robot(record.organization, naming.robot_short_name(sa))
-            record.tokens[sa] = robot.get("token", "")
+        async def one(names: RobotNames) -> None:
+            robot = await client.regenerate_robot(record.organization, names.short)
+            record.tokens[names.service_account] = robot.get("token", "")
 
-        await asyncio.gather(*(one(sa.name) for sa in spec.service_accounts))
+        await asyncio.gather(*(one(names) for names, _ in _robots(spec, record)))
         record.secrets.clear()
 
     async def delete_organization(self, integration: Integration, org: str) -> None:
@@ -349,16 +352,18 @@ class Provisioner:
             except qe.AlreadyExists:
                 adopted = True
         if adopted:
-            await self._grant(client, spec, org, repo)
+            await self._grant(client, spec, record, repo)
         record.repositories.add(stream)
 
-    async def _grant(self, client: QuayClient, spec: IntegrationSpec, org: str, repo: str) -> None:
+    async def _grant(
+        self, client: QuayApi, spec: IntegrationSpec, record: NamespaceRecord, repo: str
+    ) -> None:
+        org = record.organization
         current = await client.list_user_permissions(org, repo)
         calls = []
-        for sa in spec.service_accounts:
-            full = naming.robot_full_name(org, naming.robot_short_name(sa.name))
-            if current.get(full) != sa.role:
-                calls.append(client.set_user_permission(org, repo, full, sa.role))
+        for names, role in _robots(spec, record):
+            if current.get(names.full) != role:
+                calls.append(client.set_user_permission(org, repo, names.full, role))
         await asyncio.gather(*calls)
 
     async def delete_repository(
@@ -389,8 +394,8 @@ class Provisioner:
         if fresh_listing:
             await self.relist(ns, caches)
 
-        async def one(sa: str) -> None:
-            secret = naming.secret_name(sa, spec.cluster_id)
+        async def one(names: RobotNames) -> None:
+            sa, secret = names.service_account, names.secret
             await self.ensure_secret(
                 integration, record, sa, caches.secrets.get(ns, secret), caches
             )
@@ -401,7 +406,7 @@ class Provisioner:
                 await self.link(record, account, secret, caches)
                 record.linked.add(sa)
 
-        await asyncio.gather(*(one(sa.name) for sa in spec.service_accounts))
+        await asyncio.gather(*(one(names) for names, _ in _robots(spec, record)))
 
     async def relist(self, namespace: str, caches: Caches) -> None:
         """List the namespace's pull Secrets and ServiceAccounts and replace what is cached."""
@@ -422,8 +427,8 @@ class Provisioner:
     ) -> None:
         """Write the pull Secret of ``sa`` unless ``observed`` already carries the same login."""
         spec, _ = _parts(integration)
-        name = naming.secret_name(sa, spec.cluster_id)
-        robot = naming.robot_full_name(record.organization, naming.robot_short_name(sa))
+        names = record.names.robot(sa)
+        name, robot = names.secret, names.full
         token = record.tokens.get(sa, "")
         if planning.secret_up_to_date(observed, spec.registry_host, robot, token):
             record.secrets.add(name)
@@ -466,7 +471,7 @@ class Provisioner:
         """
         name = account["metadata"]["name"]
         current: Mapping[str, Any] = account
-        for _ in range(LINK_ATTEMPTS):
+        for _ in range(self.settings.link_attempts):
             ops = planning.link_patch(current, secret)
             if ops is None:
                 return

@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from bridge.naming import NamespaceNames
 from webhook.views import Destination
 
 BUILDER = "builder"
@@ -26,7 +27,8 @@ class NamespaceRecord:
 
     namespace: str
     integration: str
-    organization: str
+    #: the organization, robot and pull Secret names, computed once from the integration's spec
+    names: NamespaceNames
     registry_host: str
     insecure_registry: bool = False
     #: the namespace's ``metadata.uid``, which the robots' owner marker names (``ownership``)
@@ -44,6 +46,11 @@ class NamespaceRecord:
     repositories: set[str] = field(default_factory=set)
     #: the last reconcile's error, for status counts; None when it succeeded
     error: str | None = None
+
+    @property
+    def organization(self) -> str:
+        """The namespace's Quay organization."""
+        return self.names.organization
 
 
 class NamespaceRules(Protocol):

@@ -1,6 +1,6 @@
 """When a namespace counts as selected by no integration: the decision to disown it.
 
-Pure decision, no server: the controller is built on a connection it never uses, its
+Pure decision, no server: the controller's view of the cluster is built alone, its
 integrations are loaded from CR bodies exactly as the watch hands them over.
 """
 
@@ -10,9 +10,7 @@ from typing import Any
 
 import pytest
 
-from bridge.cluster import Cluster
-from bridge.connection import Connection
-from bridge.controller import Controller
+from bridge.cluster_view import ClusterView
 from bridge.integrations import Integration
 from bridge.metrics import Metrics
 from bridge.state import BridgeState
@@ -30,10 +28,10 @@ def integration(name: str, **spec: Any) -> dict[str, Any]:
     }
 
 
-def controller(*bodies: dict[str, Any], listed: bool = True) -> Controller:
+def controller(*bodies: dict[str, Any], listed: bool = True) -> ClusterView:
     metrics = Metrics()
-    made = Controller(
-        Cluster(Connection(server="http://127.0.0.1:9"), metrics), metrics, BridgeState()
+    made = ClusterView(
+        BridgeState(), never_managed=frozenset({"quay-bridge"}), is_active=lambda: True
     )
     for body in bodies:
         loaded = Integration(body["metadata"]["name"], metrics)
@@ -68,4 +66,4 @@ def test_a_namespace_is_disowned_only_when_no_integration_can_claim_it(
     integrations: list[dict[str, Any]], labels: dict[str, str], listed: bool, unclaimed: bool
 ) -> None:
     made = controller(*integrations, listed=listed)
-    assert made._unclaimed("team", namespace("team", **labels)) is unclaimed
+    assert made.unclaimed("team", namespace("team", **labels)) is unclaimed

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from bridge.controller import is_waiting_project
+from bridge.cluster_view import is_waiting_project
 from bridge.integrations import Check, Integration
 from bridge.metrics import Metrics
+from bridge.naming import NamespaceNames
 from bridge.state import BridgeState, NamespaceRecord
 from webhook.views import Destination, StateView
 
@@ -21,7 +22,7 @@ def record(namespace: str = "team", **kwargs: object) -> NamespaceRecord:
     return NamespaceRecord(
         namespace=namespace,
         integration="quay",
-        organization=f"openshift_{namespace}",
+        names=NamespaceNames.of("openshift", "openshift", namespace, ["builder"]),
         registry_host="quay.example.com:8443",
         **kwargs,  # type: ignore[arg-type]
     )

@@ -1,12 +1,13 @@
-"""The controller's loops: first pass, status writes, resync (drift repair), token rotation.
+"""The per-integration work: first pass, status writes, resync (drift repair), token rotation.
 
 Each integration has one loop for resync and periodic rotation (its schedule kept in the status,
-so a restart neither skips nor delays it); one loop writes changed statuses every half second.
-Resync and rotation are background work (``bridge.limiting.background``): their Quay calls wait
-behind any caused by an event. A resync spreads its namespaces over most of its period, each at a
-random moment, so Quay sees a trickle rather than a burst; it repairs the cluster side of every
-namespace without a Quay call, and reads one part of a namespace's Quay side only when that
-namespace's last Quay read is ``quayResyncPeriodSeconds`` old.
+so a restart neither skips nor delays it); one loop writes changed statuses every
+``OperatorSettings.status_interval``. Resync and rotation are background work
+(``bridge.limiting.background``): their Quay calls wait behind any caused by an event. A resync
+spreads its namespaces over most of its period, each at a random moment, so Quay sees a trickle
+rather than a burst; it repairs the cluster side of every namespace without a Quay call, and reads
+one part of a namespace's Quay side only when that namespace's last Quay read is
+``quayResyncPeriodSeconds`` old.
 """
 
 from __future__ import annotations
@@ -15,43 +16,62 @@ import asyncio
 import logging
 import random
 import time
+from typing import Any
 
 from bridge.cluster import QI_GROUP, QI_VERSION, KubeError
+from bridge.cluster_view import ClusterView
 from bridge.integration_events import IntegrationEvent, failures_event, readiness_event
 from bridge.integrations import Integration, now_iso
 from bridge.limiting import background
-from bridge.provisioning import CHECK_PARTS
-from bridge.reconciling import Reconciling
-from bridge.scheduling import (
-    STATUS_INTERVAL,
-)
+from bridge.namespace_reconciler import NamespaceReconciler
+from bridge.operator_settings import OperatorSettings
+from bridge.ports import ClusterApi
+from bridge.scheduler import Scheduler
 
 log = logging.getLogger(__name__)
 
-#: Share of the resync period a resync spreads its namespaces over.
-RESYNC_SPREAD = 0.9
 
+class IntegrationLoops:
+    """Keeps each integration's client healthy, its namespaces in repair, its status written."""
 
-class Looping(Reconciling):
-    """The periodic work of the controller."""
+    def __init__(
+        self,
+        cluster: ClusterApi,
+        view: ClusterView,
+        scheduler: Scheduler,
+        reconciler: NamespaceReconciler,
+        settings: OperatorSettings,
+    ) -> None:
+        self.cluster = cluster
+        self.view = view
+        self.scheduler = scheduler
+        self.reconciler = reconciler
+        self.settings = settings
+        self._loops: dict[str, asyncio.Task[None]] = {}
 
-    async def _first_pass(self, integration: Integration) -> None:
+    # --- integration life cycle -------------------------------------------------------------
+
+    async def first_pass(self, integration: Integration) -> None:
         """Reconcile every namespace once, then let the integration's status be written.
 
         Namespaces are listed here rather than awaited from the watch, which may not have started.
         """
         try:
             for body in await self.cluster.list_namespaces():
-                self._remember_namespace(body)
+                self.view.remember_namespace(body)
         except KubeError as exc:
             log.warning("could not list namespaces: %s", exc)
-        tasks = [self.kick(name) for name in list(self.namespaces)]
+        tasks = [self.scheduler.kick(name) for name in list(self.view.namespaces)]
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
         integration.synced = True
-        self._status_dirty.add(integration.name)
+        self.view.status_dirty.add(integration.name)
 
-    async def _refresh(self, integration: Integration) -> None:
+    async def refresh(self, integration: Integration) -> None:
+        """Read the integration's credentials and CA again and probe Quay.
+
+        When that makes it usable, every namespace is passed again (they waited for it).
+        """
         was_usable = integration.usable
         try:
             await integration.refresh(self.cluster)
@@ -59,23 +79,38 @@ class Looping(Reconciling):
             log.warning("integration %s: refresh failed: %s", integration.name, exc)
         except Exception:
             log.exception("integration %s: refresh failed", integration.name)
-        self._status_dirty.add(integration.name)
+        self.view.status_dirty.add(integration.name)
         if integration.usable and not was_usable:
-            self._kick_all()
+            self.scheduler.kick_all(self.view.namespaces)
 
-    def _restart_loop(self, integration: Integration) -> None:
-        old = self._loops.pop(integration.name, None)
-        if old is not None:
-            old.cancel()
+    def restart(self, integration: Integration) -> None:
+        """(Re)start the integration's resync and rotation loop, on its current spec."""
+        self.stop(integration.name)
         self._loops[integration.name] = asyncio.get_running_loop().create_task(
             self._periodic(integration)
         )
+
+    def stop(self, name: str) -> None:
+        """Stop the loop of integration ``name`` (deleted, or about to be restarted)."""
+        old = self._loops.pop(name, None)
+        if old is not None:
+            old.cancel()
+
+    def cancel_all(self) -> list[asyncio.Task[None]]:
+        """Cancel every integration's loop; returns them, to be awaited."""
+        loops = list(self._loops.values())
+        for task in loops:
+            task.cancel()
+        return loops
+
+    # --- resync and rotation ----------------------------------------------------------------
 
     async def _periodic(self, integration: Integration) -> None:
         """Resync (drift repair) and periodic token rotation for one integration."""
         spec = integration.spec
         if spec is None:
             return
+        interval = self.settings.status_interval
         resync = float(spec.resync_period_seconds)
         rotation = float(spec.robot_token_rotation_seconds)
         next_resync = time.monotonic() + resync
@@ -83,7 +118,7 @@ class Looping(Reconciling):
         resyncing: asyncio.Task[None] | None = None
         while not integration.synced:
             # Rotation applies to the namespaces the first pass finds: wait for it.
-            await asyncio.sleep(STATUS_INTERVAL)
+            await asyncio.sleep(interval)
         if rotation > 0:
             wait = integration.rotation_due(rotation) - time.time()
             next_rotation = time.monotonic() + max(0.0, wait)
@@ -91,24 +126,25 @@ class Looping(Reconciling):
             while True:
                 await asyncio.sleep(max(0.0, min(next_resync, next_rotation) - time.monotonic()))
                 now = time.monotonic()
-                if now >= next_rotation and not self.active:
+                if now >= next_rotation and not self.view.active:
                     # The active replica rotates; follow its schedule (it writes it to the status).
                     wait = integration.rotation_due(rotation) - time.time()
-                    next_rotation = now + max(wait, STATUS_INTERVAL)
+                    next_rotation = now + max(wait, interval)
                 elif now >= next_rotation:
                     next_rotation = now + rotation
                     integration.last_rotation = now_iso()
-                    self._status_dirty.add(integration.name)
+                    self.view.status_dirty.add(integration.name)
                     with background():
-                        for record in self.state.for_integration(integration.name):
-                            self._rotate.add(record.namespace)
-                            self.kick(record.namespace)
+                        for record in self.view.state.for_integration(integration.name):
+                            self.reconciler.request_rotation(record.namespace)
+                            self.scheduler.kick(record.namespace)
                 if now >= next_resync:
                     next_resync = now + resync
                     if resyncing is None or resyncing.done():
+                        spread = resync * self.settings.resync_spread
                         with background():
-                            resyncing = self._spawn(
-                                self._resync_logged(integration, spread=resync * RESYNC_SPREAD)
+                            resyncing = self.scheduler.spawn(
+                                self._resync_logged(integration, spread=spread)
                             )
         finally:
             if resyncing is not None:
@@ -120,64 +156,66 @@ class Looping(Reconciling):
         except Exception:
             log.exception("resync of integration %s failed", integration.name)
 
+    def _namespaces_of(self, integration: Integration) -> list[str]:
+        """The namespaces without a record (any integration may take them) and ``integration``'s."""
+        return [n for n in self.view.namespaces if n not in self.view.state.records] + [
+            r.namespace for r in self.view.state.for_integration(integration.name)
+        ]
+
     async def resync(self, integration: Integration, *, spread: float = 0.0) -> None:
         """Repair drift of every namespace of ``integration``, spread over ``spread`` seconds.
 
         The cluster side is listed afresh and repaired; the Quay side of a namespace is read (one
-        part, ``CHECK_PARTS`` in turn) only when its last Quay read is ``quayResyncPeriodSeconds``
-        old, give or take half a resync period.
+        part in turn) only when its last Quay read is ``quayResyncPeriodSeconds`` old, give or
+        take half a resync period.
         """
-        await self._refresh(integration)
+        await self.refresh(integration)
         spec = integration.spec
         if spec is None:
             return
-        names = [n for n in self.namespaces if n not in self.state.records] + [
-            r.namespace for r in self.state.for_integration(integration.name)
-        ]
         due_after = spec.quay_resync_period_seconds - spec.resync_period_seconds / 2
 
         async def one(namespace: str, delay: float) -> None:
             await asyncio.sleep(delay)
-            checked = self._quay_checked.get(namespace)
-            record = self.state.records.get(namespace)
-            if record is not None and record.quay_ready:
-                if checked is None or time.monotonic() - checked >= due_after:
-                    turn = self._check_turn[namespace]
-                    self._check_turn[namespace] = turn + 1
-                    self._check[namespace] = CHECK_PARTS[turn % len(CHECK_PARTS)]
-                self._relist.add(namespace)
-            await self.kick(namespace)
+            self.reconciler.plan_resync(namespace, due_after)
+            await self.scheduler.kick(namespace)
 
-        tasks = [self._spawn(one(n, random.uniform(0.0, spread))) for n in names]
-        if tasks:
-            await asyncio.gather(*tasks, return_exceptions=True)
-        integration.last_sync = now_iso()
-        self._status_dirty.add(integration.name)
+        tasks = [
+            self.scheduler.spawn(one(n, random.uniform(0.0, spread)))
+            for n in self._namespaces_of(integration)
+        ]
+        await self._synced(integration, tasks)
 
     async def reread(self, integration: Integration) -> None:
         """Read Quay in full for every namespace of ``integration`` (a spec change affecting it)."""
-        await self._refresh(integration)
-        names = [n for n in self.namespaces if n not in self.state.records] + [
-            r.namespace for r in self.state.for_integration(integration.name)
-        ]
-        tasks = [self.kick(n, observe=n in self.state.records) for n in names]
+        await self.refresh(integration)
+        tasks = []
+        for name in self._namespaces_of(integration):
+            if name in self.view.state.records:
+                self.reconciler.request_observe(name)
+            tasks.append(self.scheduler.kick(name))
+        await self._synced(integration, tasks)
+
+    async def _synced(self, integration: Integration, tasks: list[asyncio.Task[Any]]) -> None:
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
         integration.last_sync = now_iso()
-        self._status_dirty.add(integration.name)
+        self.view.status_dirty.add(integration.name)
 
-    async def _status_loop(self) -> None:
+    # --- status -----------------------------------------------------------------------------
+
+    async def status_loop(self) -> None:
+        """Write the changed statuses every ``status_interval`` (the active replica only)."""
         while True:
-            await asyncio.sleep(STATUS_INTERVAL)
-            if not self.active:
+            await asyncio.sleep(self.settings.status_interval)
+            if not self.view.active:
                 continue  # the active replica writes the status
-            dirty, self._status_dirty = self._status_dirty, set()
-            for name in dirty:
-                found = self.integrations.get(name)
+            for name in self.view.take_dirty():
+                found = self.view.integrations.get(name)
                 if found is None:
                     continue
                 if found.usable and not found.synced:
-                    self._status_dirty.add(name)  # hold intermediate counts back
+                    self.view.status_dirty.add(name)  # hold intermediate counts back
                     continue
                 try:
                     await self.write_status(found)
@@ -186,7 +224,7 @@ class Looping(Reconciling):
 
     async def write_status(self, integration: Integration) -> None:
         """Patch the CR's status if it differs from what was last written; post its Events."""
-        records = self.state.for_integration(integration.name)
+        records = self.view.state.for_integration(integration.name)
         body = integration.status_body(records)
         if body == integration.written_status:
             return
@@ -196,7 +234,7 @@ class Looping(Reconciling):
             integration.written_status = body
         except KubeError as exc:
             log.warning("status of %s not written: %s", integration.name, exc)
-            self._status_dirty.add(integration.name)
+            self.view.status_dirty.add(integration.name)
             return
         events = [readiness_event(before, body)]
         if integration.usable:

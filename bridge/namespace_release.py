@@ -11,33 +11,50 @@ import logging
 import time
 from typing import Any
 
-from bridge import naming, planning, selection
+from bridge import naming, planning
 from bridge import quay_errors as qe
+from bridge.cluster_view import ClusterView, meta_of, namespace_ref
 from bridge.integrations import parse_time
+from bridge.metrics import Metrics
+from bridge.namespace_patching import NamespacePatcher
 from bridge.ownership import claim_of
-from bridge.scheduling import (
-    RETRY_CAP,
-    RETRY_FIRST,
-    Scheduling,
-    meta_of,
-)
+from bridge.ports import ClusterApi
+from bridge.provisioning import Provisioner
+from bridge.scheduler import Scheduler
 from vocabulary import FINALIZER
 
 log = logging.getLogger(__name__)
 
 
-class Finalizing(Scheduling):
+class NamespaceReleaser:
     """Releases namespaces: once their organization is deleted, or when nothing selects them."""
 
-    async def _finalize(self, namespace: str, body: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        cluster: ClusterApi,
+        view: ClusterView,
+        scheduler: Scheduler,
+        provisioner: Provisioner,
+        patcher: NamespacePatcher,
+        metrics: Metrics,
+    ) -> None:
+        self.cluster = cluster
+        self.view = view
+        self.scheduler = scheduler
+        self.provisioner = provisioner
+        self.patcher = patcher
+        self.metrics = metrics
+
+    async def finalize(self, namespace: str, body: dict[str, Any]) -> None:
+        """A namespace being deleted: delete (or retain) its organization, then release it."""
         meta = meta_of(body)
         if FINALIZER not in (meta.get("finalizers") or []):
-            self._unmanage(namespace)
+            self.view.unmanage(namespace)
             return
-        integration = self.owner(namespace, body)
-        record = self.state.records.get(namespace)
+        integration = self.view.owner(namespace, body)
+        record = self.view.state.records.get(namespace)
         if integration is None or integration.spec is None:
-            await self._release(namespace, body, "no integration manages it any more", False)
+            await self.release(namespace, body, "no integration manages it any more", False)
             return
         spec = integration.spec
         org = record.organization if record else None
@@ -45,10 +62,10 @@ class Finalizing(Scheduling):
             try:
                 org = naming.organization_name(spec.prefix, namespace)
             except naming.InvalidQuayName:
-                await self._release(namespace, body, "it had no Quay organization", False)
+                await self.release(namespace, body, "it had no Quay organization", False)
                 return
         if spec.organization_deletion_policy == "Retain":
-            await self._release(
+            await self.release(
                 namespace, body, f"organization {org} retained in Quay (policy Retain)", False
             )
             return
@@ -61,11 +78,11 @@ class Finalizing(Scheduling):
             ownership = await self.provisioner.owns(integration, org, claim_of(body, FINALIZER))
             if ownership is None:
                 self.metrics.reconciles.labels("deletion", "ok").inc()
-                await self._release(namespace, body, f"organization {org} was already gone", False)
+                await self.release(namespace, body, f"organization {org} was already gone", False)
                 return
             if not ownership.usable:
                 self.metrics.reconciles.labels("deletion", "not_owned").inc()
-                await self._release(
+                await self.release(
                     namespace, body, f"organization {org} not deleted: {ownership.reason}", True
                 )
                 return
@@ -75,7 +92,7 @@ class Finalizing(Scheduling):
             remaining = deadline - time.time()
             if remaining <= 0:
                 self.metrics.reconciles.labels("deletion", "deadline").inc()
-                await self._release(
+                await self.release(
                     namespace,
                     body,
                     f"deadline of {spec.namespace_deletion_deadline_seconds}s reached; organization"
@@ -84,58 +101,44 @@ class Finalizing(Scheduling):
                 )
                 return
             self.metrics.reconciles.labels("deletion", "retry").inc()
-            attempt = self._retries.get(namespace, 0)
-            self._retries[namespace] = attempt + 1
-            delay = min(RETRY_FIRST * 2**attempt, RETRY_CAP, remaining)
+            delay = min(self.scheduler.backoff(namespace), remaining)
             log.warning(
                 "namespace %s: deleting %s failed (%s); retry in %.1fs", namespace, org, exc, delay
             )
-            self._retry_at(namespace, delay)
+            self.scheduler.retry_in(namespace, delay)
             return
         self.metrics.reconciles.labels("deletion", "ok").inc()
-        await self._release(namespace, body, f"organization {org} deleted from Quay", False)
+        await self.release(namespace, body, f"organization {org} deleted from Quay", False)
 
-    async def _release(self, namespace: str, body: dict[str, Any], why: str, warning: bool) -> None:
-        await self._patch_namespace_with(namespace, body, planning.release_patch)
+    async def release(self, namespace: str, body: dict[str, Any], why: str, warning: bool) -> None:
+        """Remove the finalizer and label, say ``why`` in an Event, and forget the record."""
+        await self.patcher.patch_with(namespace, body, planning.release_patch)
         await self.cluster.post_event(
-            {"apiVersion": "v1", "kind": "Namespace", "metadata": meta_of(body)},
+            namespace_ref(body),
             "QuayCleanupIncomplete" if warning else "QuayCleanup",
             why,
             warning=warning,
         )
-        self._unmanage(namespace)
-        self._retries.pop(namespace, None)
+        self.view.unmanage(namespace)
+        self.scheduler.succeeded(namespace)
 
-    def _unclaimed(self, namespace: str, body: dict[str, Any]) -> bool:
-        """True when no integration selects ``namespace``, and that is known for certain.
-
-        Not while an integration's spec is invalid (it may select the namespace once fixed),
-        nor before the integrations have been listed, nor for a conflict (several claim it).
-        """
-        if not self.integrations_listed:
-            return False
-        if any(i.spec is None for i in self.integrations.values()):
-            return False
-        labels = meta_of(body).get("labels") or {}
-        return not selection.claimants(self._specs(), namespace, labels, self.never_managed)
-
-    async def _disown(self, namespace: str, body: dict[str, Any]) -> None:
+    async def disown(self, namespace: str, body: dict[str, Any]) -> None:
         """Remove our finalizer and managed label from a namespace no integration selects.
 
         Its Quay organization, robots and pull Secrets stay: leaving a selection is not a
         deletion, and workloads may still pull with those Secrets. An Event says so.
         """
-        current = self.namespaces.get(namespace, body)
+        current = self.view.namespaces.get(namespace, body)
         if planning.disown_patch(current) is None:
             return
-        record = self.state.records.get(namespace)
-        if not await self._patch_namespace_with(namespace, current, planning.disown_patch):
+        record = self.view.state.records.get(namespace)
+        if not await self.patcher.patch_with(namespace, current, planning.disown_patch):
             return
-        current = self.namespaces.get(namespace, current)
+        current = self.view.namespaces.get(namespace, current)
         org = f"organization {record.organization}" if record else "its Quay organization"
         log.info("namespace %s is no longer selected by any QuayIntegration", namespace)
         await self.cluster.post_event(
-            {"apiVersion": "v1", "kind": "Namespace", "metadata": meta_of(current)},
+            namespace_ref(current),
             "QuayUnmanaged",
             "no QuayIntegration selects this namespace any more: the quay-bridge finalizer and"
             f" managed label were removed; {org}, its robots and the pull Secrets were left in"

@@ -1,63 +1,147 @@
-"""The namespace reconcile: organization, robots, prototypes, Secrets, links, repositories.
+"""The namespace pass: organization, robots, prototypes, Secrets, links, repositories.
 
 A pass reads what it needs (the watch caches, Quay where not known) and writes only what differs;
 a namespace whose inputs have not changed since its last successful pass is skipped outright (its
-fingerprint). A passive replica (``bridge.peering``) only observes, from the caches.
+fingerprint, kept by the scheduler). A passive replica (``bridge.peering``) only observes, from the
+caches. Deletion and disowning are the releaser's (``bridge.namespace_release``); the Quay and
+Kubernetes steps are the provisioner's (``bridge.provisioning``).
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections import defaultdict
 from typing import Any
 
 from bridge import naming, planning
 from bridge import quay_errors as qe
 from bridge.cluster import KubeError
-from bridge.finalizing import Finalizing
+from bridge.cluster_view import ClusterView, is_waiting_project, meta_of, names_for, namespace_ref
 from bridge.integrations import Integration
+from bridge.metrics import Metrics
+from bridge.namespace_patching import NamespacePatcher
+from bridge.namespace_release import NamespaceReleaser
 from bridge.ownership import claim_of
-from bridge.provisioning import NotOwnedError
-from bridge.scheduling import (
-    is_waiting_project,
-    meta_of,
-)
+from bridge.ports import ClusterApi
+from bridge.provisioning import CHECK_PARTS, NotOwnedError, Provisioner
+from bridge.scheduler import Fingerprint, Scheduler
 from vocabulary import FINALIZER, INTEGRATION_LABEL, ROTATE_ANNOTATION, ROTATED_ANNOTATION
 
 log = logging.getLogger(__name__)
 
 
-class Reconciling(Finalizing):
-    """Runs the per-namespace reconcile."""
+class NamespaceReconciler:
+    """Runs the per-namespace pass, and keeps what the next pass of each namespace must do."""
 
-    async def _reconcile_safely(self, namespace: str) -> None:
+    def __init__(
+        self,
+        cluster: ClusterApi,
+        view: ClusterView,
+        scheduler: Scheduler,
+        provisioner: Provisioner,
+        releaser: NamespaceReleaser,
+        patcher: NamespacePatcher,
+        metrics: Metrics,
+    ) -> None:
+        self.cluster = cluster
+        self.view = view
+        self.scheduler = scheduler
+        self.provisioner = provisioner
+        self.releaser = releaser
+        self.patcher = patcher
+        self.metrics = metrics
+        #: Namespaces whose next pass reads Quay in full (a spec change affecting Quay).
+        self._observe: set[str] = set()
+        #: Namespaces whose next pass lists their Secrets, ServiceAccounts and streams afresh.
+        self._relist: set[str] = set()
+        #: Namespaces whose next pass regenerates their robot tokens.
+        self._rotate: set[str] = set()
+        #: Namespace -> the part of its Quay side the next pass checks (``Provisioner.check_part``).
+        self._check: dict[str, str] = {}
+        #: Namespace -> how many periodic Quay checks it had, and when Quay was last read for it.
+        self._check_turn: dict[str, int] = defaultdict(int)
+        self._quay_checked: dict[str, float] = {}
+        #: namespaces whose last reconcile failure was told in a QuayProvisioningFailed Event
+        self._reported_failing: set[str] = set()
+        #: (what, namespace, ...) of the refusals already told (``_refuse``)
+        self._told: set[tuple[str, ...]] = set()
+
+    # --- what the next pass does ------------------------------------------------------------
+
+    def request_observe(self, namespace: str) -> None:
+        """Let the next pass read the namespace's Quay side in full."""
+        self._observe.add(namespace)
+
+    def request_relist(self, namespace: str) -> None:
+        """Let the next pass list the namespace's objects instead of trusting the caches."""
+        self._relist.add(namespace)
+
+    def request_rotation(self, namespace: str) -> None:
+        """Let the next pass regenerate the namespace's robot tokens."""
+        self._rotate.add(namespace)
+
+    def plan_resync(self, namespace: str, quay_due_after: float) -> None:
+        """Prepare a resync pass: relist the cluster side; check one Quay part when it is due.
+
+        The Quay side is read only when its last read is ``quay_due_after`` seconds old, one part
+        (``CHECK_PARTS``) per check in turn.
+        """
+        record = self.view.state.records.get(namespace)
+        if record is None or not record.quay_ready:
+            return
+        checked = self._quay_checked.get(namespace)
+        if checked is None or time.monotonic() - checked >= quay_due_after:
+            turn = self._check_turn[namespace]
+            self._check_turn[namespace] = turn + 1
+            self._check[namespace] = CHECK_PARTS[turn % len(CHECK_PARTS)]
+        self._relist.add(namespace)
+
+    def forget(self, namespace: str) -> None:
+        """Drop everything known about a namespace that is gone."""
+        self.view.unmanage(namespace)
+        self.scheduler.forget(namespace)
+        self._observe.discard(namespace)
+        self._relist.discard(namespace)
+        self._rotate.discard(namespace)
+        self._check.pop(namespace, None)
+        self._check_turn.pop(namespace, None)
+        self._quay_checked.pop(namespace, None)
+        self._reported_failing.discard(namespace)
+        self._told = {told for told in self._told if told[1] != namespace}
+        self.view.drop_conflicts(namespace)
+
+    # --- the pass ---------------------------------------------------------------------------
+
+    async def reconcile_safely(self, namespace: str) -> None:
+        """One pass of ``namespace`` that never raises: failures are reported and retried."""
         started = time.monotonic()
         outcome = "ok"
-        record = self.state.records.get(namespace)
+        record = self.view.state.records.get(namespace)
         failure: str | None = None
         try:
             await self._reconcile(namespace)
-            self._retries.pop(namespace, None)
+            self.scheduler.succeeded(namespace)
         except qe.NameReserved as exc:
             outcome = "name_reserved"
             failure = f"organization name still reserved in Quay, retrying: {exc}"
-            self._retry_later(namespace)
+            self.scheduler.retry_later(namespace)
         except qe.QuayError as exc:
             outcome = "quay_error"
             failure = str(exc)
-            integration = self.integrations.get(record.integration) if record else None
+            integration = self.view.integration_of(record)
             if integration is not None:
                 integration.note_quay_error(exc)
-            self._retry_later(namespace)
+            self.scheduler.retry_later(namespace)
         except KubeError as exc:
             outcome = "kube_error"
             failure = f"Kubernetes API: {exc}"
-            self._retry_later(namespace)
+            self.scheduler.retry_later(namespace)
         except Exception as exc:
             outcome = "error"
             log.exception("reconcile of namespace %s failed", namespace)
             failure = f"{type(exc).__name__}: {exc}"
-            self._retry_later(namespace)
+            self.scheduler.retry_later(namespace)
         finally:
             self.metrics.reconciles.labels("namespace", outcome).inc()
             self.metrics.reconcile_seconds.labels("namespace").observe(time.monotonic() - started)
@@ -72,16 +156,15 @@ class Reconciling(Finalizing):
         for it and the integration's own IntegrationNotReady Event says why, once. The retries
         that follow post nothing; the first success after them posts QuayProvisioningRecovered.
         """
-        record = self.state.records.get(namespace)
-        integration = self.integrations.get(record.integration) if record else None
-        body = self.namespaces.get(namespace)
+        integration = self.view.integration_of(self.view.state.records.get(namespace))
+        body = self.view.namespaces.get(namespace)
         if integration is None or not integration.usable or body is None:
             return
         if namespace in self._reported_failing:
             return
         self._reported_failing.add(namespace)
         await self.cluster.post_event(
-            {"apiVersion": "v1", "kind": "Namespace", "metadata": meta_of(body)},
+            namespace_ref(body),
             "QuayProvisioningFailed",
             f"{message}; the bridge retries on its own (the operator's log and the"
             f" QuayIntegration {integration.name}'s status say more)",
@@ -90,13 +173,14 @@ class Reconciling(Finalizing):
 
     def _fail(self, namespace: str, message: str) -> None:
         log.warning("namespace %s: %s", namespace, message)
-        record = self.state.records.get(namespace)
+        record = self.view.state.records.get(namespace)
         if record is not None:
             record.error = message[:500]
-            self._status_dirty.add(record.integration)
-        self._invalidate(namespace)
+            self.view.status_dirty.add(record.integration)
+        self.scheduler.invalidate(namespace)
 
-    def _fingerprint(self, body: dict[str, Any], integration: Integration) -> tuple[Any, ...]:
+    @staticmethod
+    def _fingerprint(body: dict[str, Any], integration: Integration) -> Fingerprint:
         meta = meta_of(body)
         annotations = meta.get("annotations") or {}
         return (
@@ -112,35 +196,33 @@ class Reconciling(Finalizing):
         )
 
     async def _reconcile(self, namespace: str) -> None:
-        changes = self._changes[namespace]
-        body = self.namespaces.get(namespace)
+        revision = self.scheduler.revision(namespace)
+        body = self.view.namespaces.get(namespace)
         if body is None:
-            self._forget(namespace)
+            self.forget(namespace)
             return
-        if not self.active:
+        if not self.view.active:
             await self._observe_passively(namespace, body)
             return
         if meta_of(body).get("deletionTimestamp"):
-            await self._finalize(namespace, body)
+            await self.releaser.finalize(namespace, body)
             return
-        integration = self.owner(namespace, body)
+        integration = self.view.owner(namespace, body)
         if integration is None or integration.spec is None:
-            if self._unclaimed(namespace, body):
-                await self._disown(namespace, body)
-            self._unmanage(namespace)
+            if self.view.unclaimed(namespace, body):
+                await self.releaser.disown(namespace, body)
+            self.view.unmanage(namespace)
             return
         spec = integration.spec
         if is_waiting_project(body):
             return
         try:
-            org = naming.organization_name(spec.prefix, namespace)
-            for sa in spec.service_accounts:
-                naming.robot_full_name(org, naming.robot_short_name(sa.name))
+            names = names_for(spec, namespace)
         except naming.InvalidQuayName as exc:
             await self._report_invalid(integration, namespace, body, str(exc))
             return
         integration.invalid_names.pop(namespace, None)
-        record = self._record_for(namespace, integration, spec, org)
+        record = self.view.record_for(integration, spec, names)
         if not integration.usable:
             record.error = f"integration {integration.name} is not ready"
             return
@@ -148,11 +230,12 @@ class Reconciling(Finalizing):
         fingerprint = self._fingerprint(body, integration)
         if (
             not observe
+            and namespace not in self._relist
             and namespace not in self._rotate
             and namespace not in self._check
             and record.quay_ready
             and record.error is None
-            and self._fingerprints.get(namespace) == fingerprint
+            and self.scheduler.unchanged(namespace, fingerprint)
         ):
             return
         self._observe.discard(namespace)
@@ -194,35 +277,30 @@ class Reconciling(Finalizing):
         if not created and (rotate_requested or (recorded is not None and recorded != marker)):
             await self.provisioner.rotate(integration, record)
             self.metrics.reconciles.labels("rotation", "ok").inc()
-        await self._patch_namespace(namespace, body, {ROTATED_ANNOTATION: marker})
+        await self.patcher.annotate(namespace, body, {ROTATED_ANNOTATION: marker})
         relist = observe or namespace in self._relist
         self._relist.discard(namespace)
-        await self.provisioner.ensure_kube(integration, record, self.caches, fresh_listing=relist)
-        if self.images_available:
+        caches = self.view.caches
+        await self.provisioner.ensure_kube(integration, record, caches, fresh_listing=relist)
+        if self.view.images_available:
             if relist:
                 listed = await self.cluster.list_image_streams(namespace)
-                self.caches.streams.replace_namespace(namespace, listed)
-            names = [
+                caches.streams.replace_namespace(namespace, listed)
+            streams = [
                 name
-                for name in self.caches.streams.names(namespace)
-                if not meta_of(self.caches.streams.get(namespace, name) or {}).get(
-                    "deletionTimestamp"
-                )
+                for name in caches.streams.names(namespace)
+                if not meta_of(caches.streams.get(namespace, name) or {}).get("deletionTimestamp")
             ]
             if observe or created:
                 record.repositories.clear()  # re-check each against Quay's listing
-            await self.provisioner.ensure_repositories(integration, record, names, fresh=created)
+            await self.provisioner.ensure_repositories(integration, record, streams, fresh=created)
         record.error = None
-        self._status_dirty.add(integration.name)
-        current = self.namespaces.get(namespace, body)
-        if self._changes[namespace] == changes:
-            self._fingerprints[namespace] = self._fingerprint(current, integration)
+        self.view.status_dirty.add(integration.name)
+        current = self.view.namespaces.get(namespace, body)
+        self.scheduler.remember(namespace, self._fingerprint(current, integration), revision)
         if created or namespace in self._reported_failing:
-            robots = [
-                naming.robot_full_name(org, naming.robot_short_name(sa.name))
-                for sa in spec.service_accounts
-            ]
-            await self._tell_provisioned(current, org, robots, recovered=not created)
+            robots = [robot.full for robot in names.robots]
+            await self._tell_provisioned(current, names.organization, robots, recovered=not created)
 
     async def _tell_provisioned(
         self, body: dict[str, Any], org: str, robots: list[str], *, recovered: bool
@@ -234,21 +312,12 @@ class Reconciling(Finalizing):
         """
         self._reported_failing.discard(str(meta_of(body).get("name")))
         await self.cluster.post_event(
-            {"apiVersion": "v1", "kind": "Namespace", "metadata": meta_of(body)},
+            namespace_ref(body),
             "QuayProvisioningRecovered" if recovered else "QuayProvisioned",
             f"{'in place again' if recovered else 'provisioned'}: Quay organization {org},"
             f" robot accounts {', '.join(robots) or 'none'}, their pull Secrets linked to the"
             " ServiceAccounts",
         )
-
-    async def _patch_namespace(
-        self, namespace: str, body: dict[str, Any], annotations: dict[str, str]
-    ) -> None:
-        current = self.namespaces.get(namespace, body)
-        if not await self._patch_namespace_with(
-            namespace, current, lambda ns: planning.namespace_patch(ns, annotations)
-        ):
-            raise KubeError(404, f"namespace {namespace} is gone")
 
     async def _observe_passively(self, namespace: str, body: dict[str, Any]) -> None:
         """Keep the webhook's view of ``namespace`` from the watch caches, writing nothing.
@@ -256,34 +325,33 @@ class Reconciling(Finalizing):
         The active replica provisions; this one only learns from the watches which pull Secrets
         exist and which ServiceAccounts are linked, so its webhook can rewrite Builds too.
         """
-        integration = self.owner(namespace, body)
+        integration = self.view.owner(namespace, body)
         spec = integration.spec if integration is not None else None
         if integration is None or spec is None or meta_of(body).get("deletionTimestamp"):
-            self._unmanage(namespace)
+            self.view.unmanage(namespace)
             return
         if is_waiting_project(body):
             return
         try:
-            org = naming.organization_name(spec.prefix, namespace)
+            names = names_for(spec, namespace)
         except naming.InvalidQuayName:
-            self._unmanage(namespace)
+            self.view.unmanage(namespace)
             return
         if namespace in self._relist:
             self._relist.discard(namespace)
-            await self.provisioner.relist(namespace, self.caches)
-        record = self._record_for(namespace, integration, spec, org)
+            await self.provisioner.relist(namespace, self.view.caches)
+        record = self.view.record_for(integration, spec, names)
         record.secrets.clear()
         record.linked.clear()
-        for sa in spec.service_accounts:
-            secret = naming.secret_name(sa.name, spec.cluster_id)
-            observed = self.caches.secrets.get(namespace, secret)
+        for robot in names.robots:
+            observed = self.view.caches.secrets.get(namespace, robot.secret)
             labels = meta_of(observed or {}).get("labels") or {}
             if observed is None or labels.get(INTEGRATION_LABEL) != integration.name:
                 continue
-            record.secrets.add(secret)
-            account = self.caches.accounts.get(namespace, sa.name)
-            if account is not None and planning.is_linked(account, secret):
-                record.linked.add(sa.name)
+            record.secrets.add(robot.secret)
+            account = self.view.caches.accounts.get(namespace, robot.service_account)
+            if account is not None and planning.is_linked(account, robot.secret):
+                record.linked.add(robot.service_account)
 
     async def _report_not_owned(
         self, integration: Integration, namespace: str, body: dict[str, Any], exc: NotOwnedError
@@ -291,36 +359,52 @@ class Reconciling(Finalizing):
         """Count the namespace as failed, forget its destination, say why once (Warning Event).
 
         Nothing is written into the organization, and without a record the webhook rewrites no
-        Build of the namespace to push there.
+        Build of the namespace to push there. Said again for another UID or another reason.
         """
         why = str(exc)
-        integration.invalid_names[namespace] = why
-        self._status_dirty.add(integration.name)
-        self.state.records.pop(namespace, None)
-        self._invalidate(namespace)
-        key = (namespace, str(meta_of(body).get("uid") or ""), why)
-        if key not in self._reported_not_owned:
-            self._reported_not_owned.add(key)
-            log.warning("namespace %s: %s", namespace, why)
-            await self.cluster.post_event(
-                {"apiVersion": "v1", "kind": "Namespace", "metadata": meta_of(body)},
-                "QuayOrganizationNotOwned",
-                why,
-                warning=True,
-            )
+        self.scheduler.invalidate(namespace)
+        uid = str(meta_of(body).get("uid") or "")
+        await self._refuse(
+            integration,
+            body,
+            why,
+            told=("not owned", namespace, uid, why),
+            logged="namespace %s: %s",
+            reason="QuayOrganizationNotOwned",
+            message=why,
+        )
 
     async def _report_invalid(
         self, integration: Integration, namespace: str, body: dict[str, Any], why: str
     ) -> None:
+        await self._refuse(
+            integration,
+            body,
+            why,
+            told=("invalid", namespace),
+            logged="namespace %s cannot have a Quay organization: %s",
+            reason="InvalidQuayName",
+            message=f"no Quay organization for this namespace: {why}",
+        )
+
+    async def _refuse(
+        self,
+        integration: Integration,
+        body: dict[str, Any],
+        why: str,
+        *,
+        told: tuple[str, ...],
+        logged: str,
+        reason: str,
+        message: str,
+    ) -> None:
+        """Count a namespace the bridge will not provision as failed; say why once per ``told``."""
+        namespace = told[1]
         integration.invalid_names[namespace] = why
-        self._status_dirty.add(integration.name)
-        self.state.records.pop(namespace, None)
-        if namespace not in self._reported_invalid:
-            self._reported_invalid.add(namespace)
-            log.warning("namespace %s cannot have a Quay organization: %s", namespace, why)
-            await self.cluster.post_event(
-                {"apiVersion": "v1", "kind": "Namespace", "metadata": meta_of(body)},
-                "InvalidQuayName",
-                f"no Quay organization for this namespace: {why}",
-                warning=True,
-            )
+        self.view.status_dirty.add(integration.name)
+        self.view.state.records.pop(namespace, None)
+        if told in self._told:
+            return
+        self._told.add(told)
+        log.warning(logged, namespace, why)
+        await self.cluster.post_event(namespace_ref(body), reason, message, warning=True)

@@ -1,8 +1,9 @@
-"""How the controller reacts to each kind of object its watches report.
+"""What the controller does for each kind of object its watches report.
 
 Events that need only a small step (a late ServiceAccount, one ImageStream, a deleted pull Secret)
 are served from the in-memory state without a full pass and without Quay calls where possible;
-the rest ask for a namespace reconcile.
+the rest ask the scheduler for a namespace pass. QuayIntegration events start, restart and stop
+the integration's loops (``bridge.integration_loops``).
 """
 
 from __future__ import annotations
@@ -16,19 +17,53 @@ from typing import Any
 from bridge import naming, planning
 from bridge import quay_errors as qe
 from bridge.cluster import KubeError
+from bridge.cluster_view import ClusterView, meta_of
+from bridge.following import Followers
+from bridge.integration_loops import IntegrationLoops
 from bridge.integrations import Integration
-from bridge.looping import Looping
-from bridge.scheduling import (
-    meta_of,
-)
+from bridge.metrics import Metrics
+from bridge.namespace_reconciler import NamespaceReconciler
+from bridge.ports import QuayConnector
+from bridge.provisioning import Provisioner
+from bridge.scheduler import Scheduler
 from bridge.state import NamespaceRecord
 from vocabulary import INTEGRATION_LABEL, MANAGED_LABEL, ROTATE_ANNOTATION
 
 log = logging.getLogger(__name__)
 
 
-class Reacting(Looping):
-    """The handlers the informers and kopf call."""
+class EventRouter:
+    """The handlers the informers and kopf call, one per kind of object."""
+
+    def __init__(
+        self,
+        view: ClusterView,
+        scheduler: Scheduler,
+        reconciler: NamespaceReconciler,
+        loops: IntegrationLoops,
+        provisioner: Provisioner,
+        metrics: Metrics,
+        *,
+        fips: bool,
+        connect: QuayConnector,
+    ) -> None:
+        self.view = view
+        self.scheduler = scheduler
+        self.reconciler = reconciler
+        self.loops = loops
+        self.provisioner = provisioner
+        self.metrics = metrics
+        #: only FIPS-approved TLS towards Quay, for the integrations made here
+        self.fips = fips
+        self.connect = connect
+        #: the controller's informers, once they run: each integration's references are followed
+        self.followers: Followers | None = None
+        self._repo_inflight: dict[tuple[str, str], asyncio.Future[None]] = {}
+
+    def _integration_of(self, record: NamespaceRecord | None) -> Integration | None:
+        """The record's integration when it is loaded with a valid spec."""
+        integration = self.view.integration_of(record)
+        return integration if integration is not None and integration.spec is not None else None
 
     async def on_namespace(self, event_type: str, body: dict[str, Any]) -> None:
         """A Namespace was listed, added, modified or deleted."""
@@ -36,12 +71,12 @@ class Reacting(Looping):
         if not name:
             return
         if event_type == "DELETED":
-            self.namespaces.pop(name, None)
-            self.caches.forget_namespace(name)
-            self._forget(name)
+            self.view.namespaces.pop(name, None)
+            self.view.caches.forget_namespace(name)
+            self.reconciler.forget(name)
             return
-        self._remember_namespace(body)
-        self.kick(name)
+        self.view.remember_namespace(body)
+        self.scheduler.kick(name)
 
     async def on_integration(self, event_type: str, body: dict[str, Any]) -> None:
         """A QuayIntegration was listed, added, modified or deleted."""
@@ -49,45 +84,43 @@ class Reacting(Looping):
         if not name:
             return
         if event_type == "DELETED":
-            integration = self.integrations.pop(name, None)
-            loop = self._loops.pop(name, None)
-            if loop is not None:
-                loop.cancel()
+            integration = self.view.integrations.pop(name, None)
+            self.loops.stop(name)
             if integration is not None:
                 await integration.close()
             self.metrics.forget_integration(name)
-            for record in self.state.for_integration(name):
-                self.state.records.pop(record.namespace, None)
-            self._follow_references()
-            self._kick_all()
+            for record in self.view.state.for_integration(name):
+                self.view.state.records.pop(record.namespace, None)
+            self.follow_references()
+            self.scheduler.kick_all(self.view.namespaces)
             return
-        integration = self.integrations.get(name)
+        integration = self.view.integrations.get(name)
         fresh = integration is None
         if integration is None:
-            integration = Integration(name, self.metrics, fips=self.cluster.connection.fips)
-            self.integrations[name] = integration
+            integration = Integration(name, self.metrics, fips=self.fips, connect=self.connect)
+            self.view.integrations[name] = integration
         old_rotate = integration.annotations.get(ROTATE_ANNOTATION)
         old_spec = integration.spec
         changed = integration.update_body(body)
-        self._follow_references()
+        self.follow_references()
         if fresh:
-            await self._refresh(integration)
-            self._restart_loop(integration)
-            self._spawn(self._first_pass(integration))
+            await self.loops.refresh(integration)
+            self.loops.restart(integration)
+            self.scheduler.spawn(self.loops.first_pass(integration))
         elif changed:
-            self._restart_loop(integration)
+            self.loops.restart(integration)
             if planning.quay_affected(old_spec, integration.spec):
                 # Another Quay, user or set of robots: read Quay again for every namespace.
-                self._spawn(self.reread(integration))
+                self.scheduler.spawn(self.loops.reread(integration))
             else:
                 # Nothing in Quay changes: passes on the cluster side only (their fingerprints
                 # hold the spec), and a new client when its connection settings changed.
                 if planning.connection_changed(old_spec, integration.spec):
-                    await self._refresh(integration)
-                self._kick_all()
+                    await self.loops.refresh(integration)
+                self.scheduler.kick_all(self.view.namespaces)
         elif integration.annotations.get(ROTATE_ANNOTATION) != old_rotate:
-            for record in self.state.for_integration(name):
-                self.kick(record.namespace)
+            for record in self.view.state.for_integration(name):
+                self.scheduler.kick(record.namespace)
 
     async def on_service_account(self, event_type: str, body: dict[str, Any]) -> None:
         """A ServiceAccount changed: link its pull secret if it is one of ours (no Quay call)."""
@@ -95,50 +128,51 @@ class Reacting(Looping):
         namespace, name = meta.get("namespace"), meta.get("name")
         if not namespace or not name:
             return
-        if event_type == "DELETED":
-            self.caches.accounts.drop(body)
-        else:
-            self.caches.accounts.put(body)
-        record = self.state.records.get(namespace)
-        if record is None:
-            return
-        integration = self.integrations.get(record.integration)
-        if integration is None or integration.spec is None:
+        self.view.caches.accounts.update(body, deleted=event_type == "DELETED")
+        record = self.view.state.records.get(namespace)
+        integration = self._integration_of(record)
+        if record is None or integration is None or integration.spec is None:
             return
         if name not in {sa.name for sa in integration.spec.service_accounts}:
             return
         if event_type == "DELETED":
             record.linked.discard(name)
             return
-        secret = naming.secret_name(name, integration.spec.cluster_id)
-        if not record.quay_ready or secret not in record.secrets:
-            self._invalidate(namespace)
-            self.kick(namespace)
+        robot = next((r for r in record.names.robots if r.service_account == name), None)
+        if robot is None or not record.quay_ready or robot.secret not in record.secrets:
+            # Not ready, or an account the last pass did not know: a full pass handles it.
+            self.scheduler.invalidate_and_kick(namespace)
             return
+        secret = robot.secret
         if planning.is_linked(body, secret):
             record.linked.add(name)
             return
-        if not self.active:
+        if not self.view.active:
             return
         started = time.monotonic()
         try:
-            await self.provisioner.link(record, body, secret, self.caches)
+            await self.provisioner.link(record, body, secret, self.view.caches)
             record.linked.add(name)
             self.metrics.reconciles.labels("serviceaccount", "ok").inc()
         except KubeError as exc:
             self.metrics.reconciles.labels("serviceaccount", "kube_error").inc()
             log.warning("linking %s into %s/%s failed: %s", secret, namespace, name, exc)
-            self.kick(namespace)
+            self.scheduler.kick(namespace)
         finally:
             self.metrics.reconcile_seconds.labels("serviceaccount").observe(
                 time.monotonic() - started
             )
 
-    def _follow_references(self) -> None:
-        if not self.following:
+    def follow_references_with(self, followers: Followers) -> None:
+        """From now on, follow the integrations' credentials and CA bundles with ``followers``."""
+        self.followers = followers
+
+    def follow_references(self) -> None:
+        """Follow exactly the credentials Secrets and CA bundles the integrations name."""
+        if self.followers is None:
             return
         wanted: set[tuple[str, str, str]] = set()
-        for integration in self.integrations.values():
+        for integration in self.view.integrations.values():
             wanted |= integration.references()
         self.followers.follow_references(wanted, self._on_reference)
 
@@ -148,53 +182,44 @@ class Reacting(Looping):
         else:
             await self.on_configmap(event_type, body)
 
-    def watches_object(self, kind: str, namespace: str, name: str) -> bool:
-        """Return whether a Secret/ConfigMap is some integration's credentials or CA bundle."""
-        return any(i.watches_object(kind, namespace, name) for i in self.integrations.values())
+    def _refresh_watching(self, kind: str, body: dict[str, Any]) -> None:
+        """Refresh every integration whose credentials or CA bundle ``body`` is."""
+        meta = meta_of(body)
+        namespace, name = meta.get("namespace") or "", meta.get("name") or ""
+        for integration in self.view.integrations.values():
+            if integration.watches_object(kind, namespace, name):
+                self.scheduler.spawn(self.loops.refresh(integration))
 
     async def on_secret(self, event_type: str, body: dict[str, Any]) -> None:
         """A Secret changed: credentials or CA of an integration, or one of our pull Secrets."""
         meta = meta_of(body)
         namespace, name = meta.get("namespace") or "", meta.get("name") or ""
-        for candidate in self.integrations.values():
-            if candidate.watches_object("Secret", namespace, name):
-                self._spawn(self._refresh(candidate))
+        self._refresh_watching("Secret", body)
         labels = meta.get("labels") or {}
         if labels.get(MANAGED_LABEL) != "true":
             return
-        if event_type == "DELETED":
-            self.caches.secrets.drop(body)
-        else:
-            self.caches.secrets.put(body)
-        record = self.state.records.get(namespace)
+        self.view.caches.secrets.update(body, deleted=event_type == "DELETED")
+        record = self.view.state.records.get(namespace)
         if record is None or labels.get(INTEGRATION_LABEL) != record.integration:
             return
         if event_type == "DELETED":
             record.secrets.discard(name)
-            self._invalidate(namespace)
-            self.kick(namespace)
+            self.scheduler.invalidate_and_kick(namespace)
             return
-        integration = self.integrations.get(record.integration)
+        integration = self._integration_of(record)
         if integration is None or integration.spec is None:
             return
-        spec = integration.spec
-        for sa in spec.service_accounts:
-            if naming.secret_name(sa.name, spec.cluster_id) != name:
+        registry_host = integration.spec.registry_host
+        for robot in record.names.robots:
+            if robot.secret != name:
                 continue
-            robot = naming.robot_full_name(record.organization, naming.robot_short_name(sa.name))
-            token = record.tokens.get(sa.name)
-            if token and not planning.secret_up_to_date(body, spec.registry_host, robot, token):
-                self._invalidate(namespace)
-                self.kick(namespace)
+            token = record.tokens.get(robot.service_account)
+            if token and not planning.secret_up_to_date(body, registry_host, robot.full, token):
+                self.scheduler.invalidate_and_kick(namespace)
 
     async def on_configmap(self, event_type: str, body: dict[str, Any]) -> None:
         """A ConfigMap changed: reload any integration whose CA bundle it holds."""
-        meta = meta_of(body)
-        for integration in self.integrations.values():
-            if integration.watches_object(
-                "ConfigMap", meta.get("namespace") or "", meta.get("name") or ""
-            ):
-                self._spawn(self._refresh(integration))
+        self._refresh_watching("ConfigMap", body)
 
     async def on_image_stream(self, event_type: str, body: dict[str, Any]) -> None:
         """An ImageStream changed: create (or delete, by policy) its repository, nothing else."""
@@ -203,14 +228,11 @@ class Reacting(Looping):
         if not namespace or not name:
             return
         deleted = event_type == "DELETED" or bool(meta.get("deletionTimestamp"))
-        if deleted:
-            self.caches.streams.drop(body)
-        else:
-            self.caches.streams.put(body)
-        record = self.state.records.get(namespace)
-        if record is None or not self.active:
+        self.view.caches.streams.update(body, deleted=deleted)
+        record = self.view.state.records.get(namespace)
+        if record is None or not self.view.active:
             return
-        integration = self.integrations.get(record.integration)
+        integration = self._integration_of(record)
         if integration is None or integration.spec is None:
             return
         if deleted:
@@ -230,37 +252,43 @@ class Reacting(Looping):
             return
         if name in record.repositories:
             return
-        lock = self._locks[namespace]
+        lock = self.scheduler.lock(namespace)
         if lock.locked():
             # A pass is running and may have read the streams before this one arrived: wait for
             # it, then create what it left (a kick alone could be coalesced into that pass).
             async with lock:
                 await self._stream_after_pass(namespace, name)
             return
-        if not record.quay_ready or not integration.usable:
-            self._invalidate(namespace)
-            self.kick(namespace)
-            return
-        await self._repo_step(
-            "create", record, name, self.provisioner.ensure_repository(integration, record, name)
-        )
+        await self._create_repository(record, integration, name)
 
     async def _stream_after_pass(self, namespace: str, name: str) -> None:
         """The ImageStream ``name`` once the namespace's pass has ended (its lock held)."""
-        record = self.state.records.get(namespace)
-        if record is None or name in record.repositories or not self.active:
+        record = self.view.state.records.get(namespace)
+        if record is None or name in record.repositories or not self.view.active:
             return
-        if self.caches.streams.get(namespace, name) is None:
+        if self.view.caches.streams.get(namespace, name) is None:
             return  # deleted meanwhile
-        integration = self.integrations.get(record.integration)
-        if integration is None or integration.spec is None:
+        integration = self._integration_of(record)
+        if integration is None:
             return
+        await self._create_repository(record, integration, name)
+
+    async def _create_repository(
+        self, record: NamespaceRecord, integration: Integration, stream: str
+    ) -> None:
+        """Create the stream's repository, or ask for a full pass while Quay is not ready.
+
+        Called with the namespace's lock held after a pass, the pass asked for runs once the
+        lock is released.
+        """
         if not record.quay_ready or not integration.usable:
-            self._invalidate(namespace)
-            self.kick(namespace)  # runs once this lock is released
+            self.scheduler.invalidate_and_kick(record.namespace)
             return
         await self._repo_step(
-            "create", record, name, self.provisioner.ensure_repository(integration, record, name)
+            "create",
+            record,
+            stream,
+            self.provisioner.ensure_repository(integration, record, stream),
         )
 
     async def _repo_step(
@@ -282,7 +310,7 @@ class Reacting(Looping):
             self.metrics.reconciles.labels("imagestream", "error").inc()
             log.warning("repository %s/%s (%s) failed: %s", record.organization, stream, what, exc)
             if isinstance(exc, qe.QuayError):
-                self._retry_later(record.namespace)
+                self.scheduler.retry_later(record.namespace)
         finally:
             future.set_result(None)
             self._repo_inflight.pop(key, None)
