@@ -6,7 +6,7 @@ import copy
 import uuid
 from typing import Any
 
-from webhook.views import Destination
+from webhook.state_view import Destination
 
 QUAY = "quay.example.com:8443"
 
