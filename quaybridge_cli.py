@@ -17,7 +17,7 @@ from commandline.parsing import suggest
 
 #: sub-command -> (module, function, one-line help). Each function takes the remaining argv.
 COMMANDS: dict[str, tuple[str, str, str]] = {
-    "run": ("bridge.commands", "main", "run the operator (kopf controller, webhook, metrics)"),
+    "run": ("bridge.app.commands", "main", "run the operator (kopf controller, webhook, metrics)"),
     "certs": ("certs.commands", "main", "make webhook certificates and inject the caBundle"),
     "sim": ("sim.commands", "main", "run the OpenShift simulator (an in-memory API server)"),
     "demo": ("demo.commands", "main", "run the embedded end-to-end demo"),

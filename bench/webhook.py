@@ -42,7 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from certs.issuing import make_ca, make_serving_cert
 from certs.storing import write_serving_files
 from webhook.serving import start_webhook
-from webhook.views import Destination
+from webhook.state_view import Destination
 
 RESULTS = Path(__file__).parent / "results" / "webhook.json"
 GOAL_P99_MS = 10.0

@@ -1,9 +1,9 @@
 """The few API-server calls the webhook's self-managed certificates need, as an async Protocol.
 
 ``certs`` imports no other quay-bridge package, yet the operator makes these calls through its own
-client (``bridge.cluster.Cluster``, which satisfies :class:`CertificateApi`) rather than the
+client (``bridge.kube.cluster.Cluster``, which satisfies :class:`CertificateApi`) rather than the
 official ``kubernetes`` client, which the operator process does not load. The standalone
-``quay-bridge certs`` command keeps using the official client (``certs.cluster``), as a
+``quay-bridge certs`` command keeps using the official client (``certs.official_client``), as a
 :class:`WebhookConfigurations` transport of the same injection loop.
 """
 
@@ -17,8 +17,8 @@ class WebhookConfigurations(Protocol):
 
     :func:`certs.injecting.inject_ca_bundle` is the one read-patch-retry loop; what carries its two
     calls is this collaborator: the operator's own client, or the official client behind
-    ``quay-bridge certs inject-cabundle --name`` (``certs.cluster``). Objects are plain dicts as
-    the API server sends them. A failed call raises an exception with an integer ``status``
+    ``quay-bridge certs inject-cabundle --name`` (``certs.official_client``). Objects are plain
+    dicts as the API server sends them. A failed call raises an exception with an integer ``status``
     attribute, the HTTP status (0 when the server did not answer).
     """
 

@@ -3,7 +3,7 @@
 The API server trusts the webhook's certificate only through ``clientConfig.caBundle`` (base64 PEM).
 These functions compute the new documents or the JSON Patch; reading and writing files or the live
 object is done by the callers (``certs.commands`` for files, ``certs.injecting`` for the live
-object, through a transport such as ``certs.cluster``).
+object, through a transport such as ``certs.official_client``).
 """
 
 from __future__ import annotations

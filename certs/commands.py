@@ -133,7 +133,7 @@ def _inject_live(args: argparse.Namespace, ca_pem: bytes) -> int:
     from kubernetes import config
     from kubernetes.client.exceptions import ApiException
 
-    from certs.cluster import patch_live_ca_bundle
+    from certs.official_client import patch_live_ca_bundle
 
     try:
         api_client = config.new_client_from_config(  # type: ignore[no-untyped-call]

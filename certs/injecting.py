@@ -2,8 +2,9 @@
 
 Every caller goes through :func:`inject_ca_bundle` and differs only in its transport, a
 :class:`certs.api.WebhookConfigurations`: the operator in self-managed mode passes its own
-client (``bridge.cluster.Cluster``, from ``bridge.admission``), and ``quay-bridge certs
-inject-cabundle --name`` the official client's adapter (``certs.cluster``). The patch is planned by
+client (``bridge.kube.cluster.Cluster``, from ``bridge.app.webhook_server``), and ``quay-bridge
+certs inject-cabundle --name`` the official client's adapter (``certs.official_client``). The patch
+is planned by
 :func:`certs.cabundles.ca_bundle_patch`, whose ``test`` operations make a concurrent edit fail
 rather than be overwritten; the loop then reads again and re-plans.
 """

@@ -9,7 +9,7 @@ with a key only the operator holds, an HMAC-SHA256 over the Build's namespace, t
 it is when it completes and imports only when the two match: a changed namespace, destination or
 output image, or a value made up by the Build's author, does not verify.
 
-Pure: no I/O, no key management (``bridge.decision_key`` keeps the key in a Secret).
+Pure: no I/O, no key management (``bridge.builds.decision_key`` keeps the key in a Secret).
 """
 
 from __future__ import annotations

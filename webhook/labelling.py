@@ -17,7 +17,7 @@ from typing import Any
 from vocabulary import MANAGED_LABEL
 from webhook.mutation import JsonPatchOp, escape_pointer_token
 from webhook.reviews import AdmissionRequest
-from webhook.views import Destination
+from webhook.state_view import Destination
 
 SelectionLookup = Callable[[str, Mapping[str, str]], Destination | None]
 #: Set on every namespace by the API server (Kubernetes 1.21 and later), always to its name.

@@ -25,7 +25,7 @@ from vocabulary import (
 )
 from webhook.decisions import sign
 from webhook.reviews import AdmissionRequest
-from webhook.views import Destination
+from webhook.state_view import Destination
 
 #: Strategies whose builder pushes ``spec.output.to``; JenkinsPipeline builds push nothing.
 REWRITTEN_STRATEGIES = frozenset({"Docker", "Source", "Custom"})

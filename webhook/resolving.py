@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from vocabulary import MANAGED_LABEL
-from webhook.views import Destination, StateView
+from webhook.state_view import Destination, StateView
 
 
 class Undecided(Exception):

@@ -35,7 +35,7 @@ from webhook.metrics import AdmissionMetrics, NamespaceOutcome, Outcome
 from webhook.mutation import Rewrite, decide, namespaces_to_resolve
 from webhook.resolving import Undecided, resolve
 from webhook.reviews import MalformedReview, allow, deny, parse_review
-from webhook.views import StateView
+from webhook.state_view import StateView
 
 log = logging.getLogger(__name__)
 

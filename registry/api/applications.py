@@ -12,10 +12,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from registry.access import Entity
 from registry.api import schemas
+from registry.api.bodies import application_view, token_view
 from registry.api.errors import ModelError, not_found, unauthorized
 from registry.api.organizations import require_org_admin
 from registry.api.requests import json_body, no_content, reader, store_of, writer
-from registry.api.views import application_view, token_view
 from registry.scopes import InvalidScopeError, format_scopes, is_subset, parse_scopes
 from registry.settings import MINTED_TOKEN_DEFAULT_SECONDS
 from registry.store import oauth

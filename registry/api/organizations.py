@@ -13,10 +13,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from registry import names
 from registry.access import Entity
 from registry.api import schemas
+from registry.api.bodies import TAG_EXPIRATION_S, Json, org_avatar, team_view
 from registry.api.errors import invalid_request, not_found, unauthorized
 from registry.api.requests import caller, json_body, no_content, store_of, writer
 from registry.api.users import EMAIL_RE
-from registry.api.views import TAG_EXPIRATION_S, Json, org_avatar, team_view
 from registry.scopes import cap_team_role, team_role_cap
 from registry.store import accounts, organizations, teams
 from registry.store.database import Store

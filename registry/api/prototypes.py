@@ -13,10 +13,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from registry.api import schemas
+from registry.api.bodies import Json, delegate_team_view, delegate_user_view
 from registry.api.errors import ModelError, invalid_request, not_found
 from registry.api.organizations import require_org_admin
 from registry.api.requests import json_body, no_content, reader, store_of, writer
-from registry.api.views import Json, delegate_team_view, delegate_user_view
 from registry.store import accounts, prototypes, teams
 from registry.store.schema import team
 

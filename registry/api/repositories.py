@@ -19,14 +19,14 @@ from registry.access import (
     repository_role_in,
 )
 from registry.api import schemas
-from registry.api.errors import ApiError, ModelError, invalid_request, not_found, unauthorized
-from registry.api.requests import caller, json_body, no_content, store_of, truthy, writer
-from registry.api.views import (
+from registry.api.bodies import (
     permission_view,
     repository_list_item,
     repository_view,
     tag_view,
 )
+from registry.api.errors import ApiError, ModelError, invalid_request, not_found, unauthorized
+from registry.api.requests import caller, json_body, no_content, store_of, truthy, writer
 from registry.scopes import RepoRole, repo_role_at_least, repo_role_cap, team_role_at_least
 from registry.store import accounts, organizations, repositories, teams
 from registry.store.database import Store

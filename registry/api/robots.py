@@ -13,10 +13,10 @@ from aiohttp import web
 from registry import credentials, names
 from registry.access import organization_role_in
 from registry.api import schemas
+from registry.api.bodies import robot_list_item, robot_view
 from registry.api.errors import ModelError, invalid_request, unauthorized
 from registry.api.organizations import require_org_admin
 from registry.api.requests import json_body, no_content, reader, store_of, truthy, writer
-from registry.api.views import robot_list_item, robot_view
 from registry.store import accounts, robots
 
 ROBOT_MISSING = "Could not find robot with specified username"

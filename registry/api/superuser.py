@@ -16,10 +16,10 @@ from sqlalchemy import select
 
 from registry import credentials, names
 from registry.api import schemas
+from registry.api.bodies import account_avatar
 from registry.api.errors import invalid_request, not_found, unauthorized
 from registry.api.requests import json_body, no_content, reader, store_of, truthy, writer
 from registry.api.users import EMAIL_RE
-from registry.api.views import account_avatar
 from registry.store import accounts, organizations
 from registry.store.schema import account
 

@@ -25,10 +25,10 @@ from registry import names
 from registry.access import organization_role_in
 from registry.api import schemas
 from registry.api.avatars import avatar
+from registry.api.bodies import Json, account_avatar
 from registry.api.errors import ModelError, invalid_request, not_found, unauthorized
 from registry.api.organizations import require_org_admin
 from registry.api.requests import json_body, no_content, reader, store_of, writer
-from registry.api.views import Json, account_avatar
 from registry.store import accounts, teams
 from registry.store.accounts import Account
 from registry.store.teams import TeamInfo

@@ -16,9 +16,9 @@ from sqlalchemy import text
 
 from registry import boundedjson, credentials, names
 from registry.access import Entity
+from registry.api.bodies import TAG_EXPIRATION_S, Json, account_avatar, org_avatar
 from registry.api.errors import ModelError, unauthorized
 from registry.api.requests import caller, store_of
-from registry.api.views import TAG_EXPIRATION_S, Json, account_avatar, org_avatar
 from registry.scopes import ALL_SCOPES, team_role_at_least, user_role_cap
 from registry.settings import INITIALIZE_TOKEN_SECONDS
 from registry.store import accounts, oauth, organizations

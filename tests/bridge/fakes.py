@@ -1,12 +1,12 @@
 """In-memory stand-ins for the API server and Quay, for the controller's unit tests.
 
-:class:`FakeCluster` satisfies ``bridge.ports.ClusterApi`` and :class:`FakeQuay` satisfies
-``bridge.ports.QuayApi``. Both keep real state and answer as their real counterparts do for the
-calls the controller's parts make: resourceVersions move on every write, JSON Patches are applied
-(a failed ``test`` is a 422), a namespace being deleted goes once its finalizers are gone, Quay
-creates robots with tokens, keeps prototypes and repositories, and answers a missing
-organization's robots with 403 as Quay does. Each records the writes it served, so a test can
-assert what the controller wrote (or that it wrote nothing).
+:class:`FakeCluster` satisfies ``bridge.controller.ports.ClusterApi`` and :class:`FakeQuay`
+satisfies ``bridge.controller.ports.QuayApi``. Both keep real state and answer as their real
+counterparts do for the calls the controller's parts make: resourceVersions move on every write,
+JSON Patches are applied (a failed ``test`` is a 422), a namespace being deleted goes once its
+finalizers are gone, Quay creates robots with tokens, keeps prototypes and repositories, and answers
+a missing organization's robots with 403 as Quay does. Each records the writes it served, so a test
+can assert what the controller wrote (or that it wrote nothing).
 """
 
 from __future__ import annotations
@@ -19,15 +19,15 @@ from typing import Any
 
 import jsonpatch
 
-from bridge import quay_errors as qe
-from bridge.cluster import KubeError
-from bridge.controller import compose
-from bridge.integrations import Integration
+from bridge.controller.composition import compose
+from bridge.controller.integrations import Integration
+from bridge.controller.state import BridgeState
+from bridge.kube.cluster import KubeError
 from bridge.metrics import Metrics
-from bridge.operator_settings import OperatorSettings
-from bridge.quay_client import Prototype, Robot
-from bridge.settings import Role
-from bridge.state import BridgeState
+from bridge.model.operator_settings import OperatorSettings
+from bridge.model.quay_records import Prototype, Robot
+from bridge.model.spec import Role
+from bridge.quay import errors as qe
 from vocabulary import MANAGED_LABEL
 
 Key = tuple[str, str, str]  # (kind, namespace, name); namespace "" for cluster-scoped kinds
@@ -389,7 +389,7 @@ QUAY_TOKEN = "quay-oauth-token"
 
 
 class Bench:
-    """The controller's parts wired as ``bridge.controller`` wires them, on a fake cluster and Quay.
+    """The controller's parts wired as ``compose`` wires them, on a fake cluster and Quay.
 
     ``active`` plays the peering decision; :meth:`inform` plays the informers' first listing.
     """

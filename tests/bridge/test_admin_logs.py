@@ -169,13 +169,13 @@ class TestWhatAnAdminSees:
 
         # What the operator changed, one INFO line each, with the names as fields.
         org = logged("INFO", "created Quay organization openshift_admin-logs")
-        assert org["logger"] == "bridge.quay_client" and org["org"] == "openshift_admin-logs"
+        assert org["logger"] == "bridge.quay.client" and org["org"] == "openshift_admin-logs"
         assert org["time"].endswith("Z")
         robot = logged("INFO", "created Quay robot account openshift_admin-logs+builder")
         assert robot["robot"] == "openshift_admin-logs+builder"
         logged("INFO", "created default permission", "write for openshift_admin-logs+builder")
         secret = logged("INFO", "created Secret admin-logs/builder-quay-openshift")
-        assert secret["namespace"] == "admin-logs" and secret["logger"] == "bridge.cluster"
+        assert secret["namespace"] == "admin-logs" and secret["logger"] == "bridge.kube.cluster"
         logged("INFO", "patched ServiceAccount admin-logs/builder", "builder-quay-openshift")
         logged("INFO", "patched Namespace admin-logs", "quay.redhat.com/quayintegrations")
 
@@ -222,7 +222,7 @@ class TestWhatAnAdminSees:
         assert (credentials["status"], credentials["reason"]) == ("Unknown", "SpecInvalid")
 
         # Each failure is said once, not on every retry; no token anywhere.
-        said = [e for e in entries(operator) if e["logger"] == "bridge.quay_client"]
+        said = [e for e in entries(operator) if e["logger"] == "bridge.quay.client"]
         assert sum("refused the token" in e["message"] for e in said) == 1
         text = operator.log()
         assert registry.token not in text and WRONG_TOKEN not in text
@@ -246,7 +246,7 @@ class TestWhatAnAdminSees:
             ),
             timeout=30,
         )
-        assert " INFO bridge.quay_client: " in line and "org=openshift_text-logs" in line
+        assert " INFO bridge.quay.client: " in line and "org=openshift_text-logs" in line
 
 
 @pytest.fixture

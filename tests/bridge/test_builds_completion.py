@@ -2,9 +2,9 @@
 
 Each test starts the registry core and the OpenShift simulator as processes, lets the simulator's
 build controller really push an image into the registry core, and drives
-``bridge.builds.BuildImporter`` against the simulator with the operator's own client. Only the
-bridge's state view is a stand-in (a fixed :class:`Destination`), since the controller is not under
-test.
+``bridge.builds.completion.BuildImporter`` against the simulator with the operator's own client.
+Only the bridge's state view is a stand-in (a fixed :class:`Destination`), since the controller is
+not under test.
 """
 
 from __future__ import annotations
@@ -20,10 +20,10 @@ from typing import Any
 import pytest
 import requests
 
-from bridge.builds import BuildImporter, ImportSettings
-from bridge.cluster import Cluster
-from bridge.connection import Connection
-from bridge.imports import Verdict
+from bridge.builds.completion import BuildImporter, ImportSettings
+from bridge.builds.image_imports import Verdict
+from bridge.kube.cluster import Cluster
+from bridge.kube.connection import Connection
 from bridge.metrics import Metrics
 from demo.kube import Kube
 from demo.quay import Quay
@@ -37,7 +37,7 @@ from vocabulary import (
     RECORD_ANNOTATION,
 )
 from webhook.decisions import sign
-from webhook.views import Destination
+from webhook.state_view import Destination
 
 ORG = "openshift_builds"
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from bridge.imports import (
+from bridge.builds.image_imports import (
     InvalidDestinationError,
     TagTarget,
     Verdict,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from bridge import planning
-from bridge.caches import Caches
+from bridge.kube.caches import Caches
+from bridge.model import planning
 
 
 def account(version: str, *secrets: str) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""``bridge.connection``: the operator's own kubeconfig and in-cluster loader.
+"""``bridge.kube.connection``: the operator's own kubeconfig and in-cluster loader.
 
 Each supported form is loaded from a real file (or a service-account directory) and, where TLS is
 involved, used against a real HTTPS server with certificates made by ``certs.issuing``, so the
@@ -26,9 +26,9 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from bridge import connection as connection_module
-from bridge.cluster import Cluster, KubeError
-from bridge.connection import Connection, KubeconfigError, load_connection
+from bridge.kube import connection as connection_module
+from bridge.kube.cluster import Cluster, KubeError
+from bridge.kube.connection import Connection, KubeconfigError, load_connection
 from bridge.metrics import Metrics
 from certs.issuing import Issued, load_issued, make_ca, make_key, make_serving_cert
 
@@ -425,9 +425,9 @@ class TestKopfLogin:
     def test_kopf_gets_the_same_server_credentials_and_tls_settings(
         self, tmp_path: Path, ca: Issued
     ) -> None:
-        from bridge.controller import Controller
-        from bridge.handlers import MEMO_KEY, login
-        from bridge.state import BridgeState
+        from bridge.app.handlers import MEMO_KEY, login
+        from bridge.controller.composition import Controller
+        from bridge.controller.state import BridgeState
 
         cluster_settings = {
             "server": "https://127.0.0.1:6443",
@@ -455,10 +455,10 @@ class TestTheOperatorProcess:
         script = textwrap.dedent(
             """
             import sys
-            from bridge.commands import keep_official_client_out
+            from bridge.app.commands import keep_official_client_out
             keep_official_client_out()
             import kopf
-            import bridge.handlers, bridge.admission, bridge.builds
+            import bridge.app.handlers, bridge.app.webhook_server, bridge.builds.completion
             loaded = sorted(m for m in sys.modules if m.split(".")[0] == "kubernetes")
             print("loaded:", loaded)
             try:

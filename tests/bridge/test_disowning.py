@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from bridge.cluster_view import ClusterView
-from bridge.integrations import Integration
+from bridge.controller.cluster_view import ClusterView
+from bridge.controller.integrations import Integration
+from bridge.controller.state import BridgeState
 from bridge.metrics import Metrics
-from bridge.state import BridgeState
 
 
 def integration(name: str, **spec: Any) -> dict[str, Any]:

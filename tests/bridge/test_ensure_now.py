@@ -9,11 +9,11 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from bridge.cluster import Cluster as BridgeCluster
-from bridge.connection import load_connection
-from bridge.controller import Controller
+from bridge.controller.composition import Controller
+from bridge.controller.state import BridgeState
+from bridge.kube.cluster import Cluster as BridgeCluster
+from bridge.kube.connection import load_connection
 from bridge.metrics import Metrics
-from bridge.state import BridgeState
 from devstack.registry import RegistryServer
 from devstack.waiting import wait_until
 from tests.bridge.conftest import Cluster

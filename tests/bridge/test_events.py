@@ -8,10 +8,10 @@ from collections.abc import Iterator
 import kubernetes.client
 import pytest
 
-from bridge.cluster import Cluster
-from bridge.connection import load_connection
-from bridge.events import event_body, object_reference
+from bridge.kube.cluster import Cluster
+from bridge.kube.connection import load_connection
 from bridge.metrics import Metrics
+from bridge.model.events import event_body, object_reference
 from devstack.sim import SimServer, sim_server
 
 NOW = datetime.datetime(2026, 3, 4, 5, 6, 7, 891011, tzinfo=datetime.UTC)

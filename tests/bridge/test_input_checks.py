@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from bridge.integrations import token_problem
-from bridge.settings import parse_spec
+from bridge.controller.integrations import token_problem
+from bridge.model.spec import parse_spec
 
 BASE: dict[str, Any] = {
     "clusterID": "openshift",

@@ -1,10 +1,10 @@
-"""Which Events a status change posts on the QuayIntegration (``bridge.integration_events``)."""
+"""Which Events a status change posts on the QuayIntegration (``model.integration_events``)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from bridge.integration_events import (
+from bridge.model.integration_events import (
     NAMED_AT_MOST,
     IntegrationEvent,
     failures_event,

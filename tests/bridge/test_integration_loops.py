@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from bridge import quay_errors as qe
+from bridge.quay import errors as qe
 from tests.bridge.fakes import Bench
 
 

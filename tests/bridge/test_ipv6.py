@@ -19,19 +19,19 @@ import jsonpatch
 import pytest
 from aiohttp import web
 
-from bridge import dockercfg
-from bridge.cluster import Cluster, KubeError
-from bridge.connection import load_connection
-from bridge.imports import Verdict, decide, import_request
+from bridge.builds.image_imports import Verdict, decide, import_request
+from bridge.kube.cluster import Cluster, KubeError
+from bridge.kube.connection import load_connection
 from bridge.metrics import Metrics
-from bridge.settings import parse_spec
+from bridge.model import dockercfg
+from bridge.model.spec import parse_spec
 from certs.issuing import Issued, make_ca, make_serving_cert
 from tests.bridge.test_connection import b64, kubeconfig
 from tests.webhook.builds import build, review
 from webhook.mutation import Rewrite
 from webhook.mutation import decide as admit
 from webhook.reviews import parse_review
-from webhook.views import Destination
+from webhook.state_view import Destination
 
 HOST = "[fd00::10]:8443"
 KEY = b"k" * 32

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-import bridge.commands
-from bridge.commands import _run_kopf
+import bridge.app.commands
+from bridge.app.commands import _run_kopf
 
 TOO_LARGE = (
     "Error in the watch-stream: {'message': 'Timeout: Too large resource version: 119, "
@@ -31,7 +31,7 @@ class Operator:
 async def test_a_lost_state_restarts_kopf_with_the_same_arguments(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(bridge.commands, "RESTART_DELAY", 0.0)
+    monkeypatch.setattr(bridge.app.commands, "RESTART_DELAY", 0.0)
     operator = Operator(RuntimeError(TOO_LARGE), RuntimeError(TOO_LARGE))
     await _run_kopf(operator, {"clusterwide": True})
     assert operator.calls == [{"clusterwide": True}] * 3

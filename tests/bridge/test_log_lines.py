@@ -9,12 +9,12 @@ import sys
 import pytest
 from pytest_httpserver import HTTPServer
 
-from bridge import quay_errors as qe
-from bridge.cluster import Cluster, KubeError, describe_patch, resource_of
-from bridge.connection import Connection
-from bridge.logs import JSONFormatter, TextFormatter
+from bridge.app.logs import JSONFormatter, TextFormatter
+from bridge.kube.cluster import Cluster, KubeError, describe_patch, resource_of
+from bridge.kube.connection import Connection
 from bridge.metrics import Metrics
-from bridge.quay_advice import advice, condition_message
+from bridge.quay import errors as qe
+from bridge.quay.advice import advice, condition_message
 from devstack.ports import free_port
 
 URL = "https://quay.example.com"
@@ -167,7 +167,7 @@ class TestAPIServerFailures:
         )
         cluster = Cluster(Connection(server=httpserver.url_for("/").rstrip("/")), Metrics())
         try:
-            with caplog.at_level(logging.INFO, logger="bridge.cluster"):
+            with caplog.at_level(logging.INFO, logger="bridge.kube.cluster"):
                 for _ in range(3):
                     with pytest.raises(KubeError):
                         await cluster.list_namespaces()
@@ -183,7 +183,10 @@ class TestAPIServerFailures:
     ) -> None:
         cluster = Cluster(Connection(server=f"http://127.0.0.1:{free_port()}"), Metrics())
         try:
-            with caplog.at_level(logging.INFO, logger="bridge.cluster"), pytest.raises(KubeError):
+            with (
+                caplog.at_level(logging.INFO, logger="bridge.kube.cluster"),
+                pytest.raises(KubeError),
+            ):
                 await cluster.list_namespaces()
         finally:
             await cluster.aclose()

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bridge import naming
-from bridge.naming import NamespaceNames
+from bridge.model import naming
+from bridge.model.naming import NamespaceNames
 
 
 def test_the_names_of_a_namespace_come_from_the_prefix_the_cluster_id_and_the_accounts() -> None:

@@ -6,7 +6,7 @@ import asyncio
 import base64
 import json
 
-from bridge import quay_errors as qe
+from bridge.quay import errors as qe
 from tests.bridge.fakes import Bench, FakeOrganization
 from vocabulary import FINALIZER, MANAGED_LABEL
 

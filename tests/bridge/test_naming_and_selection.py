@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bridge import naming, selection
-from bridge.settings import parse_spec
+from bridge.model import naming, selection
+from bridge.model.spec import parse_spec
 
 
 class TestOrganizationNames:

@@ -51,7 +51,7 @@ class TestSeedProcedure:
             "openshift_e2e-demo+default",
             "openshift_e2e-demo+deployer",
         ]
-        # Each robot carries the owner marker (bridge/ownership.py): no robot of its own.
+        # Each robot carries the owner marker (bridge/model/ownership.py): no robot of its own.
         namespace_uid = (cluster.get_namespace("e2e-demo") or {})["metadata"]["uid"]
         assert {r["description"] for r in robots} == {
             f"quay-bridge: pull secret for namespace e2e-demo (uid {namespace_uid}) "

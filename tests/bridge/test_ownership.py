@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from bridge.ownership import (
+from bridge.model.ownership import (
     OWNER_ROBOT,
     ROBOT_DESCRIPTION,
     Claim,

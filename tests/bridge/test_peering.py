@@ -21,12 +21,12 @@ from kopf._cogs.structs import references
 from kopf._core.engines import peering as kopf_peering
 from kubernetes.client import ApiextensionsV1Api
 
-from bridge.cluster import Cluster as BridgeCluster
-from bridge.connection import load_connection
-from bridge.controller import Controller
+from bridge.controller.composition import Controller
+from bridge.controller.state import BridgeState
+from bridge.kube.cluster import Cluster as BridgeCluster
+from bridge.kube.connection import load_connection
+from bridge.kube.peering import Peering, is_active
 from bridge.metrics import Metrics
-from bridge.peering import Peering, is_active
-from bridge.state import BridgeState
 from devstack.operator import Operator
 from devstack.registry import RegistryServer
 from devstack.waiting import wait_until

@@ -9,8 +9,8 @@ from typing import Any
 import jsonpatch  # type: ignore[import-untyped]
 import pytest
 
-from bridge import dockercfg, planning
-from bridge.quay_client import Prototype
+from bridge.model import dockercfg, planning
+from bridge.model.quay_records import Prototype
 from vocabulary import FINALIZER, MANAGED_LABEL
 
 ORG = "openshift_ns"

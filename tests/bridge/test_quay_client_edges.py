@@ -21,8 +21,8 @@ from cryptography.x509.oid import NameOID
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from bridge import quay_errors as qe
-from bridge.quay_client import QuayClient
+from bridge.quay import errors as qe
+from bridge.quay.client import QuayClient
 from devstack.ports import free_port
 
 TOKEN = "SECRET-TOKEN-VALUE-1234"

@@ -16,9 +16,9 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from bridge import quay_errors as qe
-from bridge.limiting import AdaptiveLimit, LimitSettings, background
-from bridge.quay_client import QuayClient
+from bridge.quay import errors as qe
+from bridge.quay.client import QuayClient
+from bridge.quay.limiting import AdaptiveLimit, LimitSettings, background
 
 TOKEN = "SECRET-TOKEN-VALUE-1234"
 

@@ -13,8 +13,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from bridge import quay_errors as qe
-from bridge.quay_client import QuayClient
+from bridge.quay import errors as qe
+from bridge.quay.client import QuayClient
 from devstack.registry import RegistryServer, registry_server
 
 

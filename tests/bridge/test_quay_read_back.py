@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bridge.quay_client import read_back
-from bridge.quay_errors import Forbidden, NotFound, Unavailable
+from bridge.quay.client import read_back
+from bridge.quay.errors import Forbidden, NotFound, Unavailable
 
 
 async def test_an_object_the_get_answers_for_is_in_place_with_that_answer() -> None:

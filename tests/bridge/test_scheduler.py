@@ -9,8 +9,8 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 
-from bridge.operator_settings import OperatorSettings
-from bridge.scheduler import Scheduler
+from bridge.controller.scheduler import Scheduler
+from bridge.model.operator_settings import OperatorSettings
 
 QUICK = OperatorSettings(retry_first=0.001, retry_cap=0.002)
 

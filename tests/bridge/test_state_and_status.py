@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from bridge.cluster_view import is_waiting_project
-from bridge.integrations import Check, Integration
+from bridge.controller.cluster_view import is_waiting_project
+from bridge.controller.integrations import Check, Integration
+from bridge.controller.state import BridgeState, NamespaceRecord
 from bridge.metrics import Metrics
-from bridge.naming import NamespaceNames
-from bridge.state import BridgeState, NamespaceRecord
-from webhook.views import Destination, StateView
+from bridge.model.naming import NamespaceNames
+from webhook.state_view import Destination, StateView
 
 SPEC = {
     "clusterID": "openshift",

@@ -18,10 +18,10 @@ import aiohttp.web
 import kubernetes.client
 import pytest
 
-from bridge.cluster import Cluster
-from bridge.connection import load_connection
+from bridge.kube.cluster import Cluster
+from bridge.kube.connection import load_connection
+from bridge.kube.watching import Informer, KeyedDispatch, Source
 from bridge.metrics import Metrics
-from bridge.watching import Informer, KeyedDispatch, Source
 from devstack.sim import SimServer, sim_server
 
 Events = list[tuple[str, str, str]]
@@ -200,7 +200,7 @@ async def test_a_collection_that_is_not_served_is_reported_and_retried(
 ) -> None:
     recorder = Recorder()
     source = Source("widgets", "/apis/example.com/v1/widgets")
-    caplog.set_level(logging.WARNING, logger="bridge.watching")
+    caplog.set_level(logging.WARNING, logger="bridge.kube.watching")
     async with bridge_cluster(sim.kubeconfig) as cluster:
         metrics = Metrics()
         informer = Informer(cluster, source, recorder, metrics)
@@ -281,7 +281,7 @@ async def test_watch_errors_and_broken_lines_lead_to_a_retry_never_to_a_crash(
         )
     )
     recorder = Recorder()
-    caplog.set_level(logging.WARNING, logger="bridge.watching")
+    caplog.set_level(logging.WARNING, logger="bridge.kube.watching")
     try:
         async with bridge_cluster(str(kubeconfig)) as cluster:
             metrics = Metrics()
@@ -368,7 +368,7 @@ async def test_a_failing_handler_is_logged_and_the_next_event_still_handled(
         handled.append(body["metadata"]["resourceVersion"])
 
     dispatch = KeyedDispatch("things", handler)
-    caplog.set_level(logging.ERROR, logger="bridge.watching")
+    caplog.set_level(logging.ERROR, logger="bridge.kube.watching")
     dispatch.submit(("ns", "x"), "ADDED", {"metadata": {"name": "x", "resourceVersion": "1"}})
     dispatch.submit(("ns", "x"), "MODIFIED", {"metadata": {"name": "x", "resourceVersion": "2"}})
     await asyncio.wait_for(dispatch.idle(), 5)

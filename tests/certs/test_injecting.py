@@ -17,13 +17,13 @@ import kubernetes.client
 import pytest
 import yaml
 
-from bridge.cluster import Cluster
-from bridge.connection import load_connection
+from bridge.kube.cluster import Cluster
+from bridge.kube.connection import load_connection
 from bridge.metrics import Metrics
 from certs.api import WebhookConfigurations, status_of
-from certs.cluster import OfficialWebhookConfigurations, patch_live_ca_bundle
 from certs.injecting import ATTEMPTS, inject_ca_bundle
 from certs.issuing import make_ca
+from certs.official_client import OfficialWebhookConfigurations, patch_live_ca_bundle
 from devstack.sim import SimServer, sim_server
 
 DEPLOYED = Path(__file__).parents[2] / "deploy" / "base" / "mutatingwebhookconfiguration.yaml"

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from bridge.settings import IntegrationSpec
+from bridge.model.spec import IntegrationSpec
 from tests.packaging.manifests import ROOT, crd, crd_schema, load_documents
 from tools import structural_schema
 

@@ -10,8 +10,8 @@ import re
 
 import pytest
 
-from bridge.cluster import Cluster
-from bridge.connection import load_connection
+from bridge.kube.cluster import Cluster
+from bridge.kube.connection import load_connection
 from bridge.metrics import Metrics
 from devstack.waiting import wait_until
 from tests.realapi.conftest import Installed
@@ -27,7 +27,7 @@ async def test_an_event_about_a_namespace_goes_to_default_as_client_go_puts_it(
     assert namespace is not None
     cluster = Cluster(load_connection(operator_kubeconfig), Metrics())
     try:
-        with caplog.at_level(logging.DEBUG, logger="bridge.cluster"):
+        with caplog.at_level(logging.DEBUG, logger="bridge.kube.cluster"):
             await cluster.post_event(namespace | {"kind": "Namespace", "apiVersion": "v1"},
                                      "QuayUnmanaged", "a test message")  # fmt: skip
     finally:
@@ -54,7 +54,7 @@ async def test_an_event_into_a_namespace_being_deleted_is_no_warning(
              == "Terminating", timeout=30)  # fmt: skip
     cluster = Cluster(load_connection(operator_kubeconfig), Metrics())
     try:
-        with caplog.at_level(logging.DEBUG, logger="bridge.cluster"):
+        with caplog.at_level(logging.DEBUG, logger="bridge.kube.cluster"):
             await cluster.post_event(
                 held | {"kind": "ConfigMap", "apiVersion": "v1"},
                 "QuayCleanup",

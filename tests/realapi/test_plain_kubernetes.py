@@ -39,7 +39,8 @@ def test_a_namespace_gets_org_robots_prototypes_secrets_and_links(
     wait_until(lambda: integrated.linked(namespace, "default", secret_name("default")), timeout=60)
 
     robots = registry.get(f"/api/v1/organization/{org}/robots").json()["robots"]
-    # The owner marker rides on the robots' descriptions (bridge/ownership.py): no robot of its own.
+    # The owner marker rides on the robots' descriptions (bridge/model/ownership.py): no robot of
+    # its own.
     assert sorted(r["name"] for r in robots) == [f"{org}+{sa}" for sa in SAS]
     prototypes = registry.get(f"/api/v1/organization/{org}/prototypes").json()["prototypes"]
     assert sorted((p["delegate"]["name"], p["role"]) for p in prototypes) == [

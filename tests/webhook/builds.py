@@ -7,7 +7,7 @@ import uuid
 from typing import Any
 
 from devstack.cluster import build
-from webhook.views import Destination
+from webhook.state_view import Destination
 
 QUAY = "quay.example.com:8443"
 

@@ -20,7 +20,7 @@ from pathlib import Path
 from certs.issuing import Issued, make_ca, make_serving_cert
 from certs.storing import ServingFiles, write_serving_files
 from webhook.serving import WebhookServer, WebhookSettings, start_webhook
-from webhook.views import Destination
+from webhook.state_view import Destination
 
 
 @dataclass

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from bridge.connection import Connection
+from bridge.kube.connection import Connection
 from certs.tlspolicy import APPROVED_TLS12_CIPHERS, APPROVED_TLS13_SUITES, restrict_to_approved
 from tests.webhook.builds import destinations
 from tests.webhook.support import DictView, serving_files

@@ -16,7 +16,7 @@ from tests.webhook.namespaces import namespace, namespace_review
 from vocabulary import MANAGED_LABEL
 from webhook.labelling import decide_namespace
 from webhook.reviews import parse_review
-from webhook.views import Destination
+from webhook.state_view import Destination
 
 SELECTED = destinations("team", "labelled")
 

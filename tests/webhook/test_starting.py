@@ -1,8 +1,10 @@
-"""``bridge.admission.start_webhook``: mounted and self-managed certificates, against the simulator.
+"""``start_webhook``: mounted and self-managed certificates, against the simulator.
+
+``bridge.app.webhook_server.start_webhook`` is what ``quay-bridge run`` starts the webhook with.
 
 The simulator is the real API server here: the operator writes the shared Secret and the
-MutatingWebhookConfiguration's caBundle through its own client (``bridge.cluster.Cluster``), as in a
-cluster; the tests read them back through the official kubernetes client.
+MutatingWebhookConfiguration's caBundle through its own client (``bridge.kube.cluster.Cluster``), as
+in a cluster; the tests read them back through the official kubernetes client.
 """
 
 from __future__ import annotations
@@ -22,9 +24,9 @@ import pytest
 import yaml
 from prometheus_client import CollectorRegistry, generate_latest
 
-from bridge.admission import SelfManagedSettings, start_webhook
-from bridge.cluster import Cluster
-from bridge.connection import load_connection
+from bridge.app.webhook_server import SelfManagedSettings, start_webhook
+from bridge.kube.cluster import Cluster
+from bridge.kube.connection import load_connection
 from bridge.metrics import Metrics
 from certs.issuing import make_serving_cert
 from certs.sharing import SharedCertificates

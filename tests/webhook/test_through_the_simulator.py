@@ -21,8 +21,8 @@ import pytest
 import yaml
 from kubernetes.client.exceptions import ApiException
 
-from certs.cluster import patch_live_ca_bundle
 from certs.issuing import make_ca, make_serving_cert
+from certs.official_client import patch_live_ca_bundle
 from certs.storing import write_serving_files
 from devstack.ports import free_port
 from devstack.sim import SimServer, sim_server

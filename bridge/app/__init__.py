@@ -1,0 +1,1 @@
+"""The ``quay-bridge run`` process: command line, kopf handlers, webhook and metrics servers."""

@@ -1,0 +1,1 @@
+"""Build completion: a finished Build's image becomes the ImageStreamTag it was built for."""
