@@ -35,6 +35,7 @@ COPY certs/ certs/
 COPY registry/ registry/
 COPY sim/ sim/
 COPY demo/ demo/
+COPY devstack/ devstack/
 COPY crds/ crds/
 COPY commandline/ commandline/
 COPY vocabulary/ vocabulary/

@@ -46,7 +46,6 @@ import os
 import platform
 import re
 import shlex
-import subprocess
 import sys
 import tempfile
 import threading
@@ -64,12 +63,16 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.substrates import Api, Substrate, credentials_secret, start_substrate  # noqa: E402
-from tests.support.ports import free_port  # noqa: E402
-from tests.support.registry_server import RegistryServer  # noqa: E402
+from devstack.ports import free_port  # noqa: E402
+from devstack.processes import Process  # noqa: E402
+from devstack.registry import RegistryServer  # noqa: E402
+from devstack.waiting import NOT_YET, poll_until, wait_until_steady  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 CLUSTER_ID = "openshift"
 SAS = ("builder", "default", "deployer")
+#: Seconds the Quay call counts may take to stop moving after a phase (a bound, not a pause).
+SETTLE_TIMEOUT = 300.0
 DEFAULT_OPERATOR = (
     f"{shlex.quote(sys.executable)} -m quaybridge_cli run --no-webhook --standalone"
     " --kubeconfig {kubeconfig} --metrics-host 127.0.0.1 --metrics-port {metrics_port}"
@@ -192,15 +195,6 @@ def proc_usage(pid: int) -> tuple[float, float]:
     return cpu, peak
 
 
-def wait_until(predicate: Callable[[], bool], timeout: float, interval: float = 0.05) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(interval)
-    return False
-
-
 class LinkWatch:
     """Follows ServiceAccounts and Secrets by list-then-watch and notes when all are in place.
 
@@ -289,14 +283,9 @@ class LinkWatch:
 
 def settle(registry_url: str, seconds: float) -> Counter[str]:
     """Wait until the Quay call counts stop moving for ``seconds``; return them."""
-    last = quay_calls(registry_url)
-    stable_since = time.monotonic()
-    while time.monotonic() - stable_since < seconds:
-        time.sleep(0.25)
-        now = quay_calls(registry_url)
-        if now != last:
-            last, stable_since = now, time.monotonic()
-    return last
+    return wait_until_steady(
+        lambda: quay_calls(registry_url), seconds, SETTLE_TIMEOUT, "the Quay calls", interval=0.25
+    )
 
 
 #: Steady state runs with the shortest periods the CRD allows, then scales to the defaults.
@@ -362,10 +351,7 @@ def delta(after: Counter[str], before: Counter[str]) -> dict[str, int]:
 
 
 def _ready(url: str) -> bool:
-    try:
-        return requests.get(url, timeout=2).status_code == 200
-    except requests.RequestException:
-        return False
+    return requests.get(url, timeout=2).status_code == 200
 
 
 def run(
@@ -396,7 +382,7 @@ def run(
         cost_args = ("--quay-cost", "--quay-cost-seconds", str(cost[0]))
         cost_args += ("--quay-cost-workers", str(cost[1]))
     registry = RegistryServer.start(extra_args=cost_args)
-    operator: subprocess.Popen[bytes] | None = None
+    operator: Process | None = None
     try:
         api = server.api
         credentials = server.credentials_namespace
@@ -425,13 +411,12 @@ def run(
             "probe_port": str(free_port()),
             "quay_url": registry.url,
         }
-        operator_log = open(workdir / "operator.log", "wb")  # noqa: SIM115
-        operator = subprocess.Popen(
+        operator = Process.spawn(
+            "operator",
             shlex.split(spec.command.format(**values)),
-            stdout=operator_log,
-            stderr=subprocess.STDOUT,
+            workdir / "operator.log",
+            env=spec.env,
             cwd=ROOT,
-            env={**os.environ, **spec.env},
         )
         time.sleep(0.2)
         # The operator is up when its readiness URL answers, or when it has reported the
@@ -439,20 +424,16 @@ def run(
         ready_url = spec.ready_url
         if ready_url is not None:
             url = ready_url.format(**values)
-            wait_until(lambda: _ready(url), timeout=15, interval=0.1)
+            poll_until(lambda: _ready(url), 15, interval=0.1, tolerate=NOT_YET)
         else:
-            wait_until(
+            poll_until(
                 lambda: bool(
                     api.call("GET", "/apis/quay.redhat.com/v1/quayintegrations/bench").get("status")
                 ),
-                timeout=15,
+                15,
                 interval=0.1,
             )
-        if operator.poll() is not None:
-            raise RuntimeError(
-                f"the operator exited with {operator.returncode}: "
-                + (workdir / "operator.log").read_text(errors="replace")[-3000:]
-            )
+        operator.check()
         time.sleep(0.5)
         quay_before = settle(registry.url, 0.5)
         quay_at_start = quay_before
@@ -490,10 +471,12 @@ def run(
         state = watch.state()
         watch.stop()
         repos_wanted = repos_before + n * len(streams)
-        repos_done = wait_until(
-            lambda: statuses(registry.url, "POST", "/api/v1/repository")["201"] >= repos_wanted,
-            timeout=max(1.0, timeout - convergence),
-            interval=0.05,
+        repos_done = bool(
+            poll_until(
+                lambda: statuses(registry.url, "POST", "/api/v1/repository")["201"] >= repos_wanted,
+                max(1.0, timeout - convergence),
+                interval=0.05,
+            )
         )
         repositories_seconds = time.monotonic() - started
         cost_at_convergence = quay_cost(registry.url) if cost is not None else {}
@@ -617,7 +600,7 @@ def run(
                 lists = [body.get("secrets") or [], body.get("imagePullSecrets") or []]
                 return all(any(e.get("name") == secret for e in entries) for entries in lists)
 
-            if wait_until(relinked, late_timeout, 0.01):
+            if poll_until(relinked, late_timeout, interval=0.01):
                 delays.append(time.monotonic() - gone)
 
         with ThreadPoolExecutor(max_workers=max(1, late_workers)) as pool:
@@ -662,12 +645,8 @@ def run(
             },
         }
     finally:
-        if operator is not None and operator.poll() is None:
-            operator.terminate()
-            try:
-                operator.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                operator.kill()
+        if operator is not None:
+            operator.stop()
         registry.stop()
         server.stop()
 
@@ -685,7 +664,7 @@ def main() -> int:
         "--apiserver",
         choices=("sim", "real"),
         default="sim",
-        help="the simulator, or a real kube-apiserver (tests/support/realapi.py)",
+        help="the simulator, or a real kube-apiserver (devstack/realapi.py)",
     )
     parser.add_argument(
         "--quay-cost",

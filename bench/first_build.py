@@ -36,14 +36,10 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.support.registry_server import RegistryServer  # noqa: E402
-from tests.support.sim_server import SimServer, start_sim  # noqa: E402
-from tests.webhook.builds import build  # noqa: E402
-from tests.webhook.operator import (  # noqa: E402
-    deployed_configuration,
-    install_integration,
-    start_operator_with_webhook,
-)
+from devstack.cluster import build, deployed_configuration, install_integration  # noqa: E402
+from devstack.operator import Operator, make_certificates  # noqa: E402
+from devstack.registry import RegistryServer  # noqa: E402
+from devstack.sim import SimServer, start_sim  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -113,7 +109,7 @@ def main() -> int:
     operator = None
     try:
         api = install_integration(sim, registry)
-        operator = start_operator_with_webhook(sim, workdir)
+        operator = Operator.start(sim.kubeconfig, cert_dir=make_certificates(workdir / "certs"))
         configuration = deployed_configuration(operator.webhook_url, operator.ca_file.read_bytes())
         kubernetes.client.AdmissionregistrationV1Api(api).create_mutating_webhook_configuration(
             configuration

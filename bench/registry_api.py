@@ -45,7 +45,7 @@ import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.support.registry_server import RegistryServer
+from devstack.registry import RegistryServer
 
 RESULTS = Path(__file__).resolve().parent / "results" / "registry_api.json"
 SERVICE_ACCOUNTS = (("builder", "write"), ("default", "read"), ("deployer", "read"))

@@ -23,7 +23,6 @@ import hashlib
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -38,8 +37,9 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.support.ports import free_port
-from tests.support.registry_server import RegistryServer
+from devstack.ports import free_port
+from devstack.processes import Process
+from devstack.registry import RegistryServer
 
 RESULTS = Path(__file__).resolve().parent / "results" / "registry_blobs.json"
 DISTRIBUTION = "/usr/bin/docker-registry"
@@ -68,7 +68,7 @@ def _peak_rss_mib(pid: int) -> float | None:
     return None
 
 
-def _start_distribution(root: Path) -> tuple[subprocess.Popen[bytes], str]:
+def _start_distribution(root: Path) -> tuple[Process, str]:
     port = free_port()
     config = root / "config.yml"
     config.write_text(
@@ -78,18 +78,19 @@ def _start_distribution(root: Path) -> tuple[subprocess.Popen[bytes], str]:
         "  delete:\n    enabled: true\n"
         f"http:\n  addr: 127.0.0.1:{port}\n"
     )
-    log = open(root / "distribution.log", "wb")  # noqa: SIM115 - lives as long as the process
-    process = subprocess.Popen([DISTRIBUTION, "serve", str(config)], stdout=log, stderr=log)
+    process = Process.spawn(
+        "distribution", [DISTRIBUTION, "serve", str(config)], root / "distribution.log"
+    )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(f"{url}/v2/", timeout=1).status_code == 200:
-                return process, url
-        except requests.RequestException:
-            time.sleep(0.05)
-    process.kill()
-    raise RuntimeError("distribution did not start")
+    try:
+        process.await_ready(
+            lambda: requests.get(f"{url}/v2/", timeout=1).status_code == 200,
+            "distribution answering /v2/",
+        )
+    except BaseException:
+        process.stop()
+        raise
+    return process, url
 
 
 def _core_token(server: RegistryServer, repo: str) -> str:
@@ -302,11 +303,7 @@ def main() -> int:
         result = asyncio.run(run(args, core, dist, scratch))
     finally:
         server.stop()
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        process.stop()
         shutil.rmtree(scratch, ignore_errors=True)
     text = json.dumps(result, indent=2)
     print(text)

@@ -25,7 +25,7 @@ import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.support.sim_server import start_sim
+from devstack.sim import start_sim
 
 RESULTS = Path(__file__).parent / "results" / "sim.json"
 

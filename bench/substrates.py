@@ -7,7 +7,7 @@ operator's writes by resource, and the server's process for its CPU time.
 
 - ``sim``: ``quay-bridge sim --immediate`` with its request log. A ProjectRequest makes the project
   and OpenShift's controllers (simulated) make the ServiceAccounts and re-create a deleted one.
-- ``real``: etcd, kube-apiserver and kube-controller-manager from ``tests/support/realapi.py`` with
+- ``real``: etcd, kube-apiserver and kube-controller-manager from ``devstack/realapi.py`` with
   ``deploy/base`` applied; the operator acts as the ``quay-bridge`` ServiceAccount (RBAC on). There
   is no OpenShift: the benchmark makes ``builder`` and ``deployer`` as OpenShift's project template
   does, re-creates a deleted ``deployer`` as OpenShift's controller does, and installs ImageStream
@@ -30,8 +30,8 @@ from typing import Any, Protocol
 import requests
 import yaml
 
-from tests.support.realapi import RealApi, start_real_api
-from tests.support.sim_server import SimServer, start_sim
+from devstack.realapi import RealApi, start_real_api
+from devstack.sim import SimServer, start_sim
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH_AGENT = "quay-bridge-bench"
@@ -266,9 +266,7 @@ class RealSubstrate:
             self.operator_kubeconfig = self.kube.service_account_kubeconfig(
                 "quay-bridge", "quay-bridge"
             )
-            process = self.kube.apiserver.process
-            assert process is not None
-            self.server_pid = process.pid
+            self.server_pid = self.kube.apiserver.pid
         except BaseException:
             self.kube.stop()
             raise

@@ -12,15 +12,15 @@ from __future__ import annotations
 import base64
 import contextlib
 import shutil
-import subprocess
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
 import requests
 
-from demo.stack import free_port, wait_until
+from devstack.ports import free_port
+from devstack.processes import Process
+from devstack.waiting import WaitTimeout, wait_until
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
@@ -56,17 +56,16 @@ class Browser:
                 )
         self._profile = Path(tempfile.mkdtemp(prefix="chromium-profile-", dir=workdir))
         port = free_port()
-        self._log = open(workdir / "chromedriver.log", "ab")  # noqa: SIM115 - closed in close()
-        self._driver = subprocess.Popen(
+        self._driver = Process.spawn(
+            "chromedriver",
             [CHROMEDRIVER, f"--port={port}", "--allowed-ips=127.0.0.1"],
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
+            workdir / "chromedriver.log",
         )
         self._url = f"http://127.0.0.1:{port}"
         self._http = requests.Session()
         self._session = ""
         try:
-            wait_until(self._ready, 30, "chromedriver answering")
+            self._driver.await_ready(self._ready, "chromedriver answering /status", 30)
             options = {
                 "binary": CHROMIUM,
                 "args": [*CHROMIUM_FLAGS, f"--user-data-dir={self._profile}"],
@@ -159,14 +158,7 @@ class Browser:
             with contextlib.suppress(requests.RequestException, BrowserError, ValueError):
                 self._call("DELETE", "")
             self._session = ""
-        if self._driver.poll() is None:
-            self._driver.terminate()
-            try:
-                self._driver.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self._driver.kill()
-                self._driver.wait(timeout=10)
-        self._log.close()
+        self._driver.stop()
         self._http.close()
         shutil.rmtree(self._profile, ignore_errors=True)
 
@@ -190,11 +182,15 @@ def ui_screenshots(
         browser.type("#username", username)
         browser.type("#password", password)
         browser.click("#signin-button")
-        deadline = time.monotonic() + COMMAND_TIMEOUT
-        while "/signin" in browser.current_url():
-            if time.monotonic() > deadline:
-                raise BrowserError(f"signing in to the web UI failed: {browser.text()[:200]}")
-            time.sleep(0.1)
+        try:
+            wait_until(
+                lambda: "/signin" not in browser.current_url(),
+                COMMAND_TIMEOUT,
+                "the web UI leaving /signin",
+                interval=0.1,
+            )
+        except WaitTimeout:
+            raise BrowserError(f"signing in to the web UI failed: {browser.text()[:200]}") from None
         for name, path in pages:
             browser.open(f"{base_url}{path}")
             heading = browser.text("h1")

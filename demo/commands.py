@@ -27,7 +27,7 @@ from commandline.parsing import ArgumentParser
 from demo.access import KeptAccess, kept_access
 from demo.reporting import Reporter, reporter_for
 from demo.scenario import USERNAME, DemoConfig, Scenario
-from demo.stack import Stack
+from devstack.stack import Stack
 
 #: Environment variables giving ``--quay-url`` and ``--quay-token-file`` their defaults.
 QUAY_URL_ENV = "QUAY_BRIDGE_DEMO_QUAY_URL"

@@ -29,7 +29,8 @@ from demo.browser import BrowserError, ui_screenshots
 from demo.kube import Kube, KubeError
 from demo.quay import Quay, QuayError
 from demo.reporting import Reporter, StepRecord
-from demo.stack import Stack, wait_until
+from devstack.stack import Stack
+from devstack.waiting import NOT_YET, WaitTimeout, wait_until
 from vocabulary import IMPORTED_ANNOTATION, MANAGED_LABEL
 
 T = TypeVar("T")
@@ -92,21 +93,11 @@ class StepFailedError(RuntimeError):
 
 
 def wait_for(fetch: Callable[[], T | None], timeout: float, what: str) -> T:
-    """Poll ``fetch`` until it returns something truthy; return it, or raise naming ``what``."""
-    found: list[T] = []
-
-    def check() -> bool:
-        value = fetch()
-        if value:
-            found.append(value)
-            return True
-        return False
-
+    """Poll ``fetch`` until it returns something truthy; return it, or fail the step (``what``)."""
     try:
-        wait_until(check, timeout, what, interval=0.2)
-    except TimeoutError as error:
+        return wait_until(fetch, timeout, what, interval=0.2, tolerate=NOT_YET)
+    except WaitTimeout as error:
         raise StepFailedError(str(error)) from None
-    return found[0]
 
 
 def crd_manifest() -> dict[str, Any]:

@@ -4,7 +4,7 @@ Each round runs both operators, in alternating order (ours first in odd rounds, 
 first in even ones, so a machine that slows down or speeds up during the run weighs on both).
 Every operator run gets a fresh API server and a fresh registry core, started the same way
 (``bench/convergence.py``'s ``run``): on ``--apiserver real`` etcd, kube-apiserver and
-kube-controller-manager from ``tests/support/realapi.py``, RBAC on, each operator acting as its
+kube-controller-manager from ``devstack/realapi.py``, RBAC on, each operator acting as its
 own ServiceAccount. A fresh server per run rather than one shared server: a second operator on a
 shared server would find the first one's namespaces, namespace finalizers (the original's can only
 be removed by the original), Events and etcd history, and waiting for the namespace controller to

@@ -13,8 +13,9 @@ import pytest
 import yaml
 from kubernetes.client.exceptions import ApiException
 
-from tests.bridge.servers import Operator, Registry, start_operator, start_registry, wait_for
-from tests.support.sim_server import SimServer, start_sim
+from devstack.operator import Operator
+from devstack.registry import RegistryServer
+from devstack.sim import SimServer, start_sim
 
 CRD = Path(__file__).resolve().parents[2] / "crds" / "quayintegration.yaml"
 QI = ("quay.redhat.com", "v1", "quayintegrations")
@@ -71,7 +72,7 @@ class Cluster:
             },
         )
 
-    def integration(self, name: str, registry: Registry | str, **spec: Any) -> None:
+    def integration(self, name: str, registry: RegistryServer | str, **spec: Any) -> None:
         url = registry if isinstance(registry, str) else registry.url
         body = {
             "apiVersion": "quay.redhat.com/v1",
@@ -197,8 +198,8 @@ def cluster(sim: SimServer) -> Cluster:
 
 
 @pytest.fixture
-def registry() -> Iterator[Registry]:
-    server = start_registry()
+def registry() -> Iterator[RegistryServer]:
+    server = RegistryServer.start(gc_seconds=1.0)
     try:
         yield server
     finally:
@@ -210,7 +211,7 @@ def operator_factory(sim: SimServer) -> Iterator[Any]:
     started: list[Operator] = []
 
     def start(*extra: str) -> Operator:
-        operator = start_operator(sim.kubeconfig, *extra)
+        operator = Operator.start(sim.kubeconfig, *extra)
         started.append(operator)
         return operator
 
@@ -222,11 +223,8 @@ def operator_factory(sim: SimServer) -> Iterator[Any]:
 
 
 @pytest.fixture
-def ready_integration(cluster: Cluster, registry: Registry) -> Cluster:
+def ready_integration(cluster: Cluster, registry: RegistryServer) -> Cluster:
     """A credentials Secret holding the registry's admin token, and the default integration."""
     cluster.secret("openshift-operators", "quay-token", {"token": registry.token})
     cluster.integration("quay", registry)
     return cluster
-
-
-__all__ = ["Cluster", "wait_for"]

@@ -22,11 +22,13 @@ import pytest
 from kubernetes.client.exceptions import ApiException
 from pytest_httpserver import HTTPServer
 
+from devstack.operator import Operator
+from devstack.ports import free_port
+from devstack.registry import RegistryServer
+from devstack.waiting import wait_until
 from tests.bridge.conftest import Cluster
-from tests.bridge.servers import Operator, Registry, start_registry, wait_for
 from tests.bridge.test_operator_integrations import condition_is
 from tests.bridge.test_quay_client_edges import make_cert
-from tests.support.ports import free_port
 
 WRONG_TOKEN = "WrongToken0123456789abcdefWrongToken"
 
@@ -140,7 +142,7 @@ class TestWhatAnAdminSees:
     def test_each_mistake_has_its_log_line_event_and_condition_and_no_token(
         self,
         cluster: Cluster,
-        registry: Registry,
+        registry: RegistryServer,
         operator_factory: Any,
         https_quay: str,
     ) -> None:
@@ -163,7 +165,7 @@ class TestWhatAnAdminSees:
         cluster.new_project("admin-logs")
 
         def logged(level: str, *words: str) -> dict[str, Any]:
-            return wait_for(lambda: find(operator, level, *words), timeout=30)
+            return wait_until(lambda: find(operator, level, *words), timeout=30)
 
         # What the operator changed, one INFO line each, with the names as fields.
         org = logged("INFO", "created Quay organization openshift_admin-logs")
@@ -178,13 +180,13 @@ class TestWhatAnAdminSees:
         logged("INFO", "patched Namespace admin-logs", "quay.redhat.com/quayintegrations")
 
         # The working integration: a Normal Event on it, one on the namespace it provisioned.
-        ready = wait_for(
+        ready = wait_until(
             lambda: [e for e in cluster.integration_events("quay")
                      if e["reason"] == "IntegrationReady"],
             timeout=30,
         )  # fmt: skip
         assert ready[0]["type"] == "Normal" and ready[0]["message"].startswith("ready: ")
-        provisioned = wait_for(
+        provisioned = wait_until(
             lambda: [e for e in cluster.namespace_events("admin-logs")
                      if e["reason"] == "QuayProvisioned"],
             timeout=30,
@@ -194,7 +196,7 @@ class TestWhatAnAdminSees:
 
         for mistake in MISTAKES:
             # The condition: its own type and reason, what to do, each said once.
-            wait_for(
+            wait_until(
                 lambda m=mistake: condition_is(cluster, m.name, m.condition, "False", m.reason),
                 timeout=30,
             )
@@ -207,7 +209,7 @@ class TestWhatAnAdminSees:
             assert (summary["status"], summary["reason"]) == ("False", mistake.reason)
             assert summary["message"] == failing["message"]
             # The Event kubectl describe shows: one Warning naming the reason and the message.
-            events = wait_for(lambda m=mistake: cluster.integration_events(m.name), timeout=30)
+            events = wait_until(lambda m=mistake: cluster.integration_events(m.name), timeout=30)
             [event] = events
             assert (event["type"], event["reason"]) == ("Warning", "IntegrationNotReady")
             assert event["message"] == f"not ready, {mistake.reason}: {failing['message']}"
@@ -233,7 +235,7 @@ class TestWhatAnAdminSees:
     ) -> None:
         operator = operator_factory("--log-format", "text", "--log-level", "info")
         ready_integration.new_project("text-logs")
-        line = wait_for(
+        line = wait_until(
             lambda: next(
                 (
                     line
@@ -248,9 +250,9 @@ class TestWhatAnAdminSees:
 
 
 @pytest.fixture
-def slow_collecting_registry() -> Iterator[Registry]:
+def slow_collecting_registry() -> Iterator[RegistryServer]:
     """A registry core that keeps a deleted organization's name reserved for a few seconds."""
-    server = start_registry(gc_seconds=8.0)
+    server = RegistryServer.start(gc_seconds=8.0)
     try:
         yield server
     finally:
@@ -259,7 +261,7 @@ def slow_collecting_registry() -> Iterator[Registry]:
 
 class TestNamespaceEvents:
     def test_a_failed_provisioning_is_told_once_on_the_namespace_then_its_success(
-        self, cluster: Cluster, slow_collecting_registry: Registry, operator_factory: Any
+        self, cluster: Cluster, slow_collecting_registry: RegistryServer, operator_factory: Any
     ) -> None:
         registry = slow_collecting_registry
         cluster.secret("openshift-operators", "quay-token", {"token": registry.token})
@@ -275,18 +277,18 @@ class TestNamespaceEvents:
             ]
 
         first = (cluster.get_namespace("again") or {})["metadata"]["uid"]
-        wait_for(lambda: about(first, "QuayProvisioned"), timeout=30)
+        wait_until(lambda: about(first, "QuayProvisioned"), timeout=30)
 
         # Deleted (its organization with it), then made again at once: Quay still reserves the
         # organization's name, so provisioning fails until Quay collects it.
         cluster.core.delete_namespace("again")
-        wait_for(lambda: cluster.get_namespace("again") is None, timeout=30)
+        wait_until(lambda: cluster.get_namespace("again") is None, timeout=30)
         cluster.new_project("again")
         second = (cluster.get_namespace("again") or {})["metadata"]["uid"]
-        [failed] = wait_for(lambda: about(second, "QuayProvisioningFailed"), timeout=30)
+        [failed] = wait_until(lambda: about(second, "QuayProvisioningFailed"), timeout=30)
         assert failed["type"] == "Warning"
         assert "still reserved" in failed["message"] and "retries on its own" in failed["message"]
-        [provisioned] = wait_for(lambda: about(second, "QuayProvisioned"), timeout=60)
+        [provisioned] = wait_until(lambda: about(second, "QuayProvisioned"), timeout=60)
         assert provisioned["type"] == "Normal"
         assert "organization openshift_again" in provisioned["message"]
         # One Warning for the whole run of retries.

@@ -28,7 +28,7 @@ from bridge.metrics import Metrics
 from demo.kube import Kube
 from demo.quay import Quay
 from demo.scenario import wait_for
-from demo.stack import Stack
+from devstack.stack import Stack
 from tests.e2e.faults import FaultProxy
 from vocabulary import (
     DESTINATION_ANNOTATION,

@@ -8,8 +8,10 @@ from typing import Any
 
 import requests
 
+from devstack.registry import RegistryServer
+from devstack.waiting import wait_until
 from tests.bridge.conftest import Cluster
-from tests.bridge.servers import Registry, metric_total, wait_for
+from tests.bridge.metrics import metric_total
 
 
 class TestCommandLine:
@@ -55,7 +57,7 @@ class TestCommandLine:
 
 class TestEndpoints:
     def test_metrics_count_reconciles_quay_calls_and_managed_namespaces(
-        self, ready_integration: Cluster, registry: Registry, operator_factory: Any
+        self, ready_integration: Cluster, registry: RegistryServer, operator_factory: Any
     ) -> None:
         cluster = ready_integration
         operator = operator_factory()
@@ -63,12 +65,12 @@ class TestEndpoints:
         assert requests.get(base + "/healthz", timeout=5).ok
         assert requests.get(base + "/readyz", timeout=5).ok
         cluster.new_project("metered")
-        wait_for(lambda: cluster.linked("metered", "builder", "builder-quay-openshift"), 20)
+        wait_until(lambda: cluster.linked("metered", "builder", "builder-quay-openshift"), 20)
 
         def page() -> str:
             return requests.get(operator.metrics_url, timeout=5).text
 
-        wait_for(
+        wait_until(
             lambda: metric_total(page(), "quay_bridge_managed_namespaces", integration="quay") >= 1,
             timeout=10,
         )

@@ -14,13 +14,14 @@ from bridge.controller.state import BridgeState
 from bridge.kube.cluster import Cluster as BridgeCluster
 from bridge.kube.connection import load_connection
 from bridge.metrics import Metrics
+from devstack.registry import RegistryServer
+from devstack.waiting import wait_until
 from tests.bridge.conftest import Cluster
-from tests.bridge.servers import Registry, wait_for
 from webhook.resolving import resolve
 
 
 async def test_ensure_now_provisions_and_links_the_builder_without_any_watch_event(
-    ready_integration: Cluster, registry: Registry
+    ready_integration: Cluster, registry: RegistryServer
 ) -> None:
     cluster = ready_integration
     cluster.new_project("hurry")
@@ -29,8 +30,8 @@ async def test_ensure_now_provisions_and_links_the_builder_without_any_watch_eve
         body = cluster.get_namespace("hurry") or {"metadata": {}}
         return "openshift.io/sa.scc.mcs" in (body["metadata"].get("annotations") or {})
 
-    wait_for(scc_set, timeout=10)
-    wait_for(lambda: cluster.get_sa("hurry", "builder"), timeout=10)
+    wait_until(scc_set, timeout=10)
+    wait_until(lambda: cluster.get_sa("hurry", "builder"), timeout=10)
     metrics = Metrics()
     state = BridgeState()
     kube = BridgeCluster(load_connection(cluster.sim.kubeconfig), metrics)
@@ -52,7 +53,7 @@ async def test_ensure_now_provisions_and_links_the_builder_without_any_watch_eve
 
 
 async def test_the_webhook_decides_a_namespace_it_has_not_seen_by_the_rules_after_one_read(
-    cluster: Cluster, registry: Registry
+    cluster: Cluster, registry: RegistryServer
 ) -> None:
     """No watch event reaches this controller: every namespace is "not seen yet" to the webhook."""
     cluster.secret("openshift-operators", "quay-token", {"token": registry.token})

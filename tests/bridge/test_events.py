@@ -12,7 +12,7 @@ from bridge.kube.cluster import Cluster
 from bridge.kube.connection import load_connection
 from bridge.metrics import Metrics
 from bridge.model.events import event_body, object_reference
-from tests.support.sim_server import SimServer, sim_server
+from devstack.sim import SimServer, sim_server
 
 NOW = datetime.datetime(2026, 3, 4, 5, 6, 7, 891011, tzinfo=datetime.UTC)
 BUILD = {

@@ -15,7 +15,7 @@ from bridge.kube.connection import Connection
 from bridge.metrics import Metrics
 from bridge.quay import errors as qe
 from bridge.quay.advice import advice, condition_message
-from tests.support.ports import free_port
+from devstack.ports import free_port
 
 URL = "https://quay.example.com"
 

@@ -15,10 +15,11 @@ import kubernetes.client
 import pytest
 from pytest_httpserver import HTTPServer
 
+from devstack.ports import free_port
+from devstack.registry import RegistryServer
+from devstack.waiting import wait_until
 from tests.bridge.conftest import Cluster
-from tests.bridge.servers import Registry, wait_for
 from tests.bridge.test_quay_client_edges import make_cert
-from tests.support.ports import free_port
 
 
 def condition_is(cluster: Cluster, name: str, kind: str, status: str, reason: str) -> bool:
@@ -43,11 +44,11 @@ def https_quay(tmp_path: Path) -> Iterator[str]:
 
 class TestInvalidIntegrations:
     def test_a_missing_credentials_secret_is_reported(
-        self, cluster: Cluster, registry: Registry, operator_factory: Any
+        self, cluster: Cluster, registry: RegistryServer, operator_factory: Any
     ) -> None:
         cluster.integration("quay", registry)
         operator_factory()
-        wait_for(
+        wait_until(
             lambda: condition_is(cluster, "quay", "CredentialsValid", "False", "SecretNotFound"),
             timeout=20,
         )
@@ -56,12 +57,12 @@ class TestInvalidIntegrations:
         assert "openshift-operators/quay-token does not exist" in ready["message"]
 
     def test_a_wrong_key_is_reported_with_the_keys_present_and_fixed_without_restart(
-        self, cluster: Cluster, registry: Registry, operator_factory: Any
+        self, cluster: Cluster, registry: RegistryServer, operator_factory: Any
     ) -> None:
         cluster.secret("openshift-operators", "quay-token", {"access": registry.token})
         cluster.integration("quay", registry)
         operator_factory()
-        wait_for(
+        wait_until(
             lambda: condition_is(cluster, "quay", "CredentialsValid", "False", "KeyNotFound"),
             timeout=20,
         )
@@ -69,26 +70,26 @@ class TestInvalidIntegrations:
         assert "no key 'token'" in message and "access" in message
         assert registry.token not in message
         cluster.secret("openshift-operators", "quay-token", {"token": registry.token})
-        wait_for(lambda: condition_is(cluster, "quay", "Ready", "True", "Ready"), timeout=20)
+        wait_until(lambda: condition_is(cluster, "quay", "Ready", "True", "Ready"), timeout=20)
 
     def test_an_expired_or_wrong_token_is_reported(
-        self, cluster: Cluster, registry: Registry, operator_factory: Any
+        self, cluster: Cluster, registry: RegistryServer, operator_factory: Any
     ) -> None:
         cluster.secret("openshift-operators", "quay-token", {"token": "NOT-A-REAL-TOKEN"})
         cluster.integration("quay", registry)
         operator_factory()
-        wait_for(
+        wait_until(
             lambda: condition_is(cluster, "quay", "CredentialsValid", "False", "TokenRejected"),
             timeout=20,
         )
 
     def test_an_unreachable_url_is_reported(
-        self, cluster: Cluster, registry: Registry, operator_factory: Any
+        self, cluster: Cluster, registry: RegistryServer, operator_factory: Any
     ) -> None:
         cluster.secret("openshift-operators", "quay-token", {"token": registry.token})
         cluster.integration("quay", f"http://127.0.0.1:{free_port()}")
         operator_factory()
-        wait_for(
+        wait_until(
             lambda: condition_is(cluster, "quay", "QuayReachable", "False", "QuayUnavailable"),
             timeout=30,
         )
@@ -97,7 +98,7 @@ class TestInvalidIntegrations:
         assert "aiohttp" not in message and "Connect call failed" not in message
 
     def test_a_url_without_scheme_is_an_invalid_spec(
-        self, cluster: Cluster, registry: Registry, operator_factory: Any
+        self, cluster: Cluster, registry: RegistryServer, operator_factory: Any
     ) -> None:
         cluster.secret("openshift-operators", "quay-token", {"token": registry.token})
         # Written past the CRD's pattern on purpose: the operator must not trust the schema alone.
@@ -107,7 +108,7 @@ class TestInvalidIntegrations:
             assert "quayHostname" in str(exc) or "pattern" in str(exc)
             return
         operator_factory()
-        wait_for(
+        wait_until(
             lambda: condition_is(cluster, "quay", "SpecValid", "False", "InvalidSpec"),
             timeout=20,
         )
@@ -117,7 +118,7 @@ class TestInvalidIntegrations:
     def test_an_unknown_ca_is_a_tls_failure_and_the_ca_bundle_fixes_it(
         self,
         cluster: Cluster,
-        registry: Registry,
+        registry: RegistryServer,
         operator_factory: Any,
         https_quay: str,
         tmp_path: Path,
@@ -125,7 +126,7 @@ class TestInvalidIntegrations:
         cluster.secret("openshift-operators", "quay-token", {"token": registry.token})
         cluster.integration("quay", https_quay)
         operator_factory()
-        wait_for(
+        wait_until(
             lambda: condition_is(cluster, "quay", "QuayReachable", "False", "TLSFailure"),
             timeout=20,
         )
@@ -147,7 +148,7 @@ class TestInvalidIntegrations:
                 }
             },
         )
-        wait_for(
+        wait_until(
             lambda: condition_is(cluster, "quay", "QuayReachable", "True", "Reachable"),
             timeout=20,
         )
@@ -155,7 +156,7 @@ class TestInvalidIntegrations:
 
 class TestSeveralIntegrations:
     def test_disjoint_integrations_each_manage_their_namespaces(
-        self, cluster: Cluster, registry: Registry, operator_factory: Any
+        self, cluster: Cluster, registry: RegistryServer, operator_factory: Any
     ) -> None:
         cluster.secret("openshift-operators", "quay-token", {"token": registry.token})
         cluster.integration("a", registry, clusterID="alpha", allowlistNamespaces=["team-a"])
@@ -163,16 +164,18 @@ class TestSeveralIntegrations:
         operator_factory()
         cluster.new_project("team-a")
         cluster.new_project("team-b")
-        wait_for(lambda: cluster.linked("team-a", "builder", "builder-quay-alpha"), timeout=20)
-        wait_for(lambda: cluster.linked("team-b", "builder", "builder-quay-beta"), timeout=20)
+        wait_until(lambda: cluster.linked("team-a", "builder", "builder-quay-alpha"), timeout=20)
+        wait_until(lambda: cluster.linked("team-b", "builder", "builder-quay-beta"), timeout=20)
         assert registry.get("/api/v1/organization/alpha_team-a").ok
         assert registry.get("/api/v1/organization/beta_team-b").ok
         assert cluster.get_secret("team-a", "builder-quay-beta") is None
         for name in ("a", "b"):
-            wait_for(lambda n=name: condition_is(cluster, n, "Conflict", "False", "NoOverlap"), 10)
+            wait_until(
+                lambda n=name: condition_is(cluster, n, "Conflict", "False", "NoOverlap"), 10
+            )
 
     def test_overlapping_integrations_report_a_conflict_and_manage_neither(
-        self, cluster: Cluster, registry: Registry, operator_factory: Any
+        self, cluster: Cluster, registry: RegistryServer, operator_factory: Any
     ) -> None:
         cluster.secret("openshift-operators", "quay-token", {"token": registry.token})
         cluster.integration("a", registry, clusterID="alpha")
@@ -180,9 +183,9 @@ class TestSeveralIntegrations:
         operator_factory()
         cluster.new_project("shared")
         cluster.new_project("only-a")
-        wait_for(lambda: cluster.linked("only-a", "builder", "builder-quay-alpha"), timeout=20)
+        wait_until(lambda: cluster.linked("only-a", "builder", "builder-quay-alpha"), timeout=20)
         for name in ("a", "b"):
-            wait_for(
+            wait_until(
                 lambda n=name: condition_is(cluster, n, "Conflict", "True", "OverlappingSelection"),
                 timeout=20,
             )
@@ -204,19 +207,19 @@ def marked(cluster: Cluster, namespace: str) -> tuple[bool, bool]:
 
 class TestLeavingTheSelection:
     def test_a_namespace_no_longer_selected_is_released_and_its_quay_data_kept(
-        self, cluster: Cluster, registry: Registry, operator_factory: Any
+        self, cluster: Cluster, registry: RegistryServer, operator_factory: Any
     ) -> None:
         cluster.secret("openshift-operators", "quay-token", {"token": registry.token})
         cluster.integration("a", registry, namespaceSelector={"matchLabels": {"quay": "yes"}})
         operator_factory()
         cluster.new_project("leaving")
         cluster.core.patch_namespace("leaving", {"metadata": {"labels": {"quay": "yes"}}})
-        wait_for(lambda: cluster.linked("leaving", "builder", "builder-quay-openshift"), 20)
+        wait_until(lambda: cluster.linked("leaving", "builder", "builder-quay-openshift"), 20)
         assert marked(cluster, "leaving") == (True, True)
 
         cluster.core.patch_namespace("leaving", {"metadata": {"labels": {"quay": None}}})
-        wait_for(lambda: marked(cluster, "leaving") == (False, False), timeout=20)
-        reasons = wait_for(
+        wait_until(lambda: marked(cluster, "leaving") == (False, False), timeout=20)
+        reasons = wait_until(
             lambda: [
                 e for e in cluster.namespace_events("leaving") if e["reason"] == "QuayUnmanaged"
             ],
@@ -228,33 +231,33 @@ class TestLeavingTheSelection:
         assert cluster.linked("leaving", "builder", "builder-quay-openshift")
 
         cluster.core.patch_namespace("leaving", {"metadata": {"labels": {"quay": "yes"}}})
-        wait_for(lambda: marked(cluster, "leaving") == (True, True), timeout=20)
+        wait_until(lambda: marked(cluster, "leaving") == (True, True), timeout=20)
 
     def test_deleting_the_integration_releases_its_namespaces_so_they_can_be_deleted(
-        self, cluster: Cluster, registry: Registry, operator_factory: Any
+        self, cluster: Cluster, registry: RegistryServer, operator_factory: Any
     ) -> None:
         cluster.secret("openshift-operators", "quay-token", {"token": registry.token})
         cluster.integration("a", registry)
         operator_factory()
         cluster.new_project("orphan")
-        wait_for(lambda: cluster.linked("orphan", "builder", "builder-quay-openshift"), 20)
+        wait_until(lambda: cluster.linked("orphan", "builder", "builder-quay-openshift"), 20)
         assert marked(cluster, "orphan") == (True, True)
         cluster.custom.delete_cluster_custom_object(
             "quay.redhat.com", "v1", "quayintegrations", "a"
         )
-        wait_for(lambda: marked(cluster, "orphan") == (False, False), timeout=20)
+        wait_until(lambda: marked(cluster, "orphan") == (False, False), timeout=20)
         assert registry.get("/api/v1/organization/openshift_orphan").ok
         cluster.core.delete_namespace("orphan")
-        wait_for(lambda: cluster.get_namespace("orphan") is None, timeout=20)
+        wait_until(lambda: cluster.get_namespace("orphan") is None, timeout=20)
 
     def test_an_invalid_integration_does_not_release_what_it_may_select(
-        self, cluster: Cluster, registry: Registry, operator_factory: Any
+        self, cluster: Cluster, registry: RegistryServer, operator_factory: Any
     ) -> None:
         cluster.secret("openshift-operators", "quay-token", {"token": registry.token})
         cluster.integration("a", registry)
         operator_factory()
         cluster.new_project("held")
-        wait_for(lambda: cluster.linked("held", "builder", "builder-quay-openshift"), 20)
+        wait_until(lambda: cluster.linked("held", "builder", "builder-quay-openshift"), 20)
         # An invalid spec the operator's own validation sees: the integration then selects
         # nothing it can name. The API server applies the CRD schema, so the spec is stored as one
         # kept from before the schema was tightened: the pattern is lifted, the spec written.
@@ -275,7 +278,7 @@ class TestLeavingTheSelection:
             "a",
             {"spec": {"quayHostname": "no-scheme"}},
         )
-        wait_for(lambda: condition_is(cluster, "a", "Ready", "False", "InvalidSpec"), timeout=20)
+        wait_until(lambda: condition_is(cluster, "a", "Ready", "False", "InvalidSpec"), timeout=20)
         cluster.core.patch_namespace("held", {"metadata": {"labels": {"touch": "1"}}})
 
         # The namespace was reconciled under the invalid spec: it is no longer counted managed.
@@ -283,25 +286,25 @@ class TestLeavingTheSelection:
             status = cluster.get_integration("a").get("status") or {}
             return status.get("managedNamespaces") == 0
 
-        wait_for(uncounted, timeout=20)
+        wait_until(uncounted, timeout=20)
         assert marked(cluster, "held") == (True, True)
 
 
 class TestInvalidNamespaceNames:
     def test_a_namespace_quay_cannot_name_is_reported_by_event_and_status(
-        self, cluster: Cluster, registry: Registry, operator_factory: Any
+        self, cluster: Cluster, registry: RegistryServer, operator_factory: Any
     ) -> None:
         cluster.secret("openshift-operators", "quay-token", {"token": registry.token})
         cluster.integration("quay", registry)
         operator_factory()
         cluster.ensure_namespace("a--b")
-        wait_for(
+        wait_until(
             lambda: any(
                 e.get("reason") == "InvalidQuayName" for e in cluster.namespace_events("a--b")
             ),
             timeout=20,
         )
-        wait_for(
+        wait_until(
             lambda: (
                 (cluster.get_integration("quay").get("status") or {}).get("failedNamespaces") == 1
             ),
@@ -309,7 +312,7 @@ class TestInvalidNamespaceNames:
         )
         assert "a--b" in cluster.get_integration("quay")["status"]["message"]
         # kubectl describe qi: one Warning naming the namespace and why.
-        failed = wait_for(
+        failed = wait_until(
             lambda: [e for e in cluster.integration_events("quay")
                      if e["reason"] == "NamespacesFailed"],
             timeout=10,
@@ -319,7 +322,7 @@ class TestInvalidNamespaceNames:
 
         # The namespace goes: the failure is over, and the integration's Events say so.
         cluster.core.delete_namespace("a--b")
-        wait_for(
+        wait_until(
             lambda: [e for e in cluster.integration_events("quay")
                      if e["reason"] == "NamespacesRecovered"],
             timeout=30,

@@ -12,8 +12,10 @@ from typing import Any
 import pytest
 import requests
 
+from devstack.registry import RegistryServer
+from devstack.waiting import wait_until
 from tests.bridge.conftest import Cluster
-from tests.bridge.servers import Registry, operator_counts, wait_for
+from tests.bridge.metrics import operator_counts
 
 SAS = ("builder", "default", "deployer")
 
@@ -22,16 +24,16 @@ def all_linked(cluster: Cluster, namespace: str) -> bool:
     return all(cluster.linked(namespace, sa, f"{sa}-quay-openshift") for sa in SAS)
 
 
-def configure(cluster: Cluster, registry: Registry, **spec: Any) -> None:
+def configure(cluster: Cluster, registry: RegistryServer, **spec: Any) -> None:
     cluster.secret("openshift-operators", "quay-token", {"token": registry.token})
     cluster.integration("quay", registry, **spec)
 
 
-def repo_exists(registry: Registry, org: str, repo: str) -> bool:
+def repo_exists(registry: RegistryServer, org: str, repo: str) -> bool:
     return registry.get(f"/api/v1/repository/{org}/{repo}").status_code == 200
 
 
-def registry_auth(registry: Registry, username: str, password: str) -> int:
+def registry_auth(registry: RegistryServer, username: str, password: str) -> int:
     reply = requests.get(
         registry.url + "/v2/auth",
         params={"service": registry.host, "scope": f"repository:{username.split('+')[0]}/app:pull"},
@@ -46,7 +48,7 @@ class TestImageStreamDeletion:
     def test_the_repository_follows_the_deletion_policy(
         self,
         cluster: Cluster,
-        registry: Registry,
+        registry: RegistryServer,
         operator_factory: Any,
         policy: str,
         kept: bool,
@@ -56,27 +58,27 @@ class TestImageStreamDeletion:
         cluster.new_project("streams")
         cluster.image_stream("streams", "one")
         cluster.image_stream("streams", "two")
-        wait_for(lambda: repo_exists(registry, "openshift_streams", "one"), timeout=20)
-        wait_for(lambda: repo_exists(registry, "openshift_streams", "two"), timeout=10)
+        wait_until(lambda: repo_exists(registry, "openshift_streams", "one"), timeout=20)
+        wait_until(lambda: repo_exists(registry, "openshift_streams", "two"), timeout=10)
         cluster.custom.delete_namespaced_custom_object(
             "image.openshift.io", "v1", "streams", "imagestreams", "one"
         )
         if kept:
             with pytest.raises(TimeoutError):
-                wait_for(lambda: not repo_exists(registry, "openshift_streams", "one"), 2)
+                wait_until(lambda: not repo_exists(registry, "openshift_streams", "one"), 2)
         else:
-            wait_for(lambda: not repo_exists(registry, "openshift_streams", "one"), timeout=10)
+            wait_until(lambda: not repo_exists(registry, "openshift_streams", "one"), timeout=10)
         assert repo_exists(registry, "openshift_streams", "two")
 
 
 class TestDriftRepair:
     def test_a_robot_deleted_in_quay_is_recreated_when_a_spec_change_rereads_quay(
-        self, cluster: Cluster, registry: Registry, operator_factory: Any
+        self, cluster: Cluster, registry: RegistryServer, operator_factory: Any
     ) -> None:
         configure(cluster, registry)
         operator_factory()
         cluster.new_project("drift")
-        wait_for(lambda: all_linked(cluster, "drift"), timeout=20)
+        wait_until(lambda: all_linked(cluster, "drift"), timeout=20)
         old = cluster.robot_login("drift", "builder-quay-openshift", registry.host)
         deleted = requests.delete(
             registry.url + "/api/v1/organization/openshift_drift/robots/builder",
@@ -98,11 +100,11 @@ class TestDriftRepair:
             "quay",
             {"spec": {"serviceAccounts": accounts}},
         )
-        wait_for(
+        wait_until(
             lambda: registry.get("/api/v1/organization/openshift_drift/robots/builder").ok,
             timeout=20,
         )
-        new = wait_for(
+        new = wait_until(
             lambda: (
                 (login := cluster.robot_login("drift", "builder-quay-openshift", registry.host))
                 != old
@@ -114,14 +116,14 @@ class TestDriftRepair:
         assert registry_auth(registry, *new) == 200
 
     def test_a_spec_change_that_affects_nothing_in_quay_makes_no_quay_call(
-        self, cluster: Cluster, registry: Registry, operator_factory: Any
+        self, cluster: Cluster, registry: RegistryServer, operator_factory: Any
     ) -> None:
         configure(cluster, registry)
         operator = operator_factory()
         cluster.new_project("quiet")
         cluster.image_stream("quiet", "app")
-        wait_for(lambda: all_linked(cluster, "quiet"), timeout=20)
-        wait_for(lambda: repo_exists(registry, "openshift_quiet", "app"), timeout=20)
+        wait_until(lambda: all_linked(cluster, "quiet"), timeout=20)
+        wait_until(lambda: repo_exists(registry, "openshift_quiet", "app"), timeout=20)
         time.sleep(1.0)  # let the first passes settle
         before = operator_counts(operator)[0]
         cluster.custom.patch_cluster_custom_object(
@@ -132,7 +134,7 @@ class TestDriftRepair:
             {"spec": {"repositoryDeletionPolicy": "Delete", "resyncPeriodSeconds": 45}},
         )
         generation = cluster.get_integration("quay")["metadata"]["generation"]
-        wait_for(
+        wait_until(
             lambda: (
                 (cluster.get_integration("quay").get("status") or {}).get("observedGeneration")
                 == generation
@@ -146,12 +148,12 @@ class TestDriftRepair:
 class TestTokenRotation:
     @pytest.mark.parametrize("where", ["namespace", "integration"])
     def test_rotation_on_demand_replaces_the_token_and_the_old_one_stops_working(
-        self, cluster: Cluster, registry: Registry, operator_factory: Any, where: str
+        self, cluster: Cluster, registry: RegistryServer, operator_factory: Any, where: str
     ) -> None:
         configure(cluster, registry)
         operator_factory()
         cluster.new_project("rotate")
-        wait_for(lambda: all_linked(cluster, "rotate"), timeout=20)
+        wait_until(lambda: all_linked(cluster, "rotate"), timeout=20)
         old = cluster.robot_login("rotate", "builder-quay-openshift", registry.host)
         assert old is not None and registry_auth(registry, *old) == 200
         patch = {
@@ -163,7 +165,7 @@ class TestTokenRotation:
             cluster.custom.patch_cluster_custom_object(
                 "quay.redhat.com", "v1", "quayintegrations", "quay", patch
             )
-        new = wait_for(
+        new = wait_until(
             lambda: (
                 (login := cluster.robot_login("rotate", "builder-quay-openshift", registry.host))
                 != old
@@ -175,15 +177,15 @@ class TestTokenRotation:
         assert registry_auth(registry, *old) == 401
 
     def test_periodic_rotation_replaces_tokens_on_its_own(
-        self, cluster: Cluster, registry: Registry, operator_factory: Any
+        self, cluster: Cluster, registry: RegistryServer, operator_factory: Any
     ) -> None:
         configure(cluster, registry, robotTokenRotationSeconds=4)
         operator_factory()
         cluster.new_project("periodic")
-        wait_for(lambda: all_linked(cluster, "periodic"), timeout=20)
+        wait_until(lambda: all_linked(cluster, "periodic"), timeout=20)
         old = cluster.robot_login("periodic", "default-quay-openshift", registry.host)
         assert old is not None
-        new = wait_for(
+        new = wait_until(
             lambda: (
                 (login := cluster.robot_login("periodic", "default-quay-openshift", registry.host))
                 != old
@@ -195,12 +197,12 @@ class TestTokenRotation:
         assert registry_auth(registry, *old) == 401
 
     def test_a_rotation_that_fell_due_while_the_operator_was_down_runs_at_start(
-        self, cluster: Cluster, registry: Registry, operator_factory: Any
+        self, cluster: Cluster, registry: RegistryServer, operator_factory: Any
     ) -> None:
         configure(cluster, registry, robotTokenRotationSeconds=3600)
         first = operator_factory()
         cluster.new_project("overdue")
-        wait_for(lambda: all_linked(cluster, "overdue"), timeout=20)
+        wait_until(lambda: all_linked(cluster, "overdue"), timeout=20)
         old = cluster.robot_login("overdue", "builder-quay-openshift", registry.host)
         first.stop()
         # The last periodic rotation was two hours ago: with a one-hour period it is overdue.
@@ -210,7 +212,7 @@ class TestTokenRotation:
             "quay.redhat.com", "v1", "quayintegrations", "quay", {"status": status}
         )
         operator_factory()
-        new = wait_for(
+        new = wait_until(
             lambda: (
                 (login := cluster.robot_login("overdue", "builder-quay-openshift", registry.host))
                 != old
@@ -219,7 +221,7 @@ class TestTokenRotation:
             timeout=20,
         )
         assert registry_auth(registry, *new) == 200
-        stamp = wait_for(
+        stamp = wait_until(
             lambda: (
                 (cluster.get_integration("quay").get("status") or {}).get("lastRobotTokenRotation")
                 != "2026-01-01T00:00:00Z"
@@ -235,7 +237,7 @@ class TestNamespaceDeletion:
     def test_deleting_the_namespace_follows_the_organization_policy(
         self,
         cluster: Cluster,
-        registry: Registry,
+        registry: RegistryServer,
         operator_factory: Any,
         policy: str,
         org_kept: bool,
@@ -243,19 +245,19 @@ class TestNamespaceDeletion:
         configure(cluster, registry, organizationDeletionPolicy=policy)
         operator_factory()
         cluster.new_project("gone")
-        wait_for(lambda: all_linked(cluster, "gone"), timeout=20)
+        wait_until(lambda: all_linked(cluster, "gone"), timeout=20)
         cluster.core.delete_namespace("gone")
-        wait_for(lambda: cluster.get_namespace("gone") is None, timeout=20)
+        wait_until(lambda: cluster.get_namespace("gone") is None, timeout=20)
         org = registry.get("/api/v1/organization/openshift_gone").status_code
         assert (org == 200) is org_kept
 
     def test_with_quay_down_the_finalizer_is_released_at_the_deadline(
-        self, cluster: Cluster, registry: Registry, operator_factory: Any
+        self, cluster: Cluster, registry: RegistryServer, operator_factory: Any
     ) -> None:
         configure(cluster, registry, namespaceDeletionDeadlineSeconds=4)
         operator_factory()
         cluster.new_project("stuck")
-        wait_for(lambda: all_linked(cluster, "stuck"), timeout=20)
+        wait_until(lambda: all_linked(cluster, "stuck"), timeout=20)
         registry.stop()
         started = time.monotonic()
         cluster.core.delete_namespace("stuck")
@@ -266,11 +268,11 @@ class TestNamespaceDeletion:
                 body["metadata"].get("finalizers") or []
             )
 
-        wait_for(released, timeout=25)
+        wait_until(released, timeout=25)
         # deletionTimestamp has one-second resolution, so the deadline may fall up to 1 s early.
         assert time.monotonic() - started >= 2.9, "released before the deadline"
         # Events about a Namespace live in `default`, so they outlive the namespace.
-        events_seen = wait_for(lambda: cluster.namespace_events("stuck"), timeout=10)
+        events_seen = wait_until(lambda: cluster.namespace_events("stuck"), timeout=10)
         reasons = [e.get("reason") for e in events_seen]
         messages = " ".join(e.get("message", "") for e in events_seen)
         assert "QuayCleanupIncomplete" in reasons
@@ -281,19 +283,19 @@ class TestReservedNames:
     def test_a_recreated_namespace_waits_for_quay_to_free_the_org_name(
         self, cluster: Cluster, operator_factory: Any
     ) -> None:
-        from tests.bridge.servers import start_registry
+        from devstack.registry import RegistryServer
 
-        slow_gc = start_registry(gc_seconds=4)
+        slow_gc = RegistryServer.start(gc_seconds=4)
         try:
             configure(cluster, slow_gc)
             operator_factory()
             cluster.new_project("again")
-            wait_for(lambda: all_linked(cluster, "again"), timeout=20)
+            wait_until(lambda: all_linked(cluster, "again"), timeout=20)
             cluster.core.delete_namespace("again")
-            wait_for(lambda: cluster.get_namespace("again") is None, timeout=20)
+            wait_until(lambda: cluster.get_namespace("again") is None, timeout=20)
             cluster.new_project("again")
-            wait_for(lambda: slow_gc.get("/api/v1/organization/openshift_again").ok, timeout=30)
-            wait_for(lambda: all_linked(cluster, "again"), timeout=20)
+            wait_until(lambda: slow_gc.get("/api/v1/organization/openshift_again").ok, timeout=30)
+            wait_until(lambda: all_linked(cluster, "again"), timeout=20)
             login = cluster.robot_login("again", "builder-quay-openshift", slow_gc.host)
             assert login is not None and registry_auth(slow_gc, *login) == 200
         finally:
@@ -302,11 +304,11 @@ class TestReservedNames:
 
 class TestTheQuayCallBudget:
     def test_a_new_namespace_with_one_image_stream_costs_eight_quay_calls_each_write_once(
-        self, cluster: Cluster, registry: Registry, operator_factory: Any
+        self, cluster: Cluster, registry: RegistryServer, operator_factory: Any
     ) -> None:
         configure(cluster, registry)
         operator = operator_factory()
-        wait_for(lambda: cluster.condition("quay", "Ready"), timeout=20)
+        wait_until(lambda: cluster.condition("quay", "Ready"), timeout=20)
         time.sleep(1.0)  # the integration's own start-up calls are done
 
         def namespace_calls() -> dict[tuple[str, ...], float]:
@@ -325,8 +327,8 @@ class TestTheQuayCallBudget:
         before = namespace_calls()
         cluster.new_project("budget")
         cluster.image_stream("budget", "app")
-        wait_for(lambda: all_linked(cluster, "budget"), timeout=20)
-        wait_for(lambda: repo_exists(registry, "openshift_budget", "app"), timeout=20)
+        wait_until(lambda: all_linked(cluster, "budget"), timeout=20)
+        wait_until(lambda: repo_exists(registry, "openshift_budget", "app"), timeout=20)
         time.sleep(1.0)  # anything else the new namespace caused has run
         after = namespace_calls()
         made = {

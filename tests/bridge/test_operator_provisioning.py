@@ -12,8 +12,10 @@ from typing import Any
 import pytest
 import requests
 
+from devstack.registry import RegistryServer
+from devstack.waiting import wait_until
 from tests.bridge.conftest import Cluster
-from tests.bridge.servers import Registry, metric_total, operator_counts, wait_for
+from tests.bridge.metrics import metric_total, operator_counts
 
 SAS = ("builder", "default", "deployer")
 
@@ -22,7 +24,7 @@ def all_linked(cluster: Cluster, namespace: str, sas: tuple[str, ...] = SAS) -> 
     return all(cluster.linked(namespace, sa, f"{sa}-quay-openshift") for sa in sas)
 
 
-def robot_can_login(registry: Registry, robot: str, token: str, repo: str) -> int:
+def robot_can_login(registry: RegistryServer, robot: str, token: str, repo: str) -> int:
     reply = requests.get(
         registry.url + "/v2/auth",
         params={"service": registry.host, "scope": f"repository:{repo}:pull"},
@@ -34,12 +36,12 @@ def robot_can_login(registry: Registry, robot: str, token: str, repo: str) -> in
 
 class TestSeedProcedure:
     def test_a_new_namespace_gets_org_robots_prototypes_and_linked_pull_secrets(
-        self, ready_integration: Cluster, registry: Registry, operator_factory: Any
+        self, ready_integration: Cluster, registry: RegistryServer, operator_factory: Any
     ) -> None:
         cluster = ready_integration
         operator_factory()
         cluster.new_project("e2e-demo")
-        wait_for(lambda: all_linked(cluster, "e2e-demo"), timeout=20)
+        wait_until(lambda: all_linked(cluster, "e2e-demo"), timeout=20)
 
         org = registry.get("/api/v1/organization/openshift_e2e-demo")
         assert org.status_code == 200
@@ -83,14 +85,14 @@ class TestSeedProcedure:
         assert namespace["metadata"]["labels"]["quay-bridge.quay.redhat.com/managed"] == "true"
 
     def test_a_namespace_in_place_costs_no_quay_write_and_no_kubernetes_write(
-        self, ready_integration: Cluster, registry: Registry, operator_factory: Any
+        self, ready_integration: Cluster, registry: RegistryServer, operator_factory: Any
     ) -> None:
         cluster = ready_integration
         operator = operator_factory()
         cluster.new_project("calm")
         cluster.image_stream("calm", "web")
-        wait_for(lambda: all_linked(cluster, "calm"), timeout=20)
-        wait_for(lambda: registry.get("/api/v1/repository/openshift_calm/web").ok, timeout=10)
+        wait_until(lambda: all_linked(cluster, "calm"), timeout=20)
+        wait_until(lambda: registry.get("/api/v1/repository/openshift_calm/web").ok, timeout=10)
         time.sleep(1.0)
         _, quay_writes, kube_writes = operator_counts(operator)
         # An unrelated change to the namespace and to each ImageStream and ServiceAccount.
@@ -113,13 +115,13 @@ class TestSeedProcedure:
         assert kube_after - kube_writes <= 1  # at most the integration's status (managed count)
 
     def test_an_imagestream_gets_a_repository_with_robot_rights(
-        self, ready_integration: Cluster, registry: Registry, operator_factory: Any
+        self, ready_integration: Cluster, registry: RegistryServer, operator_factory: Any
     ) -> None:
         cluster = ready_integration
         operator_factory()
         cluster.ensure_namespace("apps")
         cluster.image_stream("apps", "httpd-example")
-        wait_for(lambda: registry.get("/api/v1/repository/openshift_apps/httpd-example").ok, 20)
+        wait_until(lambda: registry.get("/api/v1/repository/openshift_apps/httpd-example").ok, 20)
         permissions = registry.get(
             "/api/v1/repository/openshift_apps/httpd-example/permissions/user/"
         ).json()["permissions"]
@@ -129,7 +131,7 @@ class TestSeedProcedure:
 
 class TestLateServiceAccounts:
     def test_a_service_account_created_later_is_linked_without_quay_calls(
-        self, cluster: Cluster, registry: Registry, operator_factory: Any
+        self, cluster: Cluster, registry: RegistryServer, operator_factory: Any
     ) -> None:
         cluster.secret("openshift-operators", "quay-token", {"token": registry.token})
         cluster.integration(
@@ -142,15 +144,15 @@ class TestLateServiceAccounts:
         )
         operator = operator_factory()
         cluster.new_project("late")
-        wait_for(lambda: all_linked(cluster, "late", ("builder",)), timeout=20)
-        wait_for(lambda: cluster.get_secret("late", "pipeline-quay-openshift"), timeout=10)
+        wait_until(lambda: all_linked(cluster, "late", ("builder",)), timeout=20)
+        wait_until(lambda: cluster.get_secret("late", "pipeline-quay-openshift"), timeout=10)
         calls_before, _, _ = operator_counts(operator)
         started = time.monotonic()
         cluster.core.create_namespaced_service_account(
             "late",
             {"metadata": {"name": "pipeline"}, "secrets": [{"name": "pipeline-dockercfg-q"}]},
         )
-        wait_for(lambda: all_linked(cluster, "late", ("pipeline",)), timeout=10, interval=0.02)
+        wait_until(lambda: all_linked(cluster, "late", ("pipeline",)), timeout=10, interval=0.02)
         delay = time.monotonic() - started
         calls_after, _, _ = operator_counts(operator)
         assert calls_after == calls_before
@@ -166,9 +168,9 @@ class TestLateServiceAccounts:
         cluster = ready_integration
         operator_factory()
         cluster.new_project("oops")
-        wait_for(lambda: all_linked(cluster, "oops"), timeout=20)
+        wait_until(lambda: all_linked(cluster, "oops"), timeout=20)
         cluster.core.delete_namespaced_secret("deployer-quay-openshift", "oops")
-        wait_for(lambda: cluster.get_secret("oops", "deployer-quay-openshift"), timeout=10)
+        wait_until(lambda: cluster.get_secret("oops", "deployer-quay-openshift"), timeout=10)
 
 
 class TestProjectTiming:
@@ -182,7 +184,11 @@ class TestProjectTiming:
         indirect=["sim"],
     )
     def test_a_project_is_provisioned_only_once_its_scc_annotations_are_set(
-        self, ready_integration: Cluster, registry: Registry, operator_factory: Any, scc_late: bool
+        self,
+        ready_integration: Cluster,
+        registry: RegistryServer,
+        operator_factory: Any,
+        scc_late: bool,
     ) -> None:
         cluster = ready_integration
         operator_factory()
@@ -202,21 +208,21 @@ class TestProjectTiming:
             assert "quay.redhat.com/quayintegrations" not in (
                 namespace["metadata"].get("finalizers") or []
             )
-        wait_for(lambda: all_linked(cluster, "timed"), timeout=30)
+        wait_until(lambda: all_linked(cluster, "timed"), timeout=30)
         assert registry.get("/api/v1/organization/openshift_timed").status_code == 200
         assert "openshift.io/sa.scc.mcs" in annotations()
 
 
 class TestRestart:
     def test_a_restarted_operator_finds_everything_in_place_and_writes_nothing(
-        self, ready_integration: Cluster, registry: Registry, operator_factory: Any
+        self, ready_integration: Cluster, registry: RegistryServer, operator_factory: Any
     ) -> None:
         cluster = ready_integration
         first = operator_factory()
         cluster.new_project("steady")
         cluster.image_stream("steady", "web")
-        wait_for(lambda: all_linked(cluster, "steady"), timeout=20)
-        wait_for(lambda: registry.get("/api/v1/repository/openshift_steady/web").ok, timeout=10)
+        wait_until(lambda: all_linked(cluster, "steady"), timeout=20)
+        wait_until(lambda: registry.get("/api/v1/repository/openshift_steady/web").ok, timeout=10)
         time.sleep(1.0)
         first.stop()
         second = operator_factory()
@@ -225,7 +231,7 @@ class TestRestart:
             text = requests.get(second.metrics_url, timeout=5).text
             return metric_total(text, "quay_bridge_managed_namespaces", integration="quay") >= 1
 
-        wait_for(managed, timeout=20)
+        wait_until(managed, timeout=20)
         time.sleep(1.5)
         text = requests.get(second.metrics_url, timeout=5).text
         calls = metric_total(text, "quay_bridge_quay_calls_total")

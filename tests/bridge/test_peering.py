@@ -27,8 +27,11 @@ from bridge.kube.cluster import Cluster as BridgeCluster
 from bridge.kube.connection import load_connection
 from bridge.kube.peering import Peering, is_active
 from bridge.metrics import Metrics
+from devstack.operator import Operator
+from devstack.registry import RegistryServer
+from devstack.waiting import wait_until
 from tests.bridge.conftest import Cluster
-from tests.bridge.servers import Operator, Registry, metric_total, wait_for
+from tests.bridge.metrics import metric_total
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -100,7 +103,7 @@ def _keepalive(cluster: Cluster, peers: dict[str, Any]) -> None:
 
 
 async def test_a_passive_replica_writes_nothing_keeps_the_view_and_takes_over(
-    ready_integration: Cluster, registry: Registry
+    ready_integration: Cluster, registry: RegistryServer
 ) -> None:
     cluster = ready_integration
     _install_peering(cluster)
@@ -119,7 +122,7 @@ async def test_a_passive_replica_writes_nothing_keeps_the_view_and_takes_over(
         def sa_exists() -> bool:
             return cluster.get_sa("standby", "builder") is not None
 
-        await asyncio.to_thread(wait_for, sa_exists, 10)
+        await asyncio.to_thread(wait_until, sa_exists, 10)
         await asyncio.sleep(1.0)
         assert state.destination_for("standby") is not None, "the webhook knows the namespace"
         assert not state.builder_ready("standby")
@@ -170,7 +173,7 @@ async def test_a_passive_replica_writes_nothing_keeps_the_view_and_takes_over(
                 for sa in ("builder", "default", "deployer")
             )
 
-        await asyncio.to_thread(wait_for, provisioned, 20)
+        await asyncio.to_thread(wait_until, provisioned, 20)
         assert controller.active
         login = cluster.robot_login("standby", "builder-quay-openshift", registry.host)
         assert login is not None and login[0] == "openshift_standby+builder"
@@ -194,13 +197,13 @@ def _writes(operator: Operator) -> float:
 
 
 def test_two_replicas_one_writes_and_the_other_takes_over_when_it_stops(
-    ready_integration: Cluster, registry: Registry, operator_factory: Any
+    ready_integration: Cluster, registry: RegistryServer, operator_factory: Any
 ) -> None:
     cluster = ready_integration
     _install_peering(cluster)
     first = operator_factory("--peering", "quay-bridge")
     second = operator_factory("--peering", "quay-bridge")
-    wait_for(
+    wait_until(
         lambda: _metric(first, "quay_bridge_active") + _metric(second, "quay_bridge_active") == 1,
         30,
     )
@@ -208,12 +211,12 @@ def test_two_replicas_one_writes_and_the_other_takes_over_when_it_stops(
     # The first replica was alone for a moment, and active then: count from here on.
     before = _writes(passive)
     cluster.new_project("twin")
-    wait_for(lambda: all(cluster.linked("twin", sa, f"{sa}-quay-openshift") for sa in SAS), 30)
+    wait_until(lambda: all(cluster.linked("twin", sa, f"{sa}-quay-openshift") for sa in SAS), 30)
     assert _writes(active) > 0
     assert _writes(passive) == before, "the passive replica wrote"
 
     active.stop()
-    wait_for(lambda: _metric(passive, "quay_bridge_active") == 1, 30)
+    wait_until(lambda: _metric(passive, "quay_bridge_active") == 1, 30)
     cluster.new_project("after")
-    wait_for(lambda: all(cluster.linked("after", sa, f"{sa}-quay-openshift") for sa in SAS), 30)
+    wait_until(lambda: all(cluster.linked("after", sa, f"{sa}-quay-openshift") for sa in SAS), 30)
     assert registry.get("/api/v1/organization/openshift_after").ok

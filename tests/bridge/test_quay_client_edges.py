@@ -23,7 +23,7 @@ from werkzeug import Request, Response
 
 from bridge.quay import errors as qe
 from bridge.quay.client import QuayClient
-from tests.support.ports import free_port
+from devstack.ports import free_port
 
 TOKEN = "SECRET-TOKEN-VALUE-1234"
 

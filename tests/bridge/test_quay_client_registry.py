@@ -15,7 +15,7 @@ import pytest
 
 from bridge.quay import errors as qe
 from bridge.quay.client import QuayClient
-from tests.support.registry_server import RegistryServer, registry_server
+from devstack.registry import RegistryServer, registry_server
 
 
 @pytest.fixture(scope="module")

@@ -18,9 +18,9 @@ from typing import Any
 import pytest
 from kubernetes.client.exceptions import ApiException
 
+from devstack.registry import RegistryServer
+from devstack.waiting import wait_until
 from tests.bridge.conftest import Cluster
-from tests.bridge.servers import Registry, wait_for
-from tests.support.registry_server import RegistryServer
 
 SAS = ("builder", "default", "deployer")
 PROJECTS = 12
@@ -29,8 +29,8 @@ COST = ("--quay-cost", "--quay-cost-seconds", "0.02", "--quay-cost-workers", "1"
 
 
 @pytest.fixture
-def registry() -> Iterator[Registry]:
-    server = Registry(RegistryServer.start(gc_seconds=1.0, extra_args=COST))
+def registry() -> Iterator[RegistryServer]:
+    server = RegistryServer.start(gc_seconds=1.0, extra_args=COST)
     try:
         yield server
     finally:
@@ -39,15 +39,19 @@ def registry() -> Iterator[Registry]:
 
 def _stream_when_possible(cluster: Cluster, namespace: str, name: str) -> None:
     """Create the ImageStream as soon as the API server accepts it (namespace may not exist)."""
-    deadline = time.monotonic() + 20
-    while True:
+
+    def created() -> bool:
         try:
             cluster.image_stream(namespace, name)
-            return
         except ApiException as exc:
-            if exc.status != 404 or time.monotonic() > deadline:
+            if exc.status != 404:
                 raise
-            time.sleep(0.005)
+            return False
+        return True
+
+    wait_until(
+        created, 20, f"the API server accepting ImageStream {namespace}/{name}", interval=0.005
+    )
 
 
 def _play(cluster: Cluster, namespace: str, order: str, later: float) -> None:
@@ -62,7 +66,7 @@ def _play(cluster: Cluster, namespace: str, order: str, later: float) -> None:
         cluster.image_stream(namespace, "racing")
     else:  # after the ServiceAccounts exist
         cluster.new_project(namespace)
-        wait_for(lambda: all(cluster.get_sa(namespace, sa) for sa in SAS), timeout=20)
+        wait_until(lambda: all(cluster.get_sa(namespace, sa) for sa in SAS), timeout=20)
         cluster.image_stream(namespace, "racing")
     # More streams over the next seconds: some land while the namespace's pass is creating the
     # repositories of the streams it has read.
@@ -84,7 +88,7 @@ def _play(cluster: Cluster, namespace: str, order: str, later: float) -> None:
     ids=["at-once", "accounts-late", "annotations-late"],
 )
 def test_every_image_stream_gets_its_repository_in_every_order(
-    ready_integration: Cluster, registry: Registry, operator_factory: Any
+    ready_integration: Cluster, registry: RegistryServer, operator_factory: Any
 ) -> None:
     cluster = ready_integration
     operator_factory()
@@ -106,8 +110,8 @@ def test_every_image_stream_gets_its_repository_in_every_order(
 
     # No later event touches these namespaces: each repository must come from the first events.
     with contextlib.suppress(TimeoutError):
-        wait_for(lambda: not missing(), timeout=30)
+        wait_until(lambda: not missing(), timeout=30)
     assert missing() == []
     for ns, _, _ in plays:
         for sa in SAS:
-            wait_for(lambda ns=ns, sa=sa: cluster.linked(ns, sa, f"{sa}-quay-openshift"))
+            wait_until(lambda ns=ns, sa=sa: cluster.linked(ns, sa, f"{sa}-quay-openshift"))

@@ -13,8 +13,9 @@ from typing import Any
 
 import requests
 
+from devstack.registry import RegistryServer
+from devstack.waiting import wait_until
 from tests.bridge.conftest import Cluster
-from tests.bridge.servers import Registry, wait_for
 
 #: Administer Organization, Administer Repositories, Create Repositories, View all visible
 #: repositories, Read/Write to any accessible repositories, Administer User, Read User Information.
@@ -30,7 +31,7 @@ SEVEN = (
 SAS = ("builder", "default", "deployer")
 
 
-def mint(registry: Registry, scopes: tuple[str, ...]) -> str:
+def mint(registry: RegistryServer, scopes: tuple[str, ...]) -> str:
     """An application token with ``scopes``, made with the registry's first user's own token."""
     headers = {"Authorization": f"Bearer {registry.token}"}
 
@@ -53,13 +54,13 @@ def mint(registry: Registry, scopes: tuple[str, ...]) -> str:
 
 class TestTheSeedsSevenScopes:
     def test_a_token_with_exactly_the_seven_scopes_provisions_and_cleans_up(
-        self, cluster: Cluster, registry: Registry, operator_factory: Any
+        self, cluster: Cluster, registry: RegistryServer, operator_factory: Any
     ) -> None:
         token = mint(registry, SEVEN)
         cluster.secret("openshift-operators", "quay-token", {"token": token})
         cluster.integration("quay", registry)
         operator_factory()
-        wait_for(lambda: (cluster.condition("quay", "Ready") or {}).get("status") == "True")
+        wait_until(lambda: (cluster.condition("quay", "Ready") or {}).get("status") == "True")
         cluster.new_project("scoped")
         cluster.image_stream("scoped", "app")
         org = "openshift_scoped"
@@ -72,23 +73,25 @@ class TestTheSeedsSevenScopes:
             linked = all(cluster.linked("scoped", sa, f"{sa}-quay-openshift") for sa in SAS)
             return linked and roles.get(f"{org}+builder") == "write"
 
-        wait_for(provisioned, timeout=30)
+        wait_until(provisioned, timeout=30)
         robots = registry.get(f"/api/v1/organization/{org}/robots").json()["robots"]
         assert sorted(r["name"] for r in robots) == [f"{org}+{sa}" for sa in SAS]
         prototypes = registry.get(f"/api/v1/organization/{org}/prototypes").json()["prototypes"]
         assert len(prototypes) == 3
         cluster.core.delete_namespace("scoped")
-        wait_for(lambda: registry.get(f"/api/v1/organization/{org}").status_code == 404, timeout=30)
+        wait_until(
+            lambda: registry.get(f"/api/v1/organization/{org}").status_code == 404, timeout=30
+        )
 
     def test_without_administer_organization_the_robots_are_refused(
-        self, cluster: Cluster, registry: Registry, operator_factory: Any
+        self, cluster: Cluster, registry: RegistryServer, operator_factory: Any
     ) -> None:
         token = mint(registry, tuple(scope for scope in SEVEN if scope != "org:admin"))
         cluster.secret("openshift-operators", "quay-token", {"token": token})
         cluster.integration("quay", registry)
         operator = operator_factory()
         cluster.new_project("unscoped")
-        wait_for(lambda: "HTTP 403" in operator.log(), timeout=30)
+        wait_until(lambda: "HTTP 403" in operator.log(), timeout=30)
         robots = registry.get("/api/v1/organization/openshift_unscoped/robots")
         assert robots.status_code != 200 or robots.json()["robots"] == []
         assert cluster.get_secret("unscoped", "builder-quay-openshift") is None

@@ -16,8 +16,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from devstack.registry import RegistryServer
+from devstack.waiting import wait_until
 from tests.bridge.conftest import Cluster
-from tests.bridge.servers import Registry, wait_for
 from tests.bridge.test_operator_integrations import marked
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -36,14 +37,14 @@ def release(cluster: Cluster) -> str:
 
 class TestUninstallingTheOperatorFirst:
     def test_the_release_script_frees_stuck_and_managed_namespaces_and_keeps_quay_data(
-        self, ready_integration: Cluster, registry: Registry, operator_factory: Any
+        self, ready_integration: Cluster, registry: RegistryServer, operator_factory: Any
     ) -> None:
         cluster = ready_integration
         operator = operator_factory()
         for name in ("kept", "deleted-late"):
             cluster.new_project(name)
         for name in ("kept", "deleted-late"):
-            wait_for(lambda n=name: marked(cluster, n) == (True, True), timeout=20)
+            wait_until(lambda n=name: marked(cluster, n) == (True, True), timeout=20)
         operator.stop()  # what `kubectl delete -k deploy/base` does before the integration goes
 
         cluster.core.delete_namespace("deleted-late")
@@ -54,7 +55,7 @@ class TestUninstallingTheOperatorFirst:
         output = release(cluster)
         assert "released namespace/kept" in output
         assert "released namespace/deleted-late" in output
-        wait_for(lambda: cluster.get_namespace("deleted-late") is None, timeout=20)
+        wait_until(lambda: cluster.get_namespace("deleted-late") is None, timeout=20)
         assert marked(cluster, "kept") == (False, False)
         for org in ("openshift_kept", "openshift_deleted-late"):
             assert registry.get(f"/api/v1/organization/{org}").ok
@@ -63,13 +64,13 @@ class TestUninstallingTheOperatorFirst:
 
 class TestSystemNamespaces:
     def test_an_allowlisted_system_namespace_is_not_managed_and_the_log_says_so(
-        self, cluster: Cluster, registry: Registry, operator_factory: Any
+        self, cluster: Cluster, registry: RegistryServer, operator_factory: Any
     ) -> None:
         cluster.secret("openshift-operators", "quay-token", {"token": registry.token})
         cluster.integration("quay", registry, allowlistNamespaces=["kube-public", "app"])
         operator = operator_factory()
         cluster.new_project("app")
-        wait_for(lambda: marked(cluster, "app") == (True, True), timeout=20)
+        wait_until(lambda: marked(cluster, "app") == (True, True), timeout=20)
         assert marked(cluster, "kube-public") == (False, False)
         assert registry.get("/api/v1/organization/openshift_kube-public").status_code == 404
         assert "allowlistNamespaces names kube-public, which quay-bridge never manages" in (

@@ -22,7 +22,7 @@ from bridge.kube.cluster import Cluster
 from bridge.kube.connection import load_connection
 from bridge.kube.watching import Informer, KeyedDispatch, Source
 from bridge.metrics import Metrics
-from tests.support.sim_server import SimServer, sim_server
+from devstack.sim import SimServer, sim_server
 
 Events = list[tuple[str, str, str]]
 

@@ -13,7 +13,7 @@ import yaml
 
 from certs.issuing import service_dns_names, subject_alternative_names
 from certs.renewal import renewal_time
-from tests.support.sim_server import sim_server
+from devstack.sim import sim_server
 
 DEPLOYED = Path(__file__).parents[2] / "deploy" / "base" / "mutatingwebhookconfiguration.yaml"
 QUAY_BRIDGE = Path(sys.executable).parent / "quay-bridge"

@@ -24,7 +24,7 @@ from certs.api import WebhookConfigurations, status_of
 from certs.injecting import ATTEMPTS, inject_ca_bundle
 from certs.issuing import make_ca
 from certs.official_client import OfficialWebhookConfigurations, patch_live_ca_bundle
-from tests.support.sim_server import SimServer, sim_server
+from devstack.sim import SimServer, sim_server
 
 DEPLOYED = Path(__file__).parents[2] / "deploy" / "base" / "mutatingwebhookconfiguration.yaml"
 CA = make_ca().cert_pem

@@ -19,7 +19,7 @@ import pytest
 from demo.kube import Kube
 from demo.quay import Quay
 from demo.scenario import DemoConfig, Scenario
-from demo.stack import Stack
+from devstack.stack import Stack
 from tests.e2e.conftest import RecordingReporter
 
 pytestmark = pytest.mark.cluster

@@ -19,9 +19,9 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.bridge.servers import wait_for
-from tests.support.ports import free_port
-from tests.support.sim_server import SimServer, start_sim
+from devstack.ports import free_port
+from devstack.sim import SimServer, start_sim
+from devstack.waiting import wait_until
 
 BIN = Path(sys.executable).parent
 
@@ -77,7 +77,7 @@ class TestCtrlC:
              "--metrics-host", "127.0.0.1", "--metrics-port", str(metrics)],
             tmp_path,
         )  # fmt: skip
-        wait_for(lambda: ready(f"http://127.0.0.1:{metrics}/readyz"), 30)
+        wait_until(lambda: ready(f"http://127.0.0.1:{metrics}/readyz"), 30)
         assert any(name.endswith("tls.key") for name in files_under(tmp_path / "tmp"))
         assert interrupt(process) in (0, 130)
         output = log.read_text()
@@ -89,7 +89,7 @@ class TestCtrlC:
         process, log = start(
             [str(BIN / "quay-bridge"), "sim", "--port", str(free_port())], tmp_path
         )
-        wait_for(lambda: "listening on" in log.read_text(), 30)
+        wait_until(lambda: "listening on" in log.read_text(), 30)
         assert interrupt(process) == 0
         output = log.read_text()
         assert output.rstrip().splitlines()[-1] == "quay-bridge sim: stopped"
@@ -100,7 +100,7 @@ class TestCtrlC:
     ) -> None:
         port = free_port()
         process, log = start([str(BIN / "quay-registry"), "serve", "--port", str(port)], tmp_path)
-        wait_for(lambda: ready(f"http://127.0.0.1:{port}/health/instance"), 30)
+        wait_until(lambda: ready(f"http://127.0.0.1:{port}/health/instance"), 30)
         assert files_under(tmp_path / "tmp") != []
         assert interrupt(process) == 0
         output = log.read_text()

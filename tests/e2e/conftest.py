@@ -1,7 +1,7 @@
 """Fixtures of the end-to-end suite: a whole stack per test, started as processes on loopback.
 
 Every test here runs the real registry core, the real simulator and the real operator (with its
-webhook) through ``demo.stack``, exactly as ``quay-bridge demo`` does, and plays the seed's
+webhook) through ``devstack.stack``, exactly as ``quay-bridge demo`` does, and plays the seed's
 procedure through ``demo.scenario``; the assertions are the tests' own.
 """
 
@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from demo.reporting import StepRecord
-from demo.stack import Stack
+from devstack.stack import Stack
 
 
 class RecordingReporter:

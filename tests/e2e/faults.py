@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import aiohttp
 from aiohttp import web
 
-from tests.support.ports import free_port
+from devstack.ports import free_port
 
 SESSION = web.AppKey("session", aiohttp.ClientSession)
 

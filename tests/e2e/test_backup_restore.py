@@ -24,8 +24,9 @@ import pytest
 import requests
 
 from demo.scenario import DemoConfig, Scenario, wait_for
-from demo.stack import Stack, cli
-from tests.bridge.servers import metric_total
+from devstack.processes import cli
+from devstack.stack import Stack
+from tests.bridge.metrics import metric_total
 from tests.e2e.conftest import RecordingReporter, quay_writes
 from tests.e2e.test_operator_restart import run, settle
 from tests.registry.oci.images import make_image, write_layout

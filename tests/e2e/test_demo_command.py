@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import json
 import os
-import queue
 import signal
 import subprocess
 import sys
-import threading
-import time
 from pathlib import Path
 from typing import Any
+
+from tests.support.demo_process import DemoProcess
 
 STEPS = [
     "registry",
@@ -99,25 +98,10 @@ def paste(*commands: str, kubeconfig: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_keep_leaves_a_stack_whose_printed_commands_work_when_pasted() -> None:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "quaybridge_cli", "demo", "--json", "--keep"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    lines: queue.Queue[str] = queue.Queue()
-    threading.Thread(
-        target=lambda: [lines.put(line) for line in process.stdout or []], daemon=True
-    ).start()
-    seen: list[dict[str, Any]] = []
+    demo = DemoProcess("--keep")
+    seen = demo.seen
     try:
-        deadline = time.monotonic() + 240
-        while not any(o["event"] == "keep" for o in seen):
-            assert time.monotonic() < deadline, seen[-3:]
-            try:
-                seen.append(json.loads(lines.get(timeout=5)))
-            except queue.Empty:
-                assert process.poll() is None, f"the demo exited early: {seen[-3:]}"
+        demo.until("keep")
         summary = next(o for o in seen if o["event"] == "summary")
         assert summary["ok"], summary
         assert "delete-project" not in [o.get("name") for o in seen]
@@ -147,11 +131,8 @@ def test_keep_leaves_a_stack_whose_printed_commands_work_when_pasted() -> None:
         assert "latest" in json.loads(tags.stdout)["tags"]
         pids = started_pids(seen)
     finally:
-        process.send_signal(signal.SIGTERM)
-        process.wait(timeout=60)
-        if process.stdout is not None:
-            process.stdout.close()
-    assert process.returncode == 0
+        returncode = demo.stop()
+    assert returncode == 0
     assert not [pid for pid in pids if alive(pid)], "a component was left running"
 
 

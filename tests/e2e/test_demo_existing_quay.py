@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 import requests
 
-from tests.support.registry_server import RegistryServer
+from devstack.registry import RegistryServer
 
 STEPS = [
     "quay",

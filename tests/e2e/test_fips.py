@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from demo.scenario import DemoConfig, Scenario
-from demo.stack import Stack
+from devstack.stack import Stack
 from tests.e2e.conftest import RecordingReporter
 from tests.e2e.test_operator_restart import run
 from tests.webhook.test_fips_tls import APPROVED, chacha_only, handshake

@@ -22,12 +22,12 @@ import pytest
 import requests
 
 from demo.scenario import DemoConfig, Scenario
-from demo.stack import Stack
-from tests.bridge.servers import start_operator
+from devstack.operator import Operator
+from devstack.registry import RegistryServer
+from devstack.sim import start_sim
+from devstack.stack import Stack
 from tests.e2e.conftest import RecordingReporter
 from tests.e2e.test_operator_restart import run
-from tests.support.registry_server import RegistryServer
-from tests.support.sim_server import start_sim
 
 
 def refuses_ipv4(port: int) -> bool:
@@ -98,7 +98,7 @@ def test_dual_stack_registry_simulator_and_metrics_answer_on_both_loopbacks() ->
         assert answers_on_both(quay_port, "/health/instance") == [200, 200]
         sim_port = urlsplit(sim.url).port
         assert sim_port is not None and answers_on_both(sim_port, "/readyz") == [200, 200]
-        operator = start_operator(
+        operator = Operator.start(
             sim.kubeconfig, "--listen-ip-version", "dual-stack", "--metrics-host", "::1"
         )
         try:

@@ -8,14 +8,14 @@ the restarted operator must still import it, exactly once, and Quay must hold ea
 
 from __future__ import annotations
 
-import time
-
 import requests
 
-from demo.scenario import IMPORTED, DemoConfig, Scenario, wait_for
-from demo.stack import Stack
+from demo.scenario import DemoConfig, Scenario, wait_for
+from devstack.stack import Stack
+from devstack.waiting import wait_until, wait_until_steady
 from tests.e2e.conftest import RecordingReporter, quay_writes
 from tests.e2e.test_seed_procedure import CHECKS
+from vocabulary import IMPORTED_ANNOTATION
 
 NS = "e2e-demo"
 ORG = "openshift_e2e-demo"
@@ -38,15 +38,9 @@ def writes(stack: Stack) -> dict[tuple[str, str, str], float]:
 
 def settle(stack: Stack, seconds: float = 3.0) -> dict[tuple[str, str, str], float]:
     """Wait until the registry core has seen no Quay write for ``seconds``; return the counts."""
-    deadline = time.monotonic() + 60
-    last, since = writes(stack), time.monotonic()
-    while time.monotonic() - since < seconds:
-        assert time.monotonic() < deadline, "the operator never stopped writing to Quay"
-        time.sleep(0.5)
-        current = writes(stack)
-        if current != last:
-            last, since = current, time.monotonic()
-    return last
+    return wait_until_steady(
+        lambda: writes(stack), seconds, 60, "the operator's Quay writes", interval=0.5
+    )
 
 
 def test_a_restarted_operator_does_nothing_twice_and_loses_nothing(stack: Stack) -> None:
@@ -64,15 +58,12 @@ def test_a_restarted_operator_does_nothing_twice_and_loses_nothing(stack: Stack)
         # Crash as soon as the first build exists: it completes while no operator runs.
         run(scenario, "new-app")
         kube = scenario.kube
-        deadline = time.monotonic() + 60
-        while kube.get(BUILD) is None:
-            assert time.monotonic() < deadline, "the first build never appeared"
-            time.sleep(0.02)
+        wait_until(lambda: kube.get(BUILD) is not None, 60, "the first build", interval=0.02)
         stack.kill("operator")
         after_crash = kube.get(BUILD) or {}
-        assert (after_crash["metadata"].get("annotations") or {}).get(IMPORTED) != "true", (
-            "the build was imported before the crash: the restart path was not played"
-        )
+        assert (after_crash["metadata"].get("annotations") or {}).get(
+            IMPORTED_ANNOTATION
+        ) != "true", "the build was imported before the crash: the restart path was not played"
         wait_for(
             lambda: (kube.get(BUILD) or {}).get("status", {}).get("phase") == "Complete",
             60,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 
 from demo.scenario import DemoConfig, Scenario
-from demo.stack import Stack
+from devstack.stack import Stack
 from tests.e2e.conftest import RecordingReporter
 from tests.e2e.faults import FaultProxy
 from tests.e2e.test_seed_procedure import play

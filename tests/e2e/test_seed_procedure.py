@@ -15,9 +15,10 @@ from collections.abc import Callable
 from typing import Any
 
 from demo.kube import Kube
-from demo.scenario import IMPORTED, DemoConfig, Scenario, wait_for
-from demo.stack import Stack
+from demo.scenario import DemoConfig, Scenario, wait_for
+from devstack.stack import Stack
 from tests.e2e.conftest import RecordingReporter
+from vocabulary import IMPORTED_ANNOTATION
 
 NS = "e2e-demo"
 ORG = "openshift_e2e-demo"
@@ -89,7 +90,7 @@ def check_imagestream(scenario: Scenario) -> None:
     assert reference == f"{scenario.registry_host}/{ORG}/httpd-example@{scenario.facts['_digest']}"
     build = scenario.kube.get(f"/apis/build.openshift.io/v1/namespaces/{NS}/builds/httpd-example-1")
     assert build is not None
-    assert build["metadata"]["annotations"][IMPORTED] == "true"
+    assert build["metadata"]["annotations"][IMPORTED_ANNOTATION] == "true"
 
 
 def check_deleted(scenario: Scenario) -> None:

@@ -25,13 +25,13 @@ from typing import Any
 import pytest
 import requests
 
+from devstack.ports import free_port
+from devstack.registry import RegistryServer, registry_server
+from devstack.sim import start_sim
+from devstack.waiting import wait_until
 from tests.bridge.conftest import Cluster
-from tests.bridge.servers import wait_for
 from tests.packaging.image_runs import WorkingContainer, image_config
 from tests.packaging.manifests import ROOT
-from tests.support.ports import free_port
-from tests.support.registry_server import RegistryServer, registry_server
-from tests.support.sim_server import start_sim
 from tools import image_build, image_name
 
 # A cold build (Debian base, dependencies from PyPI) takes minutes, in the first test's setup.
@@ -338,7 +338,7 @@ def test_the_operator_runs_from_the_image_and_provisions_a_namespace(
             except requests.ConnectionError:
                 return False
 
-        wait_for(ready, timeout=90)
+        wait_until(ready, timeout=90)
         cluster = Cluster(sim)
         cluster.install_crd()
         cluster.secret("openshift-operators", "quay-token", {"token": quay.token})
@@ -349,10 +349,10 @@ def test_the_operator_runs_from_the_image_and_provisions_a_namespace(
             url = f"{quay.url}/api/v1/organization/openshift_image-demo"
             return requests.get(url, headers=quay.headers(), timeout=5).status_code == 200
 
-        wait_for(organization, timeout=60)
+        wait_until(organization, timeout=60)
         for sa in ("builder", "default", "deployer"):
             linked = functools.partial(cluster.linked, "image-demo", sa, f"{sa}-quay-openshift")
-            wait_for(linked, timeout=60)
+            wait_until(linked, timeout=60)
         login = cluster.robot_login("image-demo", "builder-quay-openshift", quay.host)
         assert login is not None and login[0] == "openshift_image-demo+builder"
         auth = base64.b64encode(f"{login[0]}:{login[1]}".encode()).decode()

@@ -15,8 +15,6 @@ reason this scenario cannot exercise it, or in
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -31,10 +29,12 @@ import yaml
 from kubernetes.client.exceptions import ApiException
 
 from certs.issuing import make_ca
+from devstack.ports import free_port
+from devstack.processes import Process
+from devstack.registry import RegistryServer
+from devstack.sim import SimServer, start_sim
+from devstack.waiting import wait_until
 from tests.packaging.manifests import ROOT, load_documents
-from tests.support.ports import free_port
-from tests.support.registry_server import RegistryServer
-from tests.support.sim_server import SimServer, start_sim
 from tools import rbac_rules
 from tools.rbac_rules import Permission
 
@@ -137,23 +137,11 @@ class TestTheComparison:
         assert set(JUSTIFIED_UNUSED) <= listed
 
 
-def wait_for(what: str, check: Callable[[], T | None], timeout: float = 30.0) -> T:
-    """Poll ``check`` every 0.1 s until it returns something truthy; fail after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-
-
 @dataclass
 class Stack:
     registry: RegistryServer
     sim: SimServer
-    operator: subprocess.Popen[bytes]
-    operator_log: Path
+    operator: Process
     request_log: Path
     api: kubernetes.client.ApiClient
 
@@ -179,7 +167,7 @@ class Stack:
         return dict(json.loads(raw.data))
 
     def operator_output(self) -> str:
-        return self.operator_log.read_text(errors="replace")[-4000:]
+        return self.operator.log_text()[-4000:]
 
 
 def _create(server: SimServer, document: dict[str, Any]) -> None:
@@ -233,7 +221,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     webhook_port, metrics_port = free_port(), free_port()
     registry = RegistryServer.start(data_dir=work / "registry")
     sim: SimServer | None = None
-    operator: subprocess.Popen[bytes] | None = None
+    operator: Process | None = None
     try:
         sim = start_sim(
             "--registry", registry.url, "--insecure-registry", registry.host,
@@ -257,38 +245,22 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         arguments += ["--kubeconfig", sim.kubeconfig, "--webhook-host=127.0.0.1",
                       "--metrics-host=127.0.0.1"]  # fmt: skip
         field_values = {"metadata.name": "quay-bridge-test-0", "metadata.namespace": NAMESPACE}
-        environment = dict(os.environ)
+        environment = {}
         for variable in container["env"]:
             environment[variable["name"]] = (
                 variable.get("value")
                 or field_values[variable["valueFrom"]["fieldRef"]["fieldPath"]]
             )
         assert pod["serviceAccountName"] == _cluster_role_subject()
-        with operator_log.open("wb") as output:
-            operator = subprocess.Popen(
-                arguments, stdout=output, stderr=subprocess.STDOUT, env=environment
-            )
-        running = Stack(registry, sim, operator, operator_log, request_log, api)
-
-        def ready() -> bool:
-            assert operator is not None
-            if operator.poll() is not None:
-                raise AssertionError(f"the operator exited:\n{running.operator_output()}")
-            try:
-                return requests.get(f"http://127.0.0.1:{metrics_port}/readyz", timeout=1).ok
-            except requests.ConnectionError:
-                return False
-
-        wait_for("the operator's /readyz", ready)
-        yield running
+        operator = Process.spawn("operator", arguments, operator_log, env=environment, grace=15)
+        operator.await_ready(
+            lambda: requests.get(f"http://127.0.0.1:{metrics_port}/readyz", timeout=1).ok,
+            "the operator's /readyz",
+        )
+        yield Stack(registry, sim, operator, request_log, api)
     finally:
-        if operator is not None and operator.poll() is None:
-            operator.terminate()
-            try:
-                operator.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                operator.kill()
-                operator.wait(timeout=5)
+        if operator is not None:
+            operator.stop()
         if sim is not None:
             sim.stop()
         registry.stop()
@@ -311,13 +283,20 @@ def _play_the_scenario(stack: Stack) -> None:
          "metadata": {"name": PROJECT}},
     )  # fmt: skip
     accounts = ("builder", "default", "deployer")
-    wait_for("the project's pull secrets linked", lambda: all(_linked(stack, a) for a in accounts))
+    wait_until(
+        lambda: all(_linked(stack, a) for a in accounts),
+        30,
+        "the project's pull secrets linked",
+        interval=0.1,
+    )
 
     custom.create_namespaced_custom_object(
         "image.openshift.io", "v1", PROJECT, "imagestreams",
         {"apiVersion": "image.openshift.io/v1", "kind": "ImageStream", "metadata": {"name": "app"}},
     )  # fmt: skip
-    wait_for("the repository", lambda: stack.quay(f"/api/v1/repository/{ORG}/app").ok)
+    wait_until(
+        lambda: stack.quay(f"/api/v1/repository/{ORG}/app").ok, 30, "the repository", interval=0.1
+    )
 
     # A Build as `oc new-app` makes it; the webhook rewrites it to push to Quay.
     custom.create_namespaced_custom_object(
@@ -349,13 +328,15 @@ def _play_the_scenario(stack: Stack) -> None:
         assert phase not in {"Failed", "Error", "Cancelled"}, build.get("status")
         return annotations.get(f"{MANAGED}destination-imagestreamtag-imported") == "true"
 
-    wait_for("the build imported into its ImageStream", imported, timeout=60)
+    wait_until(imported, 60, "the build imported into its ImageStream", interval=0.1)
 
     late = kubernetes.client.V1ServiceAccount(
         metadata=kubernetes.client.V1ObjectMeta(name="pipeline")
     )
     stack.core.create_namespaced_service_account(PROJECT, late)
-    wait_for("the late ServiceAccount linked", lambda: _linked(stack, "pipeline"))
+    wait_until(
+        lambda: _linked(stack, "pipeline"), 30, "the late ServiceAccount linked", interval=0.1
+    )
 
     def docker_config() -> str:
         secret = stack.read(stack.core.read_namespaced_secret, "builder-quay-openshift", PROJECT)
@@ -363,13 +344,26 @@ def _play_the_scenario(stack: Stack) -> None:
 
     before = docker_config()
     stack.core.patch_namespace(PROJECT, {"metadata": {"annotations": {ROTATE: "1"}}})
-    wait_for("the rotated robot token in the pull secret", lambda: docker_config() != before)
+    wait_until(
+        lambda: docker_config() != before,
+        30,
+        "the rotated robot token in the pull secret",
+        interval=0.1,
+    )
 
     stack.core.delete_namespace(PROJECT)
-    wait_for("the organization deleted",
-             lambda: stack.quay(f"/api/v1/organization/{ORG}").status_code == 404)  # fmt: skip
-    wait_for("the namespace gone",
-             lambda: stack.read(stack.core.read_namespace, PROJECT) is None)  # fmt: skip
+    wait_until(
+        lambda: stack.quay(f"/api/v1/organization/{ORG}").status_code == 404,
+        30,
+        "the organization deleted",
+        interval=0.1,
+    )
+    wait_until(
+        lambda: stack.read(stack.core.read_namespace, PROJECT) is None,
+        30,
+        "the namespace gone",
+        interval=0.1,
+    )
 
     def integration_ready() -> bool:
         body: dict[str, Any] = custom.get_cluster_custom_object(  # type: ignore[assignment]
@@ -378,7 +372,7 @@ def _play_the_scenario(stack: Stack) -> None:
         conditions = (body.get("status") or {}).get("conditions") or []
         return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
 
-    wait_for("the integration Ready", integration_ready)
+    wait_until(integration_ready, 30, "the integration Ready", interval=0.1)
 
 
 def _end_the_dead_watches(server: SimServer) -> None:
@@ -431,8 +425,7 @@ def used(stack: Stack) -> set[Permission]:
     except BaseException:
         print(stack.operator_output())
         raise
-    stack.operator.terminate()
-    stack.operator.wait(timeout=15)
+    stack.operator.stop(timeout=15)
     _end_the_dead_watches(stack.sim)
     entries = rbac_rules.read_request_log(stack.request_log.read_text())
     operator_entries = [e for e in entries if e.get("user_agent") != SETUP_AGENT]

@@ -19,8 +19,8 @@ from typing import Any
 import pytest
 import requests
 
+from devstack.ports import free_port
 from tests.packaging.manifests import kustomize
-from tests.support.ports import free_port
 from tests.support.postgres import PostgresCluster, PostgresUnavailableError, start_cluster
 
 pytestmark = pytest.mark.timeout(120)

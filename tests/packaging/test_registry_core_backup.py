@@ -19,9 +19,9 @@ from typing import Any
 import pytest
 import requests
 
+from devstack.registry import registry_server
 from tests.packaging.manifests import kustomize
 from tests.support.postgres import PostgresCluster, PostgresUnavailableError, start_cluster
-from tests.support.registry_server import registry_server
 
 pytestmark = pytest.mark.timeout(180)
 

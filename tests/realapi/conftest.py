@@ -1,6 +1,6 @@
 """The real-API-server suite: one etcd, kube-apiserver and kube-controller-manager per session.
 
-The control plane comes from ``tests/support/realapi.py``. At collection the binaries are built if
+The control plane comes from ``devstack/realapi.py``. At collection the binaries are built if
 this machine has none yet (``tools/kube/build.sh``, cached outside the source tree); when they
 cannot be had, every test here is skipped with the reason. The session's server gets ``deploy/base``
 with one ``kubectl apply -k`` (``test_install`` checks that one apply succeeded), a registry core,
@@ -22,8 +22,10 @@ from typing import Any
 
 import pytest
 
-from tests.bridge.servers import Operator, Registry, start_operator, start_registry, wait_for
-from tests.support.realapi import KubeBinariesUnavailable, RealApi, kube_binaries, start_real_api
+from devstack.operator import Operator
+from devstack.realapi import KubeBinariesUnavailable, RealApi, kube_binaries, start_real_api
+from devstack.registry import RegistryServer
+from devstack.waiting import wait_until
 
 HERE = os.path.dirname(__file__)
 CLUSTER_ID = "kube"
@@ -115,8 +117,8 @@ def installed() -> Iterator[Installed]:
 
 
 @pytest.fixture(scope="session")
-def registry() -> Iterator[Registry]:
-    server = start_registry()
+def registry() -> Iterator[RegistryServer]:
+    server = RegistryServer.start(gc_seconds=1.0)
     try:
         yield server
     finally:
@@ -140,7 +142,7 @@ def integration_body(
 
 
 @pytest.fixture(scope="session")
-def integrated(installed: Installed, registry: Registry) -> Installed:
+def integrated(installed: Installed, registry: RegistryServer) -> Installed:
     """deploy/base applied (it must have succeeded), the credentials Secret and the integration."""
     assert installed.apply.returncode == 0, installed.apply.stderr
     token = base64.b64encode(registry.token.encode()).decode()
@@ -171,9 +173,9 @@ def operator_kubeconfig(integrated: Installed) -> str:
 @pytest.fixture
 def operator(integrated: Installed, operator_kubeconfig: str) -> Iterator[Operator]:
     """One operator replica (``--standalone``) for one test, as the ServiceAccount."""
-    running = start_operator(operator_kubeconfig)
+    running = Operator.start(operator_kubeconfig)
     try:
-        wait_for(lambda: ready_condition(integrated) == "True", timeout=60)
+        wait_until(lambda: ready_condition(integrated) == "True", timeout=60)
         yield running
     finally:
         running.stop()
@@ -227,7 +229,7 @@ def builds_served(integrated: Installed) -> Iterator[Installed]:
     )
     yield integrated
     integrated.kube.kubectl("delete", "crd", "builds.build.openshift.io", "--wait=true")
-    wait_for(
+    wait_until(
         lambda: integrated.kube.request("GET", "/apis/build.openshift.io").status_code == 404,
         timeout=60,
     )

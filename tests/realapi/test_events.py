@@ -13,7 +13,7 @@ import pytest
 from bridge.kube.cluster import Cluster
 from bridge.kube.connection import load_connection
 from bridge.metrics import Metrics
-from tests.bridge.servers import wait_for
+from devstack.waiting import wait_until
 from tests.realapi.conftest import Installed
 
 HOLD = "quay-bridge.test/hold"
@@ -50,7 +50,7 @@ async def test_an_event_into_a_namespace_being_deleted_is_no_warning(
         {"metadata": {"name": "held", "finalizers": [HOLD]}},
     )
     integrated.kube.kubectl("delete", "namespace", name, "--wait=false")
-    wait_for(lambda: (integrated.namespace(name) or {}).get("status", {}).get("phase")
+    wait_until(lambda: (integrated.namespace(name) or {}).get("status", {}).get("phase")
              == "Terminating", timeout=30)  # fmt: skip
     cluster = Cluster(load_connection(operator_kubeconfig), Metrics())
     try:
@@ -70,7 +70,7 @@ async def test_an_event_into_a_namespace_being_deleted_is_no_warning(
         )
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
     assert any("being terminated" in r.getMessage() for r in caplog.records)
-    wait_for(lambda: integrated.namespace(name) is None, timeout=120)
+    wait_until(lambda: integrated.namespace(name) is None, timeout=120)
 
 
 async def test_an_event_about_the_integration_is_shown_by_kubectl_describe(

@@ -14,10 +14,6 @@ make no request.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -28,7 +24,11 @@ from typing import Any
 import pytest
 import requests
 
-from tests.bridge.servers import Registry, stop_process, wait_for
+from devstack.cluster import deployed_configuration
+from devstack.operator import Operator, make_certificates
+from devstack.ports import free_port
+from devstack.registry import RegistryServer
+from devstack.waiting import wait_until, wait_until_steady
 from tests.realapi.conftest import (
     CLUSTER_ID,
     FIRST_BUILD_NAMESPACES,
@@ -36,10 +36,8 @@ from tests.realapi.conftest import (
     SELECTED_PREFIX,
     Installed,
 )
-from tests.realapi.test_webhook import MWC, ready, start_operator_with_webhook
-from tests.support.ports import free_port
+from tests.realapi.test_webhook import MWC, start_operator_with_webhook
 from tests.webhook.builds import build, review
-from tests.webhook.operator import deployed_configuration
 
 MANAGED_LABEL = "quay-bridge.quay.redhat.com/managed"
 UNSELECTED = [f"{SELECTED_PREFIX}unselected-{n}" for n in range(5)]
@@ -50,8 +48,7 @@ class RunningWebhook:
     installed: Installed
     url: str
     ca_file: Path
-    process: Any
-    log_path: str
+    operator: Operator
 
 
 @pytest.fixture(scope="module")
@@ -60,12 +57,7 @@ def webhook(
 ) -> Iterator[RunningWebhook]:
     installed = builds_served
     cert_dir = tmp_path_factory.mktemp("first-build") / "certs"
-    subprocess.run(
-        [sys.executable, "-m", "quaybridge_cli", "certs", "generate", "--service",
-         "quay-bridge-webhook", "--namespace", "quay-bridge", "--out", str(cert_dir),
-         "--ip", "127.0.0.1"],
-        check=True, capture_output=True, timeout=60,
-    )  # fmt: skip
+    make_certificates(cert_dir)
     port, metrics_port = free_port(), free_port()
     url = f"https://127.0.0.1:{port}/admissionwebhook"
     shipped = deployed_configuration(url, (cert_dir / "ca.crt").read_bytes())
@@ -74,15 +66,11 @@ def webhook(
         hook["name"] for hook in shipped["webhooks"]
     ]
     set_client_configs(installed, [hook["clientConfig"] for hook in shipped["webhooks"]])
-    process, log_path = start_operator_with_webhook(
-        operator_kubeconfig, port, metrics_port, cert_dir
-    )
+    operator = start_operator_with_webhook(operator_kubeconfig, port, metrics_port, cert_dir)
     try:
-        wait_for(lambda: process.poll() is None and ready(metrics_port), timeout=60)
-        yield RunningWebhook(installed, url, cert_dir / "ca.crt", process, log_path)
+        yield RunningWebhook(installed, url, cert_dir / "ca.crt", operator)
     finally:
-        stop_process(process)
-        os.remove(log_path)
+        operator.stop()
         # As applied, so that a later `kubectl apply -k deploy/base` merges into what it made.
         set_client_configs(installed, [hook["clientConfig"] for hook in applied["webhooks"]])
 
@@ -120,18 +108,17 @@ def operator_requests(installed: Installed) -> list[dict[str, Any]]:
 
 
 def wait_until_quiet(installed: Installed, quiet: float = 3.0, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    seen, since = len(operator_requests(installed)), time.monotonic()
-    while time.monotonic() - since < quiet:
-        assert time.monotonic() < deadline, "the operator never settled"
-        time.sleep(0.2)
-        now = len(operator_requests(installed))
-        if now != seen:
-            seen, since = now, time.monotonic()
+    wait_until_steady(
+        lambda: len(operator_requests(installed)),
+        quiet,
+        timeout,
+        "the operator's requests",
+        interval=0.2,
+    )
 
 
 def test_fifty_namespaces_created_at_once_each_have_their_first_build_rewritten(
-    webhook: RunningWebhook, registry: Registry
+    webhook: RunningWebhook, registry: RegistryServer
 ) -> None:
     installed = webhook.installed
 
@@ -183,7 +170,7 @@ def test_admissions_for_namespaces_the_operator_knows_make_no_api_request(
 ) -> None:
     installed = webhook.installed
     known = [FIRST_BUILD_NAMESPACES[0], UNSELECTED[0]]
-    wait_for(lambda: installed.namespace(UNSELECTED[0]) is not None, timeout=30)
+    wait_until(lambda: installed.namespace(UNSELECTED[0]) is not None, timeout=30)
     bodies = [json.dumps(review(build(namespace=n), namespace=n)).encode() for n in known]
     with requests.Session() as http:
         http.trust_env = False

@@ -7,7 +7,8 @@ import re
 
 import pytest
 
-from tests.bridge.servers import Operator, Registry
+from devstack.operator import Operator
+from devstack.registry import RegistryServer
 from tests.realapi.conftest import Installed, integration_body
 
 
@@ -59,7 +60,7 @@ def columns(table: str) -> list[dict[str, str]]:
 
 
 def test_kubectl_get_qi_shows_the_printer_columns(
-    integrated: Installed, registry: Registry, operator: Operator
+    integrated: Installed, registry: RegistryServer, operator: Operator
 ) -> None:
     # The operator has written the status (the fixture waits for Ready): REASON comes from it.
     table = integrated.kube.kubectl("get", "qi").stdout

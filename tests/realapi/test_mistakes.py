@@ -16,7 +16,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.bridge.servers import Operator, Registry, start_operator, wait_for
+from devstack.operator import Operator
+from devstack.ports import free_port
+from devstack.registry import RegistryServer
+from devstack.waiting import wait_until
 from tests.bridge.test_admin_logs import (
     INTERNALS,
     MISTAKES,
@@ -26,7 +29,6 @@ from tests.bridge.test_admin_logs import (
     https_quay,
 )
 from tests.realapi.conftest import Installed, integration_body
-from tests.support.ports import free_port
 
 __all__ = ["https_quay"]  # a fixture, used by name
 
@@ -45,7 +47,9 @@ def condition(installed: Installed, name: str, kind: str) -> dict[str, object]:
 
 
 @pytest.fixture
-def mistaken(integrated: Installed, registry: Registry, https_quay: str) -> Iterator[Installed]:
+def mistaken(
+    integrated: Installed, registry: RegistryServer, https_quay: str
+) -> Iterator[Installed]:
     """The Secrets and one integration per mistake, plus a working one for ``qb-provisioned``."""
     secrets = {
         "quay-token": {"token": registry.token},
@@ -98,7 +102,7 @@ def mistaken(integrated: Installed, registry: Registry, https_quay: str) -> Iter
 
 @pytest.fixture
 def json_operator(mistaken: Installed, operator_kubeconfig: str) -> Iterator[Operator]:
-    running = start_operator(operator_kubeconfig, "--log-format", "json")
+    running = Operator.start(operator_kubeconfig, "--log-format", "json")
     try:
         yield running
     finally:
@@ -115,14 +119,14 @@ def test_a_url_without_scheme_is_refused_by_the_server_naming_the_field(
 
 
 def test_each_mistake_has_its_log_line_event_and_condition(
-    mistaken: Installed, json_operator: Operator, registry: Registry
+    mistaken: Installed, json_operator: Operator, registry: RegistryServer
 ) -> None:
     mistaken.create_namespace(PROVISIONED)
     try:
         for mistake in MISTAKES:
             check(mistaken, json_operator, mistake)
         # A namespace the working integration provisions: its Event, accepted by the server.
-        provisioned = wait_for(
+        provisioned = wait_until(
             lambda: [e for e in mistaken.events_about("Namespace", PROVISIONED)
                      if e["reason"] == "QuayProvisioned"],
             timeout=60,
@@ -133,14 +137,14 @@ def test_each_mistake_has_its_log_line_event_and_condition(
         assert re.search(r"Normal\s+QuayProvisioned\s+", shown), shown
     finally:
         mistaken.kube.kubectl("delete", "namespace", PROVISIONED, "--wait=false")
-        wait_for(lambda: mistaken.namespace(PROVISIONED) is None, timeout=120)
+        wait_until(lambda: mistaken.namespace(PROVISIONED) is None, timeout=120)
     text = json_operator.log()
     assert registry.token not in text and WRONG_TOKEN not in text
     assert "could not post event" not in text
 
 
 def check(installed: Installed, operator: Operator, mistake: Mistake) -> None:
-    wait_for(
+    wait_until(
         lambda: (condition(installed, mistake.name, mistake.condition).get("reason")
                  == mistake.reason),
         timeout=60,
@@ -153,7 +157,9 @@ def check(installed: Installed, operator: Operator, mistake: Mistake) -> None:
     assert not [word for word in INTERNALS if word in message], message
     summary = condition(installed, mistake.name, "Ready")
     assert (summary["status"], summary["reason"]) == ("False", mistake.reason)
-    [event] = wait_for(lambda: installed.events_about("QuayIntegration", mistake.name), timeout=30)
+    [event] = wait_until(
+        lambda: installed.events_about("QuayIntegration", mistake.name), timeout=30
+    )
     assert (event["type"], event["reason"]) == ("Warning", "IntegrationNotReady")
     assert event["message"] == f"not ready, {mistake.reason}: {message}"
     assert event["metadata"]["namespace"] == "default"
@@ -161,4 +167,4 @@ def check(installed: Installed, operator: Operator, mistake: Mistake) -> None:
     assert re.search(
         rf"Warning\s+IntegrationNotReady\s+.*not ready, {mistake.reason}: ", described
     ), described
-    wait_for(lambda: find(operator, mistake.level, *mistake.logged), timeout=30)
+    wait_until(lambda: find(operator, mistake.level, *mistake.logged), timeout=30)

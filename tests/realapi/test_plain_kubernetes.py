@@ -11,7 +11,9 @@ import base64
 import json
 import re
 
-from tests.bridge.servers import Operator, Registry, wait_for
+from devstack.operator import Operator
+from devstack.registry import RegistryServer
+from devstack.waiting import wait_until
 from tests.realapi.conftest import CLUSTER_ID, Installed, integration_body
 
 SAS = ("builder", "default", "deployer")
@@ -28,13 +30,13 @@ def no_forbidden_calls(operator: Operator) -> None:
 
 
 def test_a_namespace_gets_org_robots_prototypes_secrets_and_links(
-    integrated: Installed, registry: Registry, operator: Operator
+    integrated: Installed, registry: RegistryServer, operator: Operator
 ) -> None:
     namespace = "qb-shop"
     org = f"{CLUSTER_ID}_{namespace}"
     integrated.create_namespace(namespace)
     # The ServiceAccount controller makes `default`; the operator links its pull secret to it.
-    wait_for(lambda: integrated.linked(namespace, "default", secret_name("default")), timeout=60)
+    wait_until(lambda: integrated.linked(namespace, "default", secret_name("default")), timeout=60)
 
     robots = registry.get(f"/api/v1/organization/{org}/robots").json()["robots"]
     # The owner marker rides on the robots' descriptions (bridge/model/ownership.py): no robot of
@@ -65,16 +67,16 @@ def test_a_namespace_gets_org_robots_prototypes_secrets_and_links(
 
 
 def test_a_service_account_made_later_is_linked(
-    integrated: Installed, registry: Registry, operator: Operator
+    integrated: Installed, registry: RegistryServer, operator: Operator
 ) -> None:
     namespace = "qb-late"
     integrated.create_namespace(namespace)
-    wait_for(lambda: integrated.linked(namespace, "default", secret_name("default")), timeout=60)
+    wait_until(lambda: integrated.linked(namespace, "default", secret_name("default")), timeout=60)
     assert integrated.service_account(namespace, "builder") is None
     integrated.create(
         f"/api/v1/namespaces/{namespace}/serviceaccounts", {"metadata": {"name": "builder"}}
     )
-    wait_for(lambda: integrated.linked(namespace, "builder", secret_name("builder")), timeout=60)
+    wait_until(lambda: integrated.linked(namespace, "builder", secret_name("builder")), timeout=60)
     no_forbidden_calls(operator)
 
 
@@ -83,7 +85,7 @@ def test_events_about_a_namespace_are_shown_by_kubectl_events(
 ) -> None:
     namespace = "qb-a--b"  # its organization name would hold "--", which Quay refuses
     integrated.create_namespace(namespace)
-    wait_for(lambda: integrated.events_about("Namespace", namespace), timeout=60)
+    wait_until(lambda: integrated.events_about("Namespace", namespace), timeout=60)
     [event] = integrated.events_about("Namespace", namespace)
     assert event["reason"] == "InvalidQuayName"
     assert event["metadata"]["namespace"] == "default"
@@ -96,16 +98,16 @@ def test_events_about_a_namespace_are_shown_by_kubectl_events(
 
 
 def test_deleting_a_namespace_deletes_its_org_and_the_namespace_goes(
-    integrated: Installed, registry: Registry, operator: Operator
+    integrated: Installed, registry: RegistryServer, operator: Operator
 ) -> None:
     namespace = "qb-gone"
     org = f"{CLUSTER_ID}_{namespace}"
     integrated.create_namespace(namespace)
-    wait_for(lambda: integrated.linked(namespace, "default", secret_name("default")), timeout=60)
+    wait_until(lambda: integrated.linked(namespace, "default", secret_name("default")), timeout=60)
     integrated.kube.kubectl("delete", "namespace", namespace, "--wait=false")
     # The real namespace controller empties the namespace; the operator deletes the organization and
     # removes its finalizer; the namespace is then gone, not stuck in Terminating.
-    wait_for(lambda: integrated.namespace(namespace) is None, timeout=120)
+    wait_until(lambda: integrated.namespace(namespace) is None, timeout=120)
     assert registry.get(f"/api/v1/organization/{org}").status_code == 404
     reasons = [e["reason"] for e in integrated.events_about("Namespace", namespace)]
     assert "QuayCleanup" in reasons
@@ -115,7 +117,7 @@ def test_deleting_a_namespace_deletes_its_org_and_the_namespace_goes(
 
 
 def test_an_integration_listing_only_default_makes_nothing_for_absent_accounts(
-    integrated: Installed, registry: Registry, operator: Operator
+    integrated: Installed, registry: RegistryServer, operator: Operator
 ) -> None:
     # As docs/bridge.md advises for plain Kubernetes: name only the accounts namespaces have.
     namespace, cluster_id = "qb-only-default", "plain"
@@ -130,7 +132,7 @@ def test_an_integration_listing_only_default_makes_nothing_for_absent_accounts(
     integrated.kube.kubectl("apply", "-f", "-", input=json.dumps(body))
     try:
         integrated.create_namespace(namespace)
-        wait_for(lambda: integrated.linked(namespace, "default", "default-quay-plain"), 60)
+        wait_until(lambda: integrated.linked(namespace, "default", "default-quay-plain"), 60)
         robots = registry.get(f"/api/v1/organization/{org}/robots").json()["robots"]
         assert sorted(r["name"] for r in robots) == [f"{org}+default"]
         assert integrated.secret(namespace, "builder-quay-plain") is None

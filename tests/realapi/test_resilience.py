@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import requests
 
-from tests.bridge.servers import Operator, metric_total, start_operator, wait_for
+from devstack.operator import Operator
+from devstack.waiting import wait_until
+from tests.bridge.metrics import metric_total
 from tests.realapi.conftest import CLUSTER_ID, Installed
 
 
@@ -33,22 +35,22 @@ def test_two_replicas_with_peering_one_works_and_the_other_takes_over(
 ) -> None:
     path = "/apis/kopf.dev/v1/clusterkopfpeerings/quay-bridge"
     replicas = [
-        start_operator(operator_kubeconfig, "--peering", "quay-bridge"),
-        start_operator(operator_kubeconfig, "--peering", "quay-bridge"),
+        Operator.start(operator_kubeconfig, "--peering", "quay-bridge"),
+        Operator.start(operator_kubeconfig, "--peering", "quay-bridge"),
     ]
     try:
         # The first replica made the peering object; both announce themselves in its status.
-        wait_for(lambda: len(((integrated.get(path) or {}).get("status")) or {}) == 2, timeout=60)
-        active = wait_for(lambda: [r for r in replicas if is_active(r)], timeout=90)
+        wait_until(lambda: len(((integrated.get(path) or {}).get("status")) or {}) == 2, timeout=60)
+        active = wait_until(lambda: [r for r in replicas if is_active(r)], timeout=90)
         assert len(active) == 1
         [working] = active
         [waiting] = [r for r in replicas if r is not working]
         integrated.create_namespace("qb-peer-0")
-        wait_for(lambda: integrated.linked("qb-peer-0", "default", secret_name("default")), 60)
+        wait_until(lambda: integrated.linked("qb-peer-0", "default", secret_name("default")), 60)
         working.stop()
-        wait_for(lambda: is_active(waiting), timeout=120)
+        wait_until(lambda: is_active(waiting), timeout=120)
         integrated.create_namespace("qb-peer-1")
-        wait_for(lambda: integrated.linked("qb-peer-1", "default", secret_name("default")), 60)
+        wait_until(lambda: integrated.linked("qb-peer-1", "default", secret_name("default")), 60)
         assert "HTTP 403" not in waiting.log()
     finally:
         for replica in replicas:
@@ -59,7 +61,7 @@ def test_the_operator_converges_after_the_api_server_restarts(
     integrated: Installed, operator: Operator
 ) -> None:
     integrated.create_namespace("qb-restart")
-    wait_for(lambda: integrated.linked("qb-restart", "default", secret_name("default")), 60)
+    wait_until(lambda: integrated.linked("qb-restart", "default", secret_name("default")), 60)
     before = restarts(operator)
     expired_before = restarts(operator, reason="expired")
     reconnected_before = restarts(operator, reason="reconnected")
@@ -67,7 +69,7 @@ def test_the_operator_converges_after_the_api_server_restarts(
     integrated.create("/api/v1/namespaces/default/configmaps", {"metadata": {"name": "moved-on"}})
     integrated.kube.restart_apiserver(down_seconds=2)
     integrated.create_namespace("qb-during")
-    wait_for(lambda: integrated.linked("qb-during", "default", secret_name("default")), 90)
+    wait_until(lambda: integrated.linked("qb-during", "default", secret_name("default")), 90)
     after = restarts(operator)
     # The watches ended with the server and were started again (listing again after 410 Gone).
     # Right after a restart the server may answer 403 (its RBAC caches still filling) or 429 for

@@ -10,20 +10,19 @@ or it serves a certificate made with ``quay-bridge certs generate`` whose CA an 
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
-import tempfile
 import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 
-from tests.bridge.servers import Registry, stop_process, wait_for
+from devstack.operator import Operator, make_certificates
+from devstack.ports import free_port
+from devstack.registry import RegistryServer
+from devstack.waiting import wait_until
 from tests.realapi.conftest import CLUSTER_ID, Installed
-from tests.support.ports import free_port
 from tests.webhook.builds import build
 
 MWC = "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/quay-bridge-webhook"
@@ -42,28 +41,21 @@ def point_webhook_at(installed: Installed, url: str, ca_bundle: str | None) -> N
 
 def start_operator_with_webhook(
     kubeconfig: str, port: int, metrics_port: int, cert_dir: Path
-) -> tuple[Any, str]:
-    handle, log_path = tempfile.mkstemp(prefix="operator-webhook-", suffix=".log")
-    os.close(handle)
-    args = [
-        sys.executable, "-m", "quaybridge_cli", "run", "--standalone", "--kubeconfig", kubeconfig,
-        "--webhook-host", "127.0.0.1", "--webhook-port", str(port), "--cert-dir", str(cert_dir),
-        "--metrics-host", "127.0.0.1", "--metrics-port", str(metrics_port),
-    ]  # fmt: skip
-    env = dict(os.environ, POD_NAMESPACE="quay-bridge")
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=env)
-    return process, log_path
+) -> Operator:
+    """``quay-bridge run`` in the operator's namespace, its webhook at a port chosen beforehand."""
+    return Operator.start(
+        kubeconfig,
+        cert_dir=cert_dir,
+        webhook_port=port,
+        metrics_port=metrics_port,
+        env={"POD_NAMESPACE": "quay-bridge"},
+        timeout=60,
+    )
 
 
-def ready(metrics_port: int) -> bool:
-    try:
-        return requests.get(f"http://127.0.0.1:{metrics_port}/readyz", timeout=2).ok
-    except requests.RequestException:
-        return False
-
-
-def create_build_and_expect_quay(installed: Installed, registry: Registry, namespace: str) -> None:
+def create_build_and_expect_quay(
+    installed: Installed, registry: RegistryServer, namespace: str
+) -> None:
     body = build(namespace=namespace, name=f"httpd-example-{uuid.uuid4().hex[:6]}")
     created = installed.create(f"/apis/build.openshift.io/v1/namespaces/{namespace}/builds", body)
     expected = f"{registry.host}/{CLUSTER_ID}_{namespace}/httpd-example:latest"
@@ -76,13 +68,13 @@ def prepare_namespace(installed: Installed, namespace: str) -> None:
     installed.create(
         f"/api/v1/namespaces/{namespace}/serviceaccounts", {"metadata": {"name": "builder"}}
     )
-    wait_for(lambda: installed.linked(namespace, "builder", f"builder-quay-{CLUSTER_ID}"), 60)
+    wait_until(lambda: installed.linked(namespace, "builder", f"builder-quay-{CLUSTER_ID}"), 60)
 
 
 @pytest.mark.parametrize("mode", ["self-managed", "provided"])
 def test_the_real_api_server_calls_the_webhook_and_the_build_pushes_to_quay(
     builds_served: Installed,
-    registry: Registry,
+    registry: RegistryServer,
     operator_kubeconfig: str,
     tmp_path: Path,
     mode: str,
@@ -93,12 +85,7 @@ def test_the_real_api_server_calls_the_webhook_and_the_build_pushes_to_quay(
     cert_dir = tmp_path / "certs"
     url = f"https://127.0.0.1:{port}/admissionwebhook"
     if mode == "provided":
-        subprocess.run(
-            [sys.executable, "-m", "quaybridge_cli", "certs", "generate", "--service",
-             "quay-bridge-webhook", "--namespace", "quay-bridge", "--out", str(cert_dir),
-             "--ip", "127.0.0.1"],
-            check=True, capture_output=True, timeout=60,
-        )  # fmt: skip
+        make_certificates(cert_dir)
         point_webhook_at(installed, url, None)
         # As an admin would: inject the CA into the live configuration.
         inject = subprocess.run(
@@ -112,22 +99,18 @@ def test_the_real_api_server_calls_the_webhook_and_the_build_pushes_to_quay(
         cert_dir.mkdir()
         point_webhook_at(installed, url, None)
     metrics_port = free_port()
-    process, log_path = start_operator_with_webhook(
-        operator_kubeconfig, port, metrics_port, cert_dir
-    )
+    operator = start_operator_with_webhook(operator_kubeconfig, port, metrics_port, cert_dir)
     try:
-        wait_for(lambda: process.poll() is None and ready(metrics_port), timeout=60)
         if mode == "self-managed":
             # The operator made its CA, kept it in a Secret and set the live caBundle itself.
-            wait_for(
+            wait_until(
                 lambda: (installed.get(MWC) or {})["webhooks"][0]["clientConfig"].get("caBundle"),
                 timeout=60,
             )
             assert installed.secret("quay-bridge", "quay-bridge-webhook-selfmanaged") is not None
         prepare_namespace(installed, namespace)
         create_build_and_expect_quay(installed, registry, namespace)
-        log = Path(log_path).read_text(errors="replace")
+        log = operator.log()
         assert "HTTP 403" not in log, log
     finally:
-        stop_process(process)
-        os.remove(log_path)
+        operator.stop()

@@ -1,7 +1,7 @@
 """A whole stack for the security tests: registry core, simulator and ``quay-bridge run``.
 
-Started as processes on loopback through ``demo.stack`` and the demo's own first steps (registry,
-first Quay user, simulator with the CRD, operator with its webhook registered, the
+Started as processes on loopback through ``devstack.stack`` and the demo's own first steps
+(registry, first Quay user, simulator with the CRD, operator with its webhook registered, the
 QuayIntegration), so every attack below goes through the same servers a user would meet.
 """
 
@@ -17,7 +17,7 @@ import pytest
 from demo.kube import Kube
 from demo.quay import Quay
 from demo.scenario import DemoConfig, Scenario, wait_for
-from demo.stack import Stack
+from devstack.stack import Stack
 from tests.e2e.conftest import RecordingReporter
 
 CLUSTER_ID = "openshift"

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import kubernetes.client
 import pytest
 
-from tests.support.sim_server import SimServer, sim_server
+from devstack.sim import SimServer, sim_server
 
 
 @pytest.fixture(scope="module")

@@ -25,8 +25,8 @@ from aiohttp import web
 from kubernetes.client.exceptions import ApiException
 
 from certs.issuing import Issued, make_ca, make_serving_cert
-from tests.support.ports import free_port
-from tests.support.sim_server import SimServer, sim_server
+from devstack.ports import free_port
+from devstack.sim import SimServer, sim_server
 
 
 @dataclass

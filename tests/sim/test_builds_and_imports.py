@@ -1,6 +1,6 @@
 """Builds, push secrets, real pushes and ImageStreamImport against the registry core over /v2.
 
-One registry core (``tests/support/registry_server.py``, Quay-style token auth) and one simulator
+One registry core (``devstack/registry.py``, Quay-style token auth) and one simulator
 serve the module; builds push a generated image to it and imports resolve tags from it.
 """
 
@@ -10,7 +10,7 @@ import base64
 import json
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import kubernetes.client
@@ -18,8 +18,9 @@ import pytest
 import requests
 from kubernetes.client.exceptions import ApiException
 
-from tests.support.registry_server import RegistryServer, registry_server
-from tests.support.sim_server import SimServer, sim_server
+from devstack.registry import RegistryServer, registry_server
+from devstack.sim import SimServer, sim_server
+from devstack.waiting import wait_until
 
 B = ("build.openshift.io", "v1")
 IMG = ("image.openshift.io", "v1")
@@ -35,16 +36,6 @@ def quay() -> Iterator[RegistryServer]:
 def sim(quay: RegistryServer) -> Iterator[SimServer]:
     with sim_server("--registry", quay.url, "--delay", "build-running=0.05") as server:
         yield server
-
-
-def eventually(check: Callable[[], Any], timeout: float = 10.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError("condition not reached in time")
 
 
 def custom(api: Any) -> kubernetes.client.CustomObjectsApi:
@@ -76,7 +67,7 @@ def builder_ready(api: Any, ns: str) -> Any:
             return None
         return sa.image_pull_secrets and sa
 
-    return eventually(ready)
+    return wait_until(ready)
 
 
 def link(api: Any, ns: str, secret: str) -> None:
@@ -203,7 +194,7 @@ class TestBuildController:
         custom(api).create_namespaced_custom_object(
             *B, ns, "builds", build_body("b3", {"kind": "DockerImage", "name": target})
         )
-        eventually(
+        wait_until(
             lambda: get_build(api, ns, "b3")["status"].get("phase") in ("Failed", "Complete")
         )
         assert get_build(api, ns, "b3")["spec"]["output"]["pushSecret"] == {"name": first}
@@ -216,7 +207,7 @@ class TestBuildController:
         custom(api).create_namespaced_custom_object(
             *B, ns, "builds", build_body("b4", {"kind": "ImageStreamTag", "name": "web:latest"})
         )
-        stuck = eventually(lambda: (b := get_build(api, ns, "b4"))["status"].get("reason") and b)
+        stuck = wait_until(lambda: (b := get_build(api, ns, "b4"))["status"].get("reason") and b)
         assert stuck["status"]["phase"] == "New"
         assert stuck["status"]["reason"] == "InvalidOutputReference"
         custom(api).create_namespaced_custom_object(
@@ -229,7 +220,7 @@ class TestBuildController:
                 "metadata": {"name": "web"},
             },
         )
-        done = eventually(
+        done = wait_until(
             lambda: (b := get_build(api, ns, "b4"))["status"].get("phase") == "Complete" and b
         )
         assert (
@@ -287,7 +278,7 @@ class TestBuildConfigs:
             },
         }
         custom(api).create_namespaced_custom_object(*B, ns, "buildconfigs", bc)
-        build = eventually(
+        build = wait_until(
             lambda: next(
                 iter(custom(api).list_namespaced_custom_object(*B, ns, "builds")["items"]), None
             )
@@ -341,7 +332,7 @@ class TestImageStreamImport:
         custom(api).create_namespaced_custom_object(
             *B, ns, "builds", build_body("src", {"kind": "DockerImage", "name": target})
         )
-        eventually(lambda: get_build(api, ns, "src")["status"].get("phase") == "Complete")
+        wait_until(lambda: get_build(api, ns, "src")["status"].get("phase") == "Complete")
         return target
 
     def test_an_import_creates_the_stream_with_a_spec_tag_and_a_digest_status_item(

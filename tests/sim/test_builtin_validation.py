@@ -10,7 +10,7 @@ from typing import Any
 
 import requests
 
-from tests.support.sim_server import SimServer
+from devstack.sim import SimServer
 
 SUBDOMAIN = (
     "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or "

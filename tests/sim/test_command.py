@@ -11,7 +11,7 @@ import tempfile
 import pytest
 import yaml
 
-from tests.support.ports import free_port
+from devstack.ports import free_port
 
 CLI = [sys.executable, "-m", "quaybridge_cli", "sim"]
 

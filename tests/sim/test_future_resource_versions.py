@@ -15,7 +15,7 @@ import time
 
 import requests
 
-from tests.support.sim_server import SimServer
+from devstack.sim import SimServer
 
 
 def current_version(sim: SimServer) -> int:

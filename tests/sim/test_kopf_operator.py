@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
-from collections.abc import Callable
 from typing import Any
 
 import kopf
 import kubernetes.client
 import pytest
 
-from tests.support.sim_server import SimServer
+from devstack.sim import SimServer
+from devstack.waiting import wait_until_async
 
 GROUP, VERSION, PLURAL = "test.quay-bridge.io", "v1", "widgets"
 CRD = {
@@ -86,16 +85,6 @@ def make_registry(sim: SimServer, calls: list[str]) -> kopf.OperatorRegistry:
     return registry
 
 
-async def wait_for(check: Callable[[], Any], timeout: float = 15.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = await asyncio.to_thread(check)
-        if value:
-            return value
-        await asyncio.sleep(0.05)
-    raise AssertionError("condition not reached in time")
-
-
 @pytest.mark.timeout(60)
 async def test_kopf_runs_create_update_delete_handlers_with_finalizers_and_status(
     sim: SimServer,
@@ -138,7 +127,7 @@ async def test_kopf_runs_create_update_delete_handlers_with_finalizers_and_statu
             )
             return obj
 
-        obj = await wait_for(lambda: (o := read()).get("status", {}).get("created") and o)
+        obj = await wait_until_async(lambda: (o := read()).get("status", {}).get("created") and o)
         assert obj["status"]["phase"] == "Ready"
         assert obj["status"]["created"] == {"seen": 1}
         assert "kopf.zalando.org/KopfFinalizerMarker" in obj["metadata"]["finalizers"]
@@ -147,7 +136,7 @@ async def test_kopf_runs_create_update_delete_handlers_with_finalizers_and_statu
         custom.patch_namespaced_custom_object(
             GROUP, VERSION, "kopf-test", PLURAL, "w1", {"spec": {"size": 2}}
         )
-        await wait_for(lambda: "update:1->2" in calls)
+        await wait_until_async(lambda: "update:1->2" in calls)
 
         custom.delete_namespaced_custom_object(GROUP, VERSION, "kopf-test", PLURAL, "w1")
 
@@ -158,9 +147,9 @@ async def test_kopf_runs_create_update_delete_handlers_with_finalizers_and_statu
                 return exc.status == 404
             return False
 
-        await wait_for(gone)
+        await wait_until_async(gone)
         assert calls == ["create:1", "update:1->2", "delete"]
-        await wait_for(
+        await wait_until_async(
             lambda: any(
                 e.involved_object.name == "w1"
                 for e in core.list_namespaced_event("kopf-test").items

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.sim_server import SimServer
+from devstack.sim import SimServer
 
 KUBECTL = str(Path(sys.executable).parent / "kubectl")
 REPO = Path(__file__).resolve().parents[2]

@@ -9,6 +9,8 @@ import kubernetes.client
 import pytest
 from kubernetes.client.exceptions import ApiException
 
+from devstack.waiting import poll_until
+
 QI = {
     "apiVersion": "quay.redhat.com/v1",
     "kind": "QuayIntegration",
@@ -25,17 +27,19 @@ def custom(api: Any) -> kubernetes.client.CustomObjectsApi:
     return kubernetes.client.CustomObjectsApi(api)
 
 
-def eventually_missing(read: Any, timeout: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            read()
-        except ApiException as exc:
-            if exc.status == 404:
-                return True
-            raise
-        time.sleep(0.05)
+def missing(read: Any) -> bool:
+    """Whether ``read`` answers 404 now."""
+    try:
+        read()
+    except ApiException as exc:
+        if exc.status == 404:
+            return True
+        raise
     return False
+
+
+def eventually_missing(read: Any, timeout: float = 5.0) -> bool:
+    return poll_until(lambda: missing(read), timeout) is not None
 
 
 class TestFinalizers:

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import time
 import uuid
-from collections.abc import Callable
-from typing import Any
 
 import kubernetes.client
 import pytest
 import requests
 from kubernetes.client.exceptions import ApiException
 
-from tests.support.sim_server import SimServer, sim_server
+from devstack.sim import SimServer, sim_server
+from devstack.waiting import wait_until
 
 IMG = ("image.openshift.io", "v1")
 BLD = ("build.openshift.io", "v1")
@@ -20,16 +18,6 @@ BLD = ("build.openshift.io", "v1")
 
 def custom(sim: SimServer) -> kubernetes.client.CustomObjectsApi:
     return kubernetes.client.CustomObjectsApi(sim.api_client())
-
-
-def eventually(check: Callable[[], Any], timeout: float = 10.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError("condition not reached in time")
 
 
 class TestImageStreams:
@@ -153,7 +141,7 @@ class TestTemplates:
                 timeout=5,
             )
             assert resp.status_code == 201, resp.text
-        build = eventually(
+        build = wait_until(
             lambda: (
                 (b := api.get_namespaced_custom_object(*BLD, ns, "builds", "httpd-example-1"))
                 and b.get("status", {}).get("phase") == "Complete"
@@ -175,7 +163,7 @@ class TestCancellation:
             kubernetes.client.CoreV1Api(sim.api_client()).create_namespace(
                 {"metadata": {"name": "c"}}
             )
-            eventually(
+            wait_until(
                 lambda: (
                     "builder"
                     in {
@@ -196,7 +184,7 @@ class TestCancellation:
                 },
             }
             api.create_namespaced_custom_object(*BLD, "c", "builds", body)
-            eventually(
+            wait_until(
                 lambda: (
                     api.get_namespaced_custom_object(*BLD, "c", "builds", "b")["status"]["phase"]
                     == "Pending"
@@ -205,7 +193,7 @@ class TestCancellation:
             api.patch_namespaced_custom_object(
                 *BLD, "c", "builds", "b", {"status": {"cancelled": True}}
             )
-            done = eventually(
+            done = wait_until(
                 lambda: (
                     (b := api.get_namespaced_custom_object(*BLD, "c", "builds", "b"))["status"][
                         "phase"

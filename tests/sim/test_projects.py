@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from typing import Any
 
 import kubernetes.client
@@ -11,7 +10,8 @@ import pytest
 import requests
 from kubernetes.client.exceptions import ApiException
 
-from tests.support.sim_server import sim_server
+from devstack.sim import sim_server
+from devstack.waiting import wait_until
 
 
 def core(api: Any) -> kubernetes.client.CoreV1Api:
@@ -30,16 +30,6 @@ def request_project(api: Any, name: str, **fields: str) -> dict[str, Any]:
         "project.openshift.io", "v1", "projectrequests", body
     )
     return project
-
-
-def eventually(check: Callable[[], Any], timeout: float = 5.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError("condition not reached in time")
 
 
 def sa_names(api: Any, ns: str) -> set[str]:
@@ -102,12 +92,12 @@ class TestProjectRequest:
             )
             assert [rb.role_ref.name for rb in rbs] == ["admin"]
 
-            ns = eventually(
+            ns = wait_until(
                 lambda: (
                     (n := core(api).read_namespace("p1")).spec.finalizers == ["kubernetes"] and n
                 )
             )
-            ns = eventually(
+            ns = wait_until(
                 lambda: (
                     "openshift.io/sa.scc.mcs"
                     in ((n := core(api).read_namespace("p1")).metadata.annotations or {})
@@ -117,7 +107,7 @@ class TestProjectRequest:
             uid_range = ns.metadata.annotations["openshift.io/sa.scc.uid-range"]
             assert uid_range.endswith("/10000")
             assert ns.metadata.annotations["openshift.io/sa.scc.supplemental-groups"] == uid_range
-            eventually(lambda: sa_names(api, "p1") == {"default", "builder", "deployer"})
+            wait_until(lambda: sa_names(api, "p1") == {"default", "builder", "deployer"})
 
     @pytest.mark.parametrize("name", ["openshift", "kube-system", "openshift-x", "kubernetes-y"])
     def test_reserved_project_names_are_forbidden(self, api: Any, name: str) -> None:
@@ -138,7 +128,7 @@ class TestProjectRequest:
         got = custom.get_cluster_custom_object("project.openshift.io", "v1", "projects", "view-me")
         assert got["kind"] == "Project" and got["metadata"]["name"] == "view-me"
         custom.delete_cluster_custom_object("project.openshift.io", "v1", "projects", "view-me")
-        eventually(
+        wait_until(
             lambda: "view-me" not in {n.metadata.name for n in core(api).list_namespace().items}
         )
 
@@ -172,13 +162,13 @@ class TestStagedSetup:
         ns = core(api).read_namespace(namespace)
         assert ns.spec.finalizers == ["kubernetes"]
         assert "openshift.io/display-name" not in (ns.metadata.annotations or {})
-        eventually(
+        wait_until(
             lambda: (
                 "openshift.io/sa.scc.mcs"
                 in (core(api).read_namespace(namespace).metadata.annotations or {})
             )
         )
-        eventually(lambda: sa_names(api, namespace) == {"default", "builder", "deployer"})
+        wait_until(lambda: sa_names(api, namespace) == {"default", "builder", "deployer"})
 
 
 class TestServiceAccounts:
@@ -192,7 +182,7 @@ class TestServiceAccounts:
             )
             return ref and sa
 
-        sa = eventually(linked)
+        sa = wait_until(linked)
         ref = sa.metadata.annotations["openshift.io/internal-registry-pull-secret-ref"]
         assert ref.startswith("builder-dockercfg-") and len(ref) == len("builder-dockercfg-") + 5
         assert [s.name for s in sa.secrets] == [ref]
@@ -208,10 +198,10 @@ class TestServiceAccounts:
         assert not any("-token-" in n for n in names)
 
     def test_a_deleted_service_account_is_recreated(self, api: Any, namespace: str) -> None:
-        eventually(lambda: "builder" in sa_names(api, namespace))
+        wait_until(lambda: "builder" in sa_names(api, namespace))
         old_uid = core(api).read_namespaced_service_account("builder", namespace).metadata.uid
         core(api).delete_namespaced_service_account("builder", namespace)
-        sa = eventually(
+        sa = wait_until(
             lambda: (
                 "builder" in sa_names(api, namespace)
                 and core(api).read_namespaced_service_account("builder", namespace)
@@ -228,7 +218,7 @@ class TestServiceAccounts:
                 "openshift.io/internal-registry-pull-secret-ref"
             )
 
-        old_ref = eventually(ref_of)
+        old_ref = wait_until(ref_of)
         core(api).create_namespaced_secret(
             namespace,
             {
@@ -246,7 +236,7 @@ class TestServiceAccounts:
             ],
         )
         core(api).delete_namespaced_secret(old_ref, namespace)
-        new_ref = eventually(lambda: (r := ref_of()) != old_ref and r)
+        new_ref = wait_until(lambda: (r := ref_of()) != old_ref and r)
         sa = core(api).read_namespaced_service_account("builder", namespace)
         assert [s.name for s in sa.secrets] == [new_ref, "builder-quay-c1"]
         assert [s.name for s in sa.image_pull_secrets] == [new_ref, "builder-quay-c1"]
@@ -258,7 +248,7 @@ def test_an_operator_and_the_pull_secret_controller_never_erase_each_others_entr
     """Both sides write the ServiceAccount guarded by its resourceVersion; both entries survive."""
     ns = "race"
     core(api).create_namespace({"metadata": {"name": ns}})
-    sa = eventually(
+    sa = wait_until(
         lambda: (
             "builder" in sa_names(api, ns)
             and core(api).read_namespaced_service_account("builder", ns)
@@ -288,7 +278,7 @@ def test_an_operator_and_the_pull_secret_controller_never_erase_each_others_entr
             break
         except ApiException as exc:
             assert exc.status in (409, 422)
-    final = eventually(
+    final = wait_until(
         lambda: (
             (s := core(api).read_namespaced_service_account("builder", ns)).metadata.annotations
             and "openshift.io/internal-registry-pull-secret-ref" in s.metadata.annotations

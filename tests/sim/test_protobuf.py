@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 import requests
 
+from devstack.sim import SimServer, sim_server
 from sim import protobuf
 from tests.support import kubectls
-from tests.support.sim_server import SimServer, sim_server
 
 PROTO = protobuf.MEDIA_TYPE
 

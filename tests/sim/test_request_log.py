@@ -9,7 +9,7 @@ import tempfile
 import kubernetes.client
 from kubernetes import watch
 
-from tests.support.sim_server import sim_server
+from devstack.sim import sim_server
 
 
 def test_each_request_is_logged_with_its_kubernetes_verb_resource_and_code() -> None:

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 import requests
 
+from devstack.sim import SimServer, sim_server
 from tests.support import kubectls
-from tests.support.sim_server import SimServer, sim_server
 
 REPO = Path(__file__).resolve().parents[2]
 TABLE = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"

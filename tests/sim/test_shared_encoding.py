@@ -14,9 +14,9 @@ from typing import Any
 
 import requests
 
+from devstack.sim import SimServer
 from sim.encoding import EncodingCache, dumps, dumps_list
 from sim.store import Event, Store, Watcher
-from tests.support.sim_server import SimServer
 
 KEY = ("", "configmaps")
 

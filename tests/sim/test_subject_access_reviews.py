@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import requests
 
-from tests.support.sim_server import SimServer
+from devstack.sim import SimServer
+from devstack.waiting import wait_until
 
 SAR = "/apis/authorization.k8s.io/v1/subjectaccessreviews"
 RBAC = "/apis/rbac.authorization.k8s.io/v1"
@@ -42,12 +42,7 @@ def new_namespace(sim: SimServer, name: str) -> None:
         path = f"{RBAC}/namespaces/{name}/rolebindings/system:image-builders"
         return requests.get(sim.url + path, timeout=10).ok
 
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        if bound():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"no system:image-builders binding in {name}")
+    wait_until(bound, 10, f"the system:image-builders binding in {name}")
 
 
 class TestSubjectAccessReviews:

@@ -10,7 +10,7 @@ import pytest
 import requests
 from kubernetes.client.exceptions import ApiException
 
-from tests.support.sim_server import SimServer, sim_server
+from devstack.sim import SimServer, sim_server
 
 PATCH_TYPE = "application/merge-patch+json"
 

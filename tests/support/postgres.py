@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.support.ports import free_port
+from devstack.ports import free_port
 
 START_TIMEOUT_SECONDS = 60
 

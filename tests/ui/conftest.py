@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import requests
 
+from devstack.registry import RegistryServer, registry_server
 from tests.support.browser import Page, artifacts_dir, chromium, missing_browser
-from tests.support.registry_server import RegistryServer, registry_server
 
 needs_browser = pytest.mark.skipif(missing_browser() is not None, reason=str(missing_browser()))
 

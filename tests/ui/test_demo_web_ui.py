@@ -9,47 +9,24 @@ have saved PNG files of the organization and robot pages before stopping.
 
 from __future__ import annotations
 
-import json
-import queue
 import re
-import signal
-import subprocess
-import sys
-import threading
-import time
 from pathlib import Path
-from typing import Any
 
 from tests.support.browser import Page, artifacts_dir, chromium
+from tests.support.demo_process import DemoProcess
 from tests.ui.conftest import needs_browser
 
 ORG = "openshift_e2e-demo"
 PNG = b"\x89PNG\r\n\x1a\n"
-DEMO = (sys.executable, "-m", "quaybridge_cli", "demo")
 
 
 @needs_browser
 def test_keep_prints_a_working_sign_in_and_the_screenshots_are_saved(tmp_path: Path) -> None:
     shots = tmp_path / "shots"
-    process = subprocess.Popen(
-        [*DEMO, "--json", "--keep", "--screenshots", str(shots)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    lines: queue.Queue[str] = queue.Queue()
-    threading.Thread(
-        target=lambda: [lines.put(line) for line in process.stdout or []], daemon=True
-    ).start()
-    seen: list[dict[str, Any]] = []
+    demo = DemoProcess("--keep", "--screenshots", str(shots))
+    seen = demo.seen
     try:
-        deadline = time.monotonic() + 240
-        while not any(o.get("event") == "keep" for o in seen):
-            assert time.monotonic() < deadline, seen[-3:]
-            try:
-                seen.append(json.loads(lines.get(timeout=5)))
-            except queue.Empty:
-                assert process.poll() is None, f"the demo exited early: {seen[-3:]}"
+        demo.until("keep")
         steps = [o for o in seen if o["event"] == "step"]
         assert steps[-1]["name"] == "screenshots" and steps[-1]["ok"], steps[-1]
         names = sorted(path.name for path in shots.iterdir())
@@ -75,8 +52,5 @@ def test_keep_prints_a_working_sign_in_and_the_screenshots_are_saved(tmp_path: P
             ]
             page.screenshot("organization-robot-accounts")
     finally:
-        process.send_signal(signal.SIGTERM)
-        process.wait(timeout=60)
-        if process.stdout is not None:
-            process.stdout.close()
-    assert process.returncode == 0
+        returncode = demo.stop()
+    assert returncode == 0

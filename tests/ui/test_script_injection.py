@@ -21,10 +21,10 @@ import pytest
 import requests
 from selenium.webdriver.common.by import By
 
+from devstack.registry import RegistryServer
 from registry.ui.rendering import CONTENT_SECURITY_POLICY
 from tests.registry.oci.images import make_image, write_layout
 from tests.support.browser import Page
-from tests.support.registry_server import RegistryServer
 from tests.ui.conftest import FormSession, api, needs_browser
 
 MARKUP = (

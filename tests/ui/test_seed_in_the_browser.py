@@ -23,7 +23,7 @@ import secrets
 from pathlib import Path
 
 from demo.scenario import DemoConfig, Scenario
-from demo.stack import Stack
+from devstack.stack import Stack
 from tests.e2e.conftest import RecordingReporter
 from tests.support.browser import Page, artifacts_dir, chromium
 from tests.ui.conftest import needs_browser

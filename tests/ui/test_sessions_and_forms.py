@@ -19,12 +19,12 @@ import pytest
 import requests
 import yaml
 
+from devstack.registry import RegistryServer
 from registry import credentials
 from registry.scopes import ALL_SCOPES
 from registry.ui import formatting
 from registry.ui.sessions import SessionStore, password_version
 from registry.ui.throttle import SignInThrottle
-from tests.support.registry_server import RegistryServer
 from tests.ui.conftest import FormSession, api
 
 ORG = "acme"

@@ -6,54 +6,12 @@ import copy
 import uuid
 from typing import Any
 
+from devstack.cluster import build
 from webhook.state_view import Destination
 
 QUAY = "quay.example.com:8443"
 
-STRATEGY_FIELDS = {
-    "Docker": "dockerStrategy",
-    "Source": "sourceStrategy",
-    "Custom": "customStrategy",
-    "JenkinsPipeline": "jenkinsPipelineStrategy",
-}
-
-
-def build(
-    *,
-    namespace: str = "p",
-    name: str = "httpd-example-1",
-    strategy: str = "Source",
-    output: dict[str, Any] | None = None,
-    annotations: dict[str, str] | None = None,
-) -> dict[str, Any]:
-    """Return a Build as ``oc new-app`` makes it (output to an ImageStreamTag by default)."""
-    metadata: dict[str, Any] = {"name": name, "namespace": namespace}
-    if annotations is not None:
-        metadata["annotations"] = dict(annotations)
-    strategy_body: dict[str, Any] = {"type": strategy}
-    if strategy != "JenkinsPipeline":
-        strategy_body[STRATEGY_FIELDS[strategy]] = {
-            "from": {"kind": "DockerImage", "name": "registry.example.com/base:1"}
-        }
-    else:
-        strategy_body[STRATEGY_FIELDS[strategy]] = {"jenkinsfile": "node {}"}
-    spec: dict[str, Any] = {
-        "serviceAccount": "builder",
-        "source": {"type": "Git", "git": {"uri": "https://github.com/sclorg/httpd-ex.git"}},
-        "strategy": strategy_body,
-    }
-    spec["output"] = (
-        {"to": {"kind": "ImageStreamTag", "name": "httpd-example:latest"}}
-        if output is None
-        else output
-    )
-    return {
-        "kind": "Build",
-        "apiVersion": "build.openshift.io/v1",
-        "metadata": metadata,
-        "spec": spec,
-        "status": {"phase": "New"},
-    }
+__all__ = ["QUAY", "build", "destinations", "review"]
 
 
 def review(

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import base64
 import json
-import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -25,18 +24,13 @@ import kubernetes.client
 import pytest
 import requests
 
-from tests.support.registry_server import RegistryServer
-from tests.support.sim_server import SimServer, start_sim
+from devstack.cluster import deployed_configuration, install_integration
+from devstack.operator import Operator, make_certificates, operator_process
+from devstack.registry import RegistryServer, registry_server
+from devstack.sim import SimServer, sim_server
+from devstack.waiting import wait_until, wait_until_steady
 from tests.webhook.builds import build, review
-from tests.webhook.operator import (
-    OperatorWithWebhook,
-    builder_linked,
-    deployed_configuration,
-    install_integration,
-    namespace_labels,
-    start_operator_with_webhook,
-    wait_for,
-)
+from tests.webhook.operator import builder_linked, namespace_labels
 from vocabulary import RECORD_ANNOTATION
 from webhook.decisions import verify
 
@@ -52,28 +46,22 @@ SYSTEM = ["kube-fresh", "openshift-fresh"]
 @pytest.fixture(scope="module")
 def stack(
     tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[tuple[SimServer, RegistryServer, OperatorWithWebhook, Path]]:
+) -> Iterator[tuple[SimServer, RegistryServer, Operator, Path]]:
     workdir = tmp_path_factory.mktemp("first-build")
     request_log = workdir / "requests.jsonl"
-    sim = start_sim("--request-log", str(request_log))
-    registry = RegistryServer.start()
-    operator = None
-    try:
+    with sim_server("--request-log", str(request_log)) as sim, registry_server() as registry:
         api = install_integration(sim, registry, denylist=OUTSIDE)
         # The operator keeps its Build decision key in a Secret there, as when deployed.
         kubernetes.client.CoreV1Api(api).create_namespace(
             {"metadata": {"name": OPERATOR_NAMESPACE}}
         )
-        operator = start_operator_with_webhook(sim, workdir)
-        configuration = deployed_configuration(operator.webhook_url, operator.ca_file.read_bytes())
-        admission = kubernetes.client.AdmissionregistrationV1Api(api)
-        admission.create_mutating_webhook_configuration(configuration)
-        yield sim, registry, operator, request_log
-    finally:
-        if operator is not None:
-            operator.stop()
-        registry.stop()
-        sim.stop()
+        certificates = make_certificates(workdir / "certs")
+        with operator_process(sim.kubeconfig, cert_dir=certificates) as operator:
+            ca = (certificates / "ca.crt").read_bytes()
+            configuration = deployed_configuration(operator.webhook_url, ca)
+            admission = kubernetes.client.AdmissionregistrationV1Api(api)
+            admission.create_mutating_webhook_configuration(configuration)
+            yield sim, registry, operator, request_log
 
 
 def decision_key(api: kubernetes.client.ApiClient) -> bytes:
@@ -131,19 +119,14 @@ def wait_until_quiet(
     log: Path, quiet: float = 2.0, timeout: float = 60.0, agent: str = "quay-bridge"
 ) -> None:
     """Wait until no client starting with ``agent`` has made a request for ``quiet`` seconds."""
-    deadline = time.monotonic() + timeout
-    seen, since = len(api_requests(log, agent)), time.monotonic()
-    while time.monotonic() - since < quiet:
-        assert time.monotonic() < deadline, "the operator never settled"
-        time.sleep(0.1)
-        now = len(api_requests(log, agent))
-        if now != seen:
-            seen, since = now, time.monotonic()
+    wait_until_steady(
+        lambda: len(api_requests(log, agent)), quiet, timeout, "the operator's requests"
+    )
 
 
 class TestTheFirstBuildOfABrandNewProject:
     def test_fifty_projects_requested_at_once_each_have_their_first_build_rewritten(
-        self, stack: tuple[SimServer, RegistryServer, OperatorWithWebhook, Path]
+        self, stack: tuple[SimServer, RegistryServer, Operator, Path]
     ) -> None:
         sim, registry, operator, _ = stack
         names = [f"fresh-{n}" for n in range(AT_ONCE)]
@@ -164,7 +147,7 @@ class TestTheFirstBuildOfABrandNewProject:
         assert "denied build" not in operator.log()
 
     def test_plain_namespaces_created_at_once_each_have_their_first_build_rewritten(
-        self, stack: tuple[SimServer, RegistryServer, OperatorWithWebhook, Path]
+        self, stack: tuple[SimServer, RegistryServer, Operator, Path]
     ) -> None:
         sim, registry, _, _ = stack
         names = [f"plain-{n}" for n in range(AT_ONCE)]
@@ -178,7 +161,7 @@ class TestTheFirstBuildOfABrandNewProject:
             )
 
     def test_projects_no_integration_selects_are_never_touched(
-        self, stack: tuple[SimServer, RegistryServer, OperatorWithWebhook, Path]
+        self, stack: tuple[SimServer, RegistryServer, Operator, Path]
     ) -> None:
         sim, _, _, request_log = stack
 
@@ -207,12 +190,12 @@ class TestTheFirstBuildOfABrandNewProject:
         assert [e for e in written if e["verb"] not in ("get", "list")] == []
 
     def test_admissions_for_namespaces_the_controller_knows_make_no_api_request(
-        self, stack: tuple[SimServer, RegistryServer, OperatorWithWebhook, Path]
+        self, stack: tuple[SimServer, RegistryServer, Operator, Path]
     ) -> None:
         sim, _, operator, request_log = stack
         api = sim.api_client()
         request_project_then_build(sim, "known")
-        wait_for(lambda: builder_linked(api, "known"), timeout=30)
+        wait_until(lambda: builder_linked(api, "known"), timeout=30)
         bodies = [
             json.dumps(review(build(namespace=name), namespace=name)).encode()
             for name in ("known", OUTSIDE[0], "fresh-0")

@@ -20,19 +20,14 @@ import kubernetes.client
 import pytest
 from kubernetes.client.exceptions import ApiException
 
-from tests.support.ports import free_port
-from tests.support.registry_server import RegistryServer
-from tests.support.sim_server import SimServer, start_sim
+from devstack.cluster import deployed_configuration, install_integration
+from devstack.operator import Operator, make_certificates, operator_process
+from devstack.ports import free_port
+from devstack.registry import RegistryServer, registry_server
+from devstack.sim import SimServer, sim_server
+from devstack.waiting import wait_until
 from tests.webhook.builds import build
-from tests.webhook.operator import (
-    OperatorWithWebhook,
-    builder_linked,
-    deployed_configuration,
-    install_integration,
-    namespace_labels,
-    start_operator_with_webhook,
-    wait_for,
-)
+from tests.webhook.operator import builder_linked, namespace_labels
 
 MANAGED_LABEL = "quay-bridge.quay.redhat.com/managed"
 CONFIGURATION = "quay-bridge-webhook"
@@ -41,20 +36,13 @@ CONFIGURATION = "quay-bridge-webhook"
 @pytest.fixture(scope="module")
 def stack(
     tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[tuple[SimServer, RegistryServer, OperatorWithWebhook]]:
+) -> Iterator[tuple[SimServer, RegistryServer, Operator]]:
     workdir = tmp_path_factory.mktemp("namespace-outage")
-    sim = start_sim()
-    registry = RegistryServer.start()
-    operator = None
-    try:
+    with sim_server() as sim, registry_server() as registry:
         install_integration(sim, registry)
-        operator = start_operator_with_webhook(sim, workdir)
-        yield sim, registry, operator
-    finally:
-        if operator is not None:
-            operator.stop()
-        registry.stop()
-        sim.stop()
+        certificates = make_certificates(workdir / "certs")
+        with operator_process(sim.kubeconfig, cert_dir=certificates) as operator:
+            yield sim, registry, operator
 
 
 def register(sim: SimServer, url: str, ca_file: Path) -> None:
@@ -79,7 +67,7 @@ def create_build(sim: SimServer, namespace: str) -> dict[str, Any]:
 
 
 def test_a_namespace_created_while_the_webhooks_are_down_is_labelled_by_the_controller(
-    stack: tuple[SimServer, RegistryServer, OperatorWithWebhook],
+    stack: tuple[SimServer, RegistryServer, Operator],
 ) -> None:
     sim, registry, operator = stack
     api = sim.api_client()
@@ -88,8 +76,8 @@ def test_a_namespace_created_while_the_webhooks_are_down_is_labelled_by_the_cont
     created = kubernetes.client.CoreV1Api(api).create_namespace({"metadata": {"name": "outage"}})
 
     assert MANAGED_LABEL not in (created.metadata.labels or {})  # the webhook was not reached
-    wait_for(lambda: namespace_labels(api, "outage").get(MANAGED_LABEL) == "true", timeout=30)
-    wait_for(lambda: builder_linked(api, "outage"), timeout=30)
+    wait_until(lambda: namespace_labels(api, "outage").get(MANAGED_LABEL) == "true", timeout=30)
+    wait_until(lambda: builder_linked(api, "outage"), timeout=30)
 
     with pytest.raises(ApiException) as refused:
         create_build(sim, "outage")

@@ -30,7 +30,7 @@ from bridge.kube.connection import load_connection
 from bridge.metrics import Metrics
 from certs.issuing import make_serving_cert
 from certs.sharing import SharedCertificates
-from tests.support.sim_server import SimServer, sim_server
+from devstack.sim import SimServer, sim_server
 from tests.webhook.builds import build, destinations, review
 from tests.webhook.support import DictView, serving_files
 from webhook.serving import WebhookServer, WebhookSettings

@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import copy
 import json
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,8 +24,9 @@ from kubernetes.client.exceptions import ApiException
 from certs.issuing import make_ca, make_serving_cert
 from certs.official_client import patch_live_ca_bundle
 from certs.storing import write_serving_files
-from tests.support.ports import free_port
-from tests.support.sim_server import SimServer, sim_server
+from devstack.ports import free_port
+from devstack.sim import SimServer, sim_server
+from devstack.waiting import wait_until
 from tests.webhook.builds import QUAY, build, destinations
 from tests.webhook.support import DictView, ThreadedWebhook, threaded_webhook
 from vocabulary import DESTINATION_ANNOTATION, MANAGED_ANNOTATION
@@ -280,7 +280,9 @@ class TestCertificateRotation:
 
 
 def wait_for_reload(webhook: ThreadedWebhook, timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while webhook.server.certificates.reloads < 1:
-        assert time.monotonic() < deadline, "the webhook did not reload its certificate"
-        time.sleep(0.02)
+    wait_until(
+        lambda: webhook.server.certificates.reloads >= 1,
+        timeout,
+        "the webhook reloading its certificate",
+        interval=0.02,
+    )

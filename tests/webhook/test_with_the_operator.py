@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import json
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,19 +18,13 @@ import kubernetes.client
 import pytest
 import requests
 
-from tests.support.registry_server import RegistryServer
-from tests.support.sim_server import SimServer, start_sim
+from devstack.cluster import deployed_configuration, install_integration
+from devstack.operator import Operator, make_certificates, operator_process
+from devstack.registry import RegistryServer, registry_server
+from devstack.sim import SimServer, sim_server
+from devstack.waiting import wait_until, wait_until_steady
 from tests.webhook.builds import build, review
-from tests.webhook.operator import (
-    OperatorWithWebhook,
-    builder_linked,
-    deployed_configuration,
-    install_integration,
-    namespace_labels,
-    new_project,
-    start_operator_with_webhook,
-    wait_for,
-)
+from tests.webhook.operator import builder_linked, namespace_labels, new_project
 
 ADMISSIONS = 1000
 MANAGED_LABEL = "quay-bridge.quay.redhat.com/managed"
@@ -40,36 +33,22 @@ MANAGED_LABEL = "quay-bridge.quay.redhat.com/managed"
 @pytest.fixture(scope="module")
 def stack(
     tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[tuple[SimServer, RegistryServer, OperatorWithWebhook, Path]]:
+) -> Iterator[tuple[SimServer, RegistryServer, Operator, Path]]:
     workdir = tmp_path_factory.mktemp("operator")
     request_log = workdir / "requests.jsonl"
-    sim = start_sim("--request-log", str(request_log))
-    registry = RegistryServer.start()
-    operator = None
-    try:
+    with sim_server("--request-log", str(request_log)) as sim, registry_server() as registry:
         api = install_integration(sim, registry)
-        operator = start_operator_with_webhook(sim, workdir)
-        new_project(api, "team")
-        wait_for(lambda: builder_linked(api, "team"), timeout=60)
-        register(sim, operator)
-        yield sim, registry, operator, request_log
-    finally:
-        if operator is not None:
-            operator.stop()
-        registry.stop()
-        sim.stop()
+        certificates = make_certificates(workdir / "certs")
+        with operator_process(sim.kubeconfig, cert_dir=certificates) as operator:
+            new_project(api, "team")
+            wait_until(lambda: builder_linked(api, "team"), timeout=60)
+            register(sim, operator)
+            yield sim, registry, operator, request_log
 
 
 def wait_until_quiet(log: Path, quiet: float = 2.0, timeout: float = 30.0) -> None:
     """Wait until the operator has made no request for ``quiet`` seconds (its startup settled)."""
-    deadline = time.monotonic() + timeout
-    seen, since = len(api_requests(log)), time.monotonic()
-    while time.monotonic() - since < quiet:
-        assert time.monotonic() < deadline, "the operator never settled"
-        time.sleep(0.1)
-        now = len(api_requests(log))
-        if now != seen:
-            seen, since = now, time.monotonic()
+    wait_until_steady(lambda: len(api_requests(log)), quiet, timeout, "the operator's requests")
 
 
 def api_requests(log: Path) -> list[dict[str, Any]]:
@@ -78,7 +57,7 @@ def api_requests(log: Path) -> list[dict[str, Any]]:
     return [entry for entry in map(json.loads, lines) if entry.get("verb") != "watch"]
 
 
-def register(sim: SimServer, operator: OperatorWithWebhook) -> None:
+def register(sim: SimServer, operator: Operator) -> None:
     """Register the deployed MutatingWebhookConfiguration, reaching the operator on loopback."""
     body = deployed_configuration(operator.webhook_url, operator.ca_file.read_bytes())
     api = sim.api_client()
@@ -95,7 +74,7 @@ def create_build(sim: SimServer, namespace: str) -> dict[str, Any]:
 
 class TestTheOperatorsWebhook:
     def test_a_managed_namespace_carries_the_label_the_webhook_configuration_selects(
-        self, stack: tuple[SimServer, RegistryServer, OperatorWithWebhook, Path]
+        self, stack: tuple[SimServer, RegistryServer, Operator, Path]
     ) -> None:
         sim, _, _, _ = stack
 
@@ -105,7 +84,7 @@ class TestTheOperatorsWebhook:
         )
 
     def test_a_thousand_admissions_make_no_api_server_request(
-        self, stack: tuple[SimServer, RegistryServer, OperatorWithWebhook, Path]
+        self, stack: tuple[SimServer, RegistryServer, Operator, Path]
     ) -> None:
         _, registry, operator, request_log = stack
         expected = f"{registry.host}/openshift_team/httpd-example:latest"
@@ -129,7 +108,7 @@ class TestTheOperatorsWebhook:
         assert after[before:] == []
 
     def test_the_operators_metrics_count_the_webhooks_answers(
-        self, stack: tuple[SimServer, RegistryServer, OperatorWithWebhook, Path]
+        self, stack: tuple[SimServer, RegistryServer, Operator, Path]
     ) -> None:
         _, _, operator, _ = stack
         body = json.dumps(review(build(namespace="team"), namespace="team")).encode()
@@ -147,7 +126,7 @@ class TestTheOperatorsWebhook:
         assert "quay_bridge_reconciles_total" in text
 
     def test_a_build_created_through_the_api_server_is_rewritten_by_the_operator(
-        self, stack: tuple[SimServer, RegistryServer, OperatorWithWebhook, Path]
+        self, stack: tuple[SimServer, RegistryServer, Operator, Path]
     ) -> None:
         sim, registry, _, _ = stack
 
@@ -159,12 +138,12 @@ class TestTheOperatorsWebhook:
         }
 
     def test_the_first_build_of_a_brand_new_project_is_admitted_and_rewritten(
-        self, stack: tuple[SimServer, RegistryServer, OperatorWithWebhook, Path]
+        self, stack: tuple[SimServer, RegistryServer, Operator, Path]
     ) -> None:
         sim, registry, _, _ = stack
         api = sim.api_client()
         new_project(api, "brand-new")
-        wait_for(
+        wait_until(
             lambda: namespace_labels(api, "brand-new").get(MANAGED_LABEL) == "true", timeout=30
         )
 

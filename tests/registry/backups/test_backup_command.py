@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 import requests
 
+from devstack.registry import RegistryServer, registry_server
 from registry.commands import main
 from tests.support.postgres import PostgresCluster, PostgresUnavailableError, start_cluster
-from tests.support.registry_server import RegistryServer, registry_server
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import requests
 
-from tests.support.registry_server import registry_server
+from devstack.registry import registry_server
 
 
 def _report(url: str) -> dict[str, float]:

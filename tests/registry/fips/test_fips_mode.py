@@ -24,8 +24,8 @@ import requests
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from devstack.registry import RegistryServer, registry_server
 from tests.registry.oci.images import make_image, write_layout
-from tests.support.registry_server import RegistryServer, registry_server
 
 AUDIT_DIR = Path(__file__).parent / "audit"
 

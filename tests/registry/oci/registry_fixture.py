@@ -24,6 +24,7 @@ from pathlib import Path
 import aiohttp
 from aiohttp import web
 
+from devstack.ports import free_port
 from registry import credentials
 from registry.oci.routing import add_routes, attach_context
 from registry.oci.signing import KEY_FILE, SigningKey
@@ -31,7 +32,6 @@ from registry.settings import Settings
 from registry.store import accounts, organizations, repositories, robots
 from registry.store.database import Store
 from tests.registry.oci.images import OCI_MANIFEST, Image
-from tests.support.ports import free_port
 
 ADMIN, ADMIN_PASSWORD = "quayadmin", "adminpass"
 

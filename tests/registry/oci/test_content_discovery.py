@@ -12,9 +12,9 @@ import json
 import pytest
 import requests
 
+from devstack.registry import registry_server
 from tests.registry.oci.images import OCI_MANIFEST, descriptor, make_image
 from tests.registry.oci.registry_fixture import Registry, push_blob, push_image
-from tests.support.registry_server import registry_server
 
 PUSH = "repository:acme/app:push,pull"
 TAGS = ["a", "b", "c", "latest", "v1", "v2"]

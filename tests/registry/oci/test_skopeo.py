@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 import requests
 
+from devstack.registry import registry_server
 from tests.registry.oci.images import digest_of, make_image, write_layout
 from tests.registry.oci.registry_fixture import Registry
-from tests.support.registry_server import registry_server
 
 pytestmark = [
     pytest.mark.skopeo,

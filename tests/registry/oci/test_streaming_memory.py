@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.support.registry_server import registry_server
+from devstack.registry import registry_server
 
 BLOB_MIB = 128
 CHUNK = 1024 * 1024

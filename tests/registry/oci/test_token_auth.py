@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 import requests
 
+from devstack.registry import registry_server
 from tests.registry.oci.registry_fixture import ADMIN, ADMIN_PASSWORD, Registry
-from tests.support.registry_server import registry_server
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden"
 

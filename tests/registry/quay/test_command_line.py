@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.ports import free_port
+from devstack.ports import free_port
 
 QUAY_REGISTRY = str(Path(sys.executable).parent / "quay-registry")
 

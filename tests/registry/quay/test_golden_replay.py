@@ -22,8 +22,8 @@ from typing import Any
 import pytest
 import requests
 
+from devstack.registry import RegistryServer, registry_server
 from tests.registry.quay.golden import differences, load, load_jwt
-from tests.support.registry_server import RegistryServer, registry_server
 
 HEALTH_LABELS = {"health_instance", "health_instance_end"}
 HTML_BODY_LABELS = {"org_trailing_slash_get"}

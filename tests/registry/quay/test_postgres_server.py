@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import requests
 
+from devstack.registry import registry_server
 from tests.support.postgres import PostgresCluster, PostgresUnavailableError, start_cluster
-from tests.support.registry_server import registry_server
 
 pytestmark = pytest.mark.postgres
 

@@ -15,10 +15,10 @@ import pytest
 import requests
 from sqlalchemy import select, update
 
+from devstack.registry import registry_server
 from registry.appkeys import STORE_KEY
 from registry.store import schema
 from tests.registry.quay.conftest import Quay
-from tests.support.registry_server import registry_server
 
 NAMESPACE_RULE = "Namespace must match expression ^([a-z0-9]+(?:[._-][a-z0-9]+)*)$"
 LENGTH_RULE = "Namespace must be between 2 and 255 characters in length"

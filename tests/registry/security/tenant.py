@@ -1,6 +1,6 @@
 """Setting up tenants on a running registry core through its REST and `/v2` APIs, as a client would.
 
-Every security test drives a real `quay-registry serve` process (`tests/support/registry_server.py`)
+Every security test drives a real `quay-registry serve` process (`devstack/registry.py`)
 over loopback; these helpers only spell out the calls: an org with a repository and a robot holding
 a role on it, registry tokens from `/v2/auth`, and a blob push.
 """
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import requests
 
-from tests.support.registry_server import RegistryServer
+from devstack.registry import RegistryServer
 
 TIMEOUT = 10
 

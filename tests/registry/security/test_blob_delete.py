@@ -15,9 +15,10 @@ from pathlib import Path
 
 import pytest
 
+from devstack.registry import RegistryServer, registry_server
+from devstack.waiting import poll_until
 from tests.registry.oci.images import OCI_MANIFEST, Image, digest_of, make_image
 from tests.registry.security.tenant import Tenant, make_tenant, push_blob, registry_token, v2
-from tests.support.registry_server import RegistryServer, registry_server
 
 UNREFERENCED_SECONDS = 0.5
 
@@ -49,10 +50,7 @@ def _blob_file(quay: RegistryServer, digest: str) -> Path:
 
 
 def _wait_until_gone(path: Path, timeout: float = 20.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while path.exists() and time.monotonic() < deadline:
-        time.sleep(0.1)
-    return not path.exists()
+    return poll_until(lambda: not path.exists(), timeout, interval=0.1) is not None
 
 
 def test_deleting_a_referenced_blob_is_405_unsupported_and_the_image_still_pulls(

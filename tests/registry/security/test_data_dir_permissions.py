@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from devstack.registry import RegistryServer
 from tests.registry.security.tenant import make_tenant, push_blob, registry_token
-from tests.support.registry_server import RegistryServer
 
 SECRET_FILES = (
     "registry.db",

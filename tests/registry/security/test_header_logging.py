@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.support.registry_server import RegistryServer, registry_server
+from devstack.registry import RegistryServer, registry_server
 
 SECRET = "S3CR3T0KENQB9Z7Y6X5W4V3U2T1S0RQPONM"
 

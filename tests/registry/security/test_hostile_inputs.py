@@ -15,9 +15,9 @@ from collections.abc import Iterator
 import pytest
 import requests
 
+from devstack.registry import RegistryServer, registry_server
 from tests.registry.oci.images import OCI_MANIFEST
 from tests.registry.security.tenant import Tenant, make_tenant, registry_token, rest, v2
-from tests.support.registry_server import RegistryServer, registry_server
 
 DEEP_ARRAY = b"[" * 60_000 + b"]" * 60_000
 DEEP_OBJECT = b'{"a":' * 60_000 + b"1" + b"}" * 60_000

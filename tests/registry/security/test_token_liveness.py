@@ -8,12 +8,13 @@ under the same name (with a robot of the same name), OAuth token revoked.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 
 import pytest
 import requests
 
+from devstack.registry import RegistryServer, registry_server
+from devstack.waiting import poll_until
 from tests.registry.security.tenant import (
     make_tenant,
     push_blob,
@@ -21,7 +22,6 @@ from tests.registry.security.tenant import (
     rest,
     v2,
 )
-from tests.support.registry_server import RegistryServer, registry_server
 
 
 @pytest.fixture(scope="module")
@@ -104,14 +104,16 @@ def test_an_old_orgs_robot_token_cannot_push_into_a_recreated_org_of_the_same_na
     assert rest(quay, "DELETE", f"/api/v1/organization/{old.org}").status_code == 204
     assert _tags(quay, old.name, token) == 401  # the deleted org's robot, before the GC
 
-    deadline = time.monotonic() + 20
-    while True:  # the name is reserved until the namespace GC purges the old org
-        recreated = rest(
-            quay, "POST", "/api/v1/organization/", {"name": old.org, "email": "new@x.test"}
+    attempts: list[requests.Response] = []
+
+    def recreate() -> bool:  # the name is reserved until the namespace GC purges the old org
+        attempts.append(
+            rest(quay, "POST", "/api/v1/organization/", {"name": old.org, "email": "new@x.test"})
         )
-        if recreated.status_code == 201 or time.monotonic() > deadline:
-            break
-        time.sleep(0.1)
+        return attempts[-1].status_code == 201
+
+    poll_until(recreate, 20, interval=0.1)
+    recreated = attempts[-1]
     assert recreated.status_code == 201, recreated.text
     for call in (
         rest(

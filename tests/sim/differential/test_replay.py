@@ -16,10 +16,10 @@ from typing import Any
 
 import pytest
 
+from devstack.sim import sim_server
 from tests.sim.differential.cases import all_cases
 from tests.sim.differential.deliberate import DELIBERATE
 from tests.sim.differential.runner import Target, differences, run_all
-from tests.support.sim_server import sim_server
 
 RECORD = Path(__file__).parent / "recorded" / "kube-apiserver.json"
 

@@ -2,7 +2,7 @@
 
 Usage::
 
-    from tests.support.realapi import real_api
+    from devstack.realapi import real_api
 
     with real_api() as kube:             # free ports, temp dir, RBAC on, ready when it returns
         kube.kubeconfig                  # admin (system:masters) kubeconfig, certificates embedded
@@ -40,7 +40,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import kubernetes.client
 import kubernetes.config
@@ -52,9 +52,11 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from certs.issuing import Issued, load_issued, make_ca, make_serving_cert
-from tests.support.ports import free_port
+from devstack.ports import free_port
+from devstack.processes import Process
+from devstack.waiting import WaitTimeout, wait_until
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 BUILD_SCRIPT = ROOT / "tools" / "kube" / "build.sh"
 KUBECTL = str(Path(sys.executable).parent / "kubectl")
 #: The controllers a test cluster needs: namespaces terminate, ServiceAccounts and their tokens
@@ -151,48 +153,6 @@ def write_kubeconfig(path: Path, url: str, ca_pem: bytes, user: dict[str, str]) 
 
 
 @dataclass
-class _Process:
-    name: str
-    args: list[str]
-    log_path: Path
-    #: seconds between SIGTERM and SIGKILL. kube-apiserver stops listening at once on SIGTERM but
-    #: may take minutes to exit after that, so it gets a short grace.
-    grace: float = 15.0
-    process: subprocess.Popen[bytes] | None = None
-    _log: IO[bytes] | None = None
-
-    def start(self) -> None:
-        self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
-        self.process = subprocess.Popen(
-            self.args, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True
-        )
-
-    def check(self) -> None:
-        if self.process is not None and self.process.poll() is not None:
-            raise RuntimeError(f"{self.name} exited with {self.process.returncode}:\n{self.tail()}")
-
-    def tail(self, size: int = 4000) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")[-size:]
-        except OSError:
-            return ""
-
-    def stop(self) -> None:
-        process = self.process
-        if process is not None and process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=self.grace)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=10)
-        self.process = None
-        if self._log is not None:
-            self._log.close()
-            self._log = None
-
-
-@dataclass
 class RealApi:
     """A running etcd + kube-apiserver + kube-controller-manager and the files they use."""
 
@@ -203,9 +163,9 @@ class RealApi:
     ca_path: Path
     admin_cert_path: Path
     admin_key_path: Path
-    etcd: _Process
-    apiserver: _Process
-    controllers: _Process
+    etcd: Process
+    apiserver: Process
+    controllers: Process
     _clients: list[kubernetes.client.ApiClient] = field(default_factory=list)
 
     @property
@@ -227,7 +187,9 @@ class RealApi:
 
     def api_client(self, kubeconfig: str | None = None) -> kubernetes.client.ApiClient:
         """An official ``kubernetes`` client for ``kubeconfig`` (the admin's by default)."""
-        client = kubernetes.config.new_client_from_config(config_file=kubeconfig or self.kubeconfig)
+        client: kubernetes.client.ApiClient = kubernetes.config.new_client_from_config(  # type: ignore[no-untyped-call]
+            config_file=kubeconfig or self.kubeconfig
+        )
         self._clients.append(client)
         return client
 
@@ -285,7 +247,7 @@ class RealApi:
         """
         deadline = time.monotonic() + timeout
         self._wait(deadline, "/readyz", lambda: self._status("/readyz") == 200)
-        if self.controllers.process is None:
+        if not self.controllers.running():
             self.controllers.start()
         self._wait(
             deadline,
@@ -300,13 +262,17 @@ class RealApi:
             return 0
 
     def _wait(self, deadline: float, what: str, done: Callable[[], bool]) -> None:
-        while time.monotonic() < deadline:
+        def ready() -> bool:
             for process in (self.etcd, self.apiserver, self.controllers):
                 process.check()
-            if done():
-                return
-            time.sleep(0.1)
-        raise TimeoutError(f"real API server: no {what} in time:\n{self.apiserver.tail()}")
+            return done()
+
+        try:
+            wait_until(ready, max(deadline - time.monotonic(), 0), what, interval=0.1)
+        except WaitTimeout as error:
+            raise TimeoutError(
+                f"real API server: {error}:\n{self.apiserver.log_tail(40)}"
+            ) from None
 
     def restart_apiserver(self, *, down_seconds: float = 0.0) -> None:
         """Stop kube-apiserver, wait ``down_seconds``, start it again on the same port and data."""
@@ -318,7 +284,7 @@ class RealApi:
     def stop(self) -> None:
         """Stop the three processes (controllers first) and remove the working directory."""
         for client in self._clients:
-            client.close()
+            client.close()  # type: ignore[no-untyped-call]
         self._clients.clear()
         for process in (self.controllers, self.apiserver, self.etcd):
             process.stop()
@@ -440,7 +406,7 @@ def _start(binaries: Path, workdir: Path, timeout: float, audit: bool | dict[str
             "client-key-data": _b64(admin.key_pem),
         },
     )
-    etcd = _Process(
+    etcd = Process(
         "etcd",
         [
             "etcd",
@@ -455,7 +421,7 @@ def _start(binaries: Path, workdir: Path, timeout: float, audit: bool | dict[str
         ],
         workdir / "etcd.log",
     )
-    apiserver = _Process(
+    apiserver = Process(
         "kube-apiserver",
         [
             str(binaries / "kube-apiserver"),
@@ -481,7 +447,7 @@ def _start(binaries: Path, workdir: Path, timeout: float, audit: bool | dict[str
         workdir / "kube-apiserver.log",
         grace=3.0,
     )
-    controllers = _Process(
+    controllers = Process(
         "kube-controller-manager",
         [
             str(binaries / "kube-controller-manager"),
@@ -531,7 +497,7 @@ def real_api(
             kube.stop()
 
 
-if __name__ == "__main__":  # pragma: no cover - a manual smoke run: python -m tests.support.realapi
+if __name__ == "__main__":  # pragma: no cover - a manual smoke run: python -m devstack.realapi
     with real_api() as running:
         print(running.kubectl("get", "namespaces").stdout)
         print("kubeconfig:", running.kubeconfig, "(Ctrl-C stops)")

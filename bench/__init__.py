@@ -1,0 +1,1 @@
+"""Benchmarks: each script starts what it measures through devstack and writes JSON."""
