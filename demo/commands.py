@@ -133,6 +133,9 @@ def _wait_for_interrupt() -> None:
 
 def run(args: argparse.Namespace, reporter: Reporter) -> int:
     """Run the demo with parsed arguments; return the exit status."""
+    # SIGINT stops the demo (status 130) even when it was started with SIGINT ignored, as a
+    # shell's background job is: `quay-bridge run` and `sim` handle it explicitly too.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     owned = args.workdir is None
     workdir = Path(tempfile.mkdtemp(prefix="quay-bridge-demo-")) if owned else args.workdir
     workdir.mkdir(parents=True, exist_ok=True)
