@@ -23,11 +23,11 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
-from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 
 #: Seconds a clicked link or form may take to show the next page.
@@ -80,6 +80,23 @@ def chromium(profile_parent: Path) -> Iterator[WebDriver]:
         shutil.rmtree(profile, ignore_errors=True)
 
 
+def replaced(element: WebElement) -> bool:
+    """Whether ``element``'s document is gone (the browser has moved on to the next page).
+
+    chromedriver reports a node of a replaced document either as stale or, while the new document
+    is being attached, as an "unknown error" saying the node does not belong to the document.
+    """
+    try:
+        element.is_enabled()
+    except StaleElementReferenceException:
+        return True
+    except WebDriverException as error:
+        if "does not belong to the document" in str(error):
+            return True
+        raise
+    return False
+
+
 class Page:
     """The browser on one registry core: navigation, sign-in, lookups and screenshots."""
 
@@ -110,7 +127,7 @@ class Page:
         """
         old = self.driver.find_element(By.TAG_NAME, "html")
         self.element(css).click()
-        WebDriverWait(self.driver, PAGE_TIMEOUT).until(expected_conditions.staleness_of(old))
+        WebDriverWait(self.driver, PAGE_TIMEOUT).until(lambda _: replaced(old))
         WebDriverWait(self.driver, PAGE_TIMEOUT).until(
             lambda driver: driver.execute_script("return document.readyState") == "complete"
         )
